@@ -12,6 +12,7 @@
 #include "client.h"
 #include "errors.h"
 #include "leader.h"
+#include "meta.h"
 #include "log.h"
 #include "workqueue.h"
 
@@ -43,88 +44,6 @@ struct kc_leader {
 	bool thread_started;
 };
 
-/* ---- time text ---- */
-
-int kc_leader_format_micro_time(int64_t wall_ns, char *buf, size_t len)
-{
-	if (!buf || len < 28)
-		return -EINVAL;
-	time_t secs = (time_t)(wall_ns / KC_NSEC_PER_SEC);
-	int64_t frac = wall_ns % KC_NSEC_PER_SEC;
-	if (frac < 0) {
-		frac += KC_NSEC_PER_SEC;
-		secs--;
-	}
-	struct tm tm;
-	if (!gmtime_r(&secs, &tm))
-		return -EINVAL;
-	int n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-			 (int)(frac / 1000));
-	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
-}
-
-static int digits(const char **p, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return -1;
-		v = v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	*out = v;
-	return 0;
-}
-
-int kc_leader_parse_time(const char *s, int64_t *wall_ns)
-{
-	int y, mo, d, h, mi, se;
-	const char *p = s;
-	if (!s || !wall_ns)
-		return -EINVAL;
-	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
-	    digits(&p, 2, &d) || (*p != 'T' && *p != 't') || !*p++ || digits(&p, 2, &h) ||
-	    *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &se))
-		return KC_EPARSE;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-		return KC_EPARSE;
-	int64_t frac = 0;
-	if (*p == '.') {
-		p++;
-		int nd = 0;
-		while (*p >= '0' && *p <= '9') {
-			if (nd < 9) {
-				frac = frac * 10 + (*p - '0');
-				nd++;
-			}
-			p++;
-		}
-		if (nd == 0)
-			return KC_EPARSE;
-		while (nd++ < 9)
-			frac *= 10;
-	}
-	int64_t off = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int sign = *p++ == '-' ? -1 : 1, oh, om;
-		if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om))
-			return KC_EPARSE;
-		off = sign * (oh * 3600 + om * 60);
-	} else {
-		return KC_EPARSE;
-	}
-	if (*p)
-		return KC_EPARSE;
-	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-			 .tm_hour = h, .tm_min = mi, .tm_sec = se };
-	int64_t secs = (int64_t)timegm(&tm) - off;
-	*wall_ns = secs * KC_NSEC_PER_SEC + frac;
-	return 0;
-}
-
 /* ---- Lease <-> record (LeaseSpecToLeaderElectionRecord and back) ---- */
 
 static int get_time_field(const cJSON *spec, const char *name, int64_t *out)
@@ -133,7 +52,7 @@ static int get_time_field(const cJSON *spec, const char *name, int64_t *out)
 	*out = 0;
 	if (!v || cJSON_IsNull(v))
 		return 0;
-	if (!cJSON_IsString(v) || kc_leader_parse_time(v->valuestring, out) < 0)
+	if (!cJSON_IsString(v) || kc_meta_time_parse(v->valuestring, out) < 0)
 		return KC_EPARSE;
 	return 0;
 }
@@ -182,7 +101,7 @@ static int add_time(cJSON *o, const char *name, int64_t ns)
 	char buf[40];
 	if (!ns)
 		return cJSON_AddNullToObject(o, name) ? 0 : -ENOMEM;
-	if (kc_leader_format_micro_time(ns, buf, sizeof(buf)) < 0)
+	if (kc_meta_microtime_format(ns, buf, sizeof(buf)) < 0)
 		return -EINVAL;
 	return cJSON_AddStringToObject(o, name, buf) ? 0 : -ENOMEM;
 }

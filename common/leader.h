@@ -131,10 +131,6 @@ const char *kc_leader_identity(const kc_leader *le);
  * purpose of telling restarts apart). randomness from c (NULL = real). */
 int kc_leader_default_identity(char *buf, size_t len, kc_clock_t *c);
 
-/* metav1.MicroTime text: "2006-01-02T15:04:05.000000Z" (UTC). buf >= 28 bytes. */
-int kc_leader_format_micro_time(int64_t wall_ns, char *buf, size_t len);
-/* Parse RFC 3339 with optional fraction and Z or +hh:mm offset. */
-int kc_leader_parse_time(const char *s, int64_t *wall_ns);
 
 /* Lease <-> record. from_lease reads obj.spec (borrowed) into out: KC_EPARSE when a
  * field has the wrong type or a time does not parse. to_spec returns a new LeaseSpec
