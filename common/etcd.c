@@ -1,0 +1,2024 @@
+/* Client of etcd v3's JSON gateway (see etcd.h and docs/STORE_API.md). */
+#include "etcd.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "log.h"
+
+#define ETCD_POOL_MAX 64
+/* A unary response larger than this is refused: etcd's own gRPC limit for a client to
+ * receive is math.MaxInt32, but a JSON answer this big means a runaway range. */
+#define ETCD_MAX_RESPONSE (512u * 1024 * 1024)
+
+struct kc_etcd {
+	char **endpoints;
+	size_t n_endpoints;
+	char *cacert, *cert, *key;
+	long dial_timeout_ms;
+	long request_timeout_ms;
+	bool insecure;
+	atomic_int preferred; /* endpoint that last answered */
+	pthread_mutex_t mu;   /* guards pool */
+	CURL *pool[ETCD_POOL_MAX];
+	size_t n_pool;
+};
+
+/* ------------------------------------------------------------------ base64 */
+
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int kc_etcd_b64_encode(const void *in, size_t len, char **out)
+{
+	const uint8_t *p = in;
+	size_t olen = 4 * ((len + 2) / 3);
+	char *o = malloc(olen + 1);
+	if (!o)
+		return -ENOMEM;
+	size_t j = 0;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < len)
+			v |= p[i + 2];
+		o[j++] = b64chars[(v >> 18) & 63];
+		o[j++] = b64chars[(v >> 12) & 63];
+		o[j++] = i + 1 < len ? b64chars[(v >> 6) & 63] : '=';
+		o[j++] = i + 2 < len ? b64chars[v & 63] : '=';
+	}
+	o[j] = 0;
+	*out = o;
+	return 0;
+}
+
+static int b64val(char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '+')
+		return 62;
+	if (ch == '/')
+		return 63;
+	return -1;
+}
+
+/* Go's base64.StdEncoding, which etcd's gateway uses: padding required. */
+int kc_etcd_b64_decode(const char *in, size_t in_len, uint8_t **out, size_t *out_len)
+{
+	if (in_len % 4 != 0)
+		return KC_EPARSE;
+	uint8_t *o = malloc(in_len / 4 * 3 + 1);
+	if (!o)
+		return -ENOMEM;
+	size_t j = 0;
+	for (size_t i = 0; i < in_len; i += 4) {
+		int v[4];
+		int pad = 0;
+		for (int k = 0; k < 4; k++) {
+			char ch = in[i + k];
+			if (ch == '=' && i + 4 == in_len && k >= 2) {
+				v[k] = 0;
+				pad++;
+				continue;
+			}
+			if (pad) /* data after '=' */
+				goto bad;
+			v[k] = b64val(ch);
+			if (v[k] < 0)
+				goto bad;
+		}
+		uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		o[j++] = (uint8_t)(x >> 16);
+		if (pad < 2)
+			o[j++] = (uint8_t)(x >> 8);
+		if (pad < 1)
+			o[j++] = (uint8_t)x;
+	}
+	o[j] = 0;
+	*out = o;
+	*out_len = j;
+	return 0;
+bad:
+	free(o);
+	return KC_EPARSE;
+}
+
+size_t kc_etcd_prefix_end(const void *prefix, size_t len, uint8_t *out)
+{
+	const uint8_t *p = prefix;
+	/* clientv3.GetPrefixRangeEnd: increment the last byte < 0xff, drop what follows. */
+	for (size_t i = len; i > 0; i--) {
+		if (p[i - 1] < 0xff) {
+			memcpy(out, p, i - 1);
+			out[i - 1] = (uint8_t)(p[i - 1] + 1);
+			return i;
+		}
+	}
+	out[0] = 0;
+	return 1;
+}
+
+/* ------------------------------------------------------------------ errors */
+
+static void set_err(struct kc_etcd_error *err, int http, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void set_err(struct kc_etcd_error *err, int http, int code, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	err->http_status = http;
+	err->grpc_code = code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+}
+
+static int map_grpc(int code, const char *msg, long http)
+{
+	switch (code) {
+	case 11:
+		return msg && strstr(msg, "compacted") ? KC_EGONE : KC_EINVALID;
+	case 3:
+		return KC_EINVALID;
+	case 5:
+		return KC_ENOTFOUND;
+	case 6:
+	case 9:
+		return KC_EEXIST;
+	case 8:
+		return KC_ETOOLARGE;
+	case 2:
+	case 4:
+	case 14:
+		return KC_ETIMEOUT;
+	case 16:
+		return KC_EUNAUTH;
+	case 7:
+		return KC_EFORBIDDEN;
+	default:
+		break;
+	}
+	if (http == 404)
+		return KC_ENOTFOUND;
+	if (http >= 500)
+		return KC_ESERVER;
+	if (http == 400)
+		return KC_EINVALID;
+	return code ? KC_ESERVER : KC_EHTTP;
+}
+
+/* Decodes an etcd error body {"error","message","code"} (or a plain-text one). */
+static int decode_error(long http, const char *body, struct kc_etcd_error *err)
+{
+	int code = 0;
+	char msg[512] = "";
+	cJSON *j = body ? cJSON_Parse(body) : NULL;
+	if (j && cJSON_IsObject(j)) {
+		cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
+		if (!cJSON_IsString(m))
+			m = cJSON_GetObjectItemCaseSensitive(j, "error");
+		if (cJSON_IsString(m))
+			snprintf(msg, sizeof(msg), "%s", m->valuestring);
+		cJSON *cd = cJSON_GetObjectItemCaseSensitive(j, "code");
+		if (cJSON_IsNumber(cd))
+			code = cd->valueint;
+	} else if (body) {
+		snprintf(msg, sizeof(msg), "%s", body);
+		size_t n = strlen(msg);
+		while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+			msg[--n] = 0;
+	}
+	cJSON_Delete(j);
+	if (!msg[0])
+		snprintf(msg, sizeof(msg), "HTTP %ld", http);
+	set_err(err, (int)http, code, "%s", msg);
+	return map_grpc(code, msg, http);
+}
+
+/* ------------------------------------------------------------------ client */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+int kc_etcd_new(const struct kc_etcd_config *cfg, kc_etcd **out)
+{
+	if (!cfg || !out || !cfg->endpoints || cfg->n_endpoints == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		const char *e = cfg->endpoints[i];
+		if (!e || (strncmp(e, "http://", 7) != 0 && strncmp(e, "https://", 8) != 0))
+			return -EINVAL;
+	}
+	pthread_once(&curl_once, curl_init_once);
+	kc_etcd *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->endpoints = calloc(cfg->n_endpoints, sizeof(char *));
+	if (!c->endpoints)
+		goto nomem;
+	c->n_endpoints = cfg->n_endpoints;
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		size_t n = strlen(cfg->endpoints[i]);
+		c->endpoints[i] = strdup(cfg->endpoints[i]);
+		if (!c->endpoints[i])
+			goto nomem;
+		while (n > 0 && c->endpoints[i][n - 1] == '/') /* "http://h:p/" */
+			c->endpoints[i][--n] = 0;
+	}
+	c->cacert = dup_or_null(cfg->cacert);
+	c->cert = dup_or_null(cfg->cert);
+	c->key = dup_or_null(cfg->key);
+	if ((cfg->cacert && !c->cacert) || (cfg->cert && !c->cert) || (cfg->key && !c->key))
+		goto nomem;
+	c->dial_timeout_ms = cfg->dial_timeout_ms > 0 ? cfg->dial_timeout_ms : 2000;
+	c->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 5000;
+	c->insecure = cfg->insecure_skip_verify;
+	atomic_init(&c->preferred, 0);
+	pthread_mutex_init(&c->mu, NULL);
+	*out = c;
+	return 0;
+nomem:
+	if (c->endpoints)
+		for (size_t i = 0; i < c->n_endpoints; i++)
+			free(c->endpoints[i]);
+	free(c->endpoints);
+	free(c->cacert);
+	free(c->cert);
+	free(c->key);
+	free(c);
+	return -ENOMEM;
+}
+
+void kc_etcd_free(kc_etcd *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_pool; i++)
+		curl_easy_cleanup(c->pool[i]);
+	for (size_t i = 0; i < c->n_endpoints; i++)
+		free(c->endpoints[i]);
+	free(c->endpoints);
+	free(c->cacert);
+	free(c->cert);
+	free(c->key);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static CURL *pool_get(kc_etcd *c)
+{
+	CURL *h = NULL;
+	pthread_mutex_lock(&c->mu);
+	if (c->n_pool > 0)
+		h = c->pool[--c->n_pool];
+	pthread_mutex_unlock(&c->mu);
+	if (h)
+		curl_easy_reset(h); /* keeps the connection cache */
+	else
+		h = curl_easy_init();
+	return h;
+}
+
+static void pool_put(kc_etcd *c, CURL *h)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->n_pool < ETCD_POOL_MAX) {
+		c->pool[c->n_pool++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static int buf_append(struct buf *b, const void *d, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t nc = b->cap ? b->cap : 1024;
+		while (nc < b->len + n + 1)
+			nc *= 2;
+		char *np = realloc(b->p, nc);
+		if (!np)
+			return -ENOMEM;
+		b->p = np;
+		b->cap = nc;
+	}
+	memcpy(b->p + b->len, d, n);
+	b->len += n;
+	b->p[b->len] = 0;
+	return 0;
+}
+
+static size_t write_buf(char *ptr, size_t sz, size_t nm, void *ud)
+{
+	struct buf *b = ud;
+	size_t n = sz * nm;
+	if (b->len + n > ETCD_MAX_RESPONSE || buf_append(b, ptr, n) != 0)
+		return 0;
+	return n;
+}
+
+static void setup_handle(kc_etcd *c, CURL *h, const char *url, const char *body, struct curl_slist *hdrs,
+                         bool stream)
+{
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->dial_timeout_ms);
+	if (!stream) {
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->request_timeout_ms);
+	} else {
+		/* A long stream has no deadline: TCP keepalive notices a peer that vanished
+		 * (clientv3 sends gRPC keepalive pings for the same reason). */
+		curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+		curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 10L);
+		curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
+	}
+	if (body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	if (c->cacert)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
+	if (c->cert)
+		curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
+	if (c->key)
+		curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
+	if (c->insecure) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+}
+
+/* Transport errors before anything was sent: safe to retry on another endpoint. */
+static bool is_connect_error(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_OPERATION_TIMEDOUT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int curl_to_err(CURLcode rc)
+{
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		return -ETIMEDOUT;
+	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST)
+		return -ECONNREFUSED;
+	return -EIO;
+}
+
+typedef size_t (*write_fn)(char *, size_t, size_t, void *);
+
+/* POST body to path. ep >= 0 pins an endpoint; -1 fails over. With wfn the body goes to
+ * wfn(ud) (streams); otherwise to *out. */
+static int do_post(kc_etcd *c, int ep, const char *path, const char *body, bool stream, write_fn wfn,
+                   void *ud, struct buf *out, long *status, struct kc_etcd_error *err)
+{
+	CURL *h = pool_get(c);
+	if (!h)
+		return -ENOMEM;
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	int n = (int)c->n_endpoints;
+	int start = ep >= 0 ? ep : atomic_load(&c->preferred);
+	int tries = ep >= 0 ? 1 : n;
+	int ret = -ECONNREFUSED;
+	if (ep >= n) {
+		ret = -EINVAL;
+		tries = 0;
+	}
+	for (int t = 0; t < tries; t++) {
+		int i = (start + t) % n;
+		char url[1024];
+		snprintf(url, sizeof(url), "%s%s", c->endpoints[i], path);
+		if (t > 0)
+			curl_easy_reset(h);
+		setup_handle(c, h, url, body, hdrs, stream);
+		if (wfn) {
+			curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, wfn);
+			curl_easy_setopt(h, CURLOPT_WRITEDATA, ud);
+		} else {
+			out->len = 0;
+			curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_buf);
+			curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+		}
+		CURLcode rc = curl_easy_perform(h);
+		if (rc == CURLE_OK) {
+			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+			if (ep < 0)
+				atomic_store(&c->preferred, i);
+			ret = 0;
+			break;
+		}
+		set_err(err, 0, 0, "%s: %s", c->endpoints[i], curl_easy_strerror(rc));
+		ret = curl_to_err(rc);
+		curl_off_t connected = 0;
+		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
+		/* Only retry what cannot have reached a server: a timeout after connecting
+		 * may have applied a write (and a stream may have delivered data). */
+		if (!is_connect_error(rc) || (rc == CURLE_OPERATION_TIMEDOUT && connected > 0))
+			break;
+	}
+	curl_slist_free_all(hdrs);
+	pool_put(c, h);
+	return ret;
+}
+
+/* Unary call: JSON body in, parsed JSON out (or a decoded error). */
+static int call_json(kc_etcd *c, int ep, const char *path, cJSON *req, cJSON **resp, struct kc_etcd_error *err)
+{
+	char *body = req ? cJSON_PrintUnformatted(req) : strdup("{}");
+	if (!body)
+		return -ENOMEM;
+	struct buf b = { 0 };
+	long status = 0;
+	int rc = do_post(c, ep, path, body, false, NULL, NULL, &b, &status, err);
+	free(body);
+	if (rc < 0) {
+		free(b.p);
+		return rc;
+	}
+	if (status != 200) {
+		rc = decode_error(status, b.p, err);
+		free(b.p);
+		return rc;
+	}
+	cJSON *j = b.p ? cJSON_ParseWithLength(b.p, b.len) : NULL;
+	free(b.p);
+	if (!j || !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		set_err(err, (int)status, 0, "undecodable response from %s", path);
+		return KC_EPARSE;
+	}
+	*resp = j;
+	return 0;
+}
+
+int kc_etcd_post_raw(kc_etcd *c, const char *path, const char *body, char **resp_out, long *status_out,
+                     struct kc_etcd_error *err)
+{
+	struct buf b = { 0 };
+	long status = 0;
+	int rc = do_post(c, -1, path, body, false, NULL, NULL, &b, &status, err);
+	if (rc < 0) {
+		free(b.p);
+		return rc;
+	}
+	if (!b.p && buf_append(&b, "", 0) != 0)
+		return -ENOMEM;
+	*resp_out = b.p;
+	*status_out = status;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ JSON helpers */
+
+static int add_bytes(cJSON *o, const char *name, const void *p, size_t len)
+{
+	char *s;
+	if (kc_etcd_b64_encode(p ? p : "", p ? len : 0, &s) != 0)
+		return -ENOMEM;
+	cJSON *it = cJSON_AddStringToObject(o, name, s);
+	free(s);
+	return it ? 0 : -ENOMEM;
+}
+
+static int add_i64(cJSON *o, const char *name, int64_t v)
+{
+	char s[32];
+	snprintf(s, sizeof(s), "%" PRId64, v);
+	return cJSON_AddStringToObject(o, name, s) ? 0 : -ENOMEM;
+}
+
+static int add_u64(cJSON *o, const char *name, uint64_t v)
+{
+	char s[32];
+	snprintf(s, sizeof(s), "%" PRIu64, v);
+	return cJSON_AddStringToObject(o, name, s) ? 0 : -ENOMEM;
+}
+
+static int add_true(cJSON *o, const char *name) { return cJSON_AddTrueToObject(o, name) ? 0 : -ENOMEM; }
+
+/* int64 from a JSON string or number; absent = 0. Returns -1 on a malformed value. */
+static int get_i64(const cJSON *o, const char *name, int64_t *v)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
+	*v = 0;
+	if (!it)
+		return 0;
+	if (cJSON_IsNumber(it)) {
+		*v = (int64_t)it->valuedouble;
+		return 0;
+	}
+	if (!cJSON_IsString(it))
+		return -1;
+	char *end;
+	errno = 0;
+	long long x = strtoll(it->valuestring, &end, 10);
+	if (errno || end == it->valuestring || *end)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+static int get_u64(const cJSON *o, const char *name, uint64_t *v)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
+	*v = 0;
+	if (!it)
+		return 0;
+	if (cJSON_IsNumber(it)) {
+		*v = it->valuedouble < 0 ? 0 : (uint64_t)it->valuedouble;
+		return 0;
+	}
+	if (!cJSON_IsString(it) || it->valuestring[0] == '-')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(it->valuestring, &end, 10);
+	if (errno || end == it->valuestring || *end)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+static bool get_bool(const cJSON *o, const char *name)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, name));
+}
+
+/* Base64 bytes field; absent = NULL/0. */
+static int get_bytes(const cJSON *o, const char *name, uint8_t **p, size_t *len)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
+	*p = NULL;
+	*len = 0;
+	if (!it)
+		return 0;
+	if (!cJSON_IsString(it))
+		return KC_EPARSE;
+	return kc_etcd_b64_decode(it->valuestring, strlen(it->valuestring), p, len);
+}
+
+static int decode_header(const cJSON *o, struct kc_etcd_header *h)
+{
+	memset(h, 0, sizeof(*h));
+	const cJSON *hj = cJSON_GetObjectItemCaseSensitive(o, "header");
+	if (!hj)
+		return 0;
+	if (!cJSON_IsObject(hj))
+		return KC_EPARSE;
+	if (get_u64(hj, "cluster_id", &h->cluster_id) || get_u64(hj, "member_id", &h->member_id) ||
+	    get_i64(hj, "revision", &h->revision) || get_u64(hj, "raft_term", &h->raft_term))
+		return KC_EPARSE;
+	return 0;
+}
+
+static void kv_free(struct kc_etcd_kv *kv)
+{
+	free(kv->key);
+	free(kv->value);
+	memset(kv, 0, sizeof(*kv));
+}
+
+static int decode_kv(const cJSON *o, struct kc_etcd_kv *kv)
+{
+	memset(kv, 0, sizeof(*kv));
+	if (!cJSON_IsObject(o))
+		return KC_EPARSE;
+	int rc = get_bytes(o, "key", &kv->key, &kv->key_len);
+	if (rc == 0)
+		rc = get_bytes(o, "value", &kv->value, &kv->value_len);
+	if (rc == 0 && (get_i64(o, "create_revision", &kv->create_revision) ||
+	                get_i64(o, "mod_revision", &kv->mod_revision) || get_i64(o, "version", &kv->version) ||
+	                get_i64(o, "lease", &kv->lease)))
+		rc = KC_EPARSE;
+	if (rc == 0 && !kv->key) { /* an empty key is never valid in etcd, but keep it non-NULL */
+		kv->key = calloc(1, 1);
+		if (!kv->key)
+			rc = -ENOMEM;
+	}
+	if (rc)
+		kv_free(kv);
+	return rc;
+}
+
+static int decode_kvs(const cJSON *o, const char *name, struct kc_etcd_kv **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, name);
+	if (!arr)
+		return 0;
+	if (!cJSON_IsArray(arr))
+		return KC_EPARSE;
+	int cnt = cJSON_GetArraySize(arr);
+	if (cnt == 0)
+		return 0;
+	struct kc_etcd_kv *kvs = calloc((size_t)cnt, sizeof(*kvs));
+	if (!kvs)
+		return -ENOMEM;
+	size_t i = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, arr)
+	{
+		int rc = decode_kv(it, &kvs[i]);
+		if (rc) {
+			for (size_t k = 0; k < i; k++)
+				kv_free(&kvs[k]);
+			free(kvs);
+			return rc;
+		}
+		i++;
+	}
+	*out = kvs;
+	*n = i;
+	return 0;
+}
+
+static void kvs_free(struct kc_etcd_kv *kvs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		kv_free(&kvs[i]);
+	free(kvs);
+}
+
+/* ------------------------------------------------------------------ KV */
+
+static const char *sort_order_name(enum kc_etcd_sort_order o)
+{
+	switch (o) {
+	case KC_ETCD_SORT_ASCEND: return "ASCEND";
+	case KC_ETCD_SORT_DESCEND: return "DESCEND";
+	default: return "NONE";
+	}
+}
+
+static const char *sort_target_name(enum kc_etcd_sort_target t)
+{
+	switch (t) {
+	case KC_ETCD_SORT_VERSION: return "VERSION";
+	case KC_ETCD_SORT_CREATE: return "CREATE";
+	case KC_ETCD_SORT_MOD: return "MOD";
+	case KC_ETCD_SORT_VALUE: return "VALUE";
+	default: return "KEY";
+	}
+}
+
+/* Encoders emit zero values as etcd's own clients do: not at all. */
+static int enc_range(cJSON *o, const struct kc_etcd_range_req *r)
+{
+	int rc = add_bytes(o, "key", r->key, r->key_len);
+	if (!rc && r->range_end_len)
+		rc = add_bytes(o, "range_end", r->range_end, r->range_end_len);
+	if (!rc && r->limit)
+		rc = add_i64(o, "limit", r->limit);
+	if (!rc && r->revision)
+		rc = add_i64(o, "revision", r->revision);
+	if (!rc && r->sort_order)
+		rc = cJSON_AddStringToObject(o, "sort_order", sort_order_name(r->sort_order)) ? 0 : -ENOMEM;
+	if (!rc && r->sort_target)
+		rc = cJSON_AddStringToObject(o, "sort_target", sort_target_name(r->sort_target)) ? 0 : -ENOMEM;
+	if (!rc && r->serializable)
+		rc = add_true(o, "serializable");
+	if (!rc && r->keys_only)
+		rc = add_true(o, "keys_only");
+	if (!rc && r->count_only)
+		rc = add_true(o, "count_only");
+	if (!rc && r->min_mod_revision)
+		rc = add_i64(o, "min_mod_revision", r->min_mod_revision);
+	if (!rc && r->max_mod_revision)
+		rc = add_i64(o, "max_mod_revision", r->max_mod_revision);
+	if (!rc && r->min_create_revision)
+		rc = add_i64(o, "min_create_revision", r->min_create_revision);
+	if (!rc && r->max_create_revision)
+		rc = add_i64(o, "max_create_revision", r->max_create_revision);
+	return rc;
+}
+
+static int enc_put(cJSON *o, const struct kc_etcd_put_req *r)
+{
+	int rc = add_bytes(o, "key", r->key, r->key_len);
+	if (!rc && r->value_len)
+		rc = add_bytes(o, "value", r->value, r->value_len);
+	if (!rc && r->lease)
+		rc = add_i64(o, "lease", r->lease);
+	if (!rc && r->prev_kv)
+		rc = add_true(o, "prev_kv");
+	if (!rc && r->ignore_value)
+		rc = add_true(o, "ignore_value");
+	if (!rc && r->ignore_lease)
+		rc = add_true(o, "ignore_lease");
+	return rc;
+}
+
+static int enc_delete(cJSON *o, const struct kc_etcd_delete_req *r)
+{
+	int rc = add_bytes(o, "key", r->key, r->key_len);
+	if (!rc && r->range_end_len)
+		rc = add_bytes(o, "range_end", r->range_end, r->range_end_len);
+	if (!rc && r->prev_kv)
+		rc = add_true(o, "prev_kv");
+	return rc;
+}
+
+static int dec_range(const cJSON *j, struct kc_etcd_range_resp *r)
+{
+	memset(r, 0, sizeof(*r));
+	int rc = decode_header(j, &r->header);
+	if (!rc)
+		rc = decode_kvs(j, "kvs", &r->kvs, &r->n_kvs);
+	if (!rc && get_i64(j, "count", &r->count))
+		rc = KC_EPARSE;
+	r->more = get_bool(j, "more");
+	if (rc)
+		kc_etcd_range_resp_free(r);
+	return rc;
+}
+
+static int dec_put(const cJSON *j, struct kc_etcd_put_resp *r)
+{
+	memset(r, 0, sizeof(*r));
+	int rc = decode_header(j, &r->header);
+	const cJSON *pk = cJSON_GetObjectItemCaseSensitive(j, "prev_kv");
+	if (!rc && pk) {
+		rc = decode_kv(pk, &r->prev_kv);
+		r->has_prev_kv = rc == 0;
+	}
+	return rc;
+}
+
+static int dec_delete(const cJSON *j, struct kc_etcd_delete_resp *r)
+{
+	memset(r, 0, sizeof(*r));
+	int rc = decode_header(j, &r->header);
+	if (!rc && get_i64(j, "deleted", &r->deleted))
+		rc = KC_EPARSE;
+	if (!rc)
+		rc = decode_kvs(j, "prev_kvs", &r->prev_kvs, &r->n_prev_kvs);
+	return rc;
+}
+
+void kc_etcd_range_resp_free(struct kc_etcd_range_resp *r)
+{
+	if (!r)
+		return;
+	kvs_free(r->kvs, r->n_kvs);
+	memset(r, 0, sizeof(*r));
+}
+
+void kc_etcd_put_resp_free(struct kc_etcd_put_resp *r)
+{
+	if (!r)
+		return;
+	kv_free(&r->prev_kv);
+	memset(r, 0, sizeof(*r));
+}
+
+void kc_etcd_delete_resp_free(struct kc_etcd_delete_resp *r)
+{
+	if (!r)
+		return;
+	kvs_free(r->prev_kvs, r->n_prev_kvs);
+	memset(r, 0, sizeof(*r));
+}
+
+int kc_etcd_range(kc_etcd *c, const struct kc_etcd_range_req *req, struct kc_etcd_range_resp *resp,
+                  struct kc_etcd_error *err)
+{
+	memset(resp, 0, sizeof(*resp));
+	cJSON *o = cJSON_CreateObject(), *j = NULL;
+	if (!o)
+		return -ENOMEM;
+	int rc = enc_range(o, req);
+	if (!rc)
+		rc = call_json(c, -1, "/v3/kv/range", o, &j, err);
+	cJSON_Delete(o);
+	if (!rc)
+		rc = dec_range(j, resp);
+	cJSON_Delete(j);
+	return rc;
+}
+
+int kc_etcd_put(kc_etcd *c, const struct kc_etcd_put_req *req, struct kc_etcd_put_resp *resp,
+                struct kc_etcd_error *err)
+{
+	memset(resp, 0, sizeof(*resp));
+	cJSON *o = cJSON_CreateObject(), *j = NULL;
+	if (!o)
+		return -ENOMEM;
+	int rc = enc_put(o, req);
+	if (!rc)
+		rc = call_json(c, -1, "/v3/kv/put", o, &j, err);
+	cJSON_Delete(o);
+	if (!rc)
+		rc = dec_put(j, resp);
+	cJSON_Delete(j);
+	return rc;
+}
+
+int kc_etcd_delete_range(kc_etcd *c, const struct kc_etcd_delete_req *req, struct kc_etcd_delete_resp *resp,
+                         struct kc_etcd_error *err)
+{
+	memset(resp, 0, sizeof(*resp));
+	cJSON *o = cJSON_CreateObject(), *j = NULL;
+	if (!o)
+		return -ENOMEM;
+	int rc = enc_delete(o, req);
+	if (!rc)
+		rc = call_json(c, -1, "/v3/kv/deleterange", o, &j, err);
+	cJSON_Delete(o);
+	if (!rc)
+		rc = dec_delete(j, resp);
+	if (rc)
+		kc_etcd_delete_resp_free(resp);
+	cJSON_Delete(j);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ txn */
+
+static const char *cmp_result_name(enum kc_etcd_cmp_result r)
+{
+	switch (r) {
+	case KC_ETCD_CMP_GREATER: return "GREATER";
+	case KC_ETCD_CMP_LESS: return "LESS";
+	case KC_ETCD_CMP_NOT_EQUAL: return "NOT_EQUAL";
+	default: return "EQUAL";
+	}
+}
+
+static const char *cmp_target_name(enum kc_etcd_cmp_target t)
+{
+	switch (t) {
+	case KC_ETCD_CMP_CREATE: return "CREATE";
+	case KC_ETCD_CMP_MOD: return "MOD";
+	case KC_ETCD_CMP_VALUE: return "VALUE";
+	case KC_ETCD_CMP_LEASE: return "LEASE";
+	default: return "VERSION";
+	}
+}
+
+static int enc_txn(cJSON *o, const struct kc_etcd_txn_req *t, int depth);
+
+static int enc_ops(cJSON *o, const char *name, const struct kc_etcd_op *ops, size_t n, int depth)
+{
+	if (n == 0)
+		return 0;
+	cJSON *arr = cJSON_AddArrayToObject(o, name);
+	if (!arr)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		cJSON *op = cJSON_CreateObject(), *inner = cJSON_CreateObject();
+		if (!op || !inner) {
+			cJSON_Delete(op);
+			cJSON_Delete(inner);
+			return -ENOMEM;
+		}
+		cJSON_AddItemToArray(arr, op);
+		int rc;
+		switch (ops[i].type) {
+		case KC_ETCD_OP_RANGE:
+			cJSON_AddItemToObject(op, "request_range", inner);
+			rc = enc_range(inner, &ops[i].u.range);
+			break;
+		case KC_ETCD_OP_PUT:
+			cJSON_AddItemToObject(op, "request_put", inner);
+			rc = enc_put(inner, &ops[i].u.put);
+			break;
+		case KC_ETCD_OP_DELETE:
+			cJSON_AddItemToObject(op, "request_delete_range", inner);
+			rc = enc_delete(inner, &ops[i].u.del);
+			break;
+		case KC_ETCD_OP_TXN:
+			cJSON_AddItemToObject(op, "request_txn", inner);
+			rc = ops[i].u.txn ? enc_txn(inner, ops[i].u.txn, depth + 1) : -EINVAL;
+			break;
+		default:
+			cJSON_Delete(inner);
+			rc = -EINVAL;
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int enc_txn(cJSON *o, const struct kc_etcd_txn_req *t, int depth)
+{
+	if (depth > 32)
+		return -EINVAL;
+	if (t->n_compare) {
+		cJSON *arr = cJSON_AddArrayToObject(o, "compare");
+		if (!arr)
+			return -ENOMEM;
+		for (size_t i = 0; i < t->n_compare; i++) {
+			const struct kc_etcd_compare *cp = &t->compare[i];
+			cJSON *cj = cJSON_CreateObject();
+			if (!cj)
+				return -ENOMEM;
+			cJSON_AddItemToArray(arr, cj);
+			int rc = 0;
+			if (!cJSON_AddStringToObject(cj, "result", cmp_result_name(cp->result)) ||
+			    !cJSON_AddStringToObject(cj, "target", cmp_target_name(cp->target)))
+				return -ENOMEM;
+			rc = add_bytes(cj, "key", cp->key, cp->key_len);
+			if (!rc && cp->range_end_len)
+				rc = add_bytes(cj, "range_end", cp->range_end, cp->range_end_len);
+			if (rc)
+				return rc;
+			/* The target_union is always sent, even 0 ("create_revision":"0" is
+			 * create-if-absent). */
+			switch (cp->target) {
+			case KC_ETCD_CMP_VERSION: rc = add_i64(cj, "version", cp->number); break;
+			case KC_ETCD_CMP_CREATE: rc = add_i64(cj, "create_revision", cp->number); break;
+			case KC_ETCD_CMP_MOD: rc = add_i64(cj, "mod_revision", cp->number); break;
+			case KC_ETCD_CMP_LEASE: rc = add_i64(cj, "lease", cp->number); break;
+			case KC_ETCD_CMP_VALUE: rc = add_bytes(cj, "value", cp->value, cp->value_len); break;
+			default: rc = -EINVAL;
+			}
+			if (rc)
+				return rc;
+		}
+	}
+	int rc = enc_ops(o, "success", t->success, t->n_success, depth);
+	if (!rc)
+		rc = enc_ops(o, "failure", t->failure, t->n_failure, depth);
+	return rc;
+}
+
+static int dec_txn(const cJSON *j, struct kc_etcd_txn_resp *r, int depth);
+
+static void op_resp_free(struct kc_etcd_op_resp *o)
+{
+	switch (o->type) {
+	case KC_ETCD_OP_RANGE: kc_etcd_range_resp_free(&o->u.range); break;
+	case KC_ETCD_OP_PUT: kc_etcd_put_resp_free(&o->u.put); break;
+	case KC_ETCD_OP_DELETE: kc_etcd_delete_resp_free(&o->u.del); break;
+	case KC_ETCD_OP_TXN:
+		kc_etcd_txn_resp_free(o->u.txn);
+		free(o->u.txn);
+		break;
+	}
+	memset(o, 0, sizeof(*o));
+}
+
+void kc_etcd_txn_resp_free(struct kc_etcd_txn_resp *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_responses; i++)
+		op_resp_free(&r->responses[i]);
+	free(r->responses);
+	memset(r, 0, sizeof(*r));
+}
+
+static int dec_op_resp(const cJSON *it, struct kc_etcd_op_resp *o, int depth)
+{
+	const cJSON *x;
+	if ((x = cJSON_GetObjectItemCaseSensitive(it, "response_range"))) {
+		o->type = KC_ETCD_OP_RANGE;
+		return dec_range(x, &o->u.range);
+	}
+	if ((x = cJSON_GetObjectItemCaseSensitive(it, "response_put"))) {
+		o->type = KC_ETCD_OP_PUT;
+		return dec_put(x, &o->u.put);
+	}
+	if ((x = cJSON_GetObjectItemCaseSensitive(it, "response_delete_range"))) {
+		o->type = KC_ETCD_OP_DELETE;
+		return dec_delete(x, &o->u.del);
+	}
+	if ((x = cJSON_GetObjectItemCaseSensitive(it, "response_txn"))) {
+		o->type = KC_ETCD_OP_TXN;
+		o->u.txn = calloc(1, sizeof(*o->u.txn));
+		if (!o->u.txn)
+			return -ENOMEM;
+		return dec_txn(x, o->u.txn, depth + 1);
+	}
+	return KC_EPARSE;
+}
+
+static int dec_txn(const cJSON *j, struct kc_etcd_txn_resp *r, int depth)
+{
+	memset(r, 0, sizeof(*r));
+	if (depth > 32 || !cJSON_IsObject(j))
+		return KC_EPARSE;
+	int rc = decode_header(j, &r->header);
+	if (rc)
+		return rc;
+	r->succeeded = get_bool(j, "succeeded");
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "responses");
+	if (!arr)
+		return 0;
+	if (!cJSON_IsArray(arr))
+		return KC_EPARSE;
+	int n = cJSON_GetArraySize(arr);
+	if (n == 0)
+		return 0;
+	r->responses = calloc((size_t)n, sizeof(*r->responses));
+	if (!r->responses)
+		return -ENOMEM;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, arr)
+	{
+		rc = dec_op_resp(it, &r->responses[r->n_responses], depth);
+		r->n_responses++; /* partially decoded entries are freed too */
+		if (rc) {
+			kc_etcd_txn_resp_free(r);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int kc_etcd_txn(kc_etcd *c, const struct kc_etcd_txn_req *req, struct kc_etcd_txn_resp *resp,
+                struct kc_etcd_error *err)
+{
+	memset(resp, 0, sizeof(*resp));
+	cJSON *o = cJSON_CreateObject(), *j = NULL;
+	if (!o)
+		return -ENOMEM;
+	int rc = enc_txn(o, req, 0);
+	if (!rc)
+		rc = call_json(c, -1, "/v3/kv/txn", o, &j, err);
+	cJSON_Delete(o);
+	if (!rc)
+		rc = dec_txn(j, resp, 0);
+	cJSON_Delete(j);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ compaction, leases */
+
+int kc_etcd_compact(kc_etcd *c, int64_t revision, bool physical, struct kc_etcd_header *hdr_out,
+                    struct kc_etcd_error *err)
+{
+	cJSON *o = cJSON_CreateObject(), *j = NULL;
+	if (!o)
+		return -ENOMEM;
+	int rc = add_i64(o, "revision", revision);
+	if (!rc && physical)
+		rc = add_true(o, "physical");
+	if (!rc)
+		rc = call_json(c, -1, "/v3/kv/compaction", o, &j, err);
+	cJSON_Delete(o);
+	if (!rc && hdr_out)
+		rc = decode_header(j, hdr_out);
+	cJSON_Delete(j);
+	return rc;
+}
+
+int kc_etcd_lease_grant(kc_etcd *c, int64_t ttl, int64_t id, int64_t *id_out, int64_t *ttl_out,
+                        struct kc_etcd_error *err)
+{
+	cJSON *o = cJSON_CreateObject(), *j = NULL;
+	if (!o)
+		return -ENOMEM;
+	int rc = add_i64(o, "TTL", ttl);
+	if (!rc && id)
+		rc = add_i64(o, "ID", id);
+	if (!rc)
+		rc = call_json(c, -1, "/v3/lease/grant", o, &j, err);
+	cJSON_Delete(o);
+	if (!rc) {
+		int64_t gid, gttl;
+		if (get_i64(j, "ID", &gid) || get_i64(j, "TTL", &gttl)) {
+			rc = KC_EPARSE;
+		} else {
+			/* LeaseGrantResponse.error is a string field set on failure. */
+			const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+			if (cJSON_IsString(e) && e->valuestring[0]) {
+				set_err(err, 200, 0, "%s", e->valuestring);
+				rc = KC_ESERVER;
+			}
+			if (id_out)
+				*id_out = gid;
+			if (ttl_out)
+				*ttl_out = gttl;
+		}
+	}
+	cJSON_Delete(j);
+	return rc;
+}
+
+int kc_etcd_lease_revoke(kc_etcd *c, int64_t id, struct kc_etcd_error *err)
+{
+	cJSON *o = cJSON_CreateObject(), *j = NULL;
+	if (!o)
+		return -ENOMEM;
+	int rc = add_i64(o, "ID", id);
+	if (!rc)
+		rc = call_json(c, -1, "/v3/lease/revoke", o, &j, err);
+	cJSON_Delete(o);
+	cJSON_Delete(j);
+	return rc;
+}
+
+/* ---- stream framing: concatenated JSON objects, usually one per line ---- */
+
+struct stream {
+	struct buf b;
+	size_t scan;   /* bytes already scanned in b */
+	size_t start;  /* start of the current object (where depth went 0 -> 1) */
+	int depth;
+	bool in_str, esc;
+	int (*on_obj)(void *ud, const char *p, size_t n);
+	void *ud;
+	int stop_rc;   /* nonzero: abort the transfer, return this */
+	bool overflow;
+};
+
+/* Feeds bytes; calls on_obj for each complete top-level object. Tolerates any split across
+ * chunks and any whitespace between objects. */
+static int stream_feed(struct stream *s, const char *d, size_t n)
+{
+	if (buf_append(&s->b, d, n) != 0)
+		return -ENOMEM;
+	size_t i = s->scan;
+	size_t consumed = 0;
+	for (; i < s->b.len; i++) {
+		char ch = s->b.p[i];
+		if (s->in_str) {
+			if (s->esc)
+				s->esc = false;
+			else if (ch == '\\')
+				s->esc = true;
+			else if (ch == '"')
+				s->in_str = false;
+			continue;
+		}
+		if (ch == '"') {
+			s->in_str = true;
+		} else if (ch == '{' || ch == '[') {
+			if (s->depth++ == 0)
+				s->start = i;
+		} else if (ch == '}' || ch == ']') {
+			if (s->depth == 0)
+				return KC_EPARSE;
+			if (--s->depth == 0) {
+				int rc = s->on_obj(s->ud, s->b.p + s->start, i + 1 - s->start);
+				consumed = i + 1;
+				if (rc)
+					return rc;
+			}
+		} else if (s->depth == 0 && ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t') {
+			return KC_EPARSE;
+		}
+	}
+	/* Drop what has been delivered; keep the partial object. */
+	if (s->depth == 0)
+		consumed = s->b.len;
+	else if (consumed < s->start)
+		consumed = s->start;
+	if (consumed > 0) {
+		memmove(s->b.p, s->b.p + consumed, s->b.len - consumed);
+		s->b.len -= consumed;
+		s->b.p[s->b.len] = 0;
+		s->start -= s->depth ? consumed : s->start;
+		i -= consumed;
+	}
+	s->scan = i;
+	if (s->b.len > 64u * 1024 * 1024) { /* one message larger than 64 MiB: not etcd */
+		s->overflow = true;
+		return KC_ETOOLARGE;
+	}
+	return 0;
+}
+
+static size_t stream_write(char *ptr, size_t sz, size_t nm, void *ud)
+{
+	struct stream *s = ud;
+	size_t n = sz * nm;
+	if (s->stop_rc)
+		return 0;
+	int rc = stream_feed(s, ptr, n);
+	if (rc) {
+		s->stop_rc = rc;
+		return 0;
+	}
+	return n;
+}
+
+/* The body of a streamed message: {"result":{...}}; a gateway stream error is
+ * {"error":{"grpc_code":N,"http_code":N,"message":"..."}}. */
+static int stream_result(const char *p, size_t n, cJSON **root, const cJSON **result, struct kc_etcd_error *err)
+{
+	cJSON *j = cJSON_ParseWithLength(p, n);
+	if (!j || !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		set_err(err, 200, 0, "undecodable stream message");
+		return KC_EPARSE;
+	}
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "result");
+	if (cJSON_IsObject(r)) {
+		*root = j;
+		*result = r;
+		return 0;
+	}
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+	int code = 0;
+	const char *msg = "stream error";
+	if (cJSON_IsObject(e)) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+		const cJSON *cd = cJSON_GetObjectItemCaseSensitive(e, "grpc_code");
+		if (!cd)
+			cd = cJSON_GetObjectItemCaseSensitive(e, "code");
+		if (cJSON_IsString(m))
+			msg = m->valuestring;
+		if (cJSON_IsNumber(cd))
+			code = cd->valueint;
+	} else if (cJSON_IsString(e)) {
+		msg = e->valuestring;
+		const cJSON *cd = cJSON_GetObjectItemCaseSensitive(j, "code");
+		if (cJSON_IsNumber(cd))
+			code = cd->valueint;
+	} else {
+		/* An unwrapped object: accept it as the result itself. */
+		*root = j;
+		*result = j;
+		return 0;
+	}
+	set_err(err, 200, code, "%s", msg);
+	int rc = map_grpc(code, msg, 200);
+	cJSON_Delete(j);
+	return rc;
+}
+
+struct ka_ctx {
+	int64_t ttl, id;
+	bool got;
+	int rc;
+	struct kc_etcd_error *err;
+};
+
+static int ka_obj(void *ud, const char *p, size_t n)
+{
+	struct ka_ctx *k = ud;
+	cJSON *root;
+	const cJSON *r;
+	int rc = stream_result(p, n, &root, &r, k->err);
+	if (rc) {
+		k->rc = rc;
+		return 0;
+	}
+	if (!k->got) {
+		if (get_i64(r, "TTL", &k->ttl) || get_i64(r, "ID", &k->id))
+			k->rc = KC_EPARSE;
+		k->got = true;
+	}
+	cJSON_Delete(root);
+	return 0;
+}
+
+int kc_etcd_lease_keepalive_once(kc_etcd *c, int64_t id, int64_t *ttl_out, struct kc_etcd_error *err)
+{
+	char body[64];
+	snprintf(body, sizeof(body), "{\"ID\":\"%" PRId64 "\"}", id);
+	struct ka_ctx k = { .err = err };
+	struct stream s = { .on_obj = ka_obj, .ud = &k };
+	long status = 0;
+	int rc = do_post(c, -1, "/v3/lease/keepalive", body, false, stream_write, &s, NULL, &status, err);
+	if (rc == 0 && status != 200)
+		rc = decode_error(status, s.b.p, err);
+	else if (rc == 0 && s.stop_rc)
+		rc = s.stop_rc;
+	else if (rc == 0 && k.rc)
+		rc = k.rc;
+	else if (rc == 0 && !k.got) {
+		set_err(err, (int)status, 0, "keepalive: empty response");
+		rc = KC_EPARSE;
+	} else if (rc == 0 && k.ttl <= 0) {
+		/* clientv3's KeepAliveOnce: TTL <= 0 means the lease is gone. */
+		set_err(err, (int)status, 5, "etcdserver: requested lease not found");
+		rc = KC_ENOTFOUND;
+	}
+	free(s.b.p);
+	if (rc == 0 && ttl_out)
+		*ttl_out = k.ttl;
+	return rc;
+}
+
+int kc_etcd_lease_timetolive(kc_etcd *c, int64_t id, bool keys, struct kc_etcd_lease_ttl *out,
+                             struct kc_etcd_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	cJSON *o = cJSON_CreateObject(), *j = NULL;
+	if (!o)
+		return -ENOMEM;
+	int rc = add_i64(o, "ID", id);
+	if (!rc && keys)
+		rc = add_true(o, "keys");
+	if (!rc)
+		rc = call_json(c, -1, "/v3/lease/timetolive", o, &j, err);
+	cJSON_Delete(o);
+	if (!rc)
+		rc = decode_header(j, &out->header);
+	if (!rc && (get_i64(j, "ID", &out->id) || get_i64(j, "TTL", &out->ttl) ||
+	            get_i64(j, "grantedTTL", &out->granted_ttl)))
+		rc = KC_EPARSE;
+	const cJSON *ka = rc ? NULL : cJSON_GetObjectItemCaseSensitive(j, "keys");
+	if (cJSON_IsArray(ka) && cJSON_GetArraySize(ka) > 0) {
+		out->keys = calloc((size_t)cJSON_GetArraySize(ka), sizeof(*out->keys));
+		if (!out->keys)
+			rc = -ENOMEM;
+		const cJSON *it;
+		cJSON_ArrayForEach(it, ka)
+		{
+			if (rc)
+				break;
+			if (!cJSON_IsString(it)) {
+				rc = KC_EPARSE;
+				break;
+			}
+			struct kc_etcd_kv *kv = &out->keys[out->n_keys];
+			rc = kc_etcd_b64_decode(it->valuestring, strlen(it->valuestring), &kv->key, &kv->key_len);
+			if (!rc)
+				out->n_keys++;
+		}
+	}
+	if (rc)
+		kc_etcd_lease_ttl_free(out);
+	cJSON_Delete(j);
+	return rc;
+}
+
+void kc_etcd_lease_ttl_free(struct kc_etcd_lease_ttl *t)
+{
+	if (!t)
+		return;
+	kvs_free(t->keys, t->n_keys);
+	memset(t, 0, sizeof(*t));
+}
+
+int kc_etcd_lease_list(kc_etcd *c, int64_t **ids_out, size_t *n_out, struct kc_etcd_error *err)
+{
+	*ids_out = NULL;
+	*n_out = 0;
+	cJSON *j = NULL;
+	int rc = call_json(c, -1, "/v3/lease/leases", NULL, &j, err);
+	if (rc)
+		return rc;
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "leases");
+	int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+	int64_t *ids = n ? calloc((size_t)n, sizeof(*ids)) : NULL;
+	if (n && !ids)
+		rc = -ENOMEM;
+	size_t i = 0;
+	const cJSON *it;
+	if (!rc)
+		cJSON_ArrayForEach(it, arr)
+		{
+			if (get_i64(it, "ID", &ids[i])) {
+				rc = KC_EPARSE;
+				break;
+			}
+			i++;
+		}
+	cJSON_Delete(j);
+	if (rc) {
+		free(ids);
+		return rc;
+	}
+	*ids_out = ids;
+	*n_out = i;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ maintenance */
+
+static int str_list(const cJSON *o, const char *name, char ***out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, name);
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0)
+		return 0;
+	char **v = calloc((size_t)cJSON_GetArraySize(arr), sizeof(char *));
+	if (!v)
+		return -ENOMEM;
+	const cJSON *it;
+	size_t i = 0;
+	cJSON_ArrayForEach(it, arr)
+	{
+		v[i] = strdup(cJSON_IsString(it) ? it->valuestring : "");
+		if (!v[i]) {
+			for (size_t k = 0; k < i; k++)
+				free(v[k]);
+			free(v);
+			return -ENOMEM;
+		}
+		i++;
+	}
+	*out = v;
+	*n = i;
+	return 0;
+}
+
+static void str_list_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int kc_etcd_status_get(kc_etcd *c, int endpoint_index, struct kc_etcd_status *out, struct kc_etcd_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	cJSON *j = NULL;
+	int rc = call_json(c, endpoint_index, "/v3/maintenance/status", NULL, &j, err);
+	if (rc)
+		return rc;
+	rc = decode_header(j, &out->header);
+	if (!rc && (get_i64(j, "dbSize", &out->db_size) || get_u64(j, "leader", &out->leader) ||
+	            get_u64(j, "raftIndex", &out->raft_index) || get_u64(j, "raftTerm", &out->raft_term) ||
+	            get_u64(j, "raftAppliedIndex", &out->raft_applied_index) ||
+	            get_i64(j, "dbSizeInUse", &out->db_size_in_use)))
+		rc = KC_EPARSE;
+	out->is_learner = get_bool(j, "isLearner");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "version");
+	if (!rc) {
+		out->version = strdup(cJSON_IsString(v) ? v->valuestring : "");
+		if (!out->version)
+			rc = -ENOMEM;
+	}
+	if (!rc)
+		rc = str_list(j, "errors", &out->errors, &out->n_errors);
+	cJSON_Delete(j);
+	if (rc)
+		kc_etcd_status_free(out);
+	return rc;
+}
+
+void kc_etcd_status_free(struct kc_etcd_status *s)
+{
+	if (!s)
+		return;
+	free(s->version);
+	str_list_free(s->errors, s->n_errors);
+	memset(s, 0, sizeof(*s));
+}
+
+int kc_etcd_health(kc_etcd *c, int endpoint_index, struct kc_etcd_error *err)
+{
+	if (endpoint_index < 0 || (size_t)endpoint_index >= c->n_endpoints)
+		return -EINVAL;
+	CURL *h = pool_get(c);
+	if (!h)
+		return -ENOMEM;
+	char url[1024];
+	snprintf(url, sizeof(url), "%s/health", c->endpoints[endpoint_index]);
+	struct buf b = { 0 };
+	setup_handle(c, h, url, NULL, NULL, false);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_buf);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	CURLcode cr = curl_easy_perform(h);
+	int rc = 0;
+	long status = 0;
+	if (cr != CURLE_OK) {
+		set_err(err, 0, 0, "%s", curl_easy_strerror(cr));
+		rc = curl_to_err(cr);
+	} else {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		cJSON *j = b.p ? cJSON_Parse(b.p) : NULL;
+		const cJSON *hv = cJSON_GetObjectItemCaseSensitive(j, "health");
+		if (status == 200 && cJSON_IsString(hv) && strcmp(hv->valuestring, "true") == 0) {
+			rc = 0;
+		} else {
+			set_err(err, (int)status, 0, "unhealthy: %s", b.p ? b.p : "");
+			rc = KC_ESERVER;
+		}
+		cJSON_Delete(j);
+	}
+	free(b.p);
+	pool_put(c, h);
+	return rc;
+}
+
+int kc_etcd_member_list(kc_etcd *c, struct kc_etcd_member_list *out, struct kc_etcd_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	cJSON *j = NULL;
+	int rc = call_json(c, -1, "/v3/cluster/member/list", NULL, &j, err);
+	if (rc)
+		return rc;
+	rc = decode_header(j, &out->header);
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "members");
+	int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+	if (!rc && n > 0) {
+		out->members = calloc((size_t)n, sizeof(*out->members));
+		if (!out->members)
+			rc = -ENOMEM;
+		const cJSON *it;
+		cJSON_ArrayForEach(it, arr)
+		{
+			if (rc)
+				break;
+			struct kc_etcd_member *m = &out->members[out->n_members++];
+			const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+			if (get_u64(it, "ID", &m->id)) {
+				rc = KC_EPARSE;
+				break;
+			}
+			m->name = strdup(cJSON_IsString(nm) ? nm->valuestring : "");
+			m->is_learner = get_bool(it, "isLearner");
+			if (!m->name)
+				rc = -ENOMEM;
+			if (!rc)
+				rc = str_list(it, "peerURLs", &m->peer_urls, &m->n_peer_urls);
+			if (!rc)
+				rc = str_list(it, "clientURLs", &m->client_urls, &m->n_client_urls);
+		}
+	}
+	cJSON_Delete(j);
+	if (rc)
+		kc_etcd_member_list_free(out);
+	return rc;
+}
+
+void kc_etcd_member_list_free(struct kc_etcd_member_list *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n_members; i++) {
+		free(m->members[i].name);
+		str_list_free(m->members[i].peer_urls, m->members[i].n_peer_urls);
+		str_list_free(m->members[i].client_urls, m->members[i].n_client_urls);
+	}
+	free(m->members);
+	memset(m, 0, sizeof(*m));
+}
+
+static int alarm_call(kc_etcd *c, const char *action, uint64_t member, const char *alarm,
+                      struct kc_etcd_alarm **alarms_out, size_t *n_out, struct kc_etcd_error *err)
+{
+	*alarms_out = NULL;
+	*n_out = 0;
+	cJSON *o = cJSON_CreateObject(), *j = NULL;
+	if (!o)
+		return -ENOMEM;
+	int rc = 0;
+	if (strcmp(action, "GET") != 0) { /* GET is enum 0: omitted */
+		if (!cJSON_AddStringToObject(o, "action", action))
+			rc = -ENOMEM;
+		if (!rc && member)
+			rc = add_u64(o, "memberID", member);
+		if (!rc && alarm && strcmp(alarm, "NONE") != 0 && !cJSON_AddStringToObject(o, "alarm", alarm))
+			rc = -ENOMEM;
+	}
+	if (!rc)
+		rc = call_json(c, -1, "/v3/maintenance/alarm", o, &j, err);
+	cJSON_Delete(o);
+	if (rc)
+		return rc;
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "alarms");
+	int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+	struct kc_etcd_alarm *v = n ? calloc((size_t)n, sizeof(*v)) : NULL;
+	if (n && !v)
+		rc = -ENOMEM;
+	size_t i = 0;
+	const cJSON *it;
+	if (!rc)
+		cJSON_ArrayForEach(it, arr)
+		{
+			const cJSON *a = cJSON_GetObjectItemCaseSensitive(it, "alarm");
+			if (get_u64(it, "memberID", &v[i].member_id)) {
+				rc = KC_EPARSE;
+				break;
+			}
+			/* AlarmType NONE=0 is omitted; numbers are accepted as input elsewhere. */
+			snprintf(v[i].alarm, sizeof(v[i].alarm), "%s",
+			         cJSON_IsString(a) ? a->valuestring : cJSON_IsNumber(a) ? (a->valueint == 1 ? "NOSPACE" : a->valueint == 2 ? "CORRUPT" : "NONE") : "NONE");
+			i++;
+		}
+	cJSON_Delete(j);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*alarms_out = v;
+	*n_out = i;
+	return 0;
+}
+
+int kc_etcd_alarm_list(kc_etcd *c, struct kc_etcd_alarm **alarms_out, size_t *n_out, struct kc_etcd_error *err)
+{
+	return alarm_call(c, "GET", 0, NULL, alarms_out, n_out, err);
+}
+
+int kc_etcd_alarm_disarm(kc_etcd *c, struct kc_etcd_alarm **alarms_out, size_t *n_out, struct kc_etcd_error *err)
+{
+	struct kc_etcd_alarm *list;
+	size_t n;
+	*alarms_out = NULL;
+	*n_out = 0;
+	int rc = kc_etcd_alarm_list(c, &list, &n, err);
+	if (rc)
+		return rc;
+	/* clientv3 AlarmDisarm with an empty member: list, then deactivate each one. */
+	struct kc_etcd_alarm *done = n ? calloc(n, sizeof(*done)) : NULL;
+	size_t nd = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct kc_etcd_alarm *r;
+		size_t nr;
+		rc = alarm_call(c, "DEACTIVATE", list[i].member_id, list[i].alarm, &r, &nr, err);
+		for (size_t k = 0; !rc && k < nr && done && nd < n; k++)
+			done[nd++] = r[k];
+		free(r);
+	}
+	free(list);
+	if (rc) {
+		free(done);
+		return rc;
+	}
+	*alarms_out = done;
+	*n_out = nd;
+	return 0;
+}
+
+int kc_etcd_defragment(kc_etcd *c, int endpoint_index, struct kc_etcd_error *err)
+{
+	cJSON *j = NULL;
+	int rc = call_json(c, endpoint_index, "/v3/maintenance/defragment", NULL, &j, err);
+	cJSON_Delete(j);
+	return rc;
+}
+
+struct snap_ctx {
+	int fd;
+	uint64_t bytes;
+	int rc;
+	struct kc_etcd_error *err;
+};
+
+static int snap_obj(void *ud, const char *p, size_t n)
+{
+	struct snap_ctx *s = ud;
+	cJSON *root;
+	const cJSON *r;
+	int rc = stream_result(p, n, &root, &r, s->err);
+	if (rc)
+		return rc;
+	uint8_t *blob;
+	size_t len;
+	rc = get_bytes(r, "blob", &blob, &len);
+	cJSON_Delete(root);
+	if (rc)
+		return rc;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(s->fd, blob + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			rc = -errno;
+			set_err(s->err, 0, 0, "write snapshot: %s", strerror(errno));
+			break;
+		}
+		off += (size_t)w;
+	}
+	s->bytes += off;
+	free(blob);
+	return rc;
+}
+
+int kc_etcd_snapshot(kc_etcd *c, int fd, uint64_t *bytes_out, struct kc_etcd_error *err)
+{
+	struct snap_ctx sc = { .fd = fd, .err = err };
+	struct stream s = { .on_obj = snap_obj, .ud = &sc };
+	long status = 0;
+	int rc = do_post(c, -1, "/v3/maintenance/snapshot", "{}", true, stream_write, &s, NULL, &status, err);
+	if (rc == 0 && status != 200)
+		rc = decode_error(status, s.b.p, err);
+	else if (s.stop_rc)
+		rc = s.stop_rc;
+	else if (rc == 0 && s.depth != 0) {
+		set_err(err, (int)status, 0, "snapshot stream ended mid-message");
+		rc = KC_ECLOSED;
+	}
+	free(s.b.p);
+	if (bytes_out)
+		*bytes_out = sc.bytes;
+	return rc;
+}
+
+/* ------------------------------------------------------------------ watch */
+
+struct watch_ctx {
+	kc_etcd_watch_cb cb;
+	void *arg;
+	struct kc_etcd_error *err;
+	int rc; /* final result once set */
+	bool done;
+};
+
+static void events_free(struct kc_etcd_event *ev, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		kv_free(&ev[i].kv);
+		kv_free(&ev[i].prev_kv);
+	}
+	free(ev);
+}
+
+static int decode_watch_resp(const cJSON *r, struct kc_etcd_watch_resp *w, struct kc_etcd_event **evs)
+{
+	memset(w, 0, sizeof(*w));
+	*evs = NULL;
+	int rc = decode_header(r, &w->header);
+	if (rc)
+		return rc;
+	if (get_i64(r, "watch_id", &w->watch_id) || get_i64(r, "compact_revision", &w->compact_revision))
+		return KC_EPARSE;
+	w->created = get_bool(r, "created");
+	w->canceled = get_bool(r, "canceled");
+	w->fragment = get_bool(r, "fragment");
+	const cJSON *cr = cJSON_GetObjectItemCaseSensitive(r, "cancel_reason");
+	w->cancel_reason = cJSON_IsString(cr) ? cr->valuestring : NULL;
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(r, "events");
+	if (!arr)
+		return 0;
+	if (!cJSON_IsArray(arr))
+		return KC_EPARSE;
+	int n = cJSON_GetArraySize(arr);
+	if (n == 0)
+		return 0;
+	struct kc_etcd_event *ev = calloc((size_t)n, sizeof(*ev));
+	if (!ev)
+		return -ENOMEM;
+	size_t i = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, arr)
+	{
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "type");
+		if (!t)
+			ev[i].type = KC_ETCD_EVENT_PUT;
+		else if (cJSON_IsString(t) && strcmp(t->valuestring, "PUT") == 0)
+			ev[i].type = KC_ETCD_EVENT_PUT;
+		else if ((cJSON_IsString(t) && strcmp(t->valuestring, "DELETE") == 0) ||
+		         (cJSON_IsNumber(t) && t->valueint == 1))
+			ev[i].type = KC_ETCD_EVENT_DELETE;
+		else if (cJSON_IsNumber(t) && t->valueint == 0)
+			ev[i].type = KC_ETCD_EVENT_PUT;
+		else
+			rc = KC_EPARSE;
+		const cJSON *kv = cJSON_GetObjectItemCaseSensitive(it, "kv");
+		const cJSON *pkv = cJSON_GetObjectItemCaseSensitive(it, "prev_kv");
+		if (!rc)
+			rc = kv ? decode_kv(kv, &ev[i].kv) : KC_EPARSE;
+		if (!rc && pkv) {
+			rc = decode_kv(pkv, &ev[i].prev_kv);
+			ev[i].has_prev_kv = rc == 0;
+		}
+		i++;
+		if (rc) {
+			events_free(ev, i);
+			return rc;
+		}
+	}
+	*evs = ev;
+	w->events = ev;
+	w->n_events = i;
+	return 0;
+}
+
+static int watch_obj(void *ud, const char *p, size_t n)
+{
+	struct watch_ctx *wc = ud;
+	cJSON *root;
+	const cJSON *r;
+	int rc = stream_result(p, n, &root, &r, wc->err);
+	if (rc) {
+		wc->rc = rc;
+		wc->done = true;
+		return rc;
+	}
+	struct kc_etcd_watch_resp w;
+	struct kc_etcd_event *evs;
+	rc = decode_watch_resp(r, &w, &evs);
+	if (rc) {
+		set_err(wc->err, 200, 0, "undecodable watch response");
+		cJSON_Delete(root);
+		wc->rc = rc;
+		wc->done = true;
+		return rc;
+	}
+	int cbrc = wc->cb(wc->arg, &w);
+	if (cbrc) {
+		wc->rc = cbrc;
+		wc->done = true;
+	} else if (w.canceled) {
+		wc->done = true;
+		if (w.compact_revision > 0) {
+			set_err(wc->err, 200, 11, "etcdserver: mvcc: required revision has been compacted");
+			wc->rc = KC_EGONE;
+		} else {
+			set_err(wc->err, 200, 0, "watch canceled%s%s", w.cancel_reason ? ": " : "",
+			        w.cancel_reason ? w.cancel_reason : "");
+			wc->rc = KC_ECLOSED;
+		}
+	}
+	events_free(evs, w.n_events);
+	cJSON_Delete(root);
+	return wc->done ? (wc->rc ? wc->rc : 1) : 0;
+}
+
+struct kc_etcd_watch_decoder {
+	struct watch_ctx wc;
+	struct stream s;
+	int final;
+};
+
+int kc_etcd_watch_decoder_new(kc_etcd_watch_cb cb, void *arg, struct kc_etcd_error *err,
+                              kc_etcd_watch_decoder **out)
+{
+	if (!cb || !out)
+		return -EINVAL;
+	kc_etcd_watch_decoder *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->wc.cb = cb;
+	d->wc.arg = arg;
+	d->wc.err = err;
+	d->s.on_obj = watch_obj;
+	d->s.ud = &d->wc;
+	*out = d;
+	return 0;
+}
+
+int kc_etcd_watch_decoder_feed(kc_etcd_watch_decoder *d, const char *data, size_t len)
+{
+	if (d->final)
+		return d->final;
+	int rc = stream_feed(&d->s, data, len);
+	if (d->wc.done)
+		rc = d->wc.rc ? d->wc.rc : KC_ECLOSED;
+	if (rc)
+		d->final = rc;
+	return rc;
+}
+
+void kc_etcd_watch_decoder_free(kc_etcd_watch_decoder *d)
+{
+	if (!d)
+		return;
+	free(d->s.b.p);
+	free(d);
+}
+
+int kc_etcd_watch(kc_etcd *c, const struct kc_etcd_watch_req *req, kc_etcd_watch_cb cb, void *arg,
+                  const atomic_int *stop, struct kc_etcd_error *err)
+{
+	if (!req || !cb)
+		return -EINVAL;
+	cJSON *o = cJSON_CreateObject();
+	cJSON *cr = o ? cJSON_AddObjectToObject(o, "create_request") : NULL;
+	if (!cr) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	int rc = add_bytes(cr, "key", req->key, req->key_len);
+	if (!rc && req->range_end_len)
+		rc = add_bytes(cr, "range_end", req->range_end, req->range_end_len);
+	if (!rc && req->start_revision)
+		rc = add_i64(cr, "start_revision", req->start_revision);
+	if (!rc && req->progress_notify)
+		rc = add_true(cr, "progress_notify");
+	if (!rc && req->prev_kv)
+		rc = add_true(cr, "prev_kv");
+	if (!rc && (req->filter_noput || req->filter_nodelete)) {
+		cJSON *f = cJSON_AddArrayToObject(cr, "filters");
+		if (!f)
+			rc = -ENOMEM;
+		if (!rc && req->filter_noput)
+			cJSON_AddItemToArray(f, cJSON_CreateString("NOPUT"));
+		if (!rc && req->filter_nodelete)
+			cJSON_AddItemToArray(f, cJSON_CreateString("NODELETE"));
+	}
+	char *body = rc ? NULL : cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (rc)
+		return rc;
+	if (!body)
+		return -ENOMEM;
+
+	struct watch_ctx wc = { .cb = cb, .arg = arg, .err = err };
+	struct stream s = { .on_obj = watch_obj, .ud = &wc };
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	CURLM *m = curl_multi_init();
+	CURL *h = curl_easy_init();
+	int n = (int)c->n_endpoints;
+	int start = atomic_load(&c->preferred);
+	rc = -ECONNREFUSED;
+	for (int t = 0; m && h && t < n; t++) {
+		int i = (start + t) % n;
+		char url[1024];
+		snprintf(url, sizeof(url), "%s/v3/watch", c->endpoints[i]);
+		curl_easy_reset(h);
+		setup_handle(c, h, url, body, hdrs, true);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, stream_write);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+		curl_multi_add_handle(m, h);
+		bool stopped = false;
+		CURLcode res = CURLE_OK;
+		for (;;) {
+			int running = 0;
+			curl_multi_perform(m, &running);
+			int q;
+			CURLMsg *msg;
+			bool finished = false;
+			while ((msg = curl_multi_info_read(m, &q))) {
+				if (msg->msg == CURLMSG_DONE) {
+					res = msg->data.result;
+					finished = true;
+				}
+			}
+			if (finished || !running)
+				break;
+			if (stop && atomic_load(stop)) {
+				stopped = true;
+				break;
+			}
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+		}
+		long status = 0;
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		curl_multi_remove_handle(m, h);
+		if (stopped) {
+			rc = 0;
+			break;
+		}
+		if (status != 0 && status != 200) {
+			/* Not a stream: an error body (e.g. 500 for an undecodable request). The
+			 * framing decoder may have consumed a JSON body already; its error is
+			 * in err then. */
+			rc = wc.done ? wc.rc : decode_error(status, s.b.p, err);
+			if (wc.done)
+				rc = map_grpc(err ? err->grpc_code : 0, err ? err->message : NULL, status);
+			if (err)
+				err->http_status = (int)status;
+			break;
+		}
+		if (wc.done) {
+			rc = wc.rc;
+			break;
+		}
+		if (res == CURLE_OK) {
+			set_err(err, (int)status, 0, "watch stream ended");
+			rc = KC_ECLOSED;
+			break;
+		}
+		if (s.stop_rc) {
+			rc = s.stop_rc;
+			break;
+		}
+		set_err(err, 0, 0, "%s: %s", c->endpoints[i], curl_easy_strerror(res));
+		rc = curl_to_err(res);
+		if (status != 0 || !is_connect_error(res)) {
+			rc = KC_ECLOSED;
+			break;
+		}
+	}
+	if (h)
+		curl_easy_cleanup(h);
+	if (m)
+		curl_multi_cleanup(m);
+	curl_slist_free_all(hdrs);
+	free(s.b.p);
+	free(body);
+	if (!m || !h)
+		return -ENOMEM;
+	return rc;
+}
