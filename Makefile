@@ -9,7 +9,7 @@
 CC        ?= cc
 SANITIZE  ?=
 O         := build
-PKGS      := libmicrohttpd libcurl libcjson openssl libprotobuf-c yaml-0.1 libnghttp2
+PKGS      := libmicrohttpd gnutls libcurl libcjson openssl libprotobuf-c yaml-0.1 libnghttp2
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) check 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

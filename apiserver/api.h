@@ -1,0 +1,47 @@
+/* REST routing: maps an authenticated HTTP request onto discovery, health, the registry
+ * and watches (k8s.io/apiserver/pkg/endpoints). Transport (TLS, authn, bodies) is in
+ * server.c. */
+#ifndef APISERVER_API_H
+#define APISERVER_API_H
+
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include "clock.h"
+#include "registry.h"
+#include "watchcache.h"
+
+typedef struct api_ctx {
+	reg *r;            /* borrowed */
+	wc_set *wc;        /* borrowed */
+	kc_clock_t *clock; /* borrowed */
+	char server_addr[128];
+} api_ctx;
+
+typedef struct api_req {
+	struct MHD_Connection *conn; /* borrowed; query parameters are read from it */
+	const char *method;
+	const char *path; /* without the query string */
+	const char *content_type;
+	const char *accept;
+	const char *body; /* may be NULL */
+	size_t body_len;
+} api_req;
+
+typedef struct api_resp {
+	int code;
+	char *body;        /* heap (free()); NULL for a streaming response */
+	size_t len;
+	const char *ctype; /* static */
+	struct MHD_Response *stream; /* a watch; owned until queued */
+} api_resp;
+
+/* Fills *resp; never fails (errors become Status bodies). */
+void api_handle(api_ctx *c, const api_req *q, api_resp *resp);
+/* Go strconv.ParseBool truth for query flags (1 t T true TRUE True). */
+int api_bool(const char *v);
+/* Fill resp with a JSON body (obj taken). */
+void api_json(api_resp *resp, int code, cJSON *obj, const char *ctype);
+
+#endif

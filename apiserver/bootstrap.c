@@ -1,0 +1,90 @@
+#include "bootstrap.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+
+void boot_default_address(char *buf, size_t n)
+{
+	snprintf(buf, n, "127.0.0.1");
+	struct ifaddrs *ifs = NULL;
+	if (getifaddrs(&ifs))
+		return;
+	for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		struct sockaddr_in *sin = (struct sockaddr_in *)i->ifa_addr;
+		if ((ntohl(sin->sin_addr.s_addr) >> 24) == 127)
+			continue;
+		inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)n);
+		break;
+	}
+	freeifaddrs(ifs);
+}
+
+static cJSON *parse(const char *s)
+{
+	cJSON *v = NULL;
+	kc_json_parse_str(s, &v, NULL, 0);
+	return v;
+}
+
+/* Create, or replace unconditionally when it exists (the endpoint reconciler's job). */
+static int put(reg *r, const res_desc *d, const char *ns, const char *name, cJSON *body,
+	       int replace)
+{
+	cJSON *out = NULL;
+	int code = reg_create(r, d, ns, body, 0, &out);
+	if (code == 409 && replace) {
+		cJSON_Delete(out);
+		out = NULL;
+		code = reg_update(r, d, ns, name, body, REG_MAIN, 0, &out);
+	}
+	if (code >= 300 && code != 409)
+		kc_error("bootstrap %s %s/%s: %s", d->plural, ns ? ns : "", name,
+			 kc_json_get_string(out, "message", "?"));
+	cJSON_Delete(out);
+	cJSON_Delete(body);
+	return (code < 300 || code == 409) ? 0 : -1;
+}
+
+int boot_system_objects(reg *r, const char *advertise, int port)
+{
+	int rc = 0;
+	static const char *const system_ns[] = { "default", "kube-system", "kube-public",
+						 "kube-node-lease", NULL };
+	for (int i = 0; system_ns[i]; i++)
+		if (reg_ensure_namespace(r, system_ns[i])) {
+			kc_error("cannot create namespace %s", system_ns[i]);
+			rc = -1;
+		}
+	char buf[1024], ip[32] = "";
+	if (r->ips)
+		ipa_first(r->ips, ip, sizeof(ip));
+	snprintf(buf, sizeof(buf),
+		 "{\"metadata\":{\"name\":\"kubernetes\",\"labels\":{\"component\":\"apiserver\","
+		 "\"provider\":\"kubernetes\"}},\"spec\":{\"type\":\"ClusterIP\",%s%s%s"
+		 "\"ports\":[{\"name\":\"https\",\"port\":443,\"protocol\":\"TCP\",\"targetPort\":%d}]}}",
+		 ip[0] ? "\"clusterIP\":\"" : "", ip, ip[0] ? "\"," : "", port);
+	rc |= put(r, &res_services, "default", "kubernetes", parse(buf), 0);
+	snprintf(buf, sizeof(buf),
+		 "{\"metadata\":{\"name\":\"kubernetes\",\"labels\":{\"endpointslice.kubernetes.io/"
+		 "skip-mirror\":\"true\"}},\"subsets\":[{\"addresses\":[{\"ip\":\"%s\"}],\"ports\":"
+		 "[{\"name\":\"https\",\"port\":%d,\"protocol\":\"TCP\"}]}]}",
+		 advertise, port);
+	rc |= put(r, &res_endpoints, "default", "kubernetes", parse(buf), 1);
+	snprintf(buf, sizeof(buf),
+		 "{\"metadata\":{\"name\":\"kubernetes\",\"labels\":{\"kubernetes.io/service-name\":"
+		 "\"kubernetes\",\"endpointslice.kubernetes.io/managed-by\":"
+		 "\"endpointslice-controller.k8s.io\"}},\"addressType\":\"IPv4\",\"endpoints\":[{"
+		 "\"addresses\":[\"%s\"],\"conditions\":{\"ready\":true}}],\"ports\":[{\"name\":"
+		 "\"https\",\"port\":%d,\"protocol\":\"TCP\"}]}",
+		 advertise, port);
+	rc |= put(r, &res_endpointslices, "default", "kubernetes", parse(buf), 1);
+	return rc;
+}

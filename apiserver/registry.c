@@ -1,0 +1,1258 @@
+/* Generic registry over etcd v3 (see registry.h). */
+#include "registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "fields.h"
+#include "json.h"
+#include "labels.h"
+#include "log.h"
+#include "meta.h"
+#include "patch.h"
+#include "status.h"
+#include "svc_alloc.h"
+#include "txn.h"
+
+#define REG_RETRIES 8
+
+void reg_init(reg *r, kc_etcd *etcd, const char *prefix, kc_clock_t *clock)
+{
+	memset(r, 0, sizeof(*r));
+	r->etcd = etcd;
+	r->clock = clock;
+	snprintf(r->prefix, sizeof(r->prefix), "%s", prefix && prefix[0] ? prefix : "/registry");
+	size_t l = strlen(r->prefix);
+	while (l > 1 && r->prefix[l - 1] == '/')
+		r->prefix[--l] = 0;
+	r->event_ttl_sec = 3600; /* kube-apiserver's --event-ttl default: 1h */
+	pthread_mutex_init(&r->lease_mu, NULL);
+}
+
+/* The lease new events are attached to, as upstream's storage lease manager: one lease per
+ * minute (or event-ttl if shorter), TTL = event-ttl + that window, so events expire about
+ * event-ttl after creation
+ * without a lease per event. 0 when events do not expire or the grant failed. */
+static int64_t event_lease(reg *r)
+{
+	if (r->event_ttl_sec <= 0)
+		return 0;
+	int64_t now = kc_now_mono(r->clock) / 1000000000LL, id = 0;
+	pthread_mutex_lock(&r->lease_mu);
+	if (r->lease_id && now < r->lease_until) {
+		id = r->lease_id;
+	} else {
+		int64_t ttl = 0, window = r->event_ttl_sec < 60 ? r->event_ttl_sec : 60;
+		if (kc_etcd_lease_grant(r->etcd, r->event_ttl_sec + window, 0, &id, &ttl, NULL) == 0) {
+			r->lease_id = id;
+			r->lease_until = now + window;
+		} else {
+			id = 0;
+		}
+	}
+	pthread_mutex_unlock(&r->lease_mu);
+	return id;
+}
+
+int reg_key(const reg *r, const res_desc *d, const char *ns, const char *name, char *buf,
+	    size_t n)
+{
+	int w;
+	if (!name) /* collection prefix, always with a trailing slash */
+		w = (d->namespaced && ns && ns[0])
+			    ? snprintf(buf, n, "%s/%s/%s/", r->prefix, d->plural, ns)
+			    : snprintf(buf, n, "%s/%s/", r->prefix, d->plural);
+	else
+		w = d->namespaced ? snprintf(buf, n, "%s/%s/%s/%s", r->prefix, d->plural, ns, name)
+				  : snprintf(buf, n, "%s/%s/%s", r->prefix, d->plural, name);
+	return (w < 0 || (size_t)w >= n) ? -1 : w;
+}
+
+cJSON *reg_decode(const void *val, size_t len, int64_t mod_rev)
+{
+	cJSON *obj = NULL;
+	if (kc_json_parse(val, len, 0, &obj, NULL, 0) || !cJSON_IsObject(obj)) {
+		cJSON_Delete(obj);
+		return NULL;
+	}
+	char rv[32];
+	snprintf(rv, sizeof(rv), "%lld", (long long)mod_rev);
+	kc_meta_set_resource_version(obj, rv);
+	return obj;
+}
+
+/* Value stored for obj: without resourceVersion/selfLink (as upstream's versioner). */
+static char *encode_for_store(const cJSON *obj)
+{
+	cJSON *c = cJSON_Duplicate(obj, 1);
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(c, "metadata");
+	cJSON_DeleteItemFromObjectCaseSensitive(md, "resourceVersion");
+	cJSON_DeleteItemFromObjectCaseSensitive(md, "selfLink");
+	char *s = kc_json_print(c);
+	cJSON_Delete(c);
+	return s;
+}
+
+static void set_rv(cJSON *obj, int64_t rev)
+{
+	char rv[32];
+	snprintf(rv, sizeof(rv), "%lld", (long long)rev);
+	kc_meta_set_resource_version(obj, rv);
+}
+
+/* Reads one key. 0 and *obj (with RV) / KC_ENOTFOUND / store error. */
+static int load(reg *r, const char *key, cJSON **obj, int64_t *mod)
+{
+	struct kc_etcd_range_req q = { .key = key, .key_len = strlen(key) };
+	struct kc_etcd_range_resp resp;
+	*obj = NULL;
+	int rc = kc_etcd_range(r->etcd, &q, &resp, NULL);
+	if (rc)
+		return rc;
+	if (resp.n_kvs == 0) {
+		kc_etcd_range_resp_free(&resp);
+		return KC_ENOTFOUND;
+	}
+	*mod = resp.kvs[0].mod_revision;
+	*obj = reg_decode(resp.kvs[0].value, resp.kvs[0].value_len, *mod);
+	kc_etcd_range_resp_free(&resp);
+	return *obj ? 0 : KC_EPARSE;
+}
+
+static int cas_put_lease(reg *r, const char *key, const char *val, int64_t expect,
+			 int64_t lease, int64_t *rev)
+{
+	return txn_put_if(r->etcd, key, val, expect, lease, rev);
+}
+
+static int cas_put(reg *r, const char *key, const char *val, int64_t expect, int64_t *rev)
+{
+	return txn_put_if(r->etcd, key, val, expect, 0, rev);
+}
+
+static int cas_delete(reg *r, const char *key, int64_t expect, int64_t *rev)
+{
+	return txn_delete_if(r->etcd, key, expect, rev);
+}
+
+int reg_revision(reg *r, int64_t *rev)
+{
+	/* A count-only range of one key carries the current header revision. */
+	struct kc_etcd_range_req q = { .key = "/", .key_len = 1, .count_only = true };
+	struct kc_etcd_range_resp resp;
+	int rc = kc_etcd_range(r->etcd, &q, &resp, NULL);
+	if (rc)
+		return rc;
+	*rev = resp.header.revision;
+	kc_etcd_range_resp_free(&resp);
+	return 0;
+}
+
+static int fail(cJSON **out, cJSON *st)
+{
+	*out = st;
+	return st_code(st);
+}
+
+static int store_fail(cJSON **out, int err, const char *what)
+{
+	kc_error("store: %s: %s", what, kc_strerror(err));
+	return fail(out, st_from_store(err, what));
+}
+
+/* ---- get ---- */
+
+int reg_get(reg *r, const res_desc *d, const char *ns, const char *name, cJSON **out)
+{
+	char key[512];
+	if (reg_key(r, d, ns, name, key, sizeof(key)) < 0)
+		return fail(out, st_not_found(d, name));
+	int64_t mod;
+	cJSON *obj;
+	int rc = load(r, key, &obj, &mod);
+	if (rc == KC_ENOTFOUND)
+		return fail(out, st_not_found(d, name));
+	if (rc)
+		return store_fail(out, rc, "get");
+	*out = obj;
+	return 200;
+}
+
+/* ---- selectors ---- */
+
+int reg_parse_selectors(const res_desc *d, const char *lsel, const char *fsel,
+			kc_label_selector *ls, kc_field_selector *fs, cJSON **err_out)
+{
+	char err[KC_SELECTOR_ERRLEN];
+	*err_out = NULL;
+	kc_selector_init(ls);
+	kc_fields_init(fs);
+	if (kc_selector_parse(lsel, ls, err, sizeof(err))) {
+		*err_out = st_bad_request("unable to parse requirement: %s", err);
+		if (strstr(err, "unable to parse requirement") == err) {
+			cJSON_Delete(*err_out);
+			*err_out = st_bad_request("%s", err);
+		}
+		return -1;
+	}
+	if (kc_fields_parse(fsel, fs, err, sizeof(err))) {
+		*err_out = st_bad_request("%s", err);
+		kc_selector_close(ls);
+		return -1;
+	}
+	/* Every field must be selectable for this resource (field label conversion). */
+	char buf[64];
+	cJSON *probe = cJSON_CreateObject();
+	for (size_t i = 0; i < fs->nreqs; i++) {
+		const char *f = fs->reqs[i].field;
+		if (!strcmp(f, "metadata.name") || !strcmp(f, "metadata.namespace"))
+			continue;
+		if (!d->field || !d->field(probe, f, buf, sizeof(buf))) {
+			*err_out = st_bad_request("field label not supported: %s", f);
+			break;
+		}
+	}
+	cJSON_Delete(probe);
+	if (*err_out) {
+		kc_selector_close(ls);
+		kc_fields_close(fs);
+		return -1;
+	}
+	return 0;
+}
+
+int reg_matches(const res_desc *d, const cJSON *obj, const kc_label_selector *ls,
+		const kc_field_selector *fs)
+{
+	if (ls && !kc_selector_matches_object(ls, obj))
+		return 0;
+	for (size_t i = 0; fs && i < fs->nreqs; i++) {
+		const char *f = fs->reqs[i].field, *v;
+		char buf[256];
+		if (!strcmp(f, "metadata.name"))
+			v = kc_meta_name(obj);
+		else if (!strcmp(f, "metadata.namespace"))
+			v = kc_meta_namespace(obj);
+		else
+			v = d->field ? d->field(obj, f, buf, sizeof(buf)) : NULL;
+		if (!v)
+			v = "";
+		int eq = !strcmp(v, fs->reqs[i].value);
+		if ((fs->reqs[i].op == KC_FIELD_EQUALS) != eq)
+			return 0;
+	}
+	return 1;
+}
+
+/* ---- list ---- */
+
+/* Continue token as upstream's storage/etcd3 continueToken: base64 of
+ * {"v":"meta.k8s.io/v1","rv":N,"start":"<key after the collection prefix>"}. */
+static char *make_continue(int64_t rv, const char *start)
+{
+	cJSON *t = cJSON_CreateObject();
+	cJSON_AddStringToObject(t, "v", "meta.k8s.io/v1");
+	cJSON_AddNumberToObject(t, "rv", (double)rv);
+	cJSON_AddStringToObject(t, "start", start);
+	char *js = kc_json_print(t), *b64 = NULL;
+	cJSON_Delete(t);
+	if (js)
+		kc_etcd_b64_encode(js, strlen(js), &b64);
+	free(js);
+	return b64;
+}
+
+static int parse_continue(const char *tok, int64_t *rv, char *start, size_t n)
+{
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	if (kc_etcd_b64_decode(tok, strlen(tok), &raw, &len))
+		return -1;
+	cJSON *t = NULL;
+	int rc = kc_json_parse((char *)raw, len, 0, &t, NULL, 0);
+	free(raw);
+	if (rc)
+		return -1;
+	const char *v = kc_json_get_string(t, "v", ""), *s = kc_json_get_string(t, "start", NULL);
+	*rv = kc_json_get_int64(t, "rv", 0);
+	rc = (strcmp(v, "meta.k8s.io/v1") || !s || *rv <= 0 || strstr(s, "..")) ? -1 : 0;
+	if (!rc)
+		snprintf(start, n, "%s", s);
+	cJSON_Delete(t);
+	return rc;
+}
+
+int reg_list(reg *r, const res_desc *d, const char *ns, const reg_list_opts *o, cJSON **out)
+{
+	kc_label_selector ls;
+	kc_field_selector fs;
+	cJSON *st;
+	if (reg_parse_selectors(d, o->label_selector, o->field_selector, &ls, &fs, &st))
+		return fail(out, st);
+	char prefix[512], start[1024], last[1024] = "";
+	reg_key(r, d, ns, NULL, prefix, sizeof(prefix));
+	size_t plen = strlen(prefix), start_len = plen;
+	int64_t rev = o->exact_rv > 0 ? o->exact_rv : 0;
+	memcpy(start, prefix, plen + 1);
+	if (o->cont && o->cont[0]) {
+		if (parse_continue(o->cont, &rev, last, sizeof(last)) ||
+		    plen + strlen(last) + 1 >= sizeof(start)) {
+			kc_selector_close(&ls);
+			kc_fields_close(&fs);
+			return fail(out, st_bad_request("continue key is not valid: incorrect encoded "
+							"start resourceVersion (version "
+							"meta.k8s.io/v1)"));
+		}
+		/* Resume just after the last key examined: key + "\0". */
+		start_len = plen + strlen(last) + 1;
+		memcpy(start + plen, last, strlen(last) + 1);
+	}
+	uint8_t end[512];
+	size_t end_len = kc_etcd_prefix_end(prefix, plen, end);
+	cJSON *items = cJSON_CreateArray();
+	int count = 0, more = 0;
+	int rc = 0;
+	for (;;) {
+		/* Page through etcd; with selectors, matches may be sparse. */
+		int64_t page = o->limit > 0 ? (o->limit - count) : 0;
+		if (page > 0 && (ls.nreqs || fs.nreqs))
+			page = page < 100 ? 100 : page;
+		struct kc_etcd_range_req q = { .key = start, .key_len = start_len,
+					       .range_end = end, .range_end_len = end_len,
+					       .limit = page, .revision = rev };
+		struct kc_etcd_range_resp resp;
+		rc = kc_etcd_range(r->etcd, &q, &resp, NULL);
+		if (rc)
+			break;
+		if (!rev)
+			rev = resp.header.revision;
+		size_t i;
+		for (i = 0; i < resp.n_kvs; i++) {
+			if (o->limit > 0 && count >= o->limit) {
+				more = 1;
+				break;
+			}
+			if (resp.kvs[i].key_len > plen && resp.kvs[i].key_len - plen < sizeof(last))
+				snprintf(last, sizeof(last), "%s", (char *)resp.kvs[i].key + plen);
+			cJSON *obj = reg_decode(resp.kvs[i].value, resp.kvs[i].value_len,
+						resp.kvs[i].mod_revision);
+			if (!obj)
+				continue;
+			if (reg_matches(d, obj, &ls, &fs)) {
+				cJSON_AddItemToArray(items, obj);
+				count++;
+			} else {
+				cJSON_Delete(obj);
+			}
+		}
+		int etcd_more = resp.more;
+		kc_etcd_range_resp_free(&resp);
+		if (more || !etcd_more || page == 0)
+			break;
+		if (o->limit > 0 && count >= o->limit) {
+			more = 1;
+			break;
+		}
+		start_len = plen + strlen(last) + 1;
+		memcpy(start + plen, last, strlen(last) + 1);
+	}
+	kc_selector_close(&ls);
+	kc_fields_close(&fs);
+	if (rc) {
+		cJSON_Delete(items);
+		if (rc == KC_EGONE && !(o->cont && o->cont[0]))
+			return fail(out, st_new(410, "Expired", "The resourceVersion for the provided "
+								"list is too old."));
+		if (rc == KC_EGONE)
+			return fail(out, st_new(410, "Expired",
+						"The provided continue parameter is too old to "
+						"display a consistent list result. You can start a new "
+						"list without the continue parameter, or use the "
+						"continue token in this response to retrieve the "
+						"remainder of the results. Continuing with the "
+						"provided token results in an inconsistent list - "
+						"objects that were created, modified, or deleted "
+						"between the time the first chunk was returned and now "
+						"may show up in the list."));
+		return store_fail(out, rc, "list");
+	}
+	char apiv[96];
+	cJSON *list = cJSON_CreateObject();
+	cJSON_AddStringToObject(list, "kind", d->list_kind);
+	cJSON_AddStringToObject(list, "apiVersion", res_api_version(d, apiv, sizeof(apiv)));
+	cJSON *md = cJSON_AddObjectToObject(list, "metadata");
+	char rvs[32];
+	snprintf(rvs, sizeof(rvs), "%lld", (long long)rev);
+	cJSON_AddStringToObject(md, "resourceVersion", rvs);
+	if (more) {
+		char *tok = make_continue(rev, last);
+		if (tok)
+			cJSON_AddStringToObject(md, "continue", tok);
+		free(tok);
+	}
+	cJSON_AddItemToObject(list, "items", items);
+	*out = list;
+	return 200;
+}
+
+/* ---- create ---- */
+
+static int check_type_meta(const res_desc *d, cJSON *obj, cJSON **err)
+{
+	char apiv[96];
+	res_api_version(d, apiv, sizeof(apiv));
+	const char *k = kc_json_get_string(obj, "kind", ""), *a = kc_json_get_string(obj, "apiVersion", "");
+	if (k[0] && strcmp(k, d->kind)) {
+		*err = st_bad_request("the kind in the data (%s) does not match the expected kind "
+				      "(%s)", k, d->kind);
+		return -1;
+	}
+	if (a[0] && strcmp(a, apiv)) {
+		*err = st_bad_request("the API version in the data (%s) does not match the "
+				      "expected API version (%s)", a, apiv);
+		return -1;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "kind");
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "apiVersion");
+	/* apiVersion/kind first, as Go's struct order prints them. */
+	cJSON *kv = cJSON_CreateString(apiv), *kk = cJSON_CreateString(d->kind);
+	kv->string = strdup("apiVersion");
+	kk->string = strdup("kind");
+	kv->next = kk;
+	kk->prev = kv;
+	kk->next = obj->child;
+	if (obj->child) {
+		kv->prev = obj->child->prev;
+		obj->child->prev = kk;
+	} else {
+		kv->prev = kk;
+	}
+	obj->child = kv;
+	return 0;
+}
+
+static void validate_meta(const res_desc *d, const cJSON *obj, res_errs *e)
+{
+	const char *name = kc_meta_name(obj);
+	if (!name[0])
+		res_err(e, "FieldValueRequired", "metadata.name",
+			"Required value: name or generateName is required");
+	else if (!strcmp(d->plural, "namespaces"))
+		res_validate_name(name, 1, "metadata.name", e);
+	else if (!strcmp(d->plural, "services")) {
+		res_validate_name(name, 1, "metadata.name", e);
+		if (e->n == 0 && !(name[0] >= 'a' && name[0] <= 'z'))
+			res_err(e, "FieldValueInvalid", "metadata.name",
+				"Invalid value: \"%s\": a DNS-1035 label must consist of lower case "
+				"alphanumeric characters or '-', start with an alphabetic character, "
+				"and end with an alphanumeric character (e.g. 'my-name',  or "
+				"'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+				name);
+	} else
+		res_validate_name(name, 0, "metadata.name", e);
+	const cJSON *l;
+	cJSON_ArrayForEach(l, kc_meta_labels(obj))
+	{
+		if (!cJSON_IsString(l)) {
+			char f[300];
+			snprintf(f, sizeof(f), "metadata.labels");
+			res_err(e, "FieldValueInvalid", f, "Invalid value: label values must be "
+							   "strings");
+			break;
+		}
+		char err[512];
+		if (kc_labels_validate_key(l->string, err, sizeof(err)) ||
+		    kc_labels_validate_value(l->valuestring, err, sizeof(err)))
+			res_err(e, "FieldValueInvalid", "metadata.labels", "Invalid value: \"%s\": %s",
+				l->valuestring, err);
+	}
+}
+
+/* Go's omitempty on ObjectMeta: empty label/annotation maps and empty lists vanish when
+ * upstream round-trips the object through its typed struct; do the same. */
+static void tidy_meta(cJSON *obj)
+{
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	static const char *const f[] = { "labels", "annotations", "finalizers", "ownerReferences",
+					 NULL };
+	for (int i = 0; f[i]; i++) {
+		cJSON *v = cJSON_GetObjectItemCaseSensitive(md, f[i]);
+		if (v && (cJSON_IsNull(v) || ((cJSON_IsObject(v) || cJSON_IsArray(v)) && !v->child)))
+			cJSON_DeleteItemFromObjectCaseSensitive(md, f[i]);
+	}
+}
+
+/* NamespaceLifecycle admission: 404 for a missing namespace, 403 for a terminating one. */
+static cJSON *ns_admit(reg *r, const char *ns)
+{
+	cJSON *nsobj = NULL;
+	int code = reg_get(r, &res_namespaces, NULL, ns, &nsobj);
+	if (code != 200)
+		return nsobj;
+	cJSON *err = NULL;
+	if (!strcmp(kc_json_get_string(nsobj, "status.phase", ""), "Terminating") ||
+	    kc_meta_deletion_timestamp(nsobj)[0]) {
+		err = st_new(403, "Forbidden", "unable to create new content in namespace %s "
+					       "because it is being terminated", ns);
+		st_details(err, ns, "", "namespaces");
+	}
+	cJSON_Delete(nsobj);
+	return err;
+}
+
+int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int dry_run,
+	       cJSON **out)
+{
+	cJSON *st = NULL;
+	if (!cJSON_IsObject(body))
+		return fail(out, st_bad_request("the body of the request was in an unknown format "
+						"- accepted media types include: application/json, "
+						"application/yaml, application/vnd.kubernetes.protobuf"));
+	cJSON *obj = cJSON_Duplicate(body, 1);
+	if (check_type_meta(d, obj, &st)) {
+		cJSON_Delete(obj);
+		return fail(out, st);
+	}
+	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(obj, "metadata"))) {
+		cJSON_DeleteItemFromObjectCaseSensitive(obj, "metadata");
+		cJSON_AddObjectToObject(obj, "metadata");
+	}
+	if (d->namespaced) {
+		const char *bns = kc_meta_namespace(obj);
+		if (bns[0] && strcmp(bns, ns)) {
+			cJSON_Delete(obj);
+			return fail(out, st_bad_request("the namespace of the provided object does "
+							"not match the namespace sent on the "
+							"request"));
+		}
+		kc_meta_set_namespace(obj, ns);
+	} else {
+		kc_meta_set_namespace(obj, NULL);
+	}
+	if (!kc_meta_name(obj)[0] && kc_meta_generate_name(obj)[0]) {
+		char gen[80];
+		if (!kc_meta_generate_name_suffix(r->clock, kc_meta_generate_name(obj), gen,
+						  sizeof(gen)))
+			kc_meta_set_name(obj, gen);
+	}
+	/* BeforeCreate: server-set metadata. */
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	static const char *const drop[] = { "resourceVersion", "selfLink", "deletionTimestamp",
+					    "deletionGracePeriodSeconds", "managedFields", NULL };
+	for (int i = 0; drop[i]; i++)
+		cJSON_DeleteItemFromObjectCaseSensitive(md, drop[i]);
+	char uid[KC_UUID_LEN + 1];
+	kc_meta_uuid_v4(r->clock, uid);
+	kc_meta_set_uid(obj, uid);
+	kc_meta_set_creation_time(obj, kc_now_wall(r->clock));
+	if (cJSON_GetObjectItemCaseSensitive(obj, "spec") || d->gen_on_spec)
+		kc_meta_set_generation(obj, 1);
+	else
+		cJSON_DeleteItemFromObjectCaseSensitive(md, "generation");
+	/* PrepareForCreate: clients cannot set status on create (the kubelet writes node status
+	 * when it registers, so nodes keep theirs; pods get Pending + QoS from defaulting). */
+	if (d->has_status && d != &res_nodes)
+		cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
+	tidy_meta(obj);
+	if (d->defaults)
+		d->defaults(obj);
+	res_errs e = { 0 };
+	validate_meta(d, obj, &e);
+	if (d->validate)
+		d->validate(obj, NULL, &e);
+	const char *name = kc_meta_name(obj);
+	if (e.n) {
+		st = st_invalid(d, name, &e);
+		cJSON_Delete(obj);
+		return fail(out, st);
+	}
+	if (d->namespaced && (st = ns_admit(r, ns)) != NULL) {
+		cJSON_Delete(obj);
+		return fail(out, st);
+	}
+	char key[512];
+	if (reg_key(r, d, ns, name, key, sizeof(key)) < 0) {
+		cJSON_Delete(obj);
+		return fail(out, st_bad_request("name too long"));
+	}
+	if (dry_run) {
+		int64_t mod;
+		cJSON *old = NULL;
+		int rc = load(r, key, &old, &mod);
+		cJSON_Delete(old);
+		if (rc == 0) {
+			st = st_already_exists(d, name);
+			cJSON_Delete(obj);
+			return fail(out, st);
+		}
+		*out = obj;
+		return 201;
+	}
+	int allocated = 0;
+	if (d == &res_services) {
+		/* An existing Service must not burn an address: check before allocating. */
+		int64_t mod;
+		cJSON *old = NULL;
+		if (load(r, key, &old, &mod) == 0) {
+			cJSON_Delete(old);
+			st = st_already_exists(d, name);
+			cJSON_Delete(obj);
+			return fail(out, st);
+		}
+		if (svc_alloc_create(r, ns, obj, &st)) {
+			cJSON_Delete(obj);
+			return fail(out, st);
+		}
+		allocated = 1;
+	}
+	char *val = encode_for_store(obj);
+	int64_t rev = 0;
+	int64_t lease = d == &res_events ? event_lease(r) : 0;
+	int rc = val ? cas_put_lease(r, key, val, 0, lease, &rev) : -ENOMEM;
+	free(val);
+	if (rc && allocated)
+		svc_alloc_release(r, obj);
+	if (rc == KC_ECONFLICT) {
+		st = st_already_exists(d, name);
+		cJSON_Delete(obj);
+		return fail(out, st);
+	}
+	if (rc) {
+		cJSON_Delete(obj);
+		return store_fail(out, rc, "create");
+	}
+	set_rv(obj, rev);
+	kc_log_v(2, "created %s %s%s%s rv=%lld", d->plural, ns ? ns : "", ns && ns[0] ? "/" : "",
+		 name, (long long)rev);
+	*out = obj;
+	return 201;
+}
+
+/* ---- update ---- */
+
+/* Builds the object to store from the incoming one and the current one (PrepareForUpdate):
+ * server-owned metadata from old; status or spec preserved depending on the endpoint;
+ * generation bumped when the spec changed. Takes nobj. */
+static cJSON *prepare_update(const res_desc *d, const cJSON *old, cJSON *nobj, enum reg_sub sub)
+{
+	cJSON *md = res_obj(nobj, "metadata");
+	static const char *const keep[] = { "uid", "creationTimestamp", "namespace", "generation",
+					    "deletionTimestamp", "deletionGracePeriodSeconds", NULL };
+	const cJSON *omd = cJSON_GetObjectItemCaseSensitive(old, "metadata");
+	for (int i = 0; keep[i]; i++) {
+		cJSON_DeleteItemFromObjectCaseSensitive(md, keep[i]);
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(omd, keep[i]);
+		if (v)
+			cJSON_AddItemToObject(md, keep[i], cJSON_Duplicate(v, 1));
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
+	tidy_meta(nobj);
+	const char *part = sub == REG_STATUS ? "spec" : (d->has_status ? "status" : NULL);
+	if (part) {
+		cJSON_DeleteItemFromObjectCaseSensitive(nobj, part);
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(old, part);
+		if (v)
+			cJSON_AddItemToObject(nobj, part, cJSON_Duplicate(v, 1));
+	}
+	if (sub == REG_MAIN && d->defaults)
+		d->defaults(nobj);
+	if (kc_meta_generation(old) > 0 &&
+	    !kc_json_equal(cJSON_GetObjectItemCaseSensitive(old, "spec"),
+			   cJSON_GetObjectItemCaseSensitive(nobj, "spec")))
+		kc_meta_set_generation(nobj, kc_meta_generation(old) + 1);
+	return nobj;
+}
+
+static int same_ignoring_rv(const cJSON *a, const cJSON *b)
+{
+	cJSON *x = cJSON_Duplicate(a, 1), *y = cJSON_Duplicate(b, 1);
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(x, "metadata"),
+						"resourceVersion");
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(y, "metadata"),
+						"resourceVersion");
+	int eq = kc_json_equal(x, y);
+	cJSON_Delete(x);
+	cJSON_Delete(y);
+	return eq;
+}
+
+/* Validates and writes nobj (taken) over old (mod_revision mod). 200 with the stored object,
+ * 409 on a concurrent change (*conflict set so patch can retry), or a Status. */
+static int write_update(reg *r, const res_desc *d, const char *key, const cJSON *old,
+			int64_t mod, cJSON *nobj, int dry_run, int *conflict, cJSON **out)
+{
+	const char *name = kc_meta_name(old);
+	*conflict = 0;
+	res_errs e = { 0 };
+	validate_meta(d, nobj, &e);
+	if (d->validate)
+		d->validate(nobj, old, &e);
+	if (e.n) {
+		cJSON_Delete(nobj);
+		return fail(out, st_invalid(d, name, &e));
+	}
+	if (same_ignoring_rv(old, nobj)) {
+		/* No-op: upstream skips the write, so resourceVersion does not move. */
+		cJSON_Delete(nobj);
+		*out = cJSON_Duplicate(old, 1);
+		return 200;
+	}
+	if (dry_run) {
+		*out = nobj;
+		return 200;
+	}
+	int64_t rev = 0;
+	int rc;
+	/* Finalizers emptied on an object being deleted: the delete completes now. */
+	if (kc_meta_deletion_timestamp(nobj)[0] &&
+	    !cJSON_GetArraySize(res_path(nobj, "metadata.finalizers"))) {
+		rc = cas_delete(r, key, mod, &rev);
+		if (!rc && d == &res_services)
+			svc_alloc_release(r, old);
+	} else {
+		char *val = encode_for_store(nobj);
+		rc = val ? cas_put(r, key, val, mod, &rev) : -ENOMEM;
+		free(val);
+	}
+	if (rc == KC_ECONFLICT) {
+		*conflict = 1;
+		cJSON_Delete(nobj);
+		return fail(out, st_conflict(d, name, ST_MODIFIED));
+	}
+	if (rc) {
+		cJSON_Delete(nobj);
+		return store_fail(out, rc, "update");
+	}
+	set_rv(nobj, rev);
+	*out = nobj;
+	return 200;
+}
+
+/* write_update for Services: allocation of new NodePorts before, release of dropped ones
+ * after (or of the new ones when the write failed). Takes nobj. */
+static int write_service_update(reg *r, const char *ns, const char *key, const cJSON *old,
+				int64_t mod, cJSON *nobj, enum reg_sub sub, int dry_run,
+				int *conflict, cJSON **out)
+{
+	cJSON *st = NULL;
+	*conflict = 0;
+	if (sub != REG_MAIN || dry_run)
+		return write_update(r, &res_services, key, old, mod, nobj, dry_run, conflict, out);
+	if (svc_alloc_update(r, ns, old, nobj, &st)) {
+		cJSON_Delete(nobj);
+		return fail(out, st);
+	}
+	cJSON *attempt = cJSON_Duplicate(nobj, 1);
+	int code = write_update(r, &res_services, key, old, mod, nobj, dry_run, conflict, out);
+	if (code == 200)
+		svc_alloc_after_update(r, old, *out);
+	else
+		svc_alloc_after_update(r, attempt, old);
+	cJSON_Delete(attempt);
+	return code;
+}
+
+int reg_update(reg *r, const res_desc *d, const char *ns, const char *name, const cJSON *body,
+	       enum reg_sub sub, int dry_run, cJSON **out)
+{
+	cJSON *st = NULL;
+	if (!cJSON_IsObject(body))
+		return fail(out, st_bad_request("the body of the request was in an unknown format"));
+	cJSON *nobj = cJSON_Duplicate(body, 1);
+	if (check_type_meta(d, nobj, &st)) {
+		cJSON_Delete(nobj);
+		return fail(out, st);
+	}
+	const char *bname = kc_meta_name(nobj), *bns = kc_meta_namespace(nobj);
+	if (strcmp(bname, name)) {
+		cJSON_Delete(nobj);
+		return fail(out, st_bad_request("the name of the object (%s) does not match the "
+						"name on the URL (%s)", bname, name));
+	}
+	if (d->namespaced && bns[0] && strcmp(bns, ns)) {
+		cJSON_Delete(nobj);
+		return fail(out, st_bad_request("the namespace of the provided object does not "
+						"match the namespace sent on the request"));
+	}
+	char key[512];
+	if (reg_key(r, d, ns, name, key, sizeof(key)) < 0) {
+		cJSON_Delete(nobj);
+		return fail(out, st_not_found(d, name));
+	}
+	cJSON *old;
+	int64_t mod;
+	int rc = load(r, key, &old, &mod);
+	if (rc == KC_ENOTFOUND) {
+		cJSON_Delete(nobj);
+		/* Upstream creates on PUT only for kinds that AllowCreateOnUpdate (none here
+		 * but events/leases/endpoints do: mirror those). */
+		if (sub == REG_MAIN && (d == &res_events || d == &res_leases || d == &res_endpoints))
+			return reg_create(r, d, ns, body, dry_run, out);
+		return fail(out, st_not_found(d, name));
+	}
+	if (rc) {
+		cJSON_Delete(nobj);
+		return store_fail(out, rc, "update");
+	}
+	const char *brv = kc_meta_resource_version(nobj);
+	if (brv[0] && strcmp(brv, kc_meta_resource_version(old))) {
+		cJSON_Delete(nobj);
+		cJSON_Delete(old);
+		return fail(out, st_conflict(d, name, ST_MODIFIED));
+	}
+	nobj = prepare_update(d, old, nobj, sub);
+	int conflict;
+	int code = d == &res_services
+			   ? write_service_update(r, ns, key, old, mod, nobj, sub, dry_run, &conflict, out)
+			   : write_update(r, d, key, old, mod, nobj, dry_run, &conflict, out);
+	cJSON_Delete(old);
+	return code;
+}
+
+/* ---- patch ---- */
+
+static int apply_patch(const res_desc *d, const cJSON *cur, const char *ctype,
+		       const cJSON *patch, cJSON **res, cJSON **st)
+{
+	char err[512] = "";
+	int rc;
+	if (!strncmp(ctype, "application/json-patch+json", 27))
+		rc = patch_json(cur, patch, res, err, sizeof(err));
+	else if (!strncmp(ctype, "application/merge-patch+json", 28))
+		rc = patch_merge(cur, patch, res, err, sizeof(err));
+	else
+		rc = patch_strategic(cur, patch, d->kind, res, err, sizeof(err));
+	if (rc == KC_EPARSE) {
+		*st = st_bad_request("%s", err);
+		return -1;
+	}
+	if (rc) {
+		*st = st_new(422, "Invalid", "%s", err);
+		return -1;
+	}
+	if (!cJSON_IsObject(*res)) {
+		cJSON_Delete(*res);
+		*res = NULL;
+		*st = st_bad_request("the patched object is not a JSON object");
+		return -1;
+	}
+	return 0;
+}
+
+int reg_patch(reg *r, const res_desc *d, const char *ns, const char *name, const char *ctype,
+	      const cJSON *patch, enum reg_sub sub, int dry_run, cJSON **out)
+{
+	char key[512];
+	if (reg_key(r, d, ns, name, key, sizeof(key)) < 0)
+		return fail(out, st_not_found(d, name));
+	int apply = !strncmp(ctype, "application/apply-patch", 23);
+	for (int attempt = 0; attempt < REG_RETRIES; attempt++) {
+		cJSON *old, *nobj = NULL, *st = NULL;
+		int64_t mod;
+		int rc = load(r, key, &old, &mod);
+		if (rc == KC_ENOTFOUND) {
+			if (apply && sub == REG_MAIN) {
+				/* Server-side apply creates the object when it is absent. */
+				cJSON *body = cJSON_Duplicate(patch, 1);
+				if (cJSON_IsObject(body) && !kc_meta_name(body)[0])
+					kc_meta_set_name(body, name);
+				int code = reg_create(r, d, ns, body, dry_run, out);
+				cJSON_Delete(body);
+				return code;
+			}
+			return fail(out, st_not_found(d, name));
+		}
+		if (rc)
+			return store_fail(out, rc, "patch");
+		if (apply_patch(d, old, ctype, patch, &nobj, &st)) {
+			cJSON_Delete(old);
+			return fail(out, st);
+		}
+		/* A patch carrying metadata.resourceVersion is a precondition. */
+		const char *prv = kc_json_get_string(patch, "metadata.resourceVersion", "");
+		if (cJSON_IsObject(patch) && prv[0] && strcmp(prv, kc_meta_resource_version(old))) {
+			cJSON_Delete(old);
+			cJSON_Delete(nobj);
+			return fail(out, st_conflict(d, name, ST_MODIFIED));
+		}
+		if (strcmp(kc_meta_name(nobj), name)) {
+			cJSON_Delete(old);
+			cJSON_Delete(nobj);
+			return fail(out, st_bad_request("metadata.name: Invalid value: \"%s\": field "
+							"is immutable", kc_meta_name(nobj)));
+		}
+		if (check_type_meta(d, nobj, &st)) {
+			cJSON_Delete(old);
+			cJSON_Delete(nobj);
+			return fail(out, st);
+		}
+		nobj = prepare_update(d, old, nobj, sub);
+		int conflict;
+		int code = d == &res_services ? write_service_update(r, ns, key, old, mod, nobj, sub,
+								     dry_run, &conflict, out)
+					      : write_update(r, d, key, old, mod, nobj, dry_run,
+							     &conflict, out);
+		cJSON_Delete(old);
+		if (!conflict)
+			return code;
+		cJSON_Delete(*out); /* GuaranteedUpdate: retry on a concurrent write */
+		*out = NULL;
+	}
+	return fail(out, st_conflict(d, name, ST_MODIFIED));
+}
+
+/* ---- delete ---- */
+
+/* Deleting a namespace removes its content right away (the namespace controller's job
+ * upstream; there is none yet), then the namespace. */
+static int delete_namespace_content(reg *r, const char *ns)
+{
+	for (int i = 0; res_all[i]; i++) {
+		const res_desc *d = res_all[i];
+		if (!d->namespaced)
+			continue;
+		char prefix[512];
+		uint8_t end[512];
+		if (reg_key(r, d, ns, NULL, prefix, sizeof(prefix)) < 0)
+			continue;
+		size_t el = kc_etcd_prefix_end(prefix, strlen(prefix), end);
+		if (d == &res_services && (r->ips || r->ports)) {
+			struct kc_etcd_range_req rq = { .key = prefix, .key_len = strlen(prefix),
+							.range_end = end, .range_end_len = el };
+			struct kc_etcd_range_resp rr;
+			if (kc_etcd_range(r->etcd, &rq, &rr, NULL) == 0) {
+				for (size_t k = 0; k < rr.n_kvs; k++) {
+					cJSON *svc = reg_decode(rr.kvs[k].value, rr.kvs[k].value_len, 1);
+					if (svc)
+						svc_alloc_release(r, svc);
+					cJSON_Delete(svc);
+				}
+				kc_etcd_range_resp_free(&rr);
+			}
+		}
+		struct kc_etcd_delete_req q = { .key = prefix, .key_len = strlen(prefix),
+						.range_end = end, .range_end_len = el };
+		struct kc_etcd_delete_resp resp;
+		int rc = kc_etcd_delete_range(r->etcd, &q, &resp, NULL);
+		if (rc)
+			return rc;
+		kc_etcd_delete_resp_free(&resp);
+	}
+	return 0;
+}
+
+int reg_delete(reg *r, const res_desc *d, const char *ns, const char *name, const cJSON *opts,
+	       int dry_run, cJSON **out)
+{
+	char key[512];
+	if (reg_key(r, d, ns, name, key, sizeof(key)) < 0)
+		return fail(out, st_not_found(d, name));
+	for (int attempt = 0; attempt < REG_RETRIES; attempt++) {
+		cJSON *old;
+		int64_t mod, rev = 0;
+		int rc = load(r, key, &old, &mod);
+		if (rc == KC_ENOTFOUND)
+			return fail(out, st_not_found(d, name));
+		if (rc)
+			return store_fail(out, rc, "delete");
+		/* Preconditions {uid, resourceVersion}. */
+		const char *puid = kc_json_get_string(opts, "preconditions.uid", NULL);
+		const char *prv = kc_json_get_string(opts, "preconditions.resourceVersion", NULL);
+		if ((puid && strcmp(puid, kc_meta_uid(old))) ||
+		    (prv && strcmp(prv, kc_meta_resource_version(old)))) {
+			char why[256];
+			snprintf(why, sizeof(why), "Precondition failed: %s: %s, %s: %s",
+				 puid ? "UID in precondition" : "ResourceVersion in precondition",
+				 puid ? puid : prv, puid ? "UID in object meta" : "ResourceVersion in object meta",
+				 puid ? kc_meta_uid(old) : kc_meta_resource_version(old));
+			cJSON_Delete(old);
+			return fail(out, st_conflict(d, name, why));
+		}
+		const char *policy = kc_json_get_string(opts, "propagationPolicy", "");
+		int64_t grace = kc_json_get_int64(opts, "gracePeriodSeconds", -1);
+		cJSON *nobj = cJSON_Duplicate(old, 1);
+		int graceful = 0;
+		/* Finalizers (and the GC's orphan/foreground ones): mark, don't remove. */
+		if (!strcmp(policy, "Foreground"))
+			kc_meta_add_finalizer(nobj, "foregroundDeletion");
+		else if (!strcmp(policy, "Orphan"))
+			kc_meta_add_finalizer(nobj, "orphan");
+		if (cJSON_GetArraySize(res_path(nobj, "metadata.finalizers")) > 0)
+			graceful = 1;
+		/* Pods bound to a node are deleted gracefully: the kubelet confirms. */
+		if (d == &res_pods && kc_json_get_string(old, "spec.nodeName", "")[0] && grace != 0) {
+			if (grace < 0)
+				grace = kc_json_get_int64(old, "spec.terminationGracePeriodSeconds", 30);
+			if (grace > 0)
+				graceful = 1;
+		}
+		if (graceful) {
+			if (kc_meta_deletion_timestamp(old)[0] && kc_json_equal(old, nobj)) {
+				/* Already being deleted: nothing changes. */
+				cJSON_Delete(nobj);
+				*out = old;
+				return 200;
+			}
+			if (!kc_meta_deletion_timestamp(nobj)[0]) {
+				kc_meta_set_deletion_time(nobj, kc_now_wall(r->clock) +
+									grace * 1000000000LL *
+										(grace > 0));
+				cJSON *md = cJSON_GetObjectItemCaseSensitive(nobj, "metadata");
+				cJSON_DeleteItemFromObjectCaseSensitive(md, "deletionGracePeriodSeconds");
+				cJSON_AddNumberToObject(md, "deletionGracePeriodSeconds",
+							grace > 0 ? (double)grace : 0);
+			}
+			if (d == &res_namespaces)
+				kc_json_set_string(nobj, "status.phase", "Terminating");
+			if (dry_run) {
+				cJSON_Delete(old);
+				*out = nobj;
+				return 200;
+			}
+			char *val = encode_for_store(nobj);
+			rc = val ? cas_put(r, key, val, mod, &rev) : -ENOMEM;
+			free(val);
+		} else {
+			if (d == &res_namespaces) {
+				kc_json_set_string(nobj, "status.phase", "Terminating");
+				if (!dry_run && (rc = delete_namespace_content(r, name))) {
+					cJSON_Delete(old);
+					cJSON_Delete(nobj);
+					return store_fail(out, rc, "delete");
+				}
+			}
+			rc = dry_run ? 0 : cas_delete(r, key, mod, &rev);
+			if (!rc && !dry_run && d == &res_services)
+				svc_alloc_release(r, old);
+		}
+		cJSON_Delete(old);
+		if (rc == KC_ECONFLICT) {
+			cJSON_Delete(nobj);
+			continue;
+		}
+		if (rc) {
+			cJSON_Delete(nobj);
+			return store_fail(out, rc, "delete");
+		}
+		if (rev && graceful)
+			set_rv(nobj, rev);
+		if (!graceful && d != &res_pods && d != &res_services && d != &res_namespaces) {
+			/* The generic store answers an immediate delete with a Success Status
+			 * (ReturnDeletedObject is set only for pods and services). */
+			cJSON *st = st_success(200);
+			st_details(st, name, d->group, d->plural);
+			cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(st, "details"), "uid",
+						kc_meta_uid(nobj));
+			cJSON_Delete(nobj);
+			*out = st;
+			return 200;
+		}
+		*out = nobj;
+		return 200;
+	}
+	return fail(out, st_conflict(d, name, ST_MODIFIED));
+}
+
+/* ---- scale ---- */
+
+static cJSON *to_scale(const cJSON *obj)
+{
+	cJSON *s = cJSON_CreateObject();
+	cJSON_AddStringToObject(s, "kind", "Scale");
+	cJSON_AddStringToObject(s, "apiVersion", "autoscaling/v1");
+	cJSON *md = cJSON_AddObjectToObject(s, "metadata");
+	static const char *const f[] = { "name", "namespace", "uid", "resourceVersion",
+					 "creationTimestamp", NULL };
+	for (int i = 0; f[i]; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(obj, "metadata"), f[i]);
+		if (v)
+			cJSON_AddItemToObject(md, f[i], cJSON_Duplicate(v, 1));
+	}
+	cJSON_AddNumberToObject(cJSON_AddObjectToObject(s, "spec"), "replicas",
+				res_num(obj, "spec.replicas", 0));
+	cJSON *st = cJSON_AddObjectToObject(s, "status");
+	cJSON_AddNumberToObject(st, "replicas", res_num(obj, "status.replicas", 0));
+	char sel[512] = "";
+	kc_label_selector ls;
+	if (!kc_selector_from_json(res_path(obj, "spec.selector"), &ls, NULL, 0)) {
+		char *str = kc_selector_string(&ls);
+		if (str)
+			snprintf(sel, sizeof(sel), "%s", str);
+		free(str);
+	}
+	kc_selector_close(&ls);
+	cJSON_AddStringToObject(st, "selector", sel);
+	return s;
+}
+
+int reg_get_scale(reg *r, const res_desc *d, const char *ns, const char *name, cJSON **out)
+{
+	cJSON *obj;
+	int code = reg_get(r, d, ns, name, &obj);
+	if (code != 200) {
+		*out = obj;
+		return code;
+	}
+	*out = to_scale(obj);
+	cJSON_Delete(obj);
+	return 200;
+}
+
+int reg_set_scale(reg *r, const res_desc *d, const char *ns, const char *name,
+		  const char *ctype, const cJSON *body, int dry_run, cJSON **out)
+{
+	for (int attempt = 0; attempt < REG_RETRIES; attempt++) {
+		cJSON *obj, *st = NULL;
+		int code = reg_get(r, d, ns, name, &obj);
+		if (code != 200) {
+			*out = obj;
+			return code;
+		}
+		cJSON *cur = to_scale(obj), *want = NULL;
+		if (ctype) {
+			char err[256];
+			int rc = !strncmp(ctype, "application/json-patch+json", 27)
+					 ? patch_json(cur, body, &want, err, sizeof(err))
+					 : patch_merge(cur, body, &want, err, sizeof(err));
+			if (rc)
+				st = st_bad_request("%s", err);
+		} else {
+			want = cJSON_Duplicate(body, 1);
+		}
+		cJSON_Delete(cur);
+		if (st) {
+			cJSON_Delete(obj);
+			return fail(out, st);
+		}
+		cJSON *rep = res_path(want, "spec.replicas");
+		const char *wrv = kc_json_get_string(want, "metadata.resourceVersion", "");
+		res_errs e = { 0 };
+		if (!cJSON_IsNumber(rep) || rep->valuedouble < 0)
+			res_err(&e, "FieldValueInvalid", "spec.replicas",
+				"Invalid value: %d: must be greater than or equal to 0",
+				cJSON_IsNumber(rep) ? rep->valueint : 0);
+		if (e.n) {
+			static const res_desc scale_desc = { .group = "autoscaling", .kind = "Scale",
+							     .plural = "scale" };
+			st = st_invalid(&scale_desc, name, &e);
+			cJSON_Delete(want);
+			cJSON_Delete(obj);
+			return fail(out, st);
+		}
+		if (!ctype && wrv[0] && strcmp(wrv, kc_meta_resource_version(obj))) {
+			cJSON_Delete(want);
+			cJSON_Delete(obj);
+			return fail(out, st_conflict(d, name, ST_MODIFIED));
+		}
+		cJSON *nobj = cJSON_Duplicate(obj, 1);
+		kc_json_set_int64(nobj, "spec.replicas", (int64_t)rep->valuedouble);
+		cJSON_Delete(want);
+		char key[512];
+		reg_key(r, d, ns, name, key, sizeof(key));
+		int64_t mod = strtoll(kc_meta_resource_version(obj), NULL, 10);
+		nobj = prepare_update(d, obj, nobj, REG_MAIN);
+		int conflict;
+		cJSON *res = NULL;
+		code = write_update(r, d, key, obj, mod, nobj, dry_run, &conflict, &res);
+		cJSON_Delete(obj);
+		if (conflict && ctype) {
+			cJSON_Delete(res);
+			continue;
+		}
+		if (code != 200) {
+			*out = res;
+			return code;
+		}
+		*out = to_scale(res);
+		cJSON_Delete(res);
+		return 200;
+	}
+	return fail(out, st_conflict(d, name, ST_MODIFIED));
+}
+
+/* ---- pods/binding ---- */
+
+int reg_bind(reg *r, const char *ns, const char *name, const cJSON *binding, cJSON **out)
+{
+	const char *node = kc_json_get_string(binding, "target.name", "");
+	if (!node[0]) {
+		res_errs e = { 0 };
+		res_err_required(&e, "target.name");
+		static const res_desc bdesc = { .group = "", .kind = "Binding", .plural = "bindings" };
+		return fail(out, st_invalid(&bdesc, name, &e));
+	}
+	char key[512];
+	if (reg_key(r, &res_pods, ns, name, key, sizeof(key)) < 0)
+		return fail(out, st_not_found(&res_pods, name));
+	for (int attempt = 0; attempt < REG_RETRIES; attempt++) {
+		cJSON *old;
+		int64_t mod, rev;
+		int rc = load(r, key, &old, &mod);
+		if (rc == KC_ENOTFOUND)
+			return fail(out, st_not_found(&res_pods, name));
+		if (rc)
+			return store_fail(out, rc, "bind");
+		const char *cur = kc_json_get_string(old, "spec.nodeName", "");
+		if (cur[0] || kc_meta_deletion_timestamp(old)[0]) {
+			/* assignPod: "pod %v is already assigned to node %q" / being deleted. */
+			char why[512];
+			if (cur[0])
+				snprintf(why, sizeof(why), "pod %s is already assigned to node \"%s\"",
+					 name, cur);
+			else
+				snprintf(why, sizeof(why), "pod %s is being deleted, cannot be assigned "
+							   "to a host", name);
+			cJSON_Delete(old);
+			cJSON *st = st_new(409, "Conflict",
+					   "Operation cannot be fulfilled on pods/binding \"%s\": %s",
+					   name, why);
+			st_details(st, name, "", "pods/binding");
+			return fail(out, st);
+		}
+		cJSON *nobj = cJSON_Duplicate(old, 1);
+		kc_json_set_string(nobj, "spec.nodeName", node);
+		cJSON *conds = res_path(nobj, "status.conditions");
+		if (!cJSON_IsArray(conds)) {
+			cJSON_DeleteItemFromObjectCaseSensitive(res_obj(nobj, "status"), "conditions");
+			conds = cJSON_AddArrayToObject(res_obj(nobj, "status"), "conditions");
+		}
+		char now[KC_TIME_BUFLEN];
+		kc_meta_time_format(kc_now_wall(r->clock), now, sizeof(now));
+		cJSON *c = cJSON_CreateObject();
+		cJSON_AddStringToObject(c, "type", "PodScheduled");
+		cJSON_AddStringToObject(c, "status", "True");
+		cJSON_AddNullToObject(c, "lastProbeTime");
+		cJSON_AddStringToObject(c, "lastTransitionTime", now);
+		for (int i = cJSON_GetArraySize(conds) - 1; i >= 0; i--)
+			if (!strcmp(res_str(cJSON_GetArrayItem(conds, i), "type", ""), "PodScheduled"))
+				cJSON_DeleteItemFromArray(conds, i);
+		cJSON_AddItemToArray(conds, c);
+		char *val = encode_for_store(nobj);
+		cJSON_Delete(nobj);
+		cJSON_Delete(old);
+		rc = val ? cas_put(r, key, val, mod, &rev) : -ENOMEM;
+		free(val);
+		if (rc == KC_ECONFLICT)
+			continue;
+		if (rc)
+			return store_fail(out, rc, "bind");
+		*out = st_success(201);
+		return 201;
+	}
+	return fail(out, st_conflict(&res_pods, name, ST_MODIFIED));
+}
+
+int reg_ensure_namespace(reg *r, const char *name)
+{
+	cJSON *body = cJSON_CreateObject(), *out = NULL;
+	kc_meta_set_name(body, name);
+	int code = reg_create(r, &res_namespaces, NULL, body, 0, &out);
+	cJSON_Delete(body);
+	cJSON_Delete(out);
+	if (code == 201 || code == 409)
+		return 0;
+	return KC_ESERVER;
+}

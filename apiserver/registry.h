@@ -1,0 +1,94 @@
+/* The generic registry: CRUD, list and patch for every descriptor over the etcd v3 API
+ * (k8s.io/apiserver/pkg/registry/generic/registry/store.go + storage/etcd3/store.go).
+ *
+ * Keys are <prefix>/<plural>/<namespace>/<name> (cluster-scoped: <prefix>/<plural>/<name>),
+ * values the object's JSON without metadata.resourceVersion, which is the key's
+ * mod_revision on every read. Updates are txns comparing mod_revision.
+ *
+ * Every operation returns the HTTP status code and sets *out to a new cJSON owned by the
+ * caller: the object/list on success, a metav1.Status on failure. */
+#ifndef APISERVER_REGISTRY_H
+#define APISERVER_REGISTRY_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "clock.h"
+#include "etcd.h"
+#include "ipalloc.h"
+#include "nodeport.h"
+#include "resource.h"
+
+typedef struct reg {
+	kc_etcd *etcd;      /* borrowed */
+	char prefix[128];   /* "/registry" */
+	kc_clock_t *clock;  /* borrowed: uids, generateName, timestamps */
+	ipa *ips;           /* borrowed; NULL: Service ClusterIPs are not allocated */
+	npa *ports;         /* borrowed; NULL: NodePorts are not allocated */
+	int64_t event_ttl_sec; /* --event-ttl: events live on an etcd lease; 0 = forever */
+	pthread_mutex_t lease_mu;
+	int64_t lease_id, lease_until; /* shared lease for events created in one minute */
+} reg;
+
+/* etcd and clock are borrowed and must outlive r; prefix copied (trailing '/' dropped). */
+void reg_init(reg *r, kc_etcd *etcd, const char *prefix, kc_clock_t *clock);
+
+/* Key of one object / the prefix of a collection (ns NULL or "" = all namespaces).
+ * Returns the length, or -1 if it did not fit. */
+int reg_key(const reg *r, const res_desc *d, const char *ns, const char *name, char *buf,
+	    size_t n);
+
+typedef struct reg_list_opts {
+	const char *label_selector; /* borrowed, may be NULL */
+	const char *field_selector;
+	int64_t limit;              /* 0 = all */
+	const char *cont;           /* continue token */
+	int64_t exact_rv;           /* resourceVersionMatch=Exact: list at this revision */
+} reg_list_opts;
+
+/* Which part of the object a write may change (upstream's status strategies). */
+enum reg_sub { REG_MAIN = 0, REG_STATUS = 1 };
+
+int reg_get(reg *r, const res_desc *d, const char *ns, const char *name, cJSON **out);
+int reg_list(reg *r, const res_desc *d, const char *ns, const reg_list_opts *o, cJSON **out);
+/* body is borrowed. dry_run: validate and answer, store nothing. */
+int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int dry_run,
+	       cJSON **out);
+int reg_update(reg *r, const res_desc *d, const char *ns, const char *name, const cJSON *body,
+	       enum reg_sub sub, int dry_run, cJSON **out);
+/* ctype: the PATCH Content-Type. apply-patch creates the object when absent (201). */
+int reg_patch(reg *r, const res_desc *d, const char *ns, const char *name, const char *ctype,
+	      const cJSON *patch, enum reg_sub sub, int dry_run, cJSON **out);
+/* opts: the DeleteOptions body (borrowed, may be NULL). */
+int reg_delete(reg *r, const res_desc *d, const char *ns, const char *name, const cJSON *opts,
+	       int dry_run, cJSON **out);
+
+/* Scale subresource (autoscaling/v1 Scale) of a descriptor with .scale set. */
+int reg_get_scale(reg *r, const res_desc *d, const char *ns, const char *name, cJSON **out);
+/* body: a Scale (PUT) or a merge/strategic patch of a Scale (PATCH, ctype non-NULL). */
+int reg_set_scale(reg *r, const res_desc *d, const char *ns, const char *name,
+		  const char *ctype, const cJSON *body, int dry_run, cJSON **out);
+/* pods/binding: sets spec.nodeName once (409 if already bound). */
+int reg_bind(reg *r, const char *ns, const char *name, const cJSON *binding, cJSON **out);
+
+/* Current store revision (for readiness and list RVs). */
+int reg_revision(reg *r, int64_t *rev);
+/* Creates the namespace if it does not exist (start-up namespaces). */
+int reg_ensure_namespace(reg *r, const char *name);
+
+/* Object from a stored value + its mod_revision: parses, sets resourceVersion. NULL if the
+ * stored value is not JSON. */
+cJSON *reg_decode(const void *val, size_t len, int64_t mod_rev);
+
+/* Does obj match the parsed selectors? (Both strings; validated by reg_list first.) */
+struct kc_label_selector;
+struct kc_field_selector;
+int reg_matches(const res_desc *d, const cJSON *obj, const struct kc_label_selector *ls,
+		const struct kc_field_selector *fs);
+/* Parses label/field selectors for d; on error returns a 400 Status in *err_out. */
+int reg_parse_selectors(const res_desc *d, const char *lsel, const char *fsel,
+			struct kc_label_selector *ls, struct kc_field_selector *fs,
+			cJSON **err_out);
+
+#endif

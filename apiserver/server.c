@@ -1,0 +1,249 @@
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <gnutls/gnutls.h>
+
+#include "errors.h"
+#include "json.h"
+#include "log.h"
+#include "status.h"
+
+struct srv {
+	struct MHD_Daemon *mhd;
+	api_ctx *api;
+	authn *auth;
+	int port;
+};
+
+typedef struct conn_ctx {
+	char *body;
+	size_t len, cap;
+	int too_large;
+} conn_ctx;
+
+/* Debian's libmicrohttpd terminates TLS with GnuTLS: the peer's chain comes from its
+ * session; verification against --client-ca-file is done with OpenSSL in authn.c. */
+static int cert_user(srv *s, struct MHD_Connection *conn, authn_user *u, char *why, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (!ci || !ci->tls_session)
+		return KC_EUNAUTH;
+	unsigned int count = 0;
+	const gnutls_datum_t *certs =
+		gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &count);
+	if (!certs || !count)
+		return KC_EUNAUTH;
+	if (count > 8)
+		count = 8;
+	const unsigned char *der[8];
+	size_t lens[8];
+	for (unsigned i = 0; i < count; i++) {
+		der[i] = certs[i].data;
+		lens[i] = certs[i].size;
+	}
+	return authn_cert(s->auth, der, lens, count, u, why, n);
+}
+
+static int anonymous_path(const char *url)
+{
+	static const char *const ok[] = { "/healthz", "/livez", "/readyz", "/version", "/version/",
+					  NULL };
+	for (int i = 0; ok[i]; i++)
+		if (!strcmp(url, ok[i]))
+			return 1;
+	return 0;
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn, api_resp *r)
+{
+	struct MHD_Response *resp;
+	if (r->stream) {
+		resp = r->stream;
+	} else {
+		resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+		if (!resp) {
+			free(r->body);
+			return MHD_NO;
+		}
+		MHD_add_response_header(resp, "Content-Type", r->ctype);
+		MHD_add_response_header(resp, "Cache-Control", "no-cache, private");
+	}
+	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	(void)version;
+	srv *s = cls;
+	conn_ctx *cc = *con_cls;
+	if (!cc) {
+		cc = calloc(1, sizeof(*cc));
+		if (!cc)
+			return MHD_NO;
+		*con_cls = cc;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (cc->too_large || cc->len + n > SRV_MAX_BODY) {
+			cc->too_large = 1;
+			return MHD_YES;
+		}
+		if (cc->len + n + 1 > cc->cap) {
+			size_t nc = cc->cap ? cc->cap * 2 : 16384;
+			while (nc < cc->len + n + 1)
+				nc *= 2;
+			char *nb = realloc(cc->body, nc);
+			if (!nb)
+				return MHD_NO;
+			cc->body = nb;
+			cc->cap = nc;
+		}
+		memcpy(cc->body + cc->len, upload_data, n);
+		cc->len += n;
+		cc->body[cc->len] = 0;
+		return MHD_YES;
+	}
+	api_resp r;
+	memset(&r, 0, sizeof(r));
+	if (cc->too_large) {
+		/* upstream: 413 RequestEntityTooLarge "the request body is too large" style. */
+		api_json(&r, 413, st_new(413, "RequestEntityTooLarge",
+					 "Request entity too large: limit is %d", SRV_MAX_BODY), NULL);
+		return send_resp(conn, &r);
+	}
+	authn_user user;
+	memset(&user, 0, sizeof(user));
+	int authed = 0;
+	if (s->auth) {
+		const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+		if (h && !strncasecmp(h, "Bearer ", 7))
+			authed = authn_token(s->auth, h + 7, &user) == 0;
+		char why[256] = "";
+		if (!authed)
+			authed = cert_user(s, conn, &user, why, sizeof(why)) == 0;
+		if (!authed && why[0])
+			kc_log_v(2, "client certificate rejected: %s", why);
+	} else {
+		authed = 1;
+		snprintf(user.name, sizeof(user.name), "system:anonymous");
+	}
+	if (!authed && !anonymous_path(url)) {
+		cJSON *st = st_new(401, "Unauthorized", "Unauthorized");
+		api_json(&r, 401, st, NULL);
+		return send_resp(conn, &r);
+	}
+	api_req q = {
+		.conn = conn,
+		.method = method,
+		.path = url,
+		.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"),
+		.accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept"),
+		.body = cc->body,
+		.body_len = cc->len,
+	};
+	api_handle(s->api, &q, &r);
+	kc_log_v(3, "%s %s %d user=%s", method, url, r.code, user.name);
+	return send_resp(conn, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	conn_ctx *cc = *con_cls;
+	if (cc) {
+		free(cc->body);
+		free(cc);
+		*con_cls = NULL;
+	}
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char buf[512];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	size_t l = strlen(buf);
+	while (l && buf[l - 1] == '\n')
+		buf[--l] = 0;
+	kc_log_v(1, "http: %s", buf);
+}
+
+int srv_start(const srv_config *cfg, api_ctx *api, srv **out)
+{
+	srv *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->api = api;
+	s->auth = cfg->auth;
+	struct sockaddr_in sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)cfg->port);
+	if (inet_pton(AF_INET, cfg->bind_address ? cfg->bind_address : "0.0.0.0", &sa.sin_addr) != 1) {
+		free(s);
+		return -EINVAL;
+	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	if (cfg->cert_pem)
+		flags |= MHD_USE_TLS;
+	struct MHD_OptionItem opts[16];
+	int n = 0;
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &sa };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+					     cfg->threads > 0 ? cfg->threads : 4, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, 600, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
+					     (intptr_t)on_completed, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 256 * 1024, NULL };
+	if (cfg->cert_pem) {
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->key_pem };
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+						     (void *)cfg->cert_pem };
+		if (cfg->client_ca_pem)
+			opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0,
+							     (void *)cfg->client_ca_pem };
+	}
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
+				  MHD_OPTION_END);
+	if (!s->mhd) {
+		free(s);
+		return -EADDRINUSE;
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = di ? di->port : cfg->port;
+	*out = s;
+	return 0;
+}
+
+int srv_port(const srv *s)
+{
+	return s->port;
+}
+
+void srv_stop(srv *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->mhd);
+	free(s);
+}

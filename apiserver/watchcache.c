@@ -1,0 +1,599 @@
+#include "watchcache.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "errors.h"
+#include "fields.h"
+#include "json.h"
+#include "labels.h"
+#include "log.h"
+#include "meta.h"
+#include "status.h"
+#include "table.h"
+
+#define WC_RING 4096
+#define WC_DEFAULT_TIMEOUT 1800 /* upstream: minRequestTimeout 1800 s (x random 1..2) */
+#define WC_BOOKMARK_EVERY 60    /* upstream sends bookmarks about once a minute */
+#define WC_MAX_BUFFER (64 << 20)
+
+enum { EV_ADDED, EV_MODIFIED, EV_DELETED };
+static const char *const ev_names[] = { "ADDED", "MODIFIED", "DELETED" };
+
+typedef struct wc_event {
+	int type;
+	int64_t rev;
+	cJSON *obj;  /* current object (for DELETED: the last state with the delete's RV) */
+	cJSON *prev; /* previous state for MODIFIED (selector transitions), may be NULL */
+} wc_event;
+
+typedef struct wc_watcher wc_watcher;
+typedef struct wc_cache {
+	wc_set *set;
+	const res_desc *d;
+	pthread_mutex_t mu;
+	wc_event ring[WC_RING];
+	size_t head, count;
+	int64_t floor;   /* events with rev > floor are all in the ring */
+	int64_t cur_rev; /* last revision the store watch delivered (or started at) */
+	wc_watcher *watchers;
+	pthread_t thread;
+	int started;
+	atomic_int ready;
+} wc_cache;
+
+struct wc_set {
+	reg *r;
+	wc_cache *caches;
+	int n;
+	atomic_int stop;
+	pthread_t timer;
+	int timer_started;
+};
+
+struct wc_watcher {
+	wc_cache *c;
+	wc_watcher *next;
+	struct MHD_Connection *conn;
+	char ns[256];
+	kc_label_selector ls;
+	kc_field_selector fs;
+	int table, include, cols_sent, bookmarks;
+	int64_t deadline, last_bookmark, last_rv;
+	char *buf;
+	size_t len, off, cap;
+	int closed, suspended, gone;
+};
+
+static int64_t mono_sec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* ---- per-watcher output (c->mu held) ---- */
+
+static void w_append(wc_watcher *w, const char *s, size_t n)
+{
+	if (w->closed)
+		return;
+	if (w->len - w->off + n > WC_MAX_BUFFER) {
+		/* A client this far behind is cut off, as upstream's cacher does for slow
+		 * watchers (it closes the watch; the client re-lists). */
+		w->closed = 1;
+		return;
+	}
+	if (w->off && w->off == w->len)
+		w->off = w->len = 0;
+	if (w->len + n + 1 > w->cap) {
+		if (w->off) {
+			memmove(w->buf, w->buf + w->off, w->len - w->off);
+			w->len -= w->off;
+			w->off = 0;
+		}
+		size_t nc = w->cap ? w->cap : 4096;
+		while (nc < w->len + n + 1)
+			nc *= 2;
+		char *nb = realloc(w->buf, nc);
+		if (!nb) {
+			w->closed = 1;
+			return;
+		}
+		w->buf = nb;
+		w->cap = nc;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+/* Connections to resume once c->mu is released: MHD_resume_connection takes MHD's own
+ * locks, so it is never called under ours (MHD may free a watcher, taking c->mu, while
+ * holding them). A connection we suspended cannot be closed by MHD until resumed, so the
+ * pointer stays valid after the unlock. */
+typedef struct wake_list {
+	struct MHD_Connection *v[64];
+	size_t n;
+	struct MHD_Connection **more;
+	size_t nmore, capmore;
+} wake_list;
+
+static void w_wake(wc_watcher *w, wake_list *wl)
+{
+	if (!w->suspended)
+		return;
+	w->suspended = 0;
+	if (wl->n < 64) {
+		wl->v[wl->n++] = w->conn;
+		return;
+	}
+	if (wl->nmore == wl->capmore) {
+		size_t nc = wl->capmore ? wl->capmore * 2 : 256;
+		struct MHD_Connection **nv = realloc(wl->more, nc * sizeof(*nv));
+		if (!nv) {
+			/* Cannot defer: resume now (rare; only under memory pressure). */
+			MHD_resume_connection(w->conn);
+			return;
+		}
+		wl->more = nv;
+		wl->capmore = nc;
+	}
+	wl->more[wl->nmore++] = w->conn;
+}
+
+static void wake_flush(wake_list *wl)
+{
+	for (size_t i = 0; i < wl->n; i++)
+		MHD_resume_connection(wl->v[i]);
+	for (size_t i = 0; i < wl->nmore; i++)
+		MHD_resume_connection(wl->more[i]);
+	free(wl->more);
+	memset(wl, 0, sizeof(*wl));
+}
+
+static void w_send(wc_watcher *w, const char *type, const cJSON *obj)
+{
+	cJSON *ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "type", type);
+	if (w->table && strcmp(type, "BOOKMARK") && strcmp(type, "ERROR")) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		cJSON *t = tbl_render(w->c->d, obj, (enum tbl_include)w->include, !w->cols_sent,
+				      kc_meta_resource_version(obj), NULL, ts.tv_sec);
+		w->cols_sent = 1;
+		cJSON_AddItemToObject(ev, "object", t);
+	} else {
+		cJSON_AddItemToObject(ev, "object", cJSON_Duplicate(obj, 1));
+	}
+	size_t n = 0;
+	char *s = kc_json_print_len(ev, &n);
+	cJSON_Delete(ev);
+	if (!s) {
+		w->closed = 1;
+		return;
+	}
+	w_append(w, s, n);
+	w_append(w, "\n", 1);
+	free(s);
+}
+
+static int w_matches(const wc_watcher *w, const cJSON *obj)
+{
+	if (!obj)
+		return 0;
+	if (w->ns[0] && strcmp(kc_meta_namespace(obj), w->ns))
+		return 0;
+	return reg_matches(w->c->d, obj, &w->ls, &w->fs);
+}
+
+/* Delivers one event to one watcher with upstream's selector transitions. */
+static void w_deliver(wc_watcher *w, const wc_event *e)
+{
+	if (e->rev <= w->last_rv || w->closed)
+		return;
+	w->last_rv = e->rev;
+	int cur = w_matches(w, e->obj);
+	if (e->type == EV_DELETED) {
+		if (cur)
+			w_send(w, "DELETED", e->obj);
+		return;
+	}
+	int prev = e->type == EV_MODIFIED && w_matches(w, e->prev);
+	if (cur && (prev || e->type == EV_ADDED))
+		w_send(w, ev_names[e->type], e->obj);
+	else if (cur)
+		w_send(w, "ADDED", e->obj);
+	else if (prev)
+		w_send(w, "DELETED", e->obj);
+}
+
+static void w_bookmark(wc_watcher *w, int64_t rev)
+{
+	char apiv[96], rvs[32];
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "kind", w->c->d->kind);
+	cJSON_AddStringToObject(o, "apiVersion", res_api_version(w->c->d, apiv, sizeof(apiv)));
+	snprintf(rvs, sizeof(rvs), "%lld", (long long)rev);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "metadata"), "resourceVersion", rvs);
+	w_send(w, "BOOKMARK", o);
+	cJSON_Delete(o);
+}
+
+/* ---- the ring (c->mu held) ---- */
+
+static void ring_push(wc_cache *c, wc_event *e)
+{
+	if (c->count == WC_RING) {
+		wc_event *old = &c->ring[c->head];
+		c->floor = old->rev;
+		cJSON_Delete(old->obj);
+		cJSON_Delete(old->prev);
+		c->head = (c->head + 1) % WC_RING;
+		c->count--;
+	}
+	c->ring[(c->head + c->count) % WC_RING] = *e;
+	c->count++;
+}
+
+static void ring_clear(wc_cache *c)
+{
+	for (size_t i = 0; i < c->count; i++) {
+		wc_event *e = &c->ring[(c->head + i) % WC_RING];
+		cJSON_Delete(e->obj);
+		cJSON_Delete(e->prev);
+	}
+	c->head = c->count = 0;
+}
+
+/* ---- store watch ---- */
+
+static int on_watch(void *arg, const struct kc_etcd_watch_resp *resp)
+{
+	wc_cache *c = arg;
+	wake_list wl;
+	memset(&wl, 0, sizeof(wl));
+	if (resp->created)
+		atomic_store(&c->ready, 1);
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < resp->n_events; i++) {
+		const struct kc_etcd_event *ev = &resp->events[i];
+		wc_event e = { 0 };
+		e.rev = ev->kv.mod_revision;
+		if (ev->type == KC_ETCD_EVENT_DELETE) {
+			if (!ev->has_prev_kv)
+				continue;
+			e.type = EV_DELETED;
+			e.obj = reg_decode(ev->prev_kv.value, ev->prev_kv.value_len, e.rev);
+		} else {
+			e.type = ev->kv.create_revision == ev->kv.mod_revision ? EV_ADDED : EV_MODIFIED;
+			e.obj = reg_decode(ev->kv.value, ev->kv.value_len, e.rev);
+			if (ev->has_prev_kv && e.type == EV_MODIFIED)
+				e.prev = reg_decode(ev->prev_kv.value, ev->prev_kv.value_len,
+						    ev->prev_kv.mod_revision);
+		}
+		if (!e.obj) {
+			cJSON_Delete(e.prev);
+			continue;
+		}
+		for (wc_watcher *w = c->watchers; w; w = w->next) {
+			w_deliver(w, &e);
+			if (w->len > w->off || w->closed)
+				w_wake(w, &wl);
+		}
+		ring_push(c, &e);
+		if (e.rev > c->cur_rev)
+			c->cur_rev = e.rev;
+	}
+	if (resp->header.revision > c->cur_rev && resp->n_events == 0 && !resp->created)
+		c->cur_rev = resp->header.revision;
+	pthread_mutex_unlock(&c->mu);
+	wake_flush(&wl);
+	return 0;
+}
+
+/* Ends every client watch of c (they re-list, as after a cacher reset); with reset_rev >= 0
+ * the ring is emptied and restarts at that revision. */
+static void close_all(wc_cache *c, int64_t reset_rev)
+{
+	wake_list wl;
+	memset(&wl, 0, sizeof(wl));
+	pthread_mutex_lock(&c->mu);
+	if (reset_rev >= 0) {
+		ring_clear(c);
+		c->floor = c->cur_rev = reset_rev;
+	}
+	for (wc_watcher *w = c->watchers; w; w = w->next) {
+		w->closed = 1;
+		w_wake(w, &wl);
+	}
+	pthread_mutex_unlock(&c->mu);
+	wake_flush(&wl);
+}
+
+static void *watch_thread(void *arg)
+{
+	wc_cache *c = arg;
+	wc_set *s = c->set;
+	char prefix[512];
+	uint8_t end[512];
+	reg_key(s->r, c->d, NULL, NULL, prefix, sizeof(prefix));
+	size_t el = kc_etcd_prefix_end(prefix, strlen(prefix), end);
+	while (!atomic_load(&s->stop)) {
+		pthread_mutex_lock(&c->mu);
+		int64_t from = c->cur_rev + 1;
+		pthread_mutex_unlock(&c->mu);
+		struct kc_etcd_watch_req q = { .key = prefix, .key_len = strlen(prefix),
+					       .range_end = end, .range_end_len = el,
+					       .start_revision = from, .prev_kv = true };
+		int rc = kc_etcd_watch(s->r->etcd, &q, on_watch, c, &s->stop, NULL);
+		atomic_store(&c->ready, 0);
+		if (atomic_load(&s->stop))
+			break;
+		if (rc == KC_EGONE) {
+			/* Our start revision was compacted: restart from now and end every
+			 * client watch (they re-list), as the cacher does on a reset. */
+			int64_t now = 0;
+			if (reg_revision(s->r, &now) == 0) {
+				close_all(c, now);
+			}
+		}
+		kc_log_v(2, "watch of %s ended (%s); re-watching", c->d->plural, kc_strerror(rc));
+		struct timespec ts = { 0, 200 * 1000000 }; /* back off before re-dialing */
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/* Timeouts and bookmarks, checked once a second. */
+static void *timer_thread(void *arg)
+{
+	wc_set *s = arg;
+	while (!atomic_load(&s->stop)) {
+		struct timespec ts = { 1, 0 };
+		nanosleep(&ts, NULL);
+		int64_t now = mono_sec();
+		for (int i = 0; i < s->n; i++) {
+			wc_cache *c = &s->caches[i];
+			wake_list wl;
+			memset(&wl, 0, sizeof(wl));
+			pthread_mutex_lock(&c->mu);
+			for (wc_watcher *w = c->watchers; w; w = w->next) {
+				if (now >= w->deadline)
+					w->closed = 1;
+				else if (w->bookmarks && now - w->last_bookmark >= WC_BOOKMARK_EVERY) {
+					w->last_bookmark = now;
+					w_bookmark(w, c->cur_rev > w->last_rv ? c->cur_rev : w->last_rv);
+				}
+				if (w->closed || w->len > w->off)
+					w_wake(w, &wl);
+			}
+			pthread_mutex_unlock(&c->mu);
+			wake_flush(&wl);
+		}
+	}
+	return NULL;
+}
+
+int wc_start(reg *r, wc_set **out)
+{
+	int64_t rev;
+	int rc = reg_revision(r, &rev);
+	if (rc)
+		return rc;
+	wc_set *s = calloc(1, sizeof(*s));
+	int n = 0;
+	while (res_all[n])
+		n++;
+	s->r = r;
+	s->n = n;
+	s->caches = calloc((size_t)n, sizeof(wc_cache));
+	if (!s->caches) {
+		free(s);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		wc_cache *c = &s->caches[i];
+		c->set = s;
+		c->d = res_all[i];
+		pthread_mutex_init(&c->mu, NULL);
+		c->floor = c->cur_rev = rev;
+		if (pthread_create(&c->thread, NULL, watch_thread, c) == 0)
+			c->started = 1;
+	}
+	if (pthread_create(&s->timer, NULL, timer_thread, s) == 0)
+		s->timer_started = 1;
+	*out = s;
+	return 0;
+}
+
+int wc_ready(wc_set *s)
+{
+	for (int i = 0; i < s->n; i++)
+		if (!atomic_load(&s->caches[i].ready))
+			return 0;
+	return 1;
+}
+
+void wc_stop(wc_set *s)
+{
+	if (!s)
+		return;
+	atomic_store(&s->stop, 1);
+	for (int i = 0; i < s->n; i++) {
+		close_all(&s->caches[i], -1);
+	}
+	for (int i = 0; i < s->n; i++)
+		if (s->caches[i].started)
+			pthread_join(s->caches[i].thread, NULL);
+	if (s->timer_started)
+		pthread_join(s->timer, NULL);
+}
+
+void wc_free(wc_set *s)
+{
+	if (!s)
+		return;
+	/* Watchers still attached belong to MHD responses the daemon's shutdown has freed. */
+	for (int i = 0; i < s->n; i++) {
+		ring_clear(&s->caches[i]);
+		pthread_mutex_destroy(&s->caches[i].mu);
+	}
+	free(s->caches);
+	free(s);
+}
+
+/* ---- MHD glue ---- */
+
+static ssize_t w_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	wc_watcher *w = cls;
+	wc_cache *c = w->c;
+	pthread_mutex_lock(&c->mu);
+	ssize_t n;
+	if (w->len > w->off) {
+		size_t k = w->len - w->off < max ? w->len - w->off : max;
+		memcpy(buf, w->buf + w->off, k);
+		w->off += k;
+		n = (ssize_t)k;
+	} else if (w->closed) {
+		n = MHD_CONTENT_READER_END_OF_STREAM;
+	} else {
+		/* Nothing to send: park the connection until an event, a bookmark or the
+		 * timeout resumes it. */
+		w->suspended = 1;
+		MHD_suspend_connection(w->conn);
+		n = 0;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+static void w_free(void *cls)
+{
+	wc_watcher *w = cls;
+	wc_cache *c = w->c;
+	pthread_mutex_lock(&c->mu);
+	for (wc_watcher **pp = &c->watchers; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	pthread_mutex_unlock(&c->mu);
+	kc_selector_close(&w->ls);
+	kc_fields_close(&w->fs);
+	free(w->buf);
+	free(w);
+}
+
+static wc_cache *cache_for(wc_set *s, const res_desc *d)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->caches[i].d == d)
+			return &s->caches[i];
+	return NULL;
+}
+
+int wc_watch(wc_set *s, const res_desc *d, const wc_params *p, struct MHD_Connection *conn,
+	     struct MHD_Response **resp, cJSON **err)
+{
+	*resp = NULL;
+	*err = NULL;
+	wc_cache *c = cache_for(s, d);
+	if (!c) {
+		*err = st_internal("no watch cache for %s", d->plural);
+		return 500;
+	}
+	wc_watcher *w = calloc(1, sizeof(*w));
+	if (!w) {
+		*err = st_internal("out of memory");
+		return 500;
+	}
+	w->c = c;
+	w->conn = conn;
+	snprintf(w->ns, sizeof(w->ns), "%s", (d->namespaced && p->ns) ? p->ns : "");
+	w->table = p->table;
+	w->include = p->include;
+	w->bookmarks = p->bookmarks;
+	int64_t tmo = p->timeout_sec > 0 ? p->timeout_sec : WC_DEFAULT_TIMEOUT;
+	if (tmo > 366LL * 86400) /* no overflow for absurd values */
+		tmo = 366LL * 86400;
+	w->deadline = mono_sec() + tmo;
+	w->last_bookmark = mono_sec();
+	if (reg_parse_selectors(d, p->label_selector, p->field_selector, &w->ls, &w->fs, err)) {
+		free(w);
+		return st_code(*err);
+	}
+	const char *rv = p->rv ? p->rv : "";
+	int64_t want = 0;
+	cJSON *initial = NULL;
+	if (!rv[0] || !strcmp(rv, "0")) {
+		/* Start with the current state: an ADDED per object, then changes. */
+		reg_list_opts lo = { .label_selector = p->label_selector,
+				     .field_selector = p->field_selector };
+		int code = reg_list(s->r, d, w->ns, &lo, &initial);
+		if (code != 200) {
+			*err = initial;
+			w_free(w);
+			return code;
+		}
+		want = kc_json_get_int64(initial, "metadata.resourceVersion", 0);
+		if (!want)
+			want = strtoll(kc_json_get_string(initial, "metadata.resourceVersion", "0"),
+				       NULL, 10);
+	} else {
+		char *endp;
+		want = strtoll(rv, &endp, 10);
+		if (*endp || want < 0) {
+			*err = st_bad_request("resourceVersion: Invalid value: \"%s\": strconv."
+					      "ParseUint: parsing \"%s\": invalid syntax", rv, rv);
+			w_free(w);
+			return 400;
+		}
+	}
+	pthread_mutex_lock(&c->mu);
+	if (!initial && want < c->floor) {
+		pthread_mutex_unlock(&c->mu);
+		/* Too old: an ERROR event with 410 Expired, as the cacher sends. */
+		cJSON *st = st_new(410, "Expired", "too old resource version: %lld (%lld)",
+				   (long long)want, (long long)c->floor);
+		w_send(w, "ERROR", st);
+		cJSON_Delete(st);
+		w->closed = 1;
+		pthread_mutex_lock(&c->mu);
+	}
+	w->last_rv = want;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(initial, "items"))
+	{
+		cJSON *o = cJSON_Duplicate(it, 1);
+		char apiv[96];
+		if (!cJSON_GetObjectItemCaseSensitive(o, "kind")) {
+			cJSON_AddStringToObject(o, "kind", d->kind);
+			cJSON_AddStringToObject(o, "apiVersion", res_api_version(d, apiv, sizeof(apiv)));
+		}
+		w_send(w, "ADDED", o);
+		cJSON_Delete(o);
+	}
+	if (!w->closed)
+		for (size_t i = 0; i < c->count; i++)
+			w_deliver(w, &c->ring[(c->head + i) % WC_RING]);
+	w->next = c->watchers;
+	c->watchers = w;
+	pthread_mutex_unlock(&c->mu);
+	cJSON_Delete(initial);
+	*resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, w_read, w, w_free);
+	if (!*resp) {
+		w_free(w);
+		*err = st_internal("cannot create the watch response");
+		return 500;
+	}
+	MHD_add_response_header(*resp, "Content-Type", "application/json");
+	/* A watch may be quiet for its whole timeout: no idle timeout on this connection. */
+	MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int)0);
+	return 200;
+}

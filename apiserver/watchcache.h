@@ -1,0 +1,45 @@
+/* Watch cache: one etcd watch per resource feeds a ring of recent events, fanned out to
+ * every client watch of that resource with namespace and selector filtering
+ * (k8s.io/apiserver/pkg/storage/cacher). Client watches are MHD responses whose content
+ * reader suspends the connection while it has nothing to send and is resumed when an event
+ * arrives, so a watch costs memory, not a thread. */
+#ifndef APISERVER_WATCHCACHE_H
+#define APISERVER_WATCHCACHE_H
+
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include "registry.h"
+#include "resource.h"
+
+typedef struct wc_set wc_set;
+
+/* Starts one store watch per resource in res_all, from the current revision. r borrowed. */
+int wc_start(reg *r, wc_set **out);
+/* Stops the store watches and ends every client watch (their connections are resumed so
+ * the HTTP server can finish them). */
+void wc_stop(wc_set *s);
+/* Frees s; call after the HTTP server has stopped (it releases the client watches). */
+void wc_free(wc_set *s);
+/* Nonzero when every store watch is established (readiness). */
+int wc_ready(wc_set *s);
+
+typedef struct wc_params {
+	const char *ns;             /* NULL/"" = all namespaces */
+	const char *rv;             /* resourceVersion query parameter */
+	const char *label_selector;
+	const char *field_selector;
+	int64_t timeout_sec;        /* 0 = the server default */
+	int bookmarks;              /* allowWatchBookmarks */
+	int table;                  /* events carry Tables (kubectl get -w) */
+	int include;                /* enum tbl_include */
+} wc_params;
+
+/* Creates a client watch on conn (borrowed; the response is queued by the caller with
+ * MHD_queue_response and destroyed afterwards). Returns 200 and *resp, or an HTTP code
+ * with *err set to a Status (e.g. 410 Expired, 400 for a bad selector). */
+int wc_watch(wc_set *s, const res_desc *d, const wc_params *p, struct MHD_Connection *conn,
+	     struct MHD_Response **resp, cJSON **err);
+
+#endif
