@@ -10,8 +10,14 @@
 
 int kc_log_verbosity;
 static int log_fd = 2;
+static enum kc_log_sev log_min_sev = KC_LOG_INFO;
 
 void kc_log_set_verbosity(int v) { kc_log_verbosity = v; }
+void kc_log_set_min_severity(enum kc_log_sev sev)
+{
+	log_min_sev = sev > KC_LOG_ERROR ? KC_LOG_ERROR : sev;
+}
+
 void kc_log_set_fd(int fd) { log_fd = fd < 0 ? 2 : fd; }
 
 void kc_log_vemit(enum kc_log_sev sev, const char *file, int line, const char *fmt, va_list ap)
@@ -23,6 +29,8 @@ void kc_log_vemit(enum kc_log_sev sev, const char *file, int line, const char *f
 	const char *base = strrchr(file, '/');
 	int n, m;
 
+	if (sev < log_min_sev)
+		return;
 	gettimeofday(&tv, NULL);
 	localtime_r(&tv.tv_sec, &tm);
 	n = snprintf(buf, sizeof(buf), "%c%02d%02d %02d:%02d:%02d.%06ld %7ld %s:%d] ",

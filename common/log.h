@@ -15,6 +15,8 @@ enum kc_log_sev { KC_LOG_INFO, KC_LOG_WARN, KC_LOG_ERROR, KC_LOG_FATAL };
 extern int kc_log_verbosity;
 
 void kc_log_set_verbosity(int v);
+/* Drop lines below sev (etcd's --log-level warn|error); KC_LOG_FATAL always prints. */
+void kc_log_set_min_severity(enum kc_log_sev sev);
 /* Redirect output to fd (tests); -1 restores stderr. */
 void kc_log_set_fd(int fd);
 
