@@ -1,0 +1,254 @@
+/* kubelet: the node agent.
+ *
+ * This milestone: upstream's flags and KubeletConfiguration file, the CRI client
+ * (connect, Version, as upstream's start-up), and the Node: registration with capacity,
+ * allocatable, addresses, nodeInfo and conditions, periodic status updates every
+ * nodeStatusUpdateFrequency, and the heartbeat Lease in kube-node-lease.
+ *
+ * Pod management (pod workers, probes, volumes, the 10250 server) is NOT implemented
+ * yet, so the Node reports Ready=False with reason KubeletNotReady and says so: nothing
+ * pretends pods could run here.  Without --kubeconfig (standalone mode) there is nothing
+ * this kubelet can do yet, and it exits 1 after the runtime check. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "config.h"
+#include "cri_client.h"
+#include "errors.h"
+#include "flags.h"
+#include "kubeconfig.h"
+#include "log.h"
+#include "node_lease.h"
+#include "node_status.h"
+
+#define NOT_READY_MSG "kubec kubelet: pod lifecycle management is not implemented yet (issue 8)"
+
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Wait up to ns for SIGTERM/SIGINT on sfd; returns 1 when one arrived. */
+static int wait_signal(int sfd, int64_t ns)
+{
+	if (ns < 0)
+		ns = 0;
+	struct pollfd p = { .fd = sfd, .events = POLLIN };
+	int r = poll(&p, 1, (int)((ns + 999999) / 1000000));
+	if (r > 0) {
+		struct signalfd_siginfo si;
+		if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			kc_info("received signal %s, shutting down", strsignal((int)si.ssi_signo));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = "", *kubeconfig = "", *hostname_override = "", *node_ip = "";
+	const char *endpoint = NULL, *root_dir = "/var/lib/kubelet";
+	int64_t req_timeout = 2LL * 60 * 1000000000LL;
+	bool version = false;
+	kc_strlist node_labels = { 0 }, taints = { 0 };
+	const kc_flag flags[] = {
+		{ "config", 0, KC_FLAG_STRING, &config_path,
+		  "The Kubelet will load its initial configuration from this file (KubeletConfiguration v1beta1). "
+		  "Command-line flags override configuration from this file." },
+		{ "kubeconfig", 0, KC_FLAG_STRING, &kubeconfig,
+		  "Path to a kubeconfig file, specifying how to connect to the API server. Providing --kubeconfig "
+		  "enables API server mode, omitting --kubeconfig enables standalone mode." },
+		{ "hostname-override", 0, KC_FLAG_STRING, &hostname_override,
+		  "If non-empty, will use this string as identification instead of the actual hostname." },
+		{ "node-ip", 0, KC_FLAG_STRING, &node_ip, "IP address of the node. If set, kubelet will use this IP address for the node." },
+		{ "node-labels", 0, KC_FLAG_STRINGS, &node_labels,
+		  "Labels to add when registering the node in the cluster. Labels must be key=value pairs separated by ','." },
+		{ "register-with-taints", 0, KC_FLAG_STRINGS, &taints,
+		  "Register the node with the given list of taints (comma separated \"<key>=<value>:<effect>\")." },
+		{ "container-runtime-endpoint", 0, KC_FLAG_STRING, &endpoint,
+		  "The endpoint of remote runtime service, e.g. unix:///path/to/runtime.sock "
+		  "(default unix:///run/containerd/containerd.sock)" },
+		{ "runtime-request-timeout", 0, KC_FLAG_DURATION, &req_timeout,
+		  "Timeout of all runtime requests except long running requests - pull, logs, exec and attach." },
+		{ "root-dir", 0, KC_FLAG_STRING, &root_dir, "Directory path for managing kubelet files." },
+		{ "version", 0, KC_FLAG_BOOL, &version, "Print version information and quit" },
+		{ NULL, 0, 0, NULL, NULL },
+	};
+	const kc_flagset fs = { .prog = "kubelet", .summary = NULL, .flags = flags };
+	char err[512];
+	/* flags given on the command line override the config file; note which were */
+	bool timeout_given = false;
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		timeout_given |= strncmp(argv[i], "--runtime-request-timeout", 25) == 0;
+	int rc = kc_flags_parse(&fs, argc, argv, NULL, err, sizeof(err));
+	if (rc == KC_FLAGS_HELP)
+		return 0;
+	if (rc < 0) {
+		fprintf(stderr, "Error: %s\n", err);
+		return 1;
+	}
+	if (version) {
+		printf("Kubernetes %s\n", KUBELET_VERSION);
+		return 0;
+	}
+
+	/* Block SIGTERM/SIGINT before any thread exists (the CRI I/O thread inherits the
+	 * mask), so they are only ever read from the signalfd of the main loop. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+	kubelet_config cfg;
+	if (kcfg_init(&cfg) < 0)
+		return 1;
+	if (config_path[0] && kcfg_load_file(&cfg, config_path, err, sizeof(err)) < 0) {
+		kc_error("\"Failed to load kubelet config file\" err=\"%s\" path=\"%s\"", err, config_path);
+		return 1;
+	}
+	/* flags override the file (as upstream's kubeletFlags/kubeletConfig merge) */
+	if (endpoint)
+		kcfg_set_str(&cfg.container_runtime_endpoint, endpoint);
+	if (timeout_given)
+		cfg.runtime_request_timeout_ns = req_timeout;
+	if (kcfg_validate(&cfg, err, sizeof(err)) < 0) {
+		kc_error("\"Failed to validate kubelet configuration\" err=\"%s\"", err);
+		return 1;
+	}
+	if (strcmp(cfg.cgroup_driver, "cgroupfs") != 0)
+		kc_warn("cgroupDriver %s: only cgroupfs is supported on machines without systemd", cfg.cgroup_driver);
+
+	/* the container runtime, as kubelet's start-up validates it */
+	cri_client cri;
+	rc = cri_client_init(&cri, cfg.container_runtime_endpoint, cfg.runtime_request_timeout_ns / 1000000);
+	if (rc < 0) {
+		kc_error("invalid container runtime endpoint \"%s\": %s", cfg.container_runtime_endpoint, kc_strerror(rc));
+		return 1;
+	}
+	Runtime__V1__VersionResponse *v = NULL;
+	cri_grpc_status st;
+	rc = cri_version(&cri, &v, &st);
+	if (rc < 0) {
+		kc_error("\"Failed to get runtime version\" err=\"rpc error: code = %s desc = %s\"",
+			 cri_grpc_code_name(st.code), st.message);
+		cri_client_close(&cri);
+		return 1;
+	}
+	kc_info("\"Container runtime initialized\" containerRuntime=\"%s\" version=\"%s\" apiVersion=\"%s\"",
+		v->runtime_name, v->runtime_version, v->runtime_api_version);
+	node_facts facts;
+	rc = node_gather(&facts, hostname_override, node_ip, root_dir, err, sizeof(err));
+	if (rc < 0) {
+		kc_error("\"Failed to gather node facts\" err=\"%s\"", err[0] ? err : kc_strerror(rc));
+		cri_msg_free(v);
+		cri_client_close(&cri);
+		return 1;
+	}
+	snprintf(facts.runtime_version, sizeof(facts.runtime_version), "%s://%s", v->runtime_name, v->runtime_version);
+	cri_msg_free(v);
+
+	if (!kubeconfig[0]) {
+		kc_error("standalone mode (no --kubeconfig): static pods are not implemented yet (issue 8); nothing to do");
+		cri_client_close(&cri);
+		return 1;
+	}
+	kc_kubeconfig kc;
+	memset(&kc, 0, sizeof(kc));
+	if (kc_kubeconfig_load_file(&kc, kubeconfig, NULL, err, sizeof(err)) < 0) {
+		kc_error("\"Failed to load kubeconfig\" err=\"%s\"", err);
+		cri_client_close(&cri);
+		return 1;
+	}
+	kc_client_opts copts = { .user_agent = "kubelet/" KUBELET_VERSION " (linux/amd64) kubec" };
+	kc_client *api = NULL;
+	rc = kc_client_new(&kc, &copts, &api);
+	kc_kubeconfig_close(&kc);
+	if (rc < 0) {
+		kc_error("\"Failed to create API client\" err=\"%s\"", kc_strerror(rc));
+		cri_client_close(&cri);
+		return 1;
+	}
+
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+	node_readiness rd = { .ready = 0, .reason = "KubeletNotReady", .message = NOT_READY_MSG };
+	kc_warn("%s: the node registers as NotReady and runs no pods", NOT_READY_MSG);
+	char uid[64] = "", lease_rv[64] = "";
+	int registered = 0, stop = 0;
+	int64_t backoff = 100 * 1000000LL; /* registerWithAPIServer: 100ms doubling to 7s */
+	kc_status kst;
+	int exit_code = 0;
+	while (!stop && !registered) {
+		cJSON *node = node_build(&facts, &cfg, &node_labels, &taints, &rd, wall_ns(), err, sizeof(err));
+		if (!node) {
+			kc_error("\"Unable to construct v1.Node object for kubelet\" err=\"%s\"", err);
+			exit_code = 1;
+			break;
+		}
+		rc = node_register(api, node, uid, sizeof(uid), &kst);
+		cJSON_Delete(node);
+		if (rc == 0) {
+			registered = 1;
+			kc_info("\"Successfully registered node\" node=\"%s\"", facts.name);
+			break;
+		}
+		kc_error("\"Unable to register node with API server\" err=\"%s\" node=\"%s\"",
+			 kst.message[0] ? kst.message : kc_strerror(rc), facts.name);
+		stop = wait_signal(sfd, backoff);
+		backoff = backoff * 2 > 7000 * 1000000LL ? 7000 * 1000000LL : backoff * 2;
+	}
+	int64_t lease_every = lease_renew_interval_ns(cfg.node_lease_duration_seconds);
+	int64_t next_lease = mono_ns(), next_status = mono_ns() + cfg.node_status_update_frequency_ns;
+	while (registered && !stop) {
+		int64_t now = mono_ns();
+		if (now >= next_lease) {
+			rc = lease_renew(api, facts.name, uid, cfg.node_lease_duration_seconds, wall_ns(), lease_rv,
+					 sizeof(lease_rv), &kst);
+			if (rc < 0)
+				kc_error("\"Failed to update lease\" err=\"%s\"", kst.message[0] ? kst.message : kc_strerror(rc));
+			else
+				kc_log_v(4, "renewed lease %s/%s", LEASE_NAMESPACE, facts.name);
+			/* upstream retries a failed renewal sooner (200ms doubling); keep it simple */
+			next_lease = now + (rc < 0 ? 1000000000LL : lease_every);
+		}
+		if (now >= next_status) {
+			cJSON *s = node_build_status(&facts, &cfg, &rd, wall_ns());
+			rc = node_update_status(api, facts.name, s, &kst);
+			cJSON_Delete(s);
+			if (rc < 0)
+				kc_error("\"Error updating node status, will retry\" err=\"%s\"",
+					 kst.message[0] ? kst.message : kc_strerror(rc));
+			next_status = now + cfg.node_status_update_frequency_ns;
+		}
+		int64_t next = next_lease < next_status ? next_lease : next_status;
+		stop = wait_signal(sfd, next - mono_ns());
+	}
+	if (sfd >= 0)
+		close(sfd);
+	kc_client_free(api);
+	cri_client_close(&cri);
+	kc_strlist_free(&node_labels);
+	kc_strlist_free(&taints);
+	kcfg_close(&cfg);
+	return exit_code;
+}
