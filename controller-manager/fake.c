@@ -1,0 +1,362 @@
+/* Test doubles for cm_lister and cm_api (see fake.h). */
+#include "fake.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "json.h"
+#include "meta.h"
+
+#define FAKE(p, member) ((cm_fake *)((char *)(p) - offsetof(cm_fake, member)))
+
+static cJSON *res_array(cJSON *root, const char *resource)
+{
+	cJSON *a = cJSON_GetObjectItemCaseSensitive(root, resource);
+	if (!a) {
+		a = cJSON_CreateArray();
+		cJSON_AddItemToObject(root, resource, a);
+	}
+	return a;
+}
+
+static void action(cm_fake *f, const char *verb, const char *resource, const char *ns,
+		   const char *name, const char *sub)
+{
+	char buf[600];
+	snprintf(buf, sizeof(buf), "%s %s %s/%s%s%s", verb, resource, ns, name, sub ? " " : "",
+		 sub ? sub : "");
+	cJSON_AddItemToArray(f->actions, cJSON_CreateString(buf));
+}
+
+static cJSON *find_in(cJSON *arr, const char *ns, const char *name, int *idx)
+{
+	int i = 0;
+	cJSON *o;
+	cJSON_ArrayForEach(o, arr)
+	{
+		if (!strcmp(kc_meta_namespace(o), ns) && !strcmp(kc_meta_name(o), name)) {
+			if (idx)
+				*idx = i;
+			return o;
+		}
+		i++;
+	}
+	return NULL;
+}
+
+cJSON *cm_fake_find(cm_fake *f, const char *resource, const char *ns, const char *name)
+{
+	return find_in(cJSON_GetObjectItemCaseSensitive(f->store, resource), ns, name, NULL);
+}
+
+static void bump_rv(cm_fake *f, cJSON *obj)
+{
+	char rv[32];
+	snprintf(rv, sizeof(rv), "%d", ++f->rv);
+	kc_meta_set_resource_version(obj, rv);
+}
+
+static void fill(cm_fake *f, cJSON *obj)
+{
+	if (!*kc_meta_namespace(obj))
+		kc_meta_set_namespace(obj, "default");
+	if (!*kc_meta_uid(obj)) {
+		char uid[KC_UUID_LEN + 1];
+		kc_meta_uuid_v4(f->clock, uid);
+		kc_meta_set_uid(obj, uid);
+	}
+	if (!*kc_meta_creation_timestamp(obj))
+		kc_meta_set_creation_time(obj, kc_now_wall(f->clock));
+	if (!kc_meta_generation(obj))
+		kc_meta_set_generation(obj, 1);
+	bump_rv(f, obj);
+}
+
+cJSON *cm_fake_add(cm_fake *f, const char *resource, cJSON *obj)
+{
+	fill(f, obj);
+	cJSON_AddItemToArray(res_array(f->store, resource), obj);
+	return obj;
+}
+
+static int f_get(cm_lister *l, const char *resource, const char *ns, const char *name,
+		 cJSON **out)
+{
+	cm_fake *f = FAKE(l, lister);
+	const cJSON *o = cm_fake_find(f, resource, ns, name);
+	*out = o ? kc_json_dup(o) : NULL;
+	return o ? 0 : KC_ENOTFOUND;
+}
+
+static int f_list(cm_lister *l, const char *resource, const char *ns, cJSON **out)
+{
+	cm_fake *f = FAKE(l, lister);
+	cJSON *arr = cJSON_CreateArray(), *o;
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(f->store, resource))
+	{
+		if (!ns || !*ns || !strcmp(kc_meta_namespace(o), ns))
+			cJSON_AddItemToArray(arr, kc_json_dup(o));
+	}
+	*out = arr;
+	return 0;
+}
+
+/* A quota-like refusal, worded as the apiserver's Status message. */
+static int forbid(const char *resource, const cJSON *obj, kc_status *st)
+{
+	if (st) {
+		kc_status_clear(st);
+		st->http_code = st->code = 403;
+		snprintf(st->reason, sizeof(st->reason), "Forbidden");
+		snprintf(st->message, sizeof(st->message),
+			 "%s \"%s\" is forbidden: exceeded quota: fake", resource,
+			 *kc_meta_name(obj) ? kc_meta_name(obj) : kc_meta_generate_name(obj));
+	}
+	return KC_EFORBIDDEN;
+}
+
+static int f_list_filtered(cm_lister *l, const char *resource, const char *ns,
+			   bool (*keep)(const cJSON *obj, void *arg), void *arg, cJSON **out)
+{
+	cm_fake *f = FAKE(l, lister);
+	cJSON *arr = cJSON_CreateArray(), *o;
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(f->store, resource))
+	{
+		if ((!ns || !*ns || !strcmp(kc_meta_namespace(o), ns)) && keep(o, arg))
+			cJSON_AddItemToArray(arr, kc_json_dup(o));
+	}
+	*out = arr;
+	return 0;
+}
+
+static int f_create(cm_api *a, const char *resource, const char *ns, const cJSON *obj,
+		    cJSON **out, kc_status *st)
+{
+	cm_fake *f = FAKE(a, api);
+	if (out)
+		*out = NULL;
+	if (st)
+		kc_status_clear(st);
+	f->create_calls++;
+	if (f->fail_from > 0 && f->create_calls >= f->fail_from)
+		return forbid(resource, obj, st);
+	if (f->fail_creates > 0) {
+		f->fail_creates--;
+		return forbid(resource, obj, st);
+	}
+	cJSON *o = kc_json_dup(obj);
+	kc_meta_set_namespace(o, ns);
+	if (!*kc_meta_name(o)) {
+		char name[80];
+		if (!*kc_meta_generate_name(o) ||
+		    kc_meta_generate_name_suffix(f->clock, kc_meta_generate_name(o), name,
+						 sizeof(name)) < 0) {
+			cJSON_Delete(o);
+			return KC_EINVALID;
+		}
+		kc_meta_set_name(o, name);
+	}
+	if (cm_fake_find(f, resource, ns, kc_meta_name(o)) ||
+	    find_in(cJSON_GetObjectItemCaseSensitive(f->pending, resource), ns,
+		    kc_meta_name(o), NULL)) {
+		cJSON_Delete(o);
+		return KC_EEXIST;
+	}
+	fill(f, o);
+	action(f, "create", resource, ns, kc_meta_name(o), NULL);
+	if (out)
+		*out = kc_json_dup(o);
+	cJSON_AddItemToArray(res_array(f->writes_visible ? f->store : f->pending, resource), o);
+	return 0;
+}
+
+static int f_update(cm_api *a, const char *resource, const char *ns, const char *name,
+		    const char *sub, const cJSON *obj, cJSON **out)
+{
+	cm_fake *f = FAKE(a, api);
+	if (out)
+		*out = NULL;
+	int idx;
+	cJSON *arr = res_array(f->store, resource);
+	cJSON *cur = find_in(arr, ns, name, &idx);
+	if (!cur)
+		return KC_ENOTFOUND;
+	const char *rv = kc_meta_resource_version(obj);
+	if (*rv && strcmp(rv, kc_meta_resource_version(cur)))
+		return KC_ECONFLICT;
+	cJSON *n;
+	if (sub && !strcmp(sub, "status")) {
+		/* the status subresource changes status only */
+		n = kc_json_dup(cur);
+		cJSON_DeleteItemFromObjectCaseSensitive(n, "status");
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(obj, "status");
+		if (st)
+			cJSON_AddItemToObject(n, "status", kc_json_dup(st));
+		/* as upstream's deployment status strategy: annotations follow the request */
+		const cJSON *an = kc_meta_annotations(obj);
+		kc_json_delete(n, "metadata.annotations");
+		if (an)
+			kc_json_set(n, "metadata.annotations", kc_json_dup(an));
+	} else {
+		/* the main resource ignores status, bumps generation on spec changes */
+		n = kc_json_dup(obj);
+		cJSON_DeleteItemFromObjectCaseSensitive(n, "status");
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(cur, "status");
+		if (st)
+			cJSON_AddItemToObject(n, "status", kc_json_dup(st));
+		kc_meta_set_generation(n, kc_meta_generation(cur));
+		if (!kc_json_equal(kc_json_get(cur, "spec"), kc_json_get(n, "spec")))
+			kc_meta_set_generation(n, kc_meta_generation(cur) + 1);
+	}
+	bump_rv(f, n);
+	/* replace the contents in place so pointers tests hold stay valid */
+	cm_json_replace(cur, n);
+	n = cur;
+	(void)idx;
+	action(f, "update", resource, ns, name, sub);
+	if (out)
+		*out = kc_json_dup(n);
+	return 0;
+}
+
+/* Only the strategic-merge patch of metadata.ownerReferences the controllers send
+ * (ControllerRefManager's adopt/release), with metadata.uid as a precondition. */
+static int f_patch(cm_api *a, const char *resource, const char *ns, const char *name,
+		   enum kc_patch_type type, const cJSON *patch, cJSON **out)
+{
+	cm_fake *f = FAKE(a, api);
+	if (out)
+		*out = NULL;
+	cJSON *cur = cm_fake_find(f, resource, ns, name);
+	if (!cur)
+		return KC_ENOTFOUND;
+	if (type != KC_PATCH_STRATEGIC)
+		return -ENOTSUP;
+	const char *uid = kc_json_get_string(patch, "metadata.uid", NULL);
+	if (uid && strcmp(uid, kc_meta_uid(cur)))
+		return KC_ECONFLICT;
+	const cJSON *r;
+	cJSON_ArrayForEach(r, kc_json_get(patch, "metadata.ownerReferences"))
+	{
+		const char *ruid = kc_json_get_string(r, "uid", "");
+		if (!strcmp(kc_json_get_string(r, "$patch", ""), "delete")) {
+			kc_meta_remove_owner_ref(cur, ruid);
+			continue;
+		}
+		kc_owner_ref o;
+		if (kc_meta_owner_ref_read(r, &o) < 0)
+			return KC_EINVALID;
+		o.controller = kc_json_get_bool(r, "controller", false);
+		o.block_owner_deletion = kc_json_get_bool(r, "blockOwnerDeletion", false);
+		int rc = kc_meta_add_owner_ref(cur, &o);
+		if (rc < 0)
+			return rc;
+	}
+	bump_rv(f, cur);
+	action(f, "patch", resource, ns, name, NULL);
+	if (out)
+		*out = kc_json_dup(cur);
+	return 0;
+}
+
+static int f_del(cm_api *a, const char *resource, const char *ns, const char *name,
+		 const cJSON *opts)
+{
+	cm_fake *f = FAKE(a, api);
+	int idx;
+	cJSON *arr = res_array(f->store, resource);
+	if (!find_in(arr, ns, name, &idx))
+		return KC_ENOTFOUND;
+	cJSON_DeleteItemFromArray(arr, idx);
+	action(f, "delete", resource, ns, name, NULL);
+	return 0;
+}
+
+static void f_event(cm_api *a, const cJSON *obj, const char *api_version, const char *kind,
+		    const char *type, const char *reason, const char *message)
+{
+	cm_fake *f = FAKE(a, api);
+	cJSON *e = cJSON_CreateObject();
+	cJSON_AddStringToObject(e, "type", type);
+	cJSON_AddStringToObject(e, "reason", reason);
+	cJSON_AddStringToObject(e, "message", message);
+	cJSON_AddStringToObject(e, "kind", kind);
+	cJSON_AddStringToObject(e, "name", kc_meta_name(obj));
+	cJSON_AddItemToArray(f->events, e);
+}
+
+int cm_fake_init(cm_fake *f, kc_clock_t *clock)
+{
+	memset(f, 0, sizeof(*f));
+	f->clock = clock;
+	f->lister.get = f_get;
+	f->lister.list = f_list;
+	f->lister.list_filtered = f_list_filtered;
+	f->api.create = f_create;
+	f->api.update = f_update;
+	f->api.patch = f_patch;
+	f->api.del = f_del;
+	f->api.event = f_event;
+	f->writes_visible = true;
+	f->store = cJSON_CreateObject();
+	f->pending = cJSON_CreateObject();
+	f->actions = cJSON_CreateArray();
+	f->events = cJSON_CreateArray();
+	if (!f->store || !f->pending || !f->actions || !f->events) {
+		cm_fake_close(f);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void cm_fake_close(cm_fake *f)
+{
+	cJSON_Delete(f->store);
+	cJSON_Delete(f->pending);
+	cJSON_Delete(f->actions);
+	cJSON_Delete(f->events);
+	f->store = f->pending = f->actions = f->events = NULL;
+}
+
+cJSON *cm_fake_flush(cm_fake *f)
+{
+	cJSON *out = cJSON_CreateArray();
+	cJSON *res;
+	cJSON_ArrayForEach(res, f->pending)
+	{
+		cJSON *o;
+		cJSON *dst = res_array(f->store, res->string);
+		while ((o = cJSON_DetachItemFromArray(res, 0))) {
+			cJSON_AddItemToArray(out, kc_json_dup(o));
+			cJSON_AddItemToArray(dst, o);
+		}
+	}
+	return out;
+}
+
+int cm_fake_count(const cm_fake *f, const char *prefix)
+{
+	int n = 0;
+	const cJSON *s;
+	cJSON_ArrayForEach(s, f->actions)
+	{
+		if (cJSON_IsString(s) && !strncmp(s->valuestring, prefix, strlen(prefix)))
+			n++;
+	}
+	return n;
+}
+
+void cm_fake_clear(cm_fake *f)
+{
+	cJSON_Delete(f->actions);
+	cJSON_Delete(f->events);
+	f->actions = cJSON_CreateArray();
+	f->events = cJSON_CreateArray();
+}
+
+int cm_fake_len(cm_fake *f, const char *resource)
+{
+	return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(f->store, resource));
+}

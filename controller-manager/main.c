@@ -1,0 +1,451 @@
+/* kube-controller-manager: flags, then start things (cmd/kube-controller-manager).
+ *
+ * Start-up as upstream: serve /healthz and /metrics, then (with --leader-elect, the
+ * default) wait to become leader of the kube-system/kube-controller-manager Lease; once
+ * leading, create the shared informers, the enabled controllers, start the informers,
+ * wait for their caches and start the workers. Losing the lease exits the process
+ * ("leaderelection lost"), so a restarted process begins from a clean cache. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "errors.h"
+#include "events.h"
+#include "flags.h"
+#include "informer.h"
+#include "kubeconfig.h"
+#include "leader.h"
+#include "log.h"
+
+#include "controller.h"
+#include "deployment.h"
+#include "endpointslice.h"
+#include "options.h"
+#include "replicaset.h"
+#include "server.h"
+
+static int wake_fd[2] = { -1, -1 };
+
+static void wake(char c)
+{
+	ssize_t n = write(wake_fd[1], &c, 1);
+	(void)n;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	wake('T');
+}
+
+typedef struct cm_app {
+	kc_client *client;
+	kc_leader *leader;
+	cm_informers *informers;
+	cm_controller *ctrls[4];
+	int nctrls;
+	kc_recorder *recs[4];
+	cm_api *apis[4];
+	kc_event_sink *sink;
+	rs_controller rs;
+	dc_controller dc;
+	eps_controller eps;
+	bool rs_on, dc_on, eps_on;
+	int eps_workers;
+	pthread_mutex_t mu; /* guards ctrls/nctrls for /metrics */
+} cm_app;
+
+static void started_leading(void *arg)
+{
+	(void)arg;
+	wake('L');
+}
+
+static void stopped_leading(void *arg)
+{
+	(void)arg;
+	wake('S');
+}
+
+static void new_leader(void *arg, const char *id)
+{
+	(void)arg;
+	kc_info("new leader elected: %s", id);
+}
+
+static char *metrics(void *arg)
+{
+	cm_app *a = arg;
+	char *buf = NULL;
+	size_t len = 0;
+	pthread_mutex_lock(&a->mu);
+	for (int i = 0; i < a->nctrls; i++)
+		cm_controller_metrics(a->ctrls[i], &buf, &len);
+	pthread_mutex_unlock(&a->mu);
+	char *out = NULL;
+	int leading = a->leader ? kc_leader_is_leader(a->leader) : 1;
+	if (asprintf(&out,
+		     "# TYPE leader_election_master_status gauge\n"
+		     "leader_election_master_status{name=\"kube-controller-manager\"} %d\n%s",
+		     leading, buf ? buf : "") < 0)
+		out = NULL;
+	free(buf);
+	return out;
+}
+
+static int healthz(void *arg, char *why, size_t n)
+{
+	cm_app *a = arg;
+	/* upstream: leader-election watchdog with a 20 s tolerance */
+	if (a->leader && kc_leader_check(a->leader, 20 * KC_NSEC_PER_SEC) < 0) {
+		snprintf(why, n, "leaderElection");
+		return -1;
+	}
+	return 0;
+}
+
+static cm_api *new_api(cm_app *a, const char *component)
+{
+	kc_recorder_options ro = { .component = component, .sink = a->sink };
+	kc_recorder *rec = NULL;
+	cm_api *api = NULL;
+	if (kc_recorder_new(&ro, &rec) < 0)
+		return NULL;
+	if (cm_client_api_new(a->client, rec, &api) < 0) {
+		kc_recorder_free(rec);
+		return NULL;
+	}
+	a->recs[a->nctrls] = rec;
+	a->apis[a->nctrls] = api;
+	return api;
+}
+
+static int add_ctrl(cm_app *a, const char *name, int workers, int max_retries, cm_sync_fn fn,
+		    void *arg, cm_controller **out)
+{
+	cm_controller_opts o = { .name = name, .workers = workers, .sync = fn, .arg = arg,
+				 .max_retries = max_retries };
+	int rc = cm_controller_new(&o, out);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&a->mu);
+	a->ctrls[a->nctrls++] = *out;
+	pthread_mutex_unlock(&a->mu);
+	return 0;
+}
+
+/* Informers, controllers, workers: what runs while leading. */
+static int run_controllers(cm_app *a, int rs_workers, int dc_workers)
+{
+	int rc = cm_informers_new(a->client, &a->informers);
+	if (rc < 0)
+		return rc;
+	cm_lister *l = cm_informers_lister(a->informers);
+	if (a->rs_on) {
+		cm_api *api = new_api(a, "replicaset-controller");
+		if (!api)
+			return -ENOMEM;
+		rs_controller_init(&a->rs, l, api, NULL);
+		if ((rc = add_ctrl(a, "replicaset", rs_workers, 0, rs_sync, &a->rs, &a->rs.ctrl)) < 0 ||
+		    (rc = rs_controller_register(&a->rs, a->informers)) < 0)
+			return rc;
+	}
+	if (a->dc_on) {
+		cm_api *api = new_api(a, "deployment-controller");
+		if (!api)
+			return -ENOMEM;
+		dc_controller_init(&a->dc, l, api, NULL);
+		if ((rc = add_ctrl(a, "deployment", dc_workers, 15, dc_sync, &a->dc, &a->dc.ctrl)) < 0 ||
+		    (rc = dc_controller_register(&a->dc, a->informers)) < 0)
+			return rc;
+	}
+	if (a->eps_on) {
+		cm_api *api = new_api(a, "endpointslice-controller");
+		if (!api)
+			return -ENOMEM;
+		int max_eps = a->eps.max_endpoints;
+		eps_controller_init(&a->eps, l, api);
+		a->eps.max_endpoints = max_eps;
+		if ((rc = add_ctrl(a, "endpointslice", a->eps_workers, 15, eps_sync, &a->eps,
+				   &a->eps.ctrl)) < 0 ||
+		    (rc = eps_controller_register(&a->eps, a->informers)) < 0)
+			return rc;
+	}
+	if ((rc = cm_informers_start(a->informers)) < 0)
+		return rc;
+	kc_info("Waiting for caches to sync");
+	while ((rc = cm_informers_wait_for_sync(a->informers, 10000)) == -ETIMEDOUT)
+		kc_info("Still waiting for caches to sync");
+	if (rc < 0)
+		return rc;
+	kc_info("Caches are synced");
+	for (int i = 0; i < a->nctrls; i++)
+		if ((rc = cm_controller_start(a->ctrls[i])) < 0)
+			return rc;
+	return 0;
+}
+
+static void shutdown_all(cm_app *a)
+{
+	for (int i = 0; i < a->nctrls; i++)
+		cm_controller_stop(a->ctrls[i]);
+	if (a->informers)
+		cm_informers_stop(a->informers);
+	for (int i = 0; i < a->nctrls; i++) {
+		kc_recorder_flush(a->recs[i], 2 * KC_NSEC_PER_SEC);
+		cm_controller_free(a->ctrls[i]);
+		cm_client_api_free(a->apis[i]);
+		kc_recorder_free(a->recs[i]);
+	}
+	a->nctrls = 0;
+	cm_informers_free(a->informers);
+	a->informers = NULL;
+	if (a->rs_on)
+		rs_controller_close(&a->rs);
+}
+
+int main(int argc, char **argv)
+{
+	const char *kubeconfig = NULL, *master = NULL, *bind_address = "0.0.0.0";
+	const char *tls_cert = NULL, *tls_key = NULL;
+	const char *le_ns = "kube-system", *le_name = "kube-controller-manager";
+	const char *cluster_cidr = NULL, *service_range = NULL, *cluster_name = "kubernetes";
+	const char *unused_str[12] = { 0 };
+	kc_strlist controllers = { (char *[]){ "*" }, 1, false };
+	bool leader_elect = true, allocate_cidrs = false, use_sa_creds = false;
+	int secure_port = 10257, rs_workers = 5, dc_workers = 5, mask_size = 0;
+	int terminated_gc = 12500, other_syncs = 0, eps_workers = 5, max_eps = 100;
+	int64_t le_lease = 15 * KC_NSEC_PER_SEC, le_renew = 10 * KC_NSEC_PER_SEC;
+	int64_t le_retry = 2 * KC_NSEC_PER_SEC;
+	int64_t node_monitor_period = 5 * KC_NSEC_PER_SEC;
+	int64_t node_grace = 50 * KC_NSEC_PER_SEC; /* 1.32 default */
+	double kube_api_qps = 20;
+	int kube_api_burst = 30;
+
+	const kc_flag flags[] = {
+		{ "kubeconfig", 0, KC_FLAG_STRING, &kubeconfig,
+		  "Path to kubeconfig file with authorization and master location information." },
+		{ "master", 0, KC_FLAG_STRING, &master,
+		  "The address of the Kubernetes API server (overrides any value in kubeconfig)." },
+		{ "controllers", 0, KC_FLAG_STRINGS, &controllers,
+		  "A list of controllers to enable. '*' enables all on-by-default controllers, 'foo' "
+		  "enables the controller named 'foo', '-foo' disables the controller named 'foo'." },
+		{ "leader-elect", 0, KC_FLAG_BOOL, &leader_elect,
+		  "Start a leader election client and gain leadership before executing the main loop." },
+		{ "leader-elect-lease-duration", 0, KC_FLAG_DURATION, &le_lease,
+		  "The duration that non-leader candidates will wait after observing a leadership "
+		  "renewal until attempting to acquire leadership." },
+		{ "leader-elect-renew-deadline", 0, KC_FLAG_DURATION, &le_renew,
+		  "The interval between attempts by the acting master to renew a leadership slot." },
+		{ "leader-elect-retry-period", 0, KC_FLAG_DURATION, &le_retry,
+		  "The duration the clients should wait between attempting acquisition and renewal "
+		  "of a leadership." },
+		{ "leader-elect-resource-namespace", 0, KC_FLAG_STRING, &le_ns,
+		  "The namespace of resource object that is used for locking during leader election." },
+		{ "leader-elect-resource-name", 0, KC_FLAG_STRING, &le_name,
+		  "The name of resource object that is used for locking during leader election." },
+		{ "concurrent-deployment-syncs", 0, KC_FLAG_INT, &dc_workers,
+		  "The number of deployment objects that are allowed to sync concurrently." },
+		{ "concurrent-replicaset-syncs", 0, KC_FLAG_INT, &rs_workers,
+		  "The number of replica sets that are allowed to sync concurrently." },
+		{ "secure-port", 0, KC_FLAG_INT, &secure_port,
+		  "The port on which to serve HTTPS with authentication and authorization. If 0, "
+		  "don't serve HTTPS at all." },
+		{ "bind-address", 0, KC_FLAG_STRING, &bind_address,
+		  "The IP address on which to listen for the --secure-port port." },
+		{ "tls-cert-file", 0, KC_FLAG_STRING, &tls_cert,
+		  "File containing the default x509 Certificate for HTTPS." },
+		{ "tls-private-key-file", 0, KC_FLAG_STRING, &tls_key,
+		  "File containing the default x509 private key matching --tls-cert-file." },
+		/* accepted, warned about when set: controllers not implemented yet */
+		{ "cluster-cidr", 0, KC_FLAG_STRING, &cluster_cidr, "CIDR Range for Pods in cluster. (not implemented)" },
+		{ "allocate-node-cidrs", 0, KC_FLAG_BOOL, &allocate_cidrs, "Should CIDRs for Pods be allocated. (not implemented)" },
+		{ "node-cidr-mask-size", 0, KC_FLAG_INT, &mask_size, "Mask size for node cidr in cluster. (not implemented)" },
+		{ "service-cluster-ip-range", 0, KC_FLAG_STRING, &service_range, "CIDR Range for Services in cluster. (not implemented)" },
+		{ "node-monitor-period", 0, KC_FLAG_DURATION, &node_monitor_period, "The period for syncing NodeStatus. (not implemented)" },
+		{ "node-monitor-grace-period", 0, KC_FLAG_DURATION, &node_grace, "Amount of time a running Node is allowed to be unresponsive before marking it unhealthy. (not implemented)" },
+		{ "terminated-pod-gc-threshold", 0, KC_FLAG_INT, &terminated_gc, "Number of terminated pods that can exist before the terminated pod garbage collector starts deleting terminated pods. (not implemented)" },
+		{ "cluster-name", 0, KC_FLAG_STRING, &cluster_name, "The instance prefix for the cluster." },
+		{ "use-service-account-credentials", 0, KC_FLAG_BOOL, &use_sa_creds, "If true, use individual service account credentials for each controller. (not implemented)" },
+		{ "cluster-signing-cert-file", 0, KC_FLAG_STRING, &unused_str[0], "(not implemented)" },
+		{ "cluster-signing-key-file", 0, KC_FLAG_STRING, &unused_str[1], "(not implemented)" },
+		{ "root-ca-file", 0, KC_FLAG_STRING, &unused_str[2], "(not implemented)" },
+		{ "service-account-private-key-file", 0, KC_FLAG_STRING, &unused_str[3], "(not implemented)" },
+		{ "authentication-kubeconfig", 0, KC_FLAG_STRING, &unused_str[4], "(not implemented)" },
+		{ "authorization-kubeconfig", 0, KC_FLAG_STRING, &unused_str[5], "(not implemented)" },
+		{ "requestheader-client-ca-file", 0, KC_FLAG_STRING, &unused_str[6], "(not implemented)" },
+		{ "client-ca-file", 0, KC_FLAG_STRING, &unused_str[7], "(not implemented)" },
+		{ "cert-dir", 0, KC_FLAG_STRING, &unused_str[8], "(the self-signed certificate is kept in memory)" },
+		{ "concurrent-endpoint-syncs", 0, KC_FLAG_INT, &other_syncs, "(not implemented)" },
+		{ "concurrent-service-endpoint-syncs", 0, KC_FLAG_INT, &eps_workers,
+		  "The number of service endpoint syncing operations that will be done concurrently." },
+		{ "max-endpoints-per-slice", 0, KC_FLAG_INT, &max_eps,
+		  "The maximum number of endpoints that will be added to an EndpointSlice." },
+		{ "kube-api-qps", 0, KC_FLAG_FLOAT, &kube_api_qps, "QPS to use while talking with kubernetes apiserver. (not enforced)" },
+		{ "kube-api-burst", 0, KC_FLAG_INT, &kube_api_burst, "Burst to use while talking with kubernetes apiserver. (not enforced)" },
+		{ NULL, 0, 0, NULL, NULL },
+	};
+	kc_flagset fs = { "kube-controller-manager",
+			  "The Kubernetes controller manager is a daemon that embeds the core control "
+			  "loops shipped with Kubernetes.",
+			  flags };
+	char err[1024];
+	int rc = kc_flags_parse(&fs, argc, argv, NULL, err, sizeof(err));
+	if (rc == KC_FLAGS_HELP)
+		return 0;
+	if (rc < 0) {
+		fprintf(stderr, "Error: %s\n", err);
+		return 1;
+	}
+	if (cm_validate_controllers(&controllers, err, sizeof(err)) < 0) {
+		fprintf(stderr, "Error: %s\n", err);
+		return 1;
+	}
+	if (max_eps < 1 || max_eps > 1000) {
+		fprintf(stderr, "Error: --max-endpoints-per-slice must be between 1 and 1000\n");
+		return 1;
+	}
+	if (rs_workers < 1 || dc_workers < 1 || eps_workers < 1) {
+		fprintf(stderr, "Error: --concurrent-*-syncs must be at least 1\n");
+		return 1;
+	}
+	/* accepted for compatibility; honest about what does not run */
+	if (cluster_cidr || allocate_cidrs || mask_size || service_range)
+		kc_warn("node IPAM flags (--cluster-cidr, --allocate-node-cidrs, "
+			"--node-cidr-mask-size, --service-cluster-ip-range) are accepted but the "
+			"nodeipam controller is not implemented yet");
+	if (node_grace != 50 * KC_NSEC_PER_SEC || node_monitor_period != 5 * KC_NSEC_PER_SEC)
+		kc_warn("--node-monitor-period/--node-monitor-grace-period are accepted but the "
+			"nodelifecycle controller is not implemented yet");
+	if (terminated_gc != 12500)
+		kc_warn("--terminated-pod-gc-threshold is accepted but the podgc controller is not "
+			"implemented yet");
+	for (size_t i = 0; i < sizeof(unused_str) / sizeof(unused_str[0]); i++)
+		if (unused_str[i])
+			kc_warn("a flag given is accepted but has no effect yet: %s", unused_str[i]);
+	for (size_t i = 0; i < controllers.n; i++) {
+		const char *c = controllers.items[i];
+		if (c[0] != '-' && strcmp(c, "*") && cm_controller_unimplemented(c))
+			kc_warn("controller %s is not implemented yet and will not run", c);
+	}
+
+	cm_app a;
+	memset(&a, 0, sizeof(a));
+	pthread_mutex_init(&a.mu, NULL);
+	a.rs_on = cm_controller_enabled(&controllers, "replicaset", false);
+	a.dc_on = cm_controller_enabled(&controllers, "deployment", false);
+	a.eps_on = cm_controller_enabled(&controllers, "endpointslice", false);
+	a.eps_workers = eps_workers;
+	a.eps.max_endpoints = max_eps;
+
+	kc_kubeconfig kc;
+	memset(&kc, 0, sizeof(kc));
+	if ((rc = kc_kubeconfig_from_flags(&kc, master, kubeconfig, err, sizeof(err))) < 0) {
+		fprintf(stderr, "Error: invalid kubeconfig: %s\n", err);
+		return 1;
+	}
+	kc_client_opts co = { .user_agent = "kube-controller-manager/v1.32.0 (linux/amd64) kubec" };
+	rc = kc_client_new(&kc, &co, &a.client);
+	kc_kubeconfig_close(&kc);
+	if (rc < 0) {
+		fprintf(stderr, "Error: cannot build the API client: %s\n", kc_strerror(rc));
+		return 1;
+	}
+	if (pipe(wake_fd) < 0) {
+		perror("pipe");
+		return 1;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	kc_event_sink_client_new(a.client, &a.sink);
+
+	kc_leader_lock *lock = NULL;
+	if (leader_elect) {
+		char id[KC_LEADER_HOLDER_MAX];
+		kc_leader_default_identity(id, sizeof(id), NULL);
+		if ((rc = kc_leader_lease_lock_new(a.client, le_ns, le_name, &lock)) < 0) {
+			fprintf(stderr, "Error: leader election lock: %s\n", kc_strerror(rc));
+			return 1;
+		}
+		kc_leader_config lc = {
+			.lock = lock, .identity = id, .lease_duration_ns = le_lease,
+			.renew_deadline_ns = le_renew, .retry_period_ns = le_retry,
+			.release_on_cancel = true,
+			.cb = { started_leading, stopped_leading, new_leader, &a },
+		};
+		if ((rc = kc_leader_new(&lc, &a.leader)) < 0) {
+			fprintf(stderr, "Error: invalid leader election configuration: %s\n",
+				kc_strerror(rc));
+			return 1;
+		}
+	}
+
+	cm_server *srv = NULL;
+	if (secure_port > 0) {
+		cm_server_opts so = { .bind_address = bind_address, .port = secure_port,
+				      .cert_file = tls_cert, .key_file = tls_key,
+				      .metrics = metrics, .healthz = healthz, .arg = &a };
+		if ((rc = cm_server_start(&so, &srv, err, sizeof(err))) < 0) {
+			fprintf(stderr, "Error: %s\n", err);
+			return 1;
+		}
+		kc_info("Serving securely on %s:%d", bind_address, cm_server_port(srv));
+	}
+
+	if (a.leader) {
+		kc_info("attempting to acquire leader lease %s/%s...", le_ns, le_name);
+		kc_leader_start(a.leader);
+	} else {
+		wake('L');
+	}
+
+	int exit_code = 0;
+	for (;;) {
+		struct pollfd p = { wake_fd[0], POLLIN, 0 };
+		if (poll(&p, 1, -1) < 0 && errno == EINTR)
+			continue;
+		char c;
+		if (read(wake_fd[0], &c, 1) != 1)
+			continue;
+		if (c == 'L') {
+			kc_info("Started leading: starting controllers (replicaset: %s, deployment: "
+				"%s, endpointslice: %s)",
+				a.rs_on ? "on" : "off", a.dc_on ? "on" : "off",
+				a.eps_on ? "on" : "off");
+			if ((rc = run_controllers(&a, rs_workers, dc_workers)) < 0) {
+				kc_error("error starting controllers: %s", kc_strerror(rc));
+				exit_code = 1;
+				break;
+			}
+		} else if (c == 'S') {
+			/* as upstream: a leader that lost its lease exits */
+			kc_error("leaderelection lost");
+			exit_code = 1;
+			break;
+		} else if (c == 'T') {
+			kc_info("Received termination signal, shutting down");
+			break;
+		}
+	}
+	shutdown_all(&a);
+	if (a.leader) {
+		kc_leader_stop(a.leader);
+		kc_leader_free(a.leader);
+	}
+	kc_leader_lease_lock_free(lock);
+	cm_server_stop(srv);
+	kc_event_sink_client_free(a.sink);
+	kc_client_free(a.client);
+	kc_strlist_free(&controllers);
+	return exit_code;
+}
