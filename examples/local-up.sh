@@ -115,12 +115,31 @@ up() {
 	else
 		missing="$missing kube-apiserver"
 	fi
-	for d in kube-scheduler kube-controller-manager kubelet kube-proxy; do
-		[ -x "$BIN/$d" ] || missing="$missing $d"
+	# The scheduler and controller-manager use the admin kubeconfig for now; per-component
+	# client certificates come with the bootstrap issue.
+	if echo "$started" | grep -q kube-apiserver; then
+		for d in kube-controller-manager:10257 kube-scheduler:10259; do
+			name=${d%%:*}; port=${d##*:}
+			# kube-scheduler serves /healthz on plain HTTP until it has a serving cert.
+			scheme=https; [ "$name" = kube-scheduler ] && scheme=http
+			if [ -x "$BIN/$name" ]; then
+				"$BIN/$name" --kubeconfig "$RUN/admin.kubeconfig" --leader-elect=true \
+					--bind-address 127.0.0.1 --secure-port "$port" \
+					>"$RUN/$name.log" 2>&1 &
+				echo $! >"$RUN/$name.pid"
+				wait_http "$scheme://127.0.0.1:$port/healthz" "$name" 30 -k
+				started="$started $name"
+			else
+				missing="$missing $name"
+			fi
+		done
+	fi
+	for d in kubelet kube-proxy; do
+		missing="$missing $d"
 	done
 	echo
 	echo "kubec local cluster: started:${started:- nothing}"
-	[ -z "$missing" ] || echo "not built yet (their issues are open):$missing"
+	[ -z "$missing" ] || echo "not started (their issues are open; the kubelet cannot run pods yet):$missing"
 	echo "logs and state: $RUN"
 	if [ -n "$started" ] && [ -x "$BIN/kube-apiserver" ]; then
 		echo
@@ -128,7 +147,7 @@ up() {
 		echo "  export KUBECONFIG=$RUN/admin.kubeconfig"
 		echo "  kubectl version"
 		echo "  kubectl get namespaces"
-		echo "  kubectl apply -f examples/web.yaml"
+		echo "  kubectl apply -f examples/web.yaml   # Deployment -> ReplicaSet -> Pods (Pending until a kubelet runs them)"
 	fi
 	echo "Stop it with: make down"
 }
