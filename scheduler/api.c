@@ -1,0 +1,99 @@
+/* sched_api on the REST client: upstream DefaultBinder (POST pods/binding),
+ * updatePod's PodScheduled condition patch, and the event recorder. */
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "errors.h"
+#include "json.h"
+#include "log.h"
+
+static int do_bind(sched_api *base, const sched_pod *pod, const char *node, char *err,
+		   size_t errlen)
+{
+	sched_client_api *a = (sched_client_api *)base;
+	cJSON *b = cJSON_CreateObject();
+	if (!b)
+		return -ENOMEM;
+	cJSON_AddStringToObject(b, "apiVersion", "v1");
+	cJSON_AddStringToObject(b, "kind", "Binding");
+	cJSON *md = cJSON_AddObjectToObject(b, "metadata");
+	cJSON_AddStringToObject(md, "name", pod->name);
+	cJSON_AddStringToObject(md, "namespace", pod->ns);
+	if (*pod->uid)
+		cJSON_AddStringToObject(md, "uid", pod->uid);
+	cJSON *t = cJSON_AddObjectToObject(b, "target");
+	cJSON_AddStringToObject(t, "apiVersion", "v1");
+	cJSON_AddStringToObject(t, "kind", "Node");
+	cJSON_AddStringToObject(t, "name", node);
+	kc_ref ref = { .api_version = "v1", .resource = "pods", .ns = pod->ns, .name = pod->name,
+		       .subresource = "binding" };
+	kc_status st;
+	kc_status_clear(&st);
+	int rc = kc_client_create(a->client, &ref, b, NULL, &st);
+	cJSON_Delete(b);
+	if (rc != 0)
+		snprintf(err, errlen, "%s", *st.message ? st.message : kc_strerror(rc));
+	return rc;
+}
+
+static int set_condition(sched_api *base, const sched_pod *pod, const char *reason,
+			 const char *message)
+{
+	sched_client_api *a = (sched_client_api *)base;
+	char now[32];
+	kc_event_format_time(kc_now_wall(a->clock), now, sizeof(now));
+	cJSON *patch = cJSON_CreateObject();
+	if (!patch)
+		return -ENOMEM;
+	cJSON *status = cJSON_AddObjectToObject(patch, "status");
+	cJSON *conds = cJSON_AddArrayToObject(status, "conditions");
+	cJSON *c = cJSON_CreateObject();
+	cJSON_AddItemToArray(conds, c);
+	cJSON_AddStringToObject(c, "type", "PodScheduled");
+	cJSON_AddStringToObject(c, "status", "False");
+	cJSON_AddNullToObject(c, "lastProbeTime");
+	cJSON_AddStringToObject(c, "lastTransitionTime", now);
+	cJSON_AddStringToObject(c, "reason", reason);
+	cJSON_AddStringToObject(c, "message", message);
+	kc_ref ref = { .api_version = "v1", .resource = "pods", .ns = pod->ns, .name = pod->name,
+		       .subresource = "status" };
+	kc_status st;
+	kc_status_clear(&st);
+	/* strategic merge: conditions merge by type, other conditions are kept */
+	int rc = kc_client_patch(a->client, &ref, KC_PATCH_STRATEGIC, patch, NULL, NULL, &st);
+	cJSON_Delete(patch);
+	if (rc != 0)
+		kc_warn("pod %s: updating PodScheduled condition: %s", pod->key,
+			*st.message ? st.message : kc_strerror(rc));
+	return rc;
+}
+
+static void event(sched_api *base, const sched_pod *pod, const char *type, const char *reason,
+		  const char *message)
+{
+	sched_client_api *a = (sched_client_api *)base;
+	if (!a->rec)
+		return;
+	cJSON *ref = kc_event_object_ref(pod->obj, "v1", "Pod", NULL);
+	if (!ref)
+		return;
+	int rc = kc_event_record(a->rec, ref, type, reason, "%s", message);
+	if (rc != 0)
+		kc_log_v(2, "pod %s: event %s dropped: %s", pod->key, reason, kc_strerror(rc));
+	cJSON_Delete(ref);
+}
+
+void sched_client_api_init(sched_client_api *a, kc_client *client, kc_recorder *rec,
+			   kc_clock_t *clock)
+{
+	memset(a, 0, sizeof(*a));
+	a->base.bind = do_bind;
+	a->base.set_condition = set_condition;
+	a->base.event = event;
+	a->client = client;
+	a->rec = rec;
+	a->clock = clock ? clock : kc_clock_real();
+}

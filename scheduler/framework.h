@@ -1,0 +1,199 @@
+/* The scheduling framework (upstream pkg/scheduler/framework and schedule_one.go), as pure
+ * logic over an in-memory list of sched_node_info: PreFilter/Filter plugins decide which
+ * nodes can run a pod, PreScore/Score/NormalizeScore plugins rank the feasible ones, and
+ * sched_schedule_pod picks the best (random tie-break from the injected clock).
+ *
+ * Nothing here talks to the network or reads the wall clock, so every plugin and the
+ * FailedScheduling message builder are unit-tested directly.
+ *
+ * Ownership: the pod and node infos passed in are borrowed for the call. */
+#ifndef SCHED_FRAMEWORK_H
+#define SCHED_FRAMEWORK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "types.h"
+
+#define SCHED_MAX_NODE_SCORE 100
+#define SCHED_MAX_REASONS 6
+#define SCHED_REASON_LEN 192
+
+/* framework.Code, the subset used by filters. */
+typedef enum sched_code {
+	SCHED_SUCCESS = 0,
+	SCHED_ERROR,
+	SCHED_UNSCHEDULABLE,               /* preemption might help */
+	SCHED_UNSCHEDULABLE_UNRESOLVABLE,  /* preemption cannot help */
+	SCHED_SKIP,
+} sched_code;
+
+/* framework.Status: a code, reasons and the plugin that set it. Plain value type. */
+typedef struct sched_status {
+	sched_code code;
+	const char *plugin;
+	int nreasons;
+	char reasons[SCHED_MAX_REASONS][SCHED_REASON_LEN];
+} sched_status;
+
+void sched_status_set(sched_status *st, sched_code code, const char *reason);
+void sched_status_add_reason(sched_status *st, const char *reason);
+
+typedef struct sched_cycle sched_cycle;
+
+/* A plugin is a table of hooks (any may be NULL). state is per-cycle data made by
+ * pre_filter / pre_score and freed by free_state. */
+typedef struct sched_plugin {
+	const char *name;
+	int default_weight; /* upstream's default score weight (0 = not a score plugin) */
+	/* Return 0, or a negative error; may set *state (freed with free_state). A status
+	 * with a non-success code rejects the pod on every node (PreFilterMsg). */
+	int (*pre_filter)(sched_cycle *cy, void **state, sched_status *st);
+	void (*filter)(sched_cycle *cy, void *state, const sched_node_info *ni, sched_status *st);
+	int (*pre_score)(sched_cycle *cy, sched_node_info **nodes, int n, void **state);
+	int64_t (*score)(sched_cycle *cy, void *state, const sched_node_info *ni);
+	void (*normalize)(sched_cycle *cy, void *state, int64_t *scores, int n);
+	void (*free_state)(void *state);
+	/* frees pre_score's state when it differs from pre_filter's (NULL: free_state) */
+	void (*free_score_state)(void *state);
+} sched_plugin;
+
+/* The registry of built-in plugins, in upstream's default profile order. */
+extern const sched_plugin sched_plugin_node_unschedulable;
+extern const sched_plugin sched_plugin_node_name;
+extern const sched_plugin sched_plugin_taint_toleration;
+extern const sched_plugin sched_plugin_node_affinity;
+extern const sched_plugin sched_plugin_node_ports;
+extern const sched_plugin sched_plugin_node_resources_fit;
+extern const sched_plugin sched_plugin_pod_topology_spread;
+extern const sched_plugin sched_plugin_inter_pod_affinity;
+extern const sched_plugin sched_plugin_balanced_allocation;
+extern const sched_plugin sched_plugin_image_locality;
+
+/* The known plugins (NULL-terminated) and a lookup by name (NULL when unknown). */
+extern const sched_plugin *const sched_all_plugins[];
+const sched_plugin *sched_plugin_lookup(const char *name);
+
+#define SCHED_MAX_PLUGINS 16
+#define SCHED_FIT_MAX_RESOURCES 8
+#define SCHED_FIT_MAX_SHAPE 16
+
+/* NodeResourcesFitArgs.scoringStrategy (apis/config/types_pluginargs.go). */
+typedef enum sched_fit_strategy {
+	SCHED_FIT_LEAST_ALLOCATED = 0,
+	SCHED_FIT_MOST_ALLOCATED,
+	SCHED_FIT_REQUESTED_TO_CAPACITY_RATIO,
+} sched_fit_strategy;
+
+typedef struct sched_fit_args {
+	sched_fit_strategy strategy;
+	int nresources; /* default cpu 1, memory 1 */
+	struct {
+		char name[SCHED_RES_NAME_MAX];
+		int64_t weight;
+	} resources[SCHED_FIT_MAX_RESOURCES];
+	int nshape; /* RequestedToCapacityRatio: utilization 0-100 -> score 0-10 */
+	struct {
+		int64_t utilization, score;
+	} shape[SCHED_FIT_MAX_SHAPE];
+} sched_fit_args;
+
+/* A profile: enabled filter and score plugins with weights. */
+typedef struct sched_profile {
+	char scheduler_name[128];
+	const sched_plugin *filters[SCHED_MAX_PLUGINS];
+	int nfilters;
+	const sched_plugin *scores[SCHED_MAX_PLUGINS];
+	int weights[SCHED_MAX_PLUGINS];
+	int nscores;
+	int percentage_of_nodes_to_score; /* 0 = adaptive */
+	sched_fit_args fit; /* pluginConfig NodeResourcesFit args */
+} sched_profile;
+
+/* Upstream's default profile ("default-scheduler") with the plugins implemented here. */
+void sched_profile_default(sched_profile *p);
+/* Enable/disable by name ("*" disables all, as upstream); -ENOENT for an unknown plugin.
+ * weight 0 means the plugin's default. For score plugins that also filter (e.g.
+ * NodeResourcesFit, TaintToleration, NodeAffinity) the point selects the list. */
+int sched_profile_enable(sched_profile *p, bool score_point, const char *name, int weight);
+int sched_profile_disable(sched_profile *p, bool score_point, const char *name);
+
+/* State of one scheduling attempt. */
+struct sched_cycle {
+	const sched_profile *profile;
+	const sched_pod *pod;
+	sched_node_info **nodes;
+	int nnodes;
+	void *filter_state[SCHED_MAX_PLUGINS];
+	void *score_state[SCHED_MAX_PLUGINS];
+	int total_nodes;
+};
+
+/* Run the profile's filters on one node (stopping at the first failure, as upstream's
+ * RunFilterPlugins). pre_filter must have run (sched_cycle_prefilter). */
+void sched_run_filters(sched_cycle *cy, const sched_node_info *ni, sched_status *st);
+/* Run every plugin's pre_filter; on a rejection st says why and 1 is returned. */
+int sched_cycle_prefilter(sched_cycle *cy, sched_status *st);
+void sched_cycle_close(sched_cycle *cy);
+
+/* upstream numFeasibleNodesToFind: all nodes under 100; otherwise percentage (profile's,
+ * or adaptive 50 - n/125, at least 5) of n, at least 100. */
+int sched_num_feasible_nodes_to_find(int percentage, int num_all_nodes);
+
+typedef struct sched_result {
+	int node_index;          /* into nodes[], -1 when unschedulable */
+	char node_name[256];
+	int evaluated_nodes;     /* nodes filtered */
+	int feasible_nodes;
+	char message[4096];      /* FitError text when unschedulable */
+	char plugins[256];       /* rejecting plugins, comma separated (UnschedulablePlugins) */
+	bool error;              /* an internal error rather than a fit failure */
+} sched_result;
+
+/* The scheduler's round-robin start (nextStartNodeIndex) between calls. */
+typedef struct sched_state {
+	int next_start_node_index;
+	kc_clock_t *clock; /* randomness for tie-breaking; borrowed */
+	/* per-node statuses, reused between calls (no per-cycle allocation) */
+	sched_status *statuses;
+	int cap;
+} sched_state;
+
+/* Free the reusable buffers (the struct is caller-allocated; zero-initialise it). */
+void sched_state_close(sched_state *s);
+
+/* Schedule pod on nodes: filter (from the round-robin start, until enough feasible nodes
+ * were found), score, select. On failure res->message holds upstream's FitError text,
+ * including the preemption dry run's "preemption: ..." part. Returns 0 when a node was
+ * chosen, 1 when unschedulable, negative on internal errors (-ENOMEM). */
+int sched_schedule_pod(sched_state *s, const sched_profile *prof, const sched_pod *pod,
+		       sched_node_info **nodes, int nnodes, sched_result *res);
+
+/* ---- explanations (message.c) ---- */
+
+/* FitError.Error(): "0/N nodes are available: <sorted histogram>." plus
+ * pre_filter_msg / post_filter_msg (each may be NULL or ""). statuses[i] is node i's
+ * failing status. Writes into buf (truncated, NUL-terminated); returns needed length. */
+size_t sched_fit_error_message(char *buf, size_t len, int num_all_nodes,
+			       const sched_status *statuses, int nstatuses,
+			       const char *pre_filter_msg, const char *post_filter_msg);
+
+/* What upstream's DefaultPreemption PostFilter reports when it finds no candidate:
+ * "preemption: 0/N nodes are available: 3 Preemption is not helpful for scheduling."
+ * Writes into buf. Returns 0 when the message says no node can be made to fit; 1 when
+ * some node would fit after evicting lower-priority pods (a candidate: preemption would
+ * act; kubec does not evict yet, buf then says so); negative on error. */
+int sched_preemption_dry_run(sched_cycle *cy, const sched_status *statuses, char *buf,
+			     size_t len);
+
+/* helpers shared by plugins */
+/* v1.Toleration.ToleratesTaint on JSON objects (both borrowed). */
+bool sched_toleration_tolerates(const cJSON *toleration, const cJSON *taint);
+/* Any toleration (array, may be NULL) tolerates the taint. */
+bool sched_tolerations_tolerate(const cJSON *tolerations, const cJSON *taint);
+/* upstream DefaultNormalizeScore. */
+void sched_default_normalize(int64_t max_priority, bool reverse, int64_t *scores, int n);
+
+#endif

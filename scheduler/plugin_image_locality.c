@@ -1,0 +1,97 @@
+/* ImageLocality (plugins/imagelocality): favours nodes that already have the pod's
+ * images (Node status.images), weighted by image size and by how many nodes have it
+ * (spread = nodes with the image / all nodes, so a node is not favoured for an image
+ * every node has), clamped to [23 MiB, 1000 MiB * containers] and scaled to 0-100. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "json.h"
+#include "framework.h"
+
+#define MB (1024LL * 1024)
+#define MIN_THRESHOLD (23 * MB)
+#define MAX_CONTAINER_THRESHOLD (1000 * MB)
+
+typedef struct il_state {
+	int nimages;
+	char (*names)[512];
+	int *num_nodes; /* nodes (of all, not only feasible) holding each image */
+	int ncontainers;
+} il_state;
+
+static void free_state(void *arg)
+{
+	il_state *s = arg;
+	if (!s)
+		return;
+	free(s->names);
+	free(s->num_nodes);
+	free(s);
+}
+
+static int pre_score(sched_cycle *cy, sched_node_info **nodes, int n, void **state)
+{
+	(void)nodes;
+	(void)n;
+	il_state *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	const cJSON *spec = kc_json_get(cy->pod->obj, "spec");
+	int total = cJSON_GetArraySize(kc_json_get(spec, "initContainers")) +
+		    cJSON_GetArraySize(kc_json_get(spec, "containers"));
+	s->ncontainers = total;
+	s->names = calloc((size_t)(total ? total : 1), sizeof(*s->names));
+	s->num_nodes = calloc((size_t)(total ? total : 1), sizeof(int));
+	if (!s->names || !s->num_nodes) {
+		free_state(s);
+		return -ENOMEM;
+	}
+	const char *lists[2] = { "initContainers", "containers" };
+	for (int l = 0; l < 2; l++) {
+		const cJSON *c;
+		cJSON_ArrayForEach(c, kc_json_get(spec, lists[l]))
+		{
+			const char *img = kc_json_get_string(c, "image", "");
+			if (!*img)
+				continue;
+			sched_normalize_image(img, s->names[s->nimages], sizeof(s->names[0]));
+			s->nimages++;
+		}
+	}
+	for (int i = 0; i < s->nimages; i++)
+		for (int k = 0; k < cy->nnodes; k++)
+			if (cy->nodes[k]->nimages &&
+			    sched_node_image_size(cy->nodes[k], s->names[i]) >= 0)
+				s->num_nodes[i]++;
+	*state = s;
+	return 0;
+}
+
+static int64_t score(sched_cycle *cy, void *state, const sched_node_info *ni)
+{
+	il_state *s = state;
+	if (!s || s->ncontainers == 0)
+		return 0;
+	int64_t sum = 0;
+	for (int i = 0; i < s->nimages; i++) {
+		int64_t size = sched_node_image_size(ni, s->names[i]);
+		if (size < 0)
+			continue;
+		double spread = (double)s->num_nodes[i] / (double)cy->total_nodes;
+		sum += (int64_t)((double)size * spread);
+	}
+	int64_t max = MAX_CONTAINER_THRESHOLD * s->ncontainers;
+	if (sum < MIN_THRESHOLD)
+		sum = MIN_THRESHOLD;
+	else if (sum > max)
+		sum = max;
+	return SCHED_MAX_NODE_SCORE * (sum - MIN_THRESHOLD) / (max - MIN_THRESHOLD);
+}
+
+const sched_plugin sched_plugin_image_locality = {
+	.name = "ImageLocality",
+	.default_weight = 1,
+	.pre_score = pre_score,
+	.score = score,
+	.free_state = free_state,
+};

@@ -1,0 +1,122 @@
+/* The scheduler's view of pods and nodes, as upstream's framework.PodInfo / NodeInfo
+ * (pkg/scheduler/framework/types.go): the fields the plugins need, parsed once from the
+ * API objects so that filter and score loops never re-parse JSON.
+ *
+ * Ownership: a sched_pod owns its cJSON object (a deep copy made by sched_pod_new); the
+ * string pointers inside it are borrowed from that object. A sched_node_info owns its Node
+ * object copy and borrows the sched_pod pointers listed in pods[] (the cache owns them). */
+#ifndef SCHED_TYPES_H
+#define SCHED_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define SCHED_MAX_SCALAR 16
+#define SCHED_RES_NAME_MAX 128
+
+/* Upstream schedutil.DefaultMilliCPURequest / DefaultMemoryRequest: what a container
+ * without requests counts as when scoring (never when filtering). */
+#define SCHED_DEFAULT_MILLI_CPU 100
+#define SCHED_DEFAULT_MEMORY (200LL * 1024 * 1024)
+
+/* framework.Resource: cpu in millicores, the rest in units. */
+typedef struct sched_resource {
+	int64_t milli_cpu;
+	int64_t memory;
+	int64_t ephemeral;
+	int64_t allowed_pods;
+	int nscalar;
+	struct {
+		char name[SCHED_RES_NAME_MAX];
+		int64_t value;
+	} scalar[SCHED_MAX_SCALAR];
+} sched_resource;
+
+/* r += b, max(r, b) per resource, and a scalar lookup (0 when absent). */
+void sched_resource_add(sched_resource *r, const sched_resource *b);
+void sched_resource_sub(sched_resource *r, const sched_resource *b);
+void sched_resource_max(sched_resource *r, const sched_resource *b);
+int64_t sched_resource_scalar(const sched_resource *r, const char *name);
+/* Set a scalar (adds the name if new). -ENOSPC past SCHED_MAX_SCALAR, -ENAMETOOLONG. */
+int sched_resource_set_scalar(sched_resource *r, const char *name, int64_t v);
+/* Parse a ResourceList object ({"cpu":"500m","memory":"1Gi",...}); list borrowed.
+ * Unknown non-scalar names are ignored as upstream's Resource.Add does. 0 or KC_EPARSE
+ * (err names the resource). */
+int sched_resource_from_list(const cJSON *list, sched_resource *out, char *err, size_t errlen);
+/* upstream schedutil.IsScalarResourceName: extended (domain-prefixed), hugepages-*,
+ * attachable-volumes-* and prefixed native (kubernetes.io/...) resources. */
+bool sched_is_scalar_resource(const char *name);
+
+typedef struct sched_host_port {
+	char ip[64];       /* "" means 0.0.0.0 */
+	char protocol[8];  /* TCP, UDP, SCTP */
+	int port;
+} sched_host_port;
+
+typedef struct sched_pod {
+	cJSON *obj; /* owned */
+	const char *ns, *name, *uid, *node_name, *scheduler_name, *preemption_policy;
+	char key[512]; /* "ns/name" */
+	int32_t priority;
+	sched_resource req;            /* requests as PodRequests: init max, sidecars, overhead */
+	int64_t nonzero_cpu, nonzero_mem; /* the same with scoring defaults per container */
+	sched_host_port *ports;
+	int nports;
+	const cJSON *tolerations;   /* spec.tolerations (array or NULL) */
+	const cJSON *node_selector; /* spec.nodeSelector (object or NULL) */
+	const cJSON *affinity;      /* spec.affinity (object or NULL) */
+	bool terminating;           /* metadata.deletionTimestamp set */
+	bool required_anti;         /* has required pod anti-affinity terms */
+	bool pod_affinity;          /* has podAffinity or podAntiAffinity */
+} sched_pod;
+
+/* Build from a Pod object (copied). 0, KC_EINVALID (no metadata.name, bad quantities;
+ * err says why) or -ENOMEM. */
+int sched_pod_new(const cJSON *pod, sched_pod **out, char *err, size_t errlen);
+void sched_pod_free(sched_pod *p);
+
+typedef struct sched_image {
+	char *name; /* normalised (":latest" added when untagged) */
+	int64_t size;
+} sched_image;
+
+typedef struct sched_node_info {
+	cJSON *node; /* owned copy */
+	const char *name;
+	bool unschedulable;
+	const cJSON *taints; /* spec.taints (array or NULL) */
+	const cJSON *labels; /* metadata.labels */
+	sched_resource allocatable;
+	sched_resource requested;          /* sum of pods' req */
+	int64_t nonzero_cpu, nonzero_mem;  /* sum of pods' nonzero requests */
+	sched_pod **pods;                  /* borrowed */
+	int npods, cappods;
+	int nanti;                         /* pods with required anti-affinity */
+	int naffinity;                     /* pods with any spec.affinity.pod(Anti)Affinity */
+	sched_image *images;
+	int nimages;
+	uint64_t generation;               /* bumped on every change */
+} sched_node_info;
+
+/* Build from a Node object (copied). */
+int sched_node_info_new(const cJSON *node, sched_node_info **out, char *err, size_t errlen);
+void sched_node_info_free(sched_node_info *ni);
+/* Replace the Node object (pods kept). */
+int sched_node_info_set_node(sched_node_info *ni, const cJSON *node, char *err, size_t errlen);
+/* Account for a pod (borrowed) / stop accounting for the pod with that key. */
+int sched_node_info_add_pod(sched_node_info *ni, sched_pod *p);
+int sched_node_info_remove_pod(sched_node_info *ni, const char *key);
+/* A copy holding only the pods for which keep() is true (used by the preemption dry
+ * run). The copy borrows the same pod pointers; free with sched_node_info_free. */
+sched_node_info *sched_node_info_filtered(const sched_node_info *ni,
+					  bool (*keep)(const sched_pod *p, void *arg), void *arg);
+/* The image's size if the node has it (name normalised by the caller), else -1. */
+int64_t sched_node_image_size(const sched_node_info *ni, const char *norm_name);
+/* upstream normalizedImageName: add ":latest" when the name has no tag. Returns the
+ * length written (like snprintf). */
+size_t sched_normalize_image(const char *image, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,306 @@
+/* The scheduling queue on a fake clock: ordering, backoff, unschedulable pods moved by
+ * cluster events and by the 5-minute flush (upstream backend/queue/scheduling_queue.go). */
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "json.h"
+#include "kc_test.h"
+#include "../../scheduler/queue.h"
+
+static sched_pod *pod(const char *name, int prio)
+{
+	char buf[256], err[256];
+	snprintf(buf, sizeof(buf),
+		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\"},\"spec\":{\"priority\":%d}}",
+		 name, prio);
+	cJSON *j = NULL;
+	ck_assert_int_eq(kc_json_parse_str(buf, &j, err, sizeof(err)), 0);
+	sched_pod *p = NULL;
+	ck_assert_int_eq(sched_pod_new(j, &p, err, sizeof(err)), 0);
+	cJSON_Delete(j);
+	return p;
+}
+
+typedef struct fx {
+	kc_fake_clock fc;
+	sched_queue q;
+} fx;
+
+static void fx_init(fx *f)
+{
+	kc_fake_clock_init(&f->fc, 0, 1);
+	sched_queue_init(&f->q, &f->fc.base);
+}
+
+static void fx_close(fx *f)
+{
+	sched_queue_close(&f->q);
+	kc_fake_clock_close(&f->fc);
+}
+
+static void advance_ms(fx *f, int64_t ms)
+{
+	kc_fake_clock_advance(&f->fc, ms * KC_NSEC_PER_MSEC);
+}
+
+static const char *pop_name(fx *f)
+{
+	sched_qpod *qp = sched_queue_try_pop(&f->q);
+	return qp ? qp->pod->name : NULL;
+}
+
+START_TEST(priority_then_arrival)
+{
+	fx f;
+	fx_init(&f);
+	sched_queue_add(&f.q, pod("low", 0));
+	advance_ms(&f, 1);
+	sched_queue_add(&f.q, pod("high", 100));
+	advance_ms(&f, 1);
+	sched_queue_add(&f.q, pod("low2", 0));
+	sched_queue_add(&f.q, pod("high2", 100));
+	ck_assert_str_eq(pop_name(&f), "high");
+	ck_assert_str_eq(pop_name(&f), "high2");
+	ck_assert_str_eq(pop_name(&f), "low");
+	ck_assert_str_eq(pop_name(&f), "low2");
+	ck_assert_ptr_null(sched_queue_try_pop(&f.q));
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(backoff_doubles_to_ten_seconds)
+{
+	fx f;
+	fx_init(&f);
+	int64_t want[] = { 0, 1, 2, 4, 8, 10, 10, 10 };
+	for (int a = 0; a < 8; a++)
+		ck_assert_int_eq(sched_queue_backoff_ns(&f.q, a), want[a] * KC_NSEC_PER_SEC);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(error_goes_to_backoff_and_returns_after_it)
+{
+	fx f;
+	fx_init(&f);
+	sched_queue_add(&f.q, pod("p", 0));
+	for (int attempt = 1; attempt <= 3; attempt++) {
+		sched_qpod *qp = sched_queue_try_pop(&f.q);
+		ck_assert_ptr_nonnull(qp);
+		ck_assert_int_eq(qp->attempts, attempt);
+		sched_queue_requeue(&f.q, qp, false, NULL);
+		ck_assert_int_eq(sched_queue_count(&f.q, SCHED_Q_BACKOFF), 1);
+		int64_t backoff_ms = (int64_t)1000 << (attempt - 1);
+		advance_ms(&f, backoff_ms - 1);
+		sched_queue_flush(&f.q);
+		ck_assert_ptr_null(sched_queue_try_pop(&f.q));
+		advance_ms(&f, 1);
+		sched_queue_flush(&f.q);
+	}
+	ck_assert_str_eq(pop_name(&f), "p");
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(unschedulable_waits_for_event)
+{
+	fx f;
+	fx_init(&f);
+	sched_queue_add(&f.q, pod("p", 0));
+	sched_qpod *qp = sched_queue_try_pop(&f.q);
+	sched_queue_requeue(&f.q, qp, true, "NodeResourcesFit");
+	ck_assert_int_eq(sched_queue_count(&f.q, SCHED_Q_UNSCHEDULABLE), 1);
+	/* backoff alone does not bring it back */
+	advance_ms(&f, 30000);
+	sched_queue_flush(&f.q);
+	ck_assert_ptr_null(sched_queue_try_pop(&f.q));
+	/* a node event does; backoff (1 s) is long over, so straight to activeQ */
+	sched_queue_move_all(&f.q, "NodeAdd");
+	ck_assert_str_eq(pop_name(&f), "p");
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(event_during_backoff_goes_to_backoffq)
+{
+	fx f;
+	fx_init(&f);
+	sched_queue_add(&f.q, pod("p", 0));
+	sched_qpod *qp = sched_queue_try_pop(&f.q);
+	sched_queue_requeue(&f.q, qp, true, NULL);
+	advance_ms(&f, 200);
+	sched_queue_move_all(&f.q, "NodeUpdate");
+	ck_assert_int_eq(sched_queue_count(&f.q, SCHED_Q_BACKOFF), 1);
+	ck_assert_ptr_null(sched_queue_try_pop(&f.q));
+	advance_ms(&f, 800);
+	sched_queue_flush(&f.q);
+	ck_assert_str_eq(pop_name(&f), "p");
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(move_request_during_cycle_is_not_lost)
+{
+	fx f;
+	fx_init(&f);
+	sched_queue_add(&f.q, pod("p", 0));
+	sched_qpod *qp = sched_queue_try_pop(&f.q);
+	/* a node is added while p is being scheduled */
+	sched_queue_move_all(&f.q, "NodeAdd");
+	sched_queue_requeue(&f.q, qp, true, NULL);
+	ck_assert_int_eq(sched_queue_count(&f.q, SCHED_Q_UNSCHEDULABLE), 0);
+	ck_assert_int_eq(sched_queue_count(&f.q, SCHED_Q_BACKOFF), 1);
+	/* the next cycle without an event parks it */
+	advance_ms(&f, 1000);
+	sched_queue_flush(&f.q);
+	qp = sched_queue_try_pop(&f.q);
+	ck_assert_ptr_nonnull(qp);
+	sched_queue_requeue(&f.q, qp, true, NULL);
+	ck_assert_int_eq(sched_queue_count(&f.q, SCHED_Q_UNSCHEDULABLE), 1);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(unschedulable_flushed_after_five_minutes)
+{
+	fx f;
+	fx_init(&f);
+	sched_queue_add(&f.q, pod("p", 0));
+	sched_qpod *qp = sched_queue_try_pop(&f.q);
+	sched_queue_requeue(&f.q, qp, true, NULL);
+	advance_ms(&f, 300000);
+	sched_queue_flush(&f.q);
+	ck_assert_ptr_null(sched_queue_try_pop(&f.q));
+	advance_ms(&f, 1);
+	sched_queue_flush(&f.q);
+	ck_assert_str_eq(pop_name(&f), "p");
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(delete_and_update)
+{
+	fx f;
+	fx_init(&f);
+	sched_queue_add(&f.q, pod("a", 0));
+	sched_queue_add(&f.q, pod("b", 0));
+	sched_queue_delete(&f.q, "default/a");
+	ck_assert_str_eq(pop_name(&f), "b");
+	/* b is in flight: deleting it drops it when it comes back */
+	sched_queue_delete(&f.q, "default/b");
+	sched_qpod *qp = NULL;
+	ck_assert_ptr_null(sched_queue_try_pop(&f.q));
+	sched_queue_add(&f.q, pod("c", 0));
+	qp = sched_queue_try_pop(&f.q);
+	ck_assert_str_eq(qp->pod->name, "c");
+	sched_queue_requeue(&f.q, qp, true, NULL);
+	ck_assert_int_eq(sched_queue_count(&f.q, SCHED_Q_UNSCHEDULABLE), 1);
+	/* updating an unschedulable pod moves it (its priority now 5) */
+	advance_ms(&f, 2000);
+	sched_queue_add(&f.q, pod("c", 5));
+	qp = sched_queue_try_pop(&f.q);
+	ck_assert_ptr_nonnull(qp);
+	ck_assert_int_eq(qp->pod->priority, 5);
+	sched_queue_done(&f.q, qp);
+	/* only the in-flight deleted "b" is left; returning it frees it */
+	ck_assert_int_eq(sched_queue_count(&f.q, SCHED_Q_INFLIGHT), 1);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(move_only_pods_the_event_can_help)
+{
+	fx f;
+	fx_init(&f);
+	sched_queue_add(&f.q, pod("spread", 0));
+	sched_queue_add(&f.q, pod("big", 0));
+	sched_qpod *a = sched_queue_try_pop(&f.q);
+	sched_qpod *b = sched_queue_try_pop(&f.q);
+	sched_queue_requeue(&f.q, a, true, "NodeAffinity,PodTopologySpread");
+	sched_queue_requeue(&f.q, b, true, "NodeResourcesFit");
+	advance_ms(&f, 2000);
+	static const char *const pl[] = { "InterPodAffinity", "PodTopologySpread", NULL };
+	sched_queue_move_for_plugins(&f.q, "AssignedPodAdd", pl);
+	ck_assert_str_eq(pop_name(&f), "spread");
+	ck_assert_ptr_null(sched_queue_try_pop(&f.q));
+	/* "Fit" inside "NodeResourcesFit" is not a match for a plugin named "Fit" */
+	static const char *const fit[] = { "Fit", NULL };
+	sched_queue_move_for_plugins(&f.q, "X", fit);
+	ck_assert_ptr_null(sched_queue_try_pop(&f.q));
+	fx_close(&f);
+}
+END_TEST
+
+static sched_pod *pod_with(const char *name, const char *extra)
+{
+	char buf[512], err[256];
+	snprintf(buf, sizeof(buf),
+		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\"%s}",
+		 name, extra);
+	cJSON *j = NULL;
+	ck_assert_int_eq(kc_json_parse_str(buf, &j, err, sizeof(err)), 0);
+	sched_pod *p = NULL;
+	ck_assert_int_eq(sched_pod_new(j, &p, err, sizeof(err)), 0);
+	cJSON_Delete(j);
+	return p;
+}
+
+START_TEST(status_only_update_does_not_retry)
+{
+	fx f;
+	fx_init(&f);
+	sched_queue_add(&f.q, pod_with("p", ",\"resourceVersion\":\"1\"},\"spec\":{}"));
+	sched_qpod *qp = sched_queue_try_pop(&f.q);
+	sched_queue_requeue(&f.q, qp, true, NULL);
+	advance_ms(&f, 2000);
+	/* the scheduler's own PodScheduled patch comes back as an update */
+	sched_queue_add(&f.q, pod_with("p", ",\"resourceVersion\":\"2\"},\"spec\":{},"
+					  "\"status\":{\"conditions\":[{\"type\":\"PodScheduled\"}]}"));
+	ck_assert_ptr_null(sched_queue_try_pop(&f.q));
+	ck_assert_int_eq(sched_queue_count(&f.q, SCHED_Q_UNSCHEDULABLE), 1);
+	/* a label change is a real update */
+	sched_queue_add(&f.q, pod_with("p", ",\"resourceVersion\":\"3\",\"labels\":{\"a\":\"b\"}},"
+					  "\"spec\":{}"));
+	ck_assert_str_eq(pop_name(&f), "p");
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(pop_waits_and_shutdown_wakes)
+{
+	fx f;
+	fx_init(&f);
+	/* nothing queued: a short timed wait returns NULL */
+	ck_assert_ptr_null(sched_queue_pop(&f.q, 10 * KC_NSEC_PER_MSEC));
+	sched_queue_add(&f.q, pod("p", 0));
+	sched_qpod *qp = sched_queue_pop(&f.q, KC_NSEC_PER_SEC);
+	ck_assert_ptr_nonnull(qp);
+	sched_queue_done(&f.q, qp);
+	sched_queue_shutdown(&f.q);
+	sched_queue_add(&f.q, pod("q", 0));
+	ck_assert_ptr_null(sched_queue_pop(&f.q, KC_NSEC_PER_SEC));
+	fx_close(&f);
+}
+END_TEST
+
+static Suite *sched_queue_suite(void)
+{
+	Suite *s = suite_create("sched_queue");
+	TCase *tc = tcase_create("queue");
+	tcase_add_test(tc, priority_then_arrival);
+	tcase_add_test(tc, backoff_doubles_to_ten_seconds);
+	tcase_add_test(tc, error_goes_to_backoff_and_returns_after_it);
+	tcase_add_test(tc, unschedulable_waits_for_event);
+	tcase_add_test(tc, event_during_backoff_goes_to_backoffq);
+	tcase_add_test(tc, move_request_during_cycle_is_not_lost);
+	tcase_add_test(tc, unschedulable_flushed_after_five_minutes);
+	tcase_add_test(tc, delete_and_update);
+	tcase_add_test(tc, move_only_pods_the_event_can_help);
+	tcase_add_test(tc, status_only_update_does_not_retry);
+	tcase_add_test(tc, pop_waits_and_shutdown_wakes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+KC_TEST_MAIN(sched_queue_suite)

@@ -1,0 +1,442 @@
+/* The scheduling cycle with a fake API: informer events in, bindings, events and the
+ * PodScheduled condition out; assume/forget; unschedulable pods retried on node events. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "errors.h"
+#include "json.h"
+#include "kc_test.h"
+#include "../../scheduler/scheduler.h"
+
+typedef struct fake_api {
+	sched_api base;
+	int binds, conditions, events;
+	int fail_binds; /* fail this many binds */
+	char last_bind_pod[600], last_bind_node[300];
+	char last_event_type[32], last_event_reason[64], last_event_msg[2048];
+	char last_cond_reason[64], last_cond_msg[2048];
+} fake_api;
+
+static pthread_mutex_t fake_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int f_bind(sched_api *a, const sched_pod *pod, const char *node, char *err, size_t len)
+{
+	fake_api *f = (fake_api *)a;
+	pthread_mutex_lock(&fake_mu);
+	int rc = 0;
+	if (f->fail_binds > 0) {
+		f->fail_binds--;
+		snprintf(err, len, "pods \"%s\" is being deleted", pod->name);
+		rc = KC_ECONFLICT;
+	} else {
+		f->binds++;
+		snprintf(f->last_bind_pod, sizeof(f->last_bind_pod), "%s", pod->key);
+		snprintf(f->last_bind_node, sizeof(f->last_bind_node), "%s", node);
+	}
+	pthread_mutex_unlock(&fake_mu);
+	return rc;
+}
+
+static int f_cond(sched_api *a, const sched_pod *pod, const char *reason, const char *msg)
+{
+	(void)pod;
+	fake_api *f = (fake_api *)a;
+	pthread_mutex_lock(&fake_mu);
+	f->conditions++;
+	snprintf(f->last_cond_reason, sizeof(f->last_cond_reason), "%s", reason);
+	snprintf(f->last_cond_msg, sizeof(f->last_cond_msg), "%s", msg);
+	pthread_mutex_unlock(&fake_mu);
+	return 0;
+}
+
+static void f_event(sched_api *a, const sched_pod *pod, const char *type, const char *reason,
+		    const char *msg)
+{
+	(void)pod;
+	fake_api *f = (fake_api *)a;
+	pthread_mutex_lock(&fake_mu);
+	f->events++;
+	snprintf(f->last_event_type, sizeof(f->last_event_type), "%s", type);
+	snprintf(f->last_event_reason, sizeof(f->last_event_reason), "%s", reason);
+	snprintf(f->last_event_msg, sizeof(f->last_event_msg), "%s", msg);
+	pthread_mutex_unlock(&fake_mu);
+}
+
+typedef struct fx {
+	kc_fake_clock fc;
+	sched_config cfg;
+	fake_api api;
+	sched_scheduler s;
+} fx;
+
+static void fx_init(fx *f)
+{
+	memset(f, 0, sizeof(*f));
+	kc_fake_clock_init(&f->fc, 0, 3);
+	sched_config_default(&f->cfg);
+	f->api.base.bind = f_bind;
+	f->api.base.set_condition = f_cond;
+	f->api.base.event = f_event;
+	ck_assert_int_eq(sched_scheduler_init(&f->s, &f->cfg, &f->api.base, &f->fc.base), 0);
+}
+
+static void fx_close(fx *f)
+{
+	sched_scheduler_close(&f->s);
+	kc_fake_clock_close(&f->fc);
+}
+
+static cJSON *parse(const char *s)
+{
+	cJSON *j = NULL;
+	char err[256];
+	ck_assert_msg(kc_json_parse_str(s, &j, err, sizeof(err)) == 0, "%s", err);
+	return j;
+}
+
+static void add_node(fx *f, const char *name, const char *mem)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf),
+		 "{\"metadata\":{\"name\":\"%s\",\"labels\":{\"kubernetes.io/hostname\":\"%s\"}},"
+		 "\"status\":{\"allocatable\":{\"cpu\":\"4\",\"memory\":\"%s\",\"pods\":\"110\"}}}",
+		 name, name, mem);
+	cJSON *j = parse(buf);
+	sched_on_node_add(&f->s, j);
+	cJSON_Delete(j);
+}
+
+static cJSON *pod_json(const char *name, const char *mem, const char *node,
+		       const char *scheduler)
+{
+	char buf[1024];
+	snprintf(buf, sizeof(buf),
+		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\",\"uid\":\"u-%s\"},"
+		 "\"spec\":{\"schedulerName\":\"%s\",\"nodeName\":\"%s\",\"containers\":[{"
+		 "\"name\":\"c\",\"image\":\"nginx\",\"resources\":{\"requests\":{\"memory\":\"%s\"}}}]},"
+		 "\"status\":{\"phase\":\"Pending\"}}",
+		 name, name, scheduler, node, mem);
+	return parse(buf);
+}
+
+static void add_pod(fx *f, const char *name, const char *mem, const char *node)
+{
+	cJSON *j = pod_json(name, mem, node, "default-scheduler");
+	sched_on_pod_add(&f->s, j);
+	cJSON_Delete(j);
+}
+
+START_TEST(schedules_and_binds)
+{
+	fx f;
+	fx_init(&f);
+	add_node(&f, "node-1", "1Gi");
+	add_pod(&f, "web-1", "100Mi", "");
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 1);
+	ck_assert_str_eq(f.api.last_bind_pod, "default/web-1");
+	ck_assert_str_eq(f.api.last_bind_node, "node-1");
+	ck_assert_str_eq(f.api.last_event_type, "Normal");
+	ck_assert_str_eq(f.api.last_event_reason, "Scheduled");
+	ck_assert_str_eq(f.api.last_event_msg, "Successfully assigned default/web-1 to node-1");
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 0);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(assumed_pod_prevents_double_booking)
+{
+	fx f;
+	fx_init(&f);
+	add_node(&f, "node-1", "1Gi");
+	add_node(&f, "node-2", "1Gi");
+	add_pod(&f, "a", "700Mi", "");
+	add_pod(&f, "b", "700Mi", "");
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	char first[300];
+	snprintf(first, sizeof(first), "%s", f.api.last_bind_node);
+	/* the watch has not delivered a's binding yet; b must still go elsewhere */
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 2);
+	ck_assert_str_ne(f.api.last_bind_node, first);
+	/* a re-delivered unassigned copy of an assumed pod is not queued again */
+	add_pod(&f, "a", "700Mi", "");
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 0);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(unschedulable_explains_and_retries_on_node_add)
+{
+	fx f;
+	fx_init(&f);
+	add_node(&f, "node-1", "1Gi");
+	add_pod(&f, "big", "2Gi", "");
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 0);
+	ck_assert_str_eq(f.api.last_event_type, "Warning");
+	ck_assert_str_eq(f.api.last_event_reason, "FailedScheduling");
+	ck_assert_str_eq(f.api.last_event_msg,
+			 "0/1 nodes are available: 1 Insufficient memory. preemption: 0/1 nodes "
+			 "are available: 1 Preemption is not helpful for scheduling..");
+	ck_assert_str_eq(f.api.last_cond_reason, "Unschedulable");
+	ck_assert_str_eq(f.api.last_cond_msg, f.api.last_event_msg);
+	ck_assert_int_eq(sched_queue_count(&f.s.queue, SCHED_Q_UNSCHEDULABLE), 1);
+	/* nothing changes: nothing to do */
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 0);
+	/* a bigger node arrives after the backoff: the pod is retried and bound there */
+	kc_fake_clock_advance(&f.fc, 2 * KC_NSEC_PER_SEC);
+	add_node(&f, "node-2", "4Gi");
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 1);
+	ck_assert_str_eq(f.api.last_bind_node, "node-2");
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(assigned_pod_status_update_does_not_retry_label_change_does)
+{
+	fx f;
+	fx_init(&f);
+	add_node(&f, "node-1", "1Gi");
+	cJSON *peer = parse("{\"metadata\":{\"name\":\"peer\",\"namespace\":\"default\"},"
+			    "\"spec\":{\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"c\"}]}}");
+	sched_on_pod_add(&f.s, peer);
+	cJSON *j = parse("{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{"
+			 "\"containers\":[{\"name\":\"c\"}],\"affinity\":{\"podAffinity\":{"
+			 "\"requiredDuringSchedulingIgnoredDuringExecution\":[{\"labelSelector\":{"
+			 "\"matchLabels\":{\"app\":\"db\"}},\"topologyKey\":"
+			 "\"kubernetes.io/hostname\"}]}}}}");
+	sched_on_pod_add(&f.s, j);
+	cJSON_Delete(j);
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 0);
+	kc_fake_clock_advance(&f.fc, 2 * KC_NSEC_PER_SEC);
+	/* a status-only update of the assigned peer: nothing to retry */
+	cJSON *peer2 = kc_json_dup(peer);
+	kc_json_set_string(peer2, "status.phase", "Running");
+	sched_on_pod_update(&f.s, peer, peer2);
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 0);
+	/* the peer becomes a db: the affinity now holds */
+	cJSON *peer3 = kc_json_dup(peer2);
+	kc_json_set_string(peer3, "metadata.labels.app", "db");
+	sched_on_pod_update(&f.s, peer2, peer3);
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 1);
+	cJSON_Delete(peer);
+	cJSON_Delete(peer2);
+	cJSON_Delete(peer3);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(node_heartbeat_does_not_retry_but_taint_removal_does)
+{
+	fx f;
+	fx_init(&f);
+	cJSON *n1 = parse("{\"metadata\":{\"name\":\"node-1\",\"resourceVersion\":\"1\"},"
+			  "\"spec\":{\"taints\":[{\"key\":\"k\",\"effect\":\"NoSchedule\"}]},"
+			  "\"status\":{\"allocatable\":{\"cpu\":\"4\",\"memory\":\"1Gi\",\"pods\":\"110\"}}}");
+	sched_on_node_add(&f.s, n1);
+	add_pod(&f, "p", "1Mi", "");
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_str_eq(f.api.last_cond_msg, "0/1 nodes are available: 1 node(s) had untolerated "
+					      "taint {k: }. preemption: 0/1 nodes are available: 1 "
+					      "Preemption is not helpful for scheduling..");
+	kc_fake_clock_advance(&f.fc, 2 * KC_NSEC_PER_SEC);
+	cJSON *n2 = kc_json_dup(n1);
+	kc_json_set_string(n2, "metadata.resourceVersion", "2");
+	sched_on_node_update(&f.s, n1, n2);
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 0);
+	cJSON *n3 = kc_json_dup(n2);
+	kc_json_delete(n3, "spec.taints");
+	sched_on_node_update(&f.s, n2, n3);
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 1);
+	cJSON_Delete(n1);
+	cJSON_Delete(n2);
+	cJSON_Delete(n3);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(bind_failure_forgets_and_backs_off)
+{
+	fx f;
+	fx_init(&f);
+	add_node(&f, "node-1", "1Gi");
+	add_pod(&f, "a", "700Mi", "");
+	f.api.fail_binds = 1;
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 0);
+	ck_assert_str_eq(f.api.last_event_reason, "FailedScheduling");
+	ck_assert_str_eq(f.api.last_cond_reason, "SchedulerError");
+	ck_assert_int_eq(sched_queue_count(&f.s.queue, SCHED_Q_BACKOFF), 1);
+	int assumed = -1;
+	sched_cache_pod_count(&f.s.cache, &assumed);
+	ck_assert_int_eq(assumed, 0);
+	kc_fake_clock_advance(&f.fc, KC_NSEC_PER_SEC);
+	sched_queue_flush(&f.s.queue);
+	/* the node's memory was released by the forget: the retry fits */
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 1);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(assigned_pods_use_capacity_and_delete_moves)
+{
+	fx f;
+	fx_init(&f);
+	add_node(&f, "node-1", "1Gi");
+	add_pod(&f, "running", "800Mi", "node-1");
+	add_pod(&f, "new", "500Mi", "");
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 0);
+	ck_assert_int_eq(sched_queue_count(&f.s.queue, SCHED_Q_UNSCHEDULABLE), 1);
+	kc_fake_clock_advance(&f.fc, 2 * KC_NSEC_PER_SEC);
+	cJSON *j = pod_json("running", "800Mi", "node-1", "default-scheduler");
+	sched_on_pod_delete(&f.s, j);
+	cJSON_Delete(j);
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 1);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(affinity_pod_waits_for_its_peer)
+{
+	fx f;
+	fx_init(&f);
+	add_node(&f, "node-1", "1Gi");
+	add_node(&f, "node-2", "1Gi");
+	cJSON *j = parse("{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{"
+			 "\"containers\":[{\"name\":\"c\"}],\"affinity\":{\"podAffinity\":{"
+			 "\"requiredDuringSchedulingIgnoredDuringExecution\":[{\"labelSelector\":{"
+			 "\"matchLabels\":{\"app\":\"db\"}},\"topologyKey\":"
+			 "\"kubernetes.io/hostname\"}]}}}}");
+	sched_on_pod_add(&f.s, j);
+	cJSON_Delete(j);
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 0);
+	ck_assert_str_eq(f.api.last_cond_msg,
+			 "0/2 nodes are available: 2 node(s) didn't match pod affinity rules. "
+			 "preemption: 0/2 nodes are available: 2 Preemption is not helpful for "
+			 "scheduling..");
+	/* a node update does not help... */
+	kc_fake_clock_advance(&f.fc, 2 * KC_NSEC_PER_SEC);
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 0);
+	/* ...the db pod being assigned to node-2 does */
+	j = parse("{\"metadata\":{\"name\":\"db\",\"namespace\":\"default\",\"labels\":{\"app\":"
+		  "\"db\"}},\"spec\":{\"nodeName\":\"node-2\",\"containers\":[{\"name\":\"c\"}]}}");
+	sched_on_pod_add(&f.s, j);
+	cJSON_Delete(j);
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 1);
+	ck_assert_str_eq(f.api.last_bind_node, "node-2");
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(binder_threads_bind_everything_once)
+{
+	fx f;
+	fx_init(&f);
+	ck_assert_int_eq(sched_scheduler_start_binders(&f.s, 3), 0);
+	add_node(&f, "node-1", "1Gi");
+	add_node(&f, "node-2", "1Gi");
+	char name[16];
+	for (int i = 0; i < 12; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		add_pod(&f, name, "100Mi", "");
+	}
+	/* the 900Mi pod cannot fit next to 600Mi of assumed pods: they count at once */
+	add_pod(&f, "extra", "900Mi", "");
+	int handled = 0;
+	while (sched_schedule_one(&f.s, 0))
+		handled++;
+	ck_assert_int_eq(handled, 13);
+	ck_assert_int_eq(sched_scheduler_wait_binds(&f.s, 10 * KC_NSEC_PER_SEC), 0);
+	pthread_mutex_lock(&fake_mu);
+	int binds = f.api.binds;
+	pthread_mutex_unlock(&fake_mu);
+	ck_assert_int_eq(binds, 12);
+	ck_assert_int_eq(sched_queue_count(&f.s.queue, SCHED_Q_UNSCHEDULABLE), 1);
+	ck_assert_int_eq(sched_queue_count(&f.s.queue, SCHED_Q_INFLIGHT), 0);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(other_scheduler_names_are_ignored)
+{
+	fx f;
+	fx_init(&f);
+	add_node(&f, "node-1", "1Gi");
+	cJSON *j = pod_json("x", "1Mi", "", "my-scheduler");
+	sched_on_pod_add(&f.s, j);
+	cJSON_Delete(j);
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 0);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(no_nodes_is_an_error)
+{
+	fx f;
+	fx_init(&f);
+	add_pod(&f, "a", "1Mi", "");
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_str_eq(f.api.last_event_msg, "no nodes available to schedule pods");
+	ck_assert_str_eq(f.api.last_cond_reason, "SchedulerError");
+	ck_assert_int_eq(sched_queue_count(&f.s.queue, SCHED_Q_BACKOFF), 1);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(metrics_text)
+{
+	fx f;
+	fx_init(&f);
+	add_node(&f, "node-1", "1Gi");
+	add_pod(&f, "a", "1Mi", "");
+	add_pod(&f, "b", "2Gi", "");
+	sched_schedule_one(&f.s, 0);
+	sched_schedule_one(&f.s, 0);
+	char *m = sched_metrics_text(&f.s);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(strstr(m, "scheduler_schedule_attempts_total{profile=\"default-"
+					"scheduler\",result=\"scheduled\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(m, "result=\"unschedulable\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(m, "scheduler_pending_pods{queue=\"unschedulable\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(m, "scheduler_scheduling_attempt_duration_seconds_count 2\n"));
+	/* only the bound pod has an end-to-end latency */
+	ck_assert_ptr_nonnull(strstr(m, "scheduler_pod_scheduling_sli_duration_seconds_count 1\n"));
+	ck_assert_ptr_nonnull(strstr(m, "scheduler_pod_scheduling_sli_duration_seconds_bucket{le=\"0.01\"} 1\n"));
+	free(m);
+	fx_close(&f);
+}
+END_TEST
+
+static Suite *sched_scheduler_suite(void)
+{
+	Suite *s = suite_create("sched_scheduler");
+	TCase *tc = tcase_create("cycle");
+	tcase_add_test(tc, schedules_and_binds);
+	tcase_add_test(tc, assumed_pod_prevents_double_booking);
+	tcase_add_test(tc, unschedulable_explains_and_retries_on_node_add);
+	tcase_add_test(tc, bind_failure_forgets_and_backs_off);
+	tcase_add_test(tc, node_heartbeat_does_not_retry_but_taint_removal_does);
+	tcase_add_test(tc, assigned_pods_use_capacity_and_delete_moves);
+	tcase_add_test(tc, affinity_pod_waits_for_its_peer);
+	tcase_add_test(tc, assigned_pod_status_update_does_not_retry_label_change_does);
+	tcase_add_test(tc, binder_threads_bind_everything_once);
+	tcase_add_test(tc, other_scheduler_names_are_ignored);
+	tcase_add_test(tc, no_nodes_is_an_error);
+	tcase_add_test(tc, metrics_text);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+KC_TEST_MAIN(sched_scheduler_suite)
