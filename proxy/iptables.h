@@ -1,0 +1,57 @@
+/* Applying rules: the iptables command-line tools, as upstream's pkg/util/iptables.
+ *
+ *  - px_ipt_restore: iptables-restore -w <wait> --noflush: only the chains named in the
+ *    input are flushed/replaced, everything else in the tables is untouched;
+ *  - px_ipt_ensure_jumps: create the top-level kube chains and make sure the built-in
+ *    chains jump to them (iptables -C, else -I: prepended, as upstream's iptablesJumpChains);
+ *  - px_ipt_list_chains: the chain names in one table (iptables-save -t <table>);
+ *  - px_ipt_cleanup: what `kube-proxy --cleanup` does: remove the jumps, then flush and
+ *    delete every kube-proxy chain;
+ *  - px_conntrack_clear: delete stale UDP conntrack entries (conntrack -D).
+ * All of them block while the tool runs: call them from the sync thread only.
+ * Error text (err, errlen; may be NULL/0) quotes the tool's stderr. */
+#ifndef PX_IPTABLES_H
+#define PX_IPTABLES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "iptables_rules.h"
+
+typedef struct px_ipt {
+	const char *iptables; /* default "iptables" */
+	const char *restore;  /* default "iptables-restore" */
+	const char *save;     /* default "iptables-save" */
+	const char *conntrack; /* default "conntrack" */
+	int wait_seconds;     /* the xtables lock wait (-w); default 5 */
+} px_ipt;
+
+/* Fill t with the defaults above. */
+void px_ipt_defaults(px_ipt *t);
+
+/* Feed data (borrowed) to iptables-restore --noflush. 0, or KC_ESERVER with stderr in err,
+ * or -ENOENT when the tool is missing. */
+int px_ipt_restore(const px_ipt *t, const char *data, size_t len, char *err, size_t errlen);
+
+/* Ensure the kube chains and the jump rules from the built-in chains. 0 or as above. */
+int px_ipt_ensure_jumps(const px_ipt *t, char *err, size_t errlen);
+
+/* Add (to out) the names of all chains of table ("nat", "filter") that start with
+ * "KUBE-". 0 or as above. */
+int px_ipt_list_chains(const px_ipt *t, const char *table, px_chainset *out, char *err,
+		       size_t errlen);
+
+/* Remove every jump and chain kube-proxy creates. Returns 0 when nothing is left. */
+int px_ipt_cleanup(const px_ipt *t, char *err, size_t errlen);
+
+/* Does this iptables support MASQUERADE --random-fully (iptables >= 1.6.2)? */
+bool px_ipt_has_random_fully(const px_ipt *t);
+
+/* conntrack -D -p <proto> --orig-dst <orig_dst> --dst-nat <dst_nat> (orig_dst may be
+ * NULL, then --dport <dport> is used instead, for NodePorts; dst_nat may be NULL to
+ * match any translation, for a service that had no endpoints). All borrowed. "0 flow
+ * entries" is success. 0, KC_ESERVER or -ENOENT. */
+int px_conntrack_clear(const px_ipt *t, const char *proto, const char *orig_dst, int dport,
+		       const char *dst_nat, char *err, size_t errlen);
+
+#endif
