@@ -5,6 +5,10 @@
 #include <string.h>
 
 #include "discovery.h"
+#include "eviction.h"
+#include "fieldschema.h"
+#include "metrics.h"
+#include "yamljson.h"
 #include "errors.h"
 #include "protobuf.h"
 #include "json.h"
@@ -99,7 +103,9 @@ static void health(api_ctx *c, const api_req *q, api_resp *resp, const char *whi
 static cJSON *parse_body(const api_req *q, api_resp *resp, int is_patch)
 {
 	const char *ct = q->content_type ? q->content_type : "application/json";
-	int json = !strncmp(ct, "application/json", 16) ||
+	int yaml = (!is_patch && !strncmp(ct, "application/yaml", 16)) ||
+		   (is_patch && !strncmp(ct, "application/apply-patch+yaml", 28));
+	int json = !strncmp(ct, "application/json", 16) || yaml ||
 		   (is_patch && (!strncmp(ct, "application/merge-patch+json", 28) ||
 				 !strncmp(ct, "application/strategic-merge-patch+json", 38) ||
 				 !strncmp(ct, "application/json-patch+json", 27) ||
@@ -125,7 +131,8 @@ static cJSON *parse_body(const api_req *q, api_resp *resp, int is_patch)
 		else
 			st = st_new(415, "UnsupportedMediaType",
 				    "the body of the request was in an unknown format - accepted "
-				    "media types include: application/json");
+				    "media types include: application/json, application/yaml, "
+				    "application/vnd.kubernetes.protobuf");
 		api_json(resp, 415, st, NULL);
 		return NULL;
 	}
@@ -136,13 +143,10 @@ static cJSON *parse_body(const api_req *q, api_resp *resp, int is_patch)
 		return NULL;
 	}
 	if (kc_json_parse(q->body, q->body_len, 0, &obj, err, sizeof(err))) {
-		if (!strncmp(ct, "application/apply-patch+yaml", 28))
-			api_json(resp, 415, st_new(415, "UnsupportedMediaType",
-						   "apply patches in YAML are not supported yet; "
-						   "send JSON: %s", err), NULL);
-		else
-			api_json(resp, 400,
-				 st_bad_request("error decoding the request body: %s", err), NULL);
+		/* JSON is YAML: a YAML body that is JSON takes the fast path above. */
+		if (yaml && yj_parse(q->body, q->body_len, &obj, err, sizeof(err)) == 0)
+			return obj;
+		api_json(resp, 400, st_bad_request("error decoding the request body: %s", err), NULL);
 		return NULL;
 	}
 	return obj;
@@ -151,10 +155,16 @@ static cJSON *parse_body(const api_req *q, api_resp *resp, int is_patch)
 static void serve_list(api_ctx *c, const api_req *q, const res_desc *d, const char *ns,
 		       api_resp *resp)
 {
+	const res_desc *sd = d->storage ? d->storage : d;
+	char fsel[1024];
+	if (res_field_selector_to_storage(d, qarg(q, "fieldSelector"), fsel, sizeof(fsel))) {
+		api_json(resp, 400, st_bad_request("fieldSelector too long"), NULL);
+		return;
+	}
 	if (api_bool(qarg(q, "watch"))) {
 		wc_params p = { .ns = ns, .rv = qarg(q, "resourceVersion"),
 				.label_selector = qarg(q, "labelSelector"),
-				.field_selector = qarg(q, "fieldSelector"),
+				.field_selector = fsel,
 				.bookmarks = api_bool(qarg(q, "allowWatchBookmarks")),
 				.table = tbl_wanted(q->accept),
 				.include = (int)tbl_include_parse(qarg(q, "includeObject")) };
@@ -176,7 +186,7 @@ static void serve_list(api_ctx *c, const api_req *q, const res_desc *d, const ch
 		return;
 	}
 	reg_list_opts o = { .label_selector = qarg(q, "labelSelector"),
-			    .field_selector = qarg(q, "fieldSelector"), .cont = qarg(q, "continue") };
+			    .field_selector = fsel, .cont = qarg(q, "continue") };
 	const char *lim = qarg(q, "limit");
 	if (lim)
 		o.limit = strtoll(lim, NULL, 10);
@@ -200,7 +210,9 @@ static void serve_list(api_ctx *c, const api_req *q, const res_desc *d, const ch
 		}
 	}
 	cJSON *out = NULL;
-	int code = reg_list(c->r, d, ns, &o, &out);
+	int code = reg_list(c->r, sd, ns, &o, &out);
+	if (code == 200)
+		res_view(d, out);
 	if (code == 200 && tbl_wanted(q->accept)) {
 		cJSON *t = tbl_render(d, cJSON_GetObjectItemCaseSensitive(out, "items"),
 				      tbl_include_parse(qarg(q, "includeObject")), 1,
@@ -220,7 +232,8 @@ static void delete_collection(api_ctx *c, const api_req *q, const res_desc *d, c
 	reg_list_opts o = { .label_selector = qarg(q, "labelSelector"),
 			    .field_selector = qarg(q, "fieldSelector") };
 	cJSON *list = NULL;
-	int code = reg_list(c->r, d, ns, &o, &list);
+	const res_desc *sd = d->storage ? d->storage : d;
+	int code = reg_list(c->r, sd, ns, &o, &list);
 	if (code != 200) {
 		api_json(resp, code, list, NULL);
 		return;
@@ -230,7 +243,7 @@ static void delete_collection(api_ctx *c, const api_req *q, const res_desc *d, c
 	cJSON_ArrayForEach(it, items)
 	{
 		cJSON *out = NULL;
-		int rc = reg_delete(c->r, d, kc_json_get_string(it, "metadata.namespace", ns),
+		int rc = reg_delete(c->r, sd, kc_json_get_string(it, "metadata.namespace", ns),
 				    kc_json_get_string(it, "metadata.name", ""), NULL, dry_run, &out);
 		if (rc == 200)
 			cJSON_AddItemToArray(done, out);
@@ -238,7 +251,183 @@ static void delete_collection(api_ctx *c, const api_req *q, const res_desc *d, c
 			cJSON_Delete(out);
 	}
 	cJSON_ReplaceItemInObjectCaseSensitive(list, "items", done);
+	res_view(d, list);
 	api_json(resp, 200, list, NULL);
+}
+
+/* fieldValidation (Strict, Warn, Ignore; Warn when absent, as upstream since 1.27) against
+ * the kind's field schema. Strict: 400 with the strict decoder's message. Warn: one
+ * `299 - "unknown field \"x\""` Warning header per field. Unknown fields are not dropped
+ * (upstream's typed decoding drops them): the schema is a name list, not the types, and
+ * keeping data is the safer error. Returns 0 to go on, -1 with *resp filled. */
+static int field_validation(const api_req *q, const res_desc *d, const cJSON *body, int patch,
+			    api_resp *resp)
+{
+	const char *fv = qarg(q, "fieldValidation");
+	if (fv && fv[0] && strcmp(fv, "Strict") && strcmp(fv, "Warn") && strcmp(fv, "Ignore")) {
+		api_json(resp, 400, st_bad_request("fieldValidation parameter unsupported: %s", fv),
+			 NULL);
+		return -1;
+	}
+	if ((fv && !strcmp(fv, "Ignore")) || !cJSON_IsObject(body))
+		return 0;
+	char msg[2048];
+	int n = fs_unknown_fields(d, body, msg, sizeof(msg));
+	if (!n)
+		return 0;
+	if (fv && !strcmp(fv, "Strict")) {
+		if (patch)
+			api_json(resp, 400, st_bad_request("strict decoding error: %s", msg), NULL);
+		else
+			api_json(resp, 400,
+				 st_bad_request("%s in version \"%s\" cannot be handled as a %s: "
+						"strict decoding error: %s", d->kind,
+						d->version, d->kind, msg), NULL);
+		return -1;
+	}
+	/* Warn: msg is `unknown field "a", unknown field "b"`; one header value per field. */
+	size_t cap = strlen(msg) * 2 + 64 * (size_t)n + 1, off = 0;
+	char *w = malloc(cap);
+	if (!w)
+		return 0;
+	w[0] = 0;
+	for (char *p = msg; *p;) {
+		char *next = strstr(p + 1, ", unknown field \"");
+		size_t len = next ? (size_t)(next - p) : strlen(p);
+		off += (size_t)snprintf(w + off, cap - off, "299 - \"");
+		for (size_t i = 0; i < len && off + 3 < cap; i++) {
+			if (p[i] == '"' || p[i] == '\\')
+				w[off++] = '\\';
+			w[off++] = p[i];
+		}
+		off += (size_t)snprintf(w + off, cap - off, "\"\n");
+		p = next ? next + 2 : p + len;
+	}
+	free(resp->warnings);
+	resp->warnings = w;
+	return 0;
+}
+
+/* POST serviceaccounts/<name>/token: authentication.k8s.io/v1 TokenRequest
+ * (pkg/registry/core/serviceaccount/storage/token.go): audiences default to the issuer,
+ * expirationSeconds to 3600 and at least 600; the answer is the request with
+ * status.token and status.expirationTimestamp. */
+static int token_request(api_ctx *c, const char *ns, const char *name, const cJSON *body,
+			 int dry_run, cJSON **out)
+{
+	const char *k = kc_json_get_string(body, "kind", ""), *a = kc_json_get_string(body, "apiVersion", "");
+	if ((k[0] && strcmp(k, "TokenRequest")) ||
+	    (a[0] && strcmp(a, "authentication.k8s.io/v1"))) {
+		*out = st_bad_request("the body of the request must be an authentication.k8s.io/v1 "
+				      "TokenRequest, not %s %s", a, k);
+		return 400;
+	}
+	cJSON *sa = NULL;
+	int code = reg_get(c->r, &res_serviceaccounts, ns, name, &sa);
+	if (code != 200) {
+		*out = sa;
+		return code;
+	}
+	int64_t expsec = kc_json_get_int64(body, "spec.expirationSeconds", 3600);
+	res_errs e = { 0 };
+	if (expsec < 600)
+		res_err(&e, "FieldValueInvalid", "spec.expirationSeconds",
+			"Invalid value: %lld: may not specify a duration less than 10 minutes",
+			(long long)expsec);
+	else if (expsec > 4294967296LL)
+		res_err(&e, "FieldValueTooLong", "spec.expirationSeconds",
+			"Invalid value: %lld: may not specify a duration larger than 2^32 seconds",
+			(long long)expsec);
+	const char *auds[16];
+	size_t naud = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, kc_json_get(body, "spec.audiences"))
+	{
+		if (cJSON_IsString(it) && naud < 16)
+			auds[naud++] = it->valuestring;
+	}
+	if (e.n) {
+		cJSON_Delete(sa);
+		static const res_desc tr = { .group = "authentication.k8s.io", .version = "v1",
+					     .kind = "TokenRequest", .plural = "tokenrequests" };
+		*out = st_invalid(&tr, name, &e);
+		return 422;
+	}
+	sat_claims cl;
+	snprintf(cl.ns, sizeof(cl.ns), "%s", ns);
+	snprintf(cl.name, sizeof(cl.name), "%s", name);
+	snprintf(cl.uid, sizeof(cl.uid), "%s", kc_json_get_string(sa, "metadata.uid", ""));
+	cJSON_Delete(sa);
+	int64_t now = kc_now_wall(c->clock) / 1000000000LL;
+	char *tok = NULL;
+	if (!dry_run && sat_sign(c->sa_tokens, &cl, auds, naud, now, now + expsec, &tok)) {
+		*out = st_internal("failed to sign the token");
+		return 500;
+	}
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "kind", "TokenRequest");
+	cJSON_AddStringToObject(r, "apiVersion", "authentication.k8s.io/v1");
+	cJSON *md = cJSON_AddObjectToObject(r, "metadata");
+	cJSON_AddStringToObject(md, "name", name);
+	cJSON_AddStringToObject(md, "namespace", ns);
+	char ts[40];
+	res_fmt_time(now, ts, sizeof(ts));
+	cJSON_AddStringToObject(md, "creationTimestamp", ts);
+	cJSON *spec = cJSON_AddObjectToObject(r, "spec");
+	cJSON *aa = cJSON_AddArrayToObject(spec, "audiences");
+	if (!naud)
+		cJSON_AddItemToArray(aa, cJSON_CreateString(sat_issuer(c->sa_tokens)));
+	for (size_t i = 0; i < naud; i++)
+		cJSON_AddItemToArray(aa, cJSON_CreateString(auds[i]));
+	cJSON_AddItemToObject(spec, "expirationSeconds", kc_json_new_int64(expsec));
+	cJSON *bor = kc_json_get(body, "spec.boundObjectRef");
+	if (cJSON_IsObject(bor))
+		cJSON_AddItemToObject(spec, "boundObjectRef", cJSON_Duplicate(bor, 1));
+	cJSON *st = cJSON_AddObjectToObject(r, "status");
+	cJSON_AddStringToObject(st, "token", tok ? tok : "");
+	res_fmt_time(now + expsec, ts, sizeof(ts));
+	cJSON_AddStringToObject(st, "expirationTimestamp", ts);
+	free(tok);
+	*out = r;
+	return 201;
+}
+
+/* A write body of a version served from another one's storage (events.k8s.io/v1,
+ * autoscaling/v1): type meta checked against d, the version's own validation run, then
+ * converted in place to the storage version. Returns 0, or -1 with *resp filled. */
+static int body_to_storage(const res_desc *d, cJSON *body, api_resp *resp)
+{
+	char apiv[96], sapiv[96];
+	res_api_version(d, apiv, sizeof(apiv));
+	if (!cJSON_IsObject(body))
+		return 0; /* the registry answers with its own error */
+	const char *k = kc_json_get_string(body, "kind", ""), *a = kc_json_get_string(body, "apiVersion", "");
+	if (k[0] && strcmp(k, d->kind)) {
+		api_json(resp, 400, st_bad_request("the kind in the data (%s) does not match the "
+						   "expected kind (%s)", k, d->kind), NULL);
+		return -1;
+	}
+	if (a[0] && strcmp(a, apiv)) {
+		api_json(resp, 400, st_bad_request("the API version in the data (%s) does not match "
+						   "the expected API version (%s)", a, apiv), NULL);
+		return -1;
+	}
+	if (d->to_storage)
+		d->to_storage(body);
+	if (d->validate) {
+		res_errs e = { 0 };
+		d->validate(body, NULL, &e);
+		if (e.n) {
+			api_json(resp, 422, st_invalid(d, kc_json_get_string(body, "metadata.name", ""), &e),
+				 NULL);
+			return -1;
+		}
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(body, "apiVersion");
+	cJSON_DeleteItemFromObjectCaseSensitive(body, "kind");
+	cJSON_AddStringToObject(body, "apiVersion", res_api_version(d->storage, sapiv, sizeof(sapiv)));
+	cJSON_AddStringToObject(body, "kind", d->storage->kind);
+	return 0;
 }
 
 static void serve_resource(api_ctx *c, const api_req *q, const char *group, const char *version,
@@ -265,7 +454,9 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 	const char *name = n > i + 1 ? segs[i + 1] : NULL;
 	const char *sub = n > i + 2 ? segs[i + 2] : NULL;
 	if (n > i + 3 || (sub && strcmp(sub, "status") && strcmp(sub, "scale") &&
-			  strcmp(sub, "binding") && strcmp(sub, "eviction")) ||
+			  strcmp(sub, "binding") && strcmp(sub, "eviction") && strcmp(sub, "token")) ||
+	    (sub && !strcmp(sub, "token") && (d != &res_serviceaccounts || !c->sa_tokens ||
+					      !sat_can_sign(c->sa_tokens))) ||
 	    (sub && !strcmp(sub, "eviction") && d != &res_pods) ||
 	    (sub && !strcmp(sub, "status") && !d->has_status) ||
 	    (sub && !strcmp(sub, "scale") && !d->scale) ||
@@ -281,6 +472,25 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 	}
 	const char *m = q->method;
 	int dry_run = qarg(q, "dryRun") && !strcmp(qarg(q, "dryRun"), "All");
+	{
+		const char *verb = m;
+		if (!strcmp(m, "GET"))
+			verb = name ? "GET" : api_bool(qarg(q, "watch")) ? "WATCH" : "LIST";
+		else if (!strcmp(m, "PATCH") && q->content_type &&
+			 !strncmp(q->content_type, "application/apply-patch", 23))
+			verb = "APPLY";
+		else if (!strcmp(m, "DELETE") && !name)
+			verb = "DELETECOLLECTION";
+		snprintf(resp->m_verb, sizeof(resp->m_verb), "%s", verb);
+		snprintf(resp->m_group, sizeof(resp->m_group), "%s", d->group);
+		snprintf(resp->m_version, sizeof(resp->m_version), "%s", d->version);
+		snprintf(resp->m_resource, sizeof(resp->m_resource), "%s", d->plural);
+		snprintf(resp->m_sub, sizeof(resp->m_sub), "%s", sub ? sub : "");
+		snprintf(resp->m_scope, sizeof(resp->m_scope), "%s",
+			 name ? "resource" : ns ? "namespace" : "cluster");
+	}
+	/* sd: where the objects live; d: the version the client speaks (res_view converts). */
+	const res_desc *sd = d->storage ? d->storage : d;
 	cJSON *out = NULL, *body = NULL;
 	int code;
 	if (!name) {
@@ -297,7 +507,15 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 			}
 			if (!(body = parse_body(q, resp, 0)))
 				return;
-			code = reg_create(c->r, d, ns, body, dry_run, &out);
+			if (field_validation(q, d, body, 0, resp)) {
+				cJSON_Delete(body);
+				return;
+			}
+			if (d->storage && body_to_storage(d, body, resp)) {
+				cJSON_Delete(body);
+				return;
+			}
+			code = reg_create(c->r, sd, ns, body, dry_run, &out);
 		} else if (!strcmp(m, "DELETE")) {
 			delete_collection(c, q, d, ns, dry_run, resp);
 			return;
@@ -311,7 +529,9 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 		if (sub && !strcmp(sub, "scale"))
 			code = reg_get_scale(c->r, d, ns, name, &out);
 		else
-			code = reg_get(c->r, d, ns, name, &out);
+			code = reg_get(c->r, sd, ns, name, &out);
+		if (code == 200 && !sub)
+			res_view(d, out);
 		if (code == 200 && tbl_wanted(q->accept) && !sub) {
 			cJSON *t = tbl_render(d, out, tbl_include_parse(qarg(q, "includeObject")), 1,
 					      kc_json_get_string(out, "metadata.resourceVersion", NULL),
@@ -322,32 +542,45 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 	} else if (!strcmp(m, "PUT")) {
 		if (!(body = parse_body(q, resp, 0)))
 			return;
-		if (sub && !strcmp(sub, "scale"))
+		if (sub && !strcmp(sub, "scale")) {
 			code = reg_set_scale(c->r, d, ns, name, NULL, body, dry_run, &out);
-		else
-			code = reg_update(c->r, d, ns, name, body, sub ? REG_STATUS : REG_MAIN,
+		} else {
+			if (field_validation(q, d, body, 0, resp)) {
+				cJSON_Delete(body);
+				return;
+			}
+			if (d->storage && body_to_storage(d, body, resp)) {
+				cJSON_Delete(body);
+				return;
+			}
+			code = reg_update(c->r, sd, ns, name, body, sub ? REG_STATUS : REG_MAIN,
 					  dry_run, &out);
+		}
 	} else if (!strcmp(m, "PATCH")) {
 		if (!(body = parse_body(q, resp, 1)))
 			return;
 		const char *ct = q->content_type;
+		if (!(sub && !strcmp(sub, "scale")) && strncmp(ct, "application/json-patch", 22) &&
+		    field_validation(q, d, body, 1, resp)) {
+			cJSON_Delete(body);
+			return;
+		}
 		if (sub && !strcmp(sub, "scale"))
 			code = reg_set_scale(c->r, d, ns, name, ct, body, dry_run, &out);
 		else
 			code = reg_patch(c->r, d, ns, name, ct, body, sub ? REG_STATUS : REG_MAIN,
 					 dry_run, &out);
 	} else if (!strcmp(m, "POST") && sub && !strcmp(sub, "eviction")) {
-		/* policy/v1 Eviction: deletes the pod with the eviction's deleteOptions.
-		 * PodDisruptionBudgets are not served yet, so no budget can refuse (429). */
+		/* policy/v1 Eviction: PodDisruptionBudgets first, then the pod is deleted with
+		 * the eviction's deleteOptions. */
 		if (!(body = parse_body(q, resp, 0)))
 			return;
-		code = reg_delete(c->r, d, ns, name, cJSON_GetObjectItemCaseSensitive(body, "deleteOptions"),
-				  dry_run, &out);
-		if (code == 200) {
-			cJSON_Delete(out);
-			out = st_success(201);
-			code = 201;
-		}
+		code = evict_pod(c->r, ns, name, cJSON_GetObjectItemCaseSensitive(body, "deleteOptions"),
+				 dry_run, &out);
+	} else if (!strcmp(m, "POST") && sub && !strcmp(sub, "token")) {
+		if (!(body = parse_body(q, resp, 0)))
+			return;
+		code = token_request(c, ns, name, body, dry_run, &out);
 	} else if (!strcmp(m, "POST") && sub && !strcmp(sub, "binding")) {
 		if (!(body = parse_body(q, resp, 0)))
 			return;
@@ -371,7 +604,7 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 				cJSON_AddStringToObject(body, "propagationPolicy", pp);
 			}
 		}
-		code = reg_delete(c->r, d, ns, name, body, dry_run, &out);
+		code = reg_delete(c->r, sd, ns, name, body, dry_run, &out);
 	} else {
 		api_json(resp, 405, st_new(405, "MethodNotAllowed", "the server does not allow "
 								    "this method on the requested resource"),
@@ -379,12 +612,15 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 		return;
 	}
 	cJSON_Delete(body);
+	if (code < 300)
+		res_view(d, out);
 	api_json(resp, code, out, NULL);
 }
 
 void api_handle(api_ctx *c, const api_req *q, api_resp *resp)
 {
 	memset(resp, 0, sizeof(*resp));
+	snprintf(resp->m_verb, sizeof(resp->m_verb), "%s", q->method);
 	char segs[10][256];
 	int n = split(q->path, segs, 10);
 	int get = !strcmp(q->method, "GET") || !strcmp(q->method, "HEAD");
@@ -393,6 +629,15 @@ void api_handle(api_ctx *c, const api_req *q, api_resp *resp)
 	if (n == 1 && (!strcmp(segs[0], "healthz") || !strcmp(segs[0], "livez") ||
 		       !strcmp(segs[0], "readyz")) && get) {
 		health(c, q, resp, segs[0]);
+		return;
+	}
+	if (n == 1 && !strcmp(segs[0], "metrics") && get) {
+		resp->code = 200;
+		resp->body = met_render(c->wc);
+		resp->len = resp->body ? strlen(resp->body) : 0;
+		resp->ctype = "text/plain; version=0.0.4; charset=utf-8";
+		if (!resp->body)
+			text(resp, 500, "out of memory\n");
 		return;
 	}
 	if (n == 1 && !strcmp(segs[0], "version") && get) {

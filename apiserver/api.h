@@ -10,12 +10,14 @@
 
 #include "clock.h"
 #include "registry.h"
+#include "satoken.h"
 #include "watchcache.h"
 
 typedef struct api_ctx {
 	reg *r;            /* borrowed */
 	wc_set *wc;        /* borrowed */
 	kc_clock_t *clock; /* borrowed */
+	sat *sa_tokens;    /* borrowed, may be NULL: serviceaccounts/token answers 404 */
 	char server_addr[128];
 } api_ctx;
 
@@ -35,6 +37,11 @@ typedef struct api_resp {
 	size_t len;
 	const char *ctype; /* static */
 	struct MHD_Response *stream; /* a watch; owned until queued */
+	char *warnings;    /* heap, may be NULL: one Warning header value per line */
+	/* Labels for /metrics as upstream's: verb (GET LIST WATCH POST PUT PATCH APPLY DELETE
+	 * DELETECOLLECTION, or the HTTP method outside resources), group, version, resource
+	 * ("" outside resources), subresource, scope (resource, namespace, cluster). */
+	char m_verb[24], m_group[64], m_version[16], m_resource[64], m_sub[32], m_scope[16];
 } api_resp;
 
 /* Fills *resp; never fails (errors become Status bodies). */

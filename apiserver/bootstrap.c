@@ -86,5 +86,15 @@ int boot_system_objects(reg *r, const char *advertise, int port)
 		 "\"https\",\"port\":%d,\"protocol\":\"TCP\"}]}",
 		 advertise, port);
 	rc |= put(r, &res_endpointslices, "default", "kubernetes", parse(buf), 1);
+	/* pkg/registry/scheduling/rest AddSystemPriorityClasses: created once, kept if
+	 * present. */
+	rc |= put(r, &res_priorityclasses, NULL, "system-node-critical",
+		  parse("{\"metadata\":{\"name\":\"system-node-critical\"},\"value\":2000001000,"
+			"\"description\":\"Used for system critical pods that must not be moved from "
+			"their current node.\"}"), 0);
+	rc |= put(r, &res_priorityclasses, NULL, "system-cluster-critical",
+		  parse("{\"metadata\":{\"name\":\"system-cluster-critical\"},\"value\":2000000000,"
+			"\"description\":\"Used for system critical pods that must run in the cluster, "
+			"but can be moved to another node if necessary.\"}"), 0);
 	return rc;
 }

@@ -60,21 +60,42 @@ static const char *group_version(const char *g)
 	return NULL;
 }
 
+/* Versions of group g in table order, deduplicated; the first is the preferred one
+ * (autoscaling: v2 before v1, as upstream). */
+static int group_versions(const char *g, const char *out[], int max)
+{
+	int n = 0;
+	for (int i = 0; res_all[i]; i++) {
+		if (strcmp(res_all[i]->group, g))
+			continue;
+		int seen = 0;
+		for (int k = 0; k < n; k++)
+			seen |= !strcmp(out[k], res_all[i]->version);
+		if (!seen && n < max)
+			out[n++] = res_all[i]->version;
+	}
+	return n;
+}
+
 static cJSON *group_obj(const char *g)
 {
 	char gv[128];
-	const char *v = group_version(g);
-	snprintf(gv, sizeof(gv), "%s/%s", g, v);
+	const char *vers[8];
+	int nv = group_versions(g, vers, 8);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "name", g);
 	cJSON *vs = cJSON_AddArrayToObject(o, "versions");
-	cJSON *e = cJSON_CreateObject();
-	cJSON_AddStringToObject(e, "groupVersion", gv);
-	cJSON_AddStringToObject(e, "version", v);
-	cJSON_AddItemToArray(vs, e);
+	for (int i = 0; i < nv; i++) {
+		snprintf(gv, sizeof(gv), "%s/%s", g, vers[i]);
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "groupVersion", gv);
+		cJSON_AddStringToObject(e, "version", vers[i]);
+		cJSON_AddItemToArray(vs, e);
+	}
+	snprintf(gv, sizeof(gv), "%s/%s", g, nv ? vers[0] : "");
 	cJSON *p = cJSON_AddObjectToObject(o, "preferredVersion");
 	cJSON_AddStringToObject(p, "groupVersion", gv);
-	cJSON_AddStringToObject(p, "version", v);
+	cJSON_AddStringToObject(p, "version", nv ? vers[0] : "");
 	return o;
 }
 
@@ -128,6 +149,9 @@ static int subresources(const res_desc *d, sub_info *out)
 	}
 	if (d->scale)
 		out[n++] = (sub_info){ "scale", "autoscaling", "v1", "Scale", verbs_sub };
+	if (d == &res_serviceaccounts)
+		out[n++] = (sub_info){ "token", "authentication.k8s.io", "v1", "TokenRequest",
+				       verbs_create };
 	if (d->has_status)
 		out[n++] = (sub_info){ "status", d->group, d->version, d->kind, verbs_sub };
 	return n;
@@ -209,21 +233,15 @@ static cJSON *gvk(const char *g, const char *v, const char *k)
 	return o;
 }
 
-static cJSON *agg_group(const char *group)
+/* One version entry of an aggregated discovery group. */
+static cJSON *agg_version(const char *group, const char *version)
 {
-	cJSON *item = cJSON_CreateObject();
-	cJSON *md = cJSON_AddObjectToObject(item, "metadata");
-	cJSON_AddNullToObject(md, "creationTimestamp");
-	if (group[0])
-		cJSON_AddStringToObject(md, "name", group);
-	cJSON *vs = cJSON_AddArrayToObject(item, "versions");
 	cJSON *ver = cJSON_CreateObject();
-	const char *version = group[0] ? group_version(group) : "v1";
 	cJSON_AddStringToObject(ver, "version", version);
 	cJSON *rs = cJSON_AddArrayToObject(ver, "resources");
 	for (int i = 0; res_all[i]; i++) {
 		const res_desc *d = res_all[i];
-		if (strcmp(d->group, group))
+		if (strcmp(d->group, group) || strcmp(d->version, version))
 			continue;
 		cJSON *r = cJSON_CreateObject();
 		cJSON_AddStringToObject(r, "resource", d->plural);
@@ -251,7 +269,21 @@ static cJSON *agg_group(const char *group)
 		cJSON_AddItemToArray(rs, r);
 	}
 	cJSON_AddStringToObject(ver, "freshness", "Current");
-	cJSON_AddItemToArray(vs, ver);
+	return ver;
+}
+
+static cJSON *agg_group(const char *group)
+{
+	cJSON *item = cJSON_CreateObject();
+	cJSON *md = cJSON_AddObjectToObject(item, "metadata");
+	cJSON_AddNullToObject(md, "creationTimestamp");
+	if (group[0])
+		cJSON_AddStringToObject(md, "name", group);
+	cJSON *vs = cJSON_AddArrayToObject(item, "versions");
+	const char *vers[8];
+	int nv = group_versions(group, vers, 8);
+	for (int vi = 0; vi < nv; vi++)
+		cJSON_AddItemToArray(vs, agg_version(group, vers[vi]));
 	return item;
 }
 
@@ -301,11 +333,16 @@ cJSON *disc_openapi_root(void)
 	const char *gs[32];
 	int n = groups(gs, 32);
 	for (int i = 0; i < n; i++) {
-		const char *v = group_version(gs[i]);
-		gv_hash(gs[i], v, hash, sizeof(hash));
-		snprintf(key, sizeof(key), "apis/%s/%s", gs[i], v);
-		snprintf(url, sizeof(url), "/openapi/v3/apis/%s/%s?hash=%s", gs[i], v, hash);
-		cJSON_AddStringToObject(cJSON_AddObjectToObject(paths, key), "serverRelativeURL", url);
+		const char *vers[8];
+		int nv = group_versions(gs[i], vers, 8);
+		for (int k = 0; k < nv; k++) {
+			const char *v = vers[k];
+			gv_hash(gs[i], v, hash, sizeof(hash));
+			snprintf(key, sizeof(key), "apis/%s/%s", gs[i], v);
+			snprintf(url, sizeof(url), "/openapi/v3/apis/%s/%s?hash=%s", gs[i], v, hash);
+			cJSON_AddStringToObject(cJSON_AddObjectToObject(paths, key),
+						"serverRelativeURL", url);
+		}
 	}
 	return root;
 }

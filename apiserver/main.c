@@ -16,6 +16,7 @@
 #include "flags.h"
 #include "log.h"
 #include "registry.h"
+#include "satoken.h"
 #include "server.h"
 #include "watchcache.h"
 
@@ -54,8 +55,7 @@ static char *read_file(const char *path)
 #define IGNORED_STR(name) { name, 0, KC_FLAG_STRING, NULL, "accepted for compatibility; ignored" }
 static const char *const ignored_string[] = {
 	"authorization-mode", "enable-admission-plugins", "disable-admission-plugins",
-	"admission-control", "service-account-key-file", "service-account-signing-key-file",
-	"service-account-issuer", "kubelet-certificate-authority", "kubelet-client-certificate",
+	"admission-control", "kubelet-certificate-authority", "kubelet-client-certificate",
 	"kubelet-client-key", "kubelet-preferred-address-types", "encryption-provider-config",
 	"runtime-config", "audit-log-path",
 	"audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize", "audit-policy-file",
@@ -89,6 +89,8 @@ int main(int argc, char **argv)
 	const char *etcd_ca = NULL, *etcd_cert = NULL, *etcd_key = NULL;
 	const char *svc_range = "10.0.0.0/24", *advertise = NULL, *bind = "0.0.0.0";
 	const char *client_ca = NULL, *token_file = NULL, *tls_cert = NULL, *tls_key = NULL;
+	const char *sa_signing = NULL, *sa_issuer = NULL;
+	kc_strlist sa_keys = { 0 };
 	int port = 6443;
 	int64_t event_ttl = 3600LL * 1000000000LL;
 	const char *node_port_range = "30000-32767";
@@ -135,6 +137,14 @@ int main(int argc, char **argv)
 	flags[n++] = (kc_flag){ "token-auth-file", 0, KC_FLAG_STRING, &token_file,
 				"If set, the file that will be used to secure the secure port of the "
 				"API server via token authentication." };
+	flags[n++] = (kc_flag){ "service-account-signing-key-file", 0, KC_FLAG_STRING, &sa_signing,
+				"Private key (PEM, RSA) that signs service-account tokens (TokenRequest)." };
+	flags[n++] = (kc_flag){ "service-account-key-file", 0, KC_FLAG_STRINGS, &sa_keys,
+				"PEM keys (public or private RSA) that verify service-account bearer "
+				"tokens; repeatable. The signing key is always one of them." };
+	flags[n++] = (kc_flag){ "service-account-issuer", 0, KC_FLAG_STRING, &sa_issuer,
+				"The iss claim of issued tokens, required in verified ones; also the "
+				"default audience." };
 	flags[n++] = (kc_flag){ "tls-cert-file", 0, KC_FLAG_STRING, &tls_cert,
 				"File containing the default x509 Certificate for HTTPS." };
 	flags[n++] = (kc_flag){ "tls-private-key-file", 0, KC_FLAG_STRING, &tls_key,
@@ -188,8 +198,17 @@ int main(int argc, char **argv)
 			kc_fatal("cannot read --client-ca-file %s", client_ca);
 		sc.client_ca_pem = ca_pem;
 	}
+	sat *sa_tokens = NULL;
+	if (sa_signing || sa_keys.n) {
+		if (!sa_issuer)
+			kc_fatal("--service-account-issuer is required with --service-account-*-file");
+		if (sat_new(sa_signing, (const char *const *)sa_keys.items, sa_keys.n, sa_issuer,
+			    &sa_tokens, err, sizeof(err)))
+			kc_fatal("service-account keys: %s", err);
+		sc.sa_tokens = sa_tokens;
+	}
 	authn *auth = NULL;
-	if (client_ca || token_file) {
+	if (client_ca || token_file || sa_tokens) {
 		if (authn_new(token_file, client_ca, &auth, err, sizeof(err)))
 			kc_fatal("authentication: %s", err);
 		sc.auth = auth;
@@ -225,7 +244,7 @@ int main(int argc, char **argv)
 			 node_port_range);
 	r.ports = &ports;
 	r.event_ttl_sec = event_ttl / 1000000000LL;
-	api_ctx api = { .r = &r, .clock = clock };
+	api_ctx api = { .r = &r, .clock = clock, .sa_tokens = sa_tokens };
 	srv *server = NULL;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -270,6 +289,8 @@ int main(int argc, char **argv)
 	srv_stop(server);
 	wc_free(wc);
 	authn_free(auth);
+	sat_free(sa_tokens);
+	kc_strlist_free(&sa_keys);
 	kc_etcd_free(etcd);
 	free(eps_copy);
 	free(cert_pem);

@@ -21,6 +21,11 @@ static const struct {
 	{ "ServiceAccount", &k8spb__service_account__descriptor },
 	{ "Service", &k8spb__service__descriptor },
 	{ "Deployment", &k8spb__deployment__descriptor },
+	{ "Job", &k8spb__job__descriptor },
+	{ "CronJob", &k8spb__cron_job__descriptor },
+	{ "HorizontalPodAutoscaler", &k8spb__horizontal_pod_autoscaler__descriptor },
+	{ "TokenRequest", &k8spb__token_request__descriptor },
+	{ "PriorityClass", &k8spb__priority_class__descriptor },
 };
 
 static cJSON *msg_to_json(const ProtobufCMessage *m);
@@ -99,7 +104,11 @@ static int present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 	 * JSON's omitempty drops it. Pointer fields (where 0 is a choice) are kept. */
 	static const char *const pointers[] = { "replicas", "revisionHistoryLimit",
 						"progressDeadlineSeconds",
-						"terminationGracePeriodSeconds",
+						"terminationGracePeriodSeconds", "parallelism",
+						"completions", "backoffLimit", "minReplicas",
+						"ttlSecondsAfterFinished", "startingDeadlineSeconds",
+						"successfulJobsHistoryLimit", "failedJobsHistoryLimit",
+						"targetCPUUtilizationPercentage", "suspend", "value",
 						"activeDeadlineSeconds", "deletionGracePeriodSeconds",
 						"automountServiceAccountToken", "immutable", NULL };
 	for (int i = 0; pointers[i]; i++)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admission_priority.h"
 #include "errors.h"
 #include "fields.h"
 #include "json.h"
@@ -572,6 +573,10 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 		cJSON_Delete(obj);
 		return fail(out, st);
 	}
+	if (d == &res_pods && (st = adm_priority(r, obj)) != NULL) {
+		cJSON_Delete(obj);
+		return fail(out, st);
+	}
 	char key[512];
 	if (reg_key(r, d, ns, name, key, sizeof(key)) < 0) {
 		cJSON_Delete(obj);
@@ -841,9 +846,76 @@ static int apply_patch(const res_desc *d, const cJSON *cur, const char *ctype,
 	return 0;
 }
 
+/* PATCH of a version served from another's storage: the patch applies to the object as the
+ * client sees it (upstream patches the external version too), then the result is converted
+ * back and written with its resourceVersion as a precondition (retried on a race). */
+static int patch_view(reg *r, const res_desc *d, const char *ns, const char *name,
+		      const char *ctype, const cJSON *patch, enum reg_sub sub, int dry_run,
+		      cJSON **out)
+{
+	const res_desc *sd = d->storage;
+	int apply = !strncmp(ctype, "application/apply-patch", 23);
+	for (int attempt = 0; attempt < REG_RETRIES; attempt++) {
+		cJSON *cur = NULL, *nobj = NULL, *st = NULL;
+		int code = reg_get(r, sd, ns, name, &cur);
+		if (code == 404 && apply && sub == REG_MAIN) {
+			cJSON_Delete(cur);
+			cJSON *body = cJSON_Duplicate(patch, 1);
+			if (cJSON_IsObject(body) && !kc_meta_name(body)[0])
+				kc_meta_set_name(body, name);
+			if (cJSON_IsObject(body) && d->to_storage)
+				d->to_storage(body);
+			if (cJSON_IsObject(body)) {
+				char apiv[96];
+				cJSON_DeleteItemFromObjectCaseSensitive(body, "apiVersion");
+				cJSON_DeleteItemFromObjectCaseSensitive(body, "kind");
+				cJSON_AddStringToObject(body, "apiVersion",
+							res_api_version(sd, apiv, sizeof(apiv)));
+				cJSON_AddStringToObject(body, "kind", sd->kind);
+			}
+			code = reg_create(r, sd, ns, body, dry_run, out);
+			cJSON_Delete(body);
+			return code;
+		}
+		if (code != 200) {
+			*out = cur;
+			return code;
+		}
+		res_view(d, cur);
+		if (apply_patch(d, cur, ctype, patch, &nobj, &st)) {
+			cJSON_Delete(cur);
+			return fail(out, st);
+		}
+		const char *prv = kc_json_get_string(patch, "metadata.resourceVersion", "");
+		if (cJSON_IsObject(patch) && prv[0] && strcmp(prv, kc_meta_resource_version(cur))) {
+			cJSON_Delete(cur);
+			cJSON_Delete(nobj);
+			return fail(out, st_conflict(sd, name, ST_MODIFIED));
+		}
+		kc_meta_set_resource_version(nobj, kc_meta_resource_version(cur));
+		cJSON_Delete(cur);
+		if (d->to_storage)
+			d->to_storage(nobj);
+		char apiv[96];
+		cJSON_DeleteItemFromObjectCaseSensitive(nobj, "apiVersion");
+		cJSON_DeleteItemFromObjectCaseSensitive(nobj, "kind");
+		cJSON_AddStringToObject(nobj, "apiVersion", res_api_version(sd, apiv, sizeof(apiv)));
+		cJSON_AddStringToObject(nobj, "kind", sd->kind);
+		code = reg_update(r, sd, ns, name, nobj, sub, dry_run, out);
+		cJSON_Delete(nobj);
+		if (code != 409 || prv[0])
+			return code;
+		cJSON_Delete(*out);
+		*out = NULL;
+	}
+	return fail(out, st_conflict(sd, name, ST_MODIFIED));
+}
+
 int reg_patch(reg *r, const res_desc *d, const char *ns, const char *name, const char *ctype,
 	      const cJSON *patch, enum reg_sub sub, int dry_run, cJSON **out)
 {
+	if (d->storage)
+		return patch_view(r, d, ns, name, ctype, patch, sub, dry_run, out);
 	char key[512];
 	if (reg_key(r, d, ns, name, key, sizeof(key)) < 0)
 		return fail(out, st_not_found(d, name));
@@ -911,7 +983,7 @@ static int delete_namespace_content(reg *r, const char *ns)
 {
 	for (int i = 0; res_all[i]; i++) {
 		const res_desc *d = res_all[i];
-		if (!d->namespaced)
+		if (!d->namespaced || d->storage)
 			continue;
 		char prefix[512];
 		uint8_t end[512];

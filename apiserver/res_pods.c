@@ -35,8 +35,8 @@ static void pod_defaults(cJSON *obj)
 	res_pod_spec_defaults(spec);
 	/* ServiceAccount admission: spec.serviceAccountName defaults to "default". */
 	res_def_str(spec, "serviceAccountName", "default");
-	res_def_num(spec, "priority", 0);
-	res_def_str(spec, "preemptionPolicy", "PreemptLowerPriority");
+	/* spec.priority and preemptionPolicy come from Priority admission
+	 * (admission_priority.c) on create, as upstream (no defaulting). */
 	res_def_num(spec, "enableServiceLinks", 0);
 	cJSON *esl = cJSON_GetObjectItemCaseSensitive(spec, "enableServiceLinks");
 	if (cJSON_IsNumber(esl))

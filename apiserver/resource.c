@@ -10,8 +10,81 @@
 const res_desc *const res_all[] = {
 	&res_pods, &res_namespaces, &res_services, &res_endpoints, &res_nodes, &res_configmaps,
 	&res_secrets, &res_serviceaccounts, &res_events, &res_deployments, &res_replicasets,
-	&res_leases, &res_endpointslices, NULL,
+	&res_leases, &res_endpointslices, &res_persistentvolumes, &res_persistentvolumeclaims,
+	&res_resourcequotas, &res_limitranges, &res_statefulsets, &res_daemonsets,
+	&res_controllerrevisions, &res_jobs, &res_cronjobs, &res_poddisruptionbudgets,
+	/* autoscaling: v2 first, it is the preferred (and storage) version as upstream. */
+	&res_hpa_v2, &res_hpa_v1, &res_ingresses, &res_networkpolicies, &res_priorityclasses,
+	&res_storageclasses, &res_events_v1, NULL,
 };
+
+/* Sets apiVersion/kind first, as Go prints them. */
+static void set_type_meta(const res_desc *d, cJSON *obj)
+{
+	char apiv[96];
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "apiVersion");
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "kind");
+	cJSON *kv = cJSON_CreateString(res_api_version(d, apiv, sizeof(apiv)));
+	cJSON *kk = cJSON_CreateString(d->kind);
+	cJSON_InsertItemInArray(obj, 0, kk);
+	kk->string = strdup("kind");
+	cJSON_InsertItemInArray(obj, 0, kv);
+	kv->string = strdup("apiVersion");
+}
+
+int res_field_selector_to_storage(const res_desc *d, const char *in, char *out, size_t n)
+{
+	size_t o = 0;
+	if (!in)
+		in = "";
+	if (n)
+		out[0] = 0;
+	while (*in) {
+		const char *end = strchr(in, ',');
+		size_t len = end ? (size_t)(end - in) : strlen(in);
+		size_t kl = strcspn(in, "!=");
+		if (kl > len)
+			kl = len;
+		char key[128];
+		if (kl >= sizeof(key))
+			return -1;
+		memcpy(key, in, kl);
+		key[kl] = 0;
+		const char *mapped = d->field_label ? d->field_label(key) : key;
+		int w = snprintf(out + o, n - o, "%s%s%.*s", o ? "," : "", mapped,
+				 (int)(len - kl), in + kl);
+		if (w < 0 || (size_t)w >= n - o)
+			return -1;
+		o += (size_t)w;
+		in += len + (end ? 1 : 0);
+	}
+	return 0;
+}
+
+void res_view(const res_desc *d, cJSON *obj)
+{
+	if (!d->storage || !cJSON_IsObject(obj))
+		return;
+	const char *k = res_str(obj, "kind", "");
+	if (!strcmp(k, d->storage->list_kind)) {
+		cJSON *it;
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(obj, "items"))
+			res_view(d, it);
+		char apiv[96];
+		cJSON_ReplaceItemInObjectCaseSensitive(obj, "kind", cJSON_CreateString(d->list_kind));
+		cJSON_DeleteItemFromObjectCaseSensitive(obj, "apiVersion");
+		cJSON_AddStringToObject(obj, "apiVersion", res_api_version(d, apiv, sizeof(apiv)));
+		return;
+	}
+	if (k[0] && strcmp(k, d->storage->kind))
+		return; /* a Status or a Table */
+	char apiv[96];
+	if (!strcmp(res_str(obj, "apiVersion", ""), res_api_version(d, apiv, sizeof(apiv))))
+		return; /* already in d's version: conversions are not idempotent */
+	if (d->from_storage)
+		d->from_storage(obj);
+	set_type_meta(d, obj);
+}
 
 void res_err(res_errs *e, const char *reason, const char *field, const char *fmt, ...)
 {

@@ -65,7 +65,26 @@ struct res_desc {
 	 * is not supported (-> 400 as upstream "field label not supported"). metadata.name and
 	 * metadata.namespace are handled generically. May be NULL. */
 	const char *(*field)(const cJSON *obj, const char *path, char *buf, size_t n);
+
+	/* Another version served from the same storage (upstream's storage version): reads,
+	 * writes, selectors and watches go through *storage; from_storage converts a stored
+	 * object (in place) to this version, to_storage converts a request body to the storage
+	 * version. NULL storage: the descriptor is its own storage version. */
+	const res_desc *storage;
+	void (*to_storage)(cJSON *obj);
+	void (*from_storage)(cJSON *obj);
+	/* Field-selector label of this version -> the storage version's (upstream's
+	 * AddFieldLabelConversionFunc); NULL: labels are the same. */
+	const char *(*field_label)(const char *label);
 };
+
+/* Rewrites a field selector ("a=b,c!=d") of d's version into the storage version's labels
+ * (a copy when d has no field_label). in may be NULL (-> ""). 0, or -1 if it did not fit. */
+int res_field_selector_to_storage(const res_desc *d, const char *in, char *out, size_t n);
+
+/* Converts a stored object (or every item of a list) to d's version and sets its
+ * apiVersion/kind; a no-op for descriptors without storage. obj borrowed. */
+void res_view(const res_desc *d, cJSON *obj);
 
 /* The table of all resources, NULL-terminated. */
 extern const res_desc *const res_all[];
@@ -110,7 +129,11 @@ void res_selector_str(const cJSON *sel, char *buf, size_t n);
 /* Descriptors (one file each: res_<plural>.c). */
 extern const res_desc res_namespaces, res_pods, res_services, res_endpoints, res_nodes,
 	res_configmaps, res_secrets, res_serviceaccounts, res_events, res_deployments,
-	res_replicasets, res_leases, res_endpointslices;
+	res_replicasets, res_leases, res_endpointslices, res_statefulsets, res_daemonsets,
+	res_controllerrevisions, res_jobs, res_cronjobs, res_persistentvolumes,
+	res_persistentvolumeclaims, res_resourcequotas, res_limitranges, res_poddisruptionbudgets,
+	res_hpa_v1, res_hpa_v2, res_ingresses, res_networkpolicies, res_priorityclasses,
+	res_storageclasses, res_events_v1;
 
 /* RFC 3339 (with Z or an offset, fractional seconds allowed) -> unix seconds; -1 if bad. */
 int64_t res_parse_time(const char *s);

@@ -6,20 +6,53 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <gnutls/gnutls.h>
 
 #include "errors.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "status.h"
 
 struct srv {
 	struct MHD_Daemon *mhd;
 	api_ctx *api;
 	authn *auth;
+	sat *sa_tokens;
 	int port;
 };
+
+/* A service-account JWT -> user, as upstream's serviceaccount authenticator with
+ * --service-account-lookup (default true): the ServiceAccount must still exist with the
+ * token's uid. */
+static int sa_user(srv *s, const char *token, authn_user *u)
+{
+	sat_claims c;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (!s->sa_tokens || sat_verify(s->sa_tokens, token, ts.tv_sec, &c))
+		return KC_EUNAUTH;
+	cJSON *sa = NULL;
+	int code = reg_get(s->api->r, &res_serviceaccounts, c.ns, c.name, &sa);
+	int ok = code == 200 && (!c.uid[0] || !strcmp(kc_json_get_string(sa, "metadata.uid", ""),
+						       c.uid));
+	cJSON_Delete(sa);
+	if (!ok) {
+		kc_log_v(2, "service-account token for %s/%s rejected: the ServiceAccount is gone",
+			 c.ns, c.name);
+		return KC_EUNAUTH;
+	}
+	memset(u, 0, sizeof(*u));
+	snprintf(u->name, sizeof(u->name), "system:serviceaccount:%.100s:%.120s", c.ns, c.name);
+	snprintf(u->uid, sizeof(u->uid), "%s", c.uid);
+	snprintf(u->groups[0], sizeof(u->groups[0]), "system:serviceaccounts");
+	snprintf(u->groups[1], sizeof(u->groups[1]), "system:serviceaccounts:%.100s", c.ns);
+	snprintf(u->groups[2], sizeof(u->groups[2]), "system:authenticated");
+	u->ngroups = 3;
+	return 0;
+}
 
 typedef struct conn_ctx {
 	char *body;
@@ -75,6 +108,15 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, api_resp *r)
 		MHD_add_response_header(resp, "Content-Type", r->ctype);
 		MHD_add_response_header(resp, "Cache-Control", "no-cache, private");
 	}
+	if (r->warnings) {
+		/* One Warning header per line, as upstream's warning recorder writes them. */
+		char *save = NULL;
+		for (char *line = strtok_r(r->warnings, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			MHD_add_response_header(resp, "Warning", line);
+		free(r->warnings);
+		r->warnings = NULL;
+	}
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->code, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -129,8 +171,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	int authed = 0;
 	if (s->auth) {
 		const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-		if (h && !strncasecmp(h, "Bearer ", 7))
+		if (h && !strncasecmp(h, "Bearer ", 7)) {
 			authed = authn_token(s->auth, h + 7, &user) == 0;
+			if (!authed)
+				authed = sa_user(s, h + 7, &user) == 0;
+		}
 		char why[256] = "";
 		if (!authed)
 			authed = cert_user(s, conn, &user, why, sizeof(why)) == 0;
@@ -154,7 +199,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		.body = cc->body,
 		.body_len = cc->len,
 	};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	api_handle(s->api, &q, &r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	met_observe(r.m_verb, r.m_group, r.m_version, r.m_resource, r.m_sub, r.m_scope, r.code,
+		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	kc_log_v(3, "%s %s %d user=%s", method, url, r.code, user.name);
 	return send_resp(conn, &r);
 }
@@ -191,6 +241,7 @@ int srv_start(const srv_config *cfg, api_ctx *api, srv **out)
 		return -ENOMEM;
 	s->api = api;
 	s->auth = cfg->auth;
+	s->sa_tokens = cfg->sa_tokens;
 	struct sockaddr_in sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;

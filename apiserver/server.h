@@ -15,6 +15,7 @@ typedef struct srv_config {
 	const char *key_pem;
 	const char *client_ca_pem; /* NULL: no client certificates requested */
 	authn *auth;               /* borrowed; NULL: no authenticators (everyone allowed) */
+	sat *sa_tokens;            /* borrowed, may be NULL: service-account bearer tokens */
 	int threads;
 } srv_config;
 

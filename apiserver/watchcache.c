@@ -57,6 +57,7 @@ struct wc_set {
 
 struct wc_watcher {
 	wc_cache *c;
+	const res_desc *view; /* the version the client watches (c->d or one on its storage) */
 	wc_watcher *next;
 	struct MHD_Connection *conn;
 	char ns[256];
@@ -159,16 +160,23 @@ static void w_send(wc_watcher *w, const char *type, const cJSON *obj)
 {
 	cJSON *ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "type", type);
+	cJSON *conv = NULL;
+	if (w->view != w->c->d && strcmp(type, "ERROR")) {
+		conv = cJSON_Duplicate(obj, 1);
+		res_view(w->view, conv);
+		obj = conv;
+	}
 	if (w->table && strcmp(type, "BOOKMARK") && strcmp(type, "ERROR")) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		cJSON *t = tbl_render(w->c->d, obj, (enum tbl_include)w->include, !w->cols_sent,
+		cJSON *t = tbl_render(w->view, obj, (enum tbl_include)w->include, !w->cols_sent,
 				      kc_meta_resource_version(obj), NULL, ts.tv_sec);
 		w->cols_sent = 1;
 		cJSON_AddItemToObject(ev, "object", t);
 	} else {
 		cJSON_AddItemToObject(ev, "object", cJSON_Duplicate(obj, 1));
 	}
+	cJSON_Delete(conv);
 	size_t n = 0;
 	char *s = kc_json_print_len(ev, &n);
 	cJSON_Delete(ev);
@@ -215,8 +223,8 @@ static void w_bookmark(wc_watcher *w, int64_t rev)
 {
 	char apiv[96], rvs[32];
 	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "kind", w->c->d->kind);
-	cJSON_AddStringToObject(o, "apiVersion", res_api_version(w->c->d, apiv, sizeof(apiv)));
+	cJSON_AddStringToObject(o, "kind", w->view->kind);
+	cJSON_AddStringToObject(o, "apiVersion", res_api_version(w->view, apiv, sizeof(apiv)));
 	snprintf(rvs, sizeof(rvs), "%lld", (long long)rev);
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "metadata"), "resourceVersion", rvs);
 	w_send(w, "BOOKMARK", o);
@@ -386,8 +394,8 @@ int wc_start(reg *r, wc_set **out)
 		return rc;
 	wc_set *s = calloc(1, sizeof(*s));
 	int n = 0;
-	while (res_all[n])
-		n++;
+	for (int i = 0; res_all[i]; i++)
+		n += !res_all[i]->storage; /* versions on another's storage share its cache */
 	s->r = r;
 	s->n = n;
 	s->caches = calloc((size_t)n, sizeof(wc_cache));
@@ -395,8 +403,10 @@ int wc_start(reg *r, wc_set **out)
 		free(s);
 		return -ENOMEM;
 	}
-	for (int i = 0; i < n; i++) {
-		wc_cache *c = &s->caches[i];
+	for (int i = 0, k = 0; res_all[i]; i++) {
+		if (res_all[i]->storage)
+			continue;
+		wc_cache *c = &s->caches[k++];
 		c->set = s;
 		c->d = res_all[i];
 		pthread_mutex_init(&c->mu, NULL);
@@ -503,6 +513,9 @@ int wc_watch(wc_set *s, const res_desc *d, const wc_params *p, struct MHD_Connec
 {
 	*resp = NULL;
 	*err = NULL;
+	const res_desc *view = d;
+	if (d->storage)
+		d = d->storage; /* one cache per storage; events converted per watcher */
 	wc_cache *c = cache_for(s, d);
 	if (!c) {
 		*err = st_internal("no watch cache for %s", d->plural);
@@ -514,6 +527,7 @@ int wc_watch(wc_set *s, const res_desc *d, const wc_params *p, struct MHD_Connec
 		return 500;
 	}
 	w->c = c;
+	w->view = view;
 	w->conn = conn;
 	snprintf(w->ns, sizeof(w->ns), "%s", (d->namespaced && p->ns) ? p->ns : "");
 	w->table = p->table;
@@ -596,4 +610,17 @@ int wc_watch(wc_set *s, const res_desc *d, const wc_params *p, struct MHD_Connec
 	/* A watch may be quiet for its whole timeout: no idle timeout on this connection. */
 	MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int)0);
 	return 200;
+}
+
+void wc_watcher_counts(wc_set *s, void (*fn)(const res_desc *d, int n, void *arg), void *arg)
+{
+	for (int i = 0; i < s->n; i++) {
+		wc_cache *c = &s->caches[i];
+		pthread_mutex_lock(&c->mu);
+		int n = 0;
+		for (wc_watcher *w = c->watchers; w; w = w->next)
+			n++;
+		fn(c->d, n, arg);
+		pthread_mutex_unlock(&c->mu);
+	}
 }

@@ -42,4 +42,8 @@ typedef struct wc_params {
 int wc_watch(wc_set *s, const res_desc *d, const wc_params *p, struct MHD_Connection *conn,
 	     struct MHD_Response **resp, cJSON **err);
 
+/* Calls fn once per cached resource with its number of client watches (under that cache's
+ * lock: fn must not call back into the watch cache). */
+void wc_watcher_counts(wc_set *s, void (*fn)(const res_desc *d, int n, void *arg), void *arg);
+
 #endif

@@ -1,0 +1,138 @@
+/* Service-account JWTs: sign, verify, and every reason to refuse one. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "errors.h"
+#include "kc_test.h"
+#include "../../apiserver/satoken.h"
+
+#define ISS "https://kubernetes.default.svc.cluster.local"
+#define NOW 1795331830LL
+
+static char priv_a[64], pub_a[64], priv_b[64];
+
+static void write_key(EVP_PKEY *k, char *path, int pub)
+{
+	snprintf(path, 64, "/tmp/kc-sat-test-XXXXXX");
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	FILE *f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	if (pub)
+		ck_assert_int_eq(PEM_write_PUBKEY(f, k), 1);
+	else
+		ck_assert_int_eq(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
+	fclose(f);
+}
+
+static void setup(void)
+{
+	EVP_PKEY *a = EVP_RSA_gen(2048), *b = EVP_RSA_gen(2048);
+	ck_assert(a && b);
+	write_key(a, priv_a, 0);
+	write_key(a, pub_a, 1);
+	write_key(b, priv_b, 0);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+}
+
+static void teardown(void)
+{
+	unlink(priv_a);
+	unlink(pub_a);
+	unlink(priv_b);
+}
+
+static char *sign(const char *key, const char *iss, const char *const *aud, size_t naud,
+		  int64_t iat, int64_t exp)
+{
+	sat *s = NULL;
+	char err[256];
+	ck_assert_msg(sat_new(key, NULL, 0, iss, &s, err, sizeof(err)) == 0, "%s", err);
+	sat_claims c = { .ns = "default", .name = "builder", .uid = "uid-1" };
+	char *tok = NULL;
+	ck_assert_int_eq(sat_sign(s, &c, aud, naud, iat, exp, &tok), 0);
+	sat_free(s);
+	return tok;
+}
+
+START_TEST(round_trip_with_public_key_file)
+{
+	char *tok = sign(priv_a, ISS, NULL, 0, NOW, NOW + 3600);
+	const char *keys[] = { pub_a };
+	sat *v = NULL;
+	char err[256];
+	ck_assert_msg(sat_new(NULL, keys, 1, ISS, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(!sat_can_sign(v));
+	sat_claims c;
+	ck_assert_int_eq(sat_verify(v, tok, NOW + 10, &c), 0);
+	ck_assert_str_eq(c.ns, "default");
+	ck_assert_str_eq(c.name, "builder");
+	ck_assert_str_eq(c.uid, "uid-1");
+	/* Expired, and before nbf beyond the allowed skew. */
+	ck_assert_int_eq(sat_verify(v, tok, NOW + 3600, &c), KC_EUNAUTH);
+	ck_assert_int_eq(sat_verify(v, tok, NOW - 3600, &c), KC_EUNAUTH);
+	/* Tampered signature / payload / shape. */
+	char *bad = strdup(tok);
+	bad[strlen(bad) - 3] = bad[strlen(bad) - 3] == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(sat_verify(v, bad, NOW + 10, &c), KC_EUNAUTH);
+	free(bad);
+	bad = strdup(tok);
+	char *dot = strchr(bad, '.');
+	dot[5] = dot[5] == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(sat_verify(v, bad, NOW + 10, &c), KC_EUNAUTH);
+	free(bad);
+	ck_assert_int_eq(sat_verify(v, "not.a-jwt", NOW, &c), KC_EUNAUTH);
+	ck_assert_int_eq(sat_verify(v, "", NOW, &c), KC_EUNAUTH);
+	sat_free(v);
+	free(tok);
+}
+END_TEST
+
+START_TEST(other_key_issuer_or_audience_refused)
+{
+	sat *v = NULL;
+	char err[256];
+	ck_assert_int_eq(sat_new(priv_a, NULL, 0, ISS, &v, err, sizeof(err)), 0);
+	sat_claims c;
+	char *other_key = sign(priv_b, ISS, NULL, 0, NOW, NOW + 3600);
+	ck_assert_int_eq(sat_verify(v, other_key, NOW + 1, &c), KC_EUNAUTH);
+	char *other_iss = sign(priv_a, "https://evil", NULL, 0, NOW, NOW + 3600);
+	ck_assert_int_eq(sat_verify(v, other_iss, NOW + 1, &c), KC_EUNAUTH);
+	const char *aud[] = { "vault" };
+	char *other_aud = sign(priv_a, ISS, aud, 1, NOW, NOW + 3600);
+	ck_assert_int_eq(sat_verify(v, other_aud, NOW + 1, &c), KC_EUNAUTH);
+	const char *both[] = { "vault", ISS };
+	char *with_api = sign(priv_a, ISS, both, 2, NOW, NOW + 3600);
+	ck_assert_int_eq(sat_verify(v, with_api, NOW + 1, &c), 0);
+	free(other_key);
+	free(other_iss);
+	free(other_aud);
+	free(with_api);
+	sat_free(v);
+	/* A missing key file is an error at start-up, not a silent no-op. */
+	const char *missing[] = { "/nonexistent/sa.pub" };
+	ck_assert_int_ne(sat_new(NULL, missing, 1, ISS, &v, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/sa.pub"));
+}
+END_TEST
+
+static Suite *apiserver_satoken_suite(void)
+{
+	Suite *s = suite_create("apiserver_satoken");
+	TCase *tc = tcase_create("satoken");
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, round_trip_with_public_key_file);
+	tcase_add_test(tc, other_key_issuer_or_audience_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+KC_TEST_MAIN(apiserver_satoken_suite)
