@@ -1,4 +1,7 @@
-/* Client of etcd v3's JSON gateway (see etcd.h and docs/STORE_API.md). */
+/* Client of etcd v3's JSON gateway (see etcd.h and docs/STORE_API.md): the client and its
+ * endpoint failover, the HTTP transport, the JSON codec and the unary calls. The streamed
+ * calls (lease keep-alive, snapshot, watch) are in etcd_stream.c; the internals the two
+ * files share are declared in etcd_int.h. */
 #include "etcd.h"
 
 #include <cjson/cJSON.h>
@@ -6,31 +9,17 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "errors.h"
-#include "log.h"
+#include "etcd_int.h"
 
-#define ETCD_POOL_MAX 64
 /* A unary response larger than this is refused: etcd's own gRPC limit for a client to
  * receive is math.MaxInt32, but a JSON answer this big means a runaway range. */
 #define ETCD_MAX_RESPONSE (512u * 1024 * 1024)
-
-struct kc_etcd {
-	char **endpoints;
-	size_t n_endpoints;
-	char *cacert, *cert, *key;
-	long dial_timeout_ms;
-	long request_timeout_ms;
-	bool insecure;
-	atomic_int preferred; /* endpoint that last answered */
-	pthread_mutex_t mu;   /* guards pool */
-	CURL *pool[ETCD_POOL_MAX];
-	size_t n_pool;
-};
 
 /* ------------------------------------------------------------------ base64 */
 
@@ -133,9 +122,7 @@ size_t kc_etcd_prefix_end(const void *prefix, size_t len, uint8_t *out)
 
 /* ------------------------------------------------------------------ errors */
 
-static void set_err(struct kc_etcd_error *err, int http, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void set_err(struct kc_etcd_error *err, int http, int code, const char *fmt, ...)
+void kc_etcd__set_err(struct kc_etcd_error *err, int http, int code, const char *fmt, ...)
 {
 	if (!err)
 		return;
@@ -147,7 +134,7 @@ static void set_err(struct kc_etcd_error *err, int http, int code, const char *f
 	va_end(ap);
 }
 
-static int map_grpc(int code, const char *msg, long http)
+int kc_etcd__map_grpc(int code, const char *msg, long http)
 {
 	switch (code) {
 	case 11:
@@ -182,7 +169,7 @@ static int map_grpc(int code, const char *msg, long http)
 }
 
 /* Decodes an etcd error body {"error","message","code"} (or a plain-text one). */
-static int decode_error(long http, const char *body, struct kc_etcd_error *err)
+int kc_etcd__decode_error(long http, const char *body, struct kc_etcd_error *err)
 {
 	int code = 0;
 	char msg[512] = "";
@@ -205,8 +192,8 @@ static int decode_error(long http, const char *body, struct kc_etcd_error *err)
 	cJSON_Delete(j);
 	if (!msg[0])
 		snprintf(msg, sizeof(msg), "HTTP %ld", http);
-	set_err(err, (int)http, code, "%s", msg);
-	return map_grpc(code, msg, http);
+	kc_etcd__set_err(err, (int)http, code, "%s", msg);
+	return kc_etcd__map_grpc(code, msg, http);
 }
 
 /* ------------------------------------------------------------------ client */
@@ -298,7 +285,7 @@ static CURL *pool_get(kc_etcd *c)
 static void pool_put(kc_etcd *c, CURL *h)
 {
 	pthread_mutex_lock(&c->mu);
-	if (c->n_pool < ETCD_POOL_MAX) {
+	if (c->n_pool < KC_ETCD__POOL_MAX) {
 		c->pool[c->n_pool++] = h;
 		h = NULL;
 	}
@@ -307,12 +294,7 @@ static void pool_put(kc_etcd *c, CURL *h)
 		curl_easy_cleanup(h);
 }
 
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static int buf_append(struct buf *b, const void *d, size_t n)
+int kc_etcd__buf_append(struct kc_etcd__buf *b, const void *d, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
 		size_t nc = b->cap ? b->cap : 1024;
@@ -332,14 +314,14 @@ static int buf_append(struct buf *b, const void *d, size_t n)
 
 static size_t write_buf(char *ptr, size_t sz, size_t nm, void *ud)
 {
-	struct buf *b = ud;
+	struct kc_etcd__buf *b = ud;
 	size_t n = sz * nm;
-	if (b->len + n > ETCD_MAX_RESPONSE || buf_append(b, ptr, n) != 0)
+	if (b->len + n > ETCD_MAX_RESPONSE || kc_etcd__buf_append(b, ptr, n) != 0)
 		return 0;
 	return n;
 }
 
-static void setup_handle(kc_etcd *c, CURL *h, const char *url, const char *body, struct curl_slist *hdrs,
+void kc_etcd__setup_handle(kc_etcd *c, CURL *h, const char *url, const char *body, struct curl_slist *hdrs,
                          bool stream)
 {
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -373,7 +355,7 @@ static void setup_handle(kc_etcd *c, CURL *h, const char *url, const char *body,
 }
 
 /* Transport errors before anything was sent: safe to retry on another endpoint. */
-static bool is_connect_error(CURLcode rc)
+bool kc_etcd__is_connect_error(CURLcode rc)
 {
 	switch (rc) {
 	case CURLE_COULDNT_CONNECT:
@@ -390,7 +372,7 @@ static bool is_connect_error(CURLcode rc)
 	}
 }
 
-static int curl_to_err(CURLcode rc)
+int kc_etcd__curl_to_err(CURLcode rc)
 {
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return -ETIMEDOUT;
@@ -399,12 +381,10 @@ static int curl_to_err(CURLcode rc)
 	return -EIO;
 }
 
-typedef size_t (*write_fn)(char *, size_t, size_t, void *);
-
 /* POST body to path. ep >= 0 pins an endpoint; -1 fails over. With wfn the body goes to
  * wfn(ud) (streams); otherwise to *out. */
-static int do_post(kc_etcd *c, int ep, const char *path, const char *body, bool stream, write_fn wfn,
-                   void *ud, struct buf *out, long *status, struct kc_etcd_error *err)
+int kc_etcd__do_post(kc_etcd *c, int ep, const char *path, const char *body, bool stream, kc_etcd__write_fn wfn,
+                   void *ud, struct kc_etcd__buf *out, long *status, struct kc_etcd_error *err)
 {
 	CURL *h = pool_get(c);
 	if (!h)
@@ -425,7 +405,7 @@ static int do_post(kc_etcd *c, int ep, const char *path, const char *body, bool 
 		snprintf(url, sizeof(url), "%s%s", c->endpoints[i], path);
 		if (t > 0)
 			curl_easy_reset(h);
-		setup_handle(c, h, url, body, hdrs, stream);
+		kc_etcd__setup_handle(c, h, url, body, hdrs, stream);
 		if (wfn) {
 			curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, wfn);
 			curl_easy_setopt(h, CURLOPT_WRITEDATA, ud);
@@ -442,13 +422,13 @@ static int do_post(kc_etcd *c, int ep, const char *path, const char *body, bool 
 			ret = 0;
 			break;
 		}
-		set_err(err, 0, 0, "%s: %s", c->endpoints[i], curl_easy_strerror(rc));
-		ret = curl_to_err(rc);
+		kc_etcd__set_err(err, 0, 0, "%s: %s", c->endpoints[i], curl_easy_strerror(rc));
+		ret = kc_etcd__curl_to_err(rc);
 		curl_off_t connected = 0;
 		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
 		/* Only retry what cannot have reached a server: a timeout after connecting
 		 * may have applied a write (and a stream may have delivered data). */
-		if (!is_connect_error(rc) || (rc == CURLE_OPERATION_TIMEDOUT && connected > 0))
+		if (!kc_etcd__is_connect_error(rc) || (rc == CURLE_OPERATION_TIMEDOUT && connected > 0))
 			break;
 	}
 	curl_slist_free_all(hdrs);
@@ -462,16 +442,16 @@ static int call_json(kc_etcd *c, int ep, const char *path, cJSON *req, cJSON **r
 	char *body = req ? cJSON_PrintUnformatted(req) : strdup("{}");
 	if (!body)
 		return -ENOMEM;
-	struct buf b = { 0 };
+	struct kc_etcd__buf b = { 0 };
 	long status = 0;
-	int rc = do_post(c, ep, path, body, false, NULL, NULL, &b, &status, err);
+	int rc = kc_etcd__do_post(c, ep, path, body, false, NULL, NULL, &b, &status, err);
 	free(body);
 	if (rc < 0) {
 		free(b.p);
 		return rc;
 	}
 	if (status != 200) {
-		rc = decode_error(status, b.p, err);
+		rc = kc_etcd__decode_error(status, b.p, err);
 		free(b.p);
 		return rc;
 	}
@@ -479,7 +459,7 @@ static int call_json(kc_etcd *c, int ep, const char *path, cJSON *req, cJSON **r
 	free(b.p);
 	if (!j || !cJSON_IsObject(j)) {
 		cJSON_Delete(j);
-		set_err(err, (int)status, 0, "undecodable response from %s", path);
+		kc_etcd__set_err(err, (int)status, 0, "undecodable response from %s", path);
 		return KC_EPARSE;
 	}
 	*resp = j;
@@ -489,14 +469,14 @@ static int call_json(kc_etcd *c, int ep, const char *path, cJSON *req, cJSON **r
 int kc_etcd_post_raw(kc_etcd *c, const char *path, const char *body, char **resp_out, long *status_out,
                      struct kc_etcd_error *err)
 {
-	struct buf b = { 0 };
+	struct kc_etcd__buf b = { 0 };
 	long status = 0;
-	int rc = do_post(c, -1, path, body, false, NULL, NULL, &b, &status, err);
+	int rc = kc_etcd__do_post(c, -1, path, body, false, NULL, NULL, &b, &status, err);
 	if (rc < 0) {
 		free(b.p);
 		return rc;
 	}
-	if (!b.p && buf_append(&b, "", 0) != 0)
+	if (!b.p && kc_etcd__buf_append(&b, "", 0) != 0)
 		return -ENOMEM;
 	*resp_out = b.p;
 	*status_out = status;
@@ -505,7 +485,7 @@ int kc_etcd_post_raw(kc_etcd *c, const char *path, const char *body, char **resp
 
 /* ------------------------------------------------------------------ JSON helpers */
 
-static int add_bytes(cJSON *o, const char *name, const void *p, size_t len)
+int kc_etcd__add_bytes(cJSON *o, const char *name, const void *p, size_t len)
 {
 	char *s;
 	if (kc_etcd_b64_encode(p ? p : "", p ? len : 0, &s) != 0)
@@ -515,7 +495,7 @@ static int add_bytes(cJSON *o, const char *name, const void *p, size_t len)
 	return it ? 0 : -ENOMEM;
 }
 
-static int add_i64(cJSON *o, const char *name, int64_t v)
+int kc_etcd__add_i64(cJSON *o, const char *name, int64_t v)
 {
 	char s[32];
 	snprintf(s, sizeof(s), "%" PRId64, v);
@@ -529,10 +509,10 @@ static int add_u64(cJSON *o, const char *name, uint64_t v)
 	return cJSON_AddStringToObject(o, name, s) ? 0 : -ENOMEM;
 }
 
-static int add_true(cJSON *o, const char *name) { return cJSON_AddTrueToObject(o, name) ? 0 : -ENOMEM; }
+int kc_etcd__add_true(cJSON *o, const char *name) { return cJSON_AddTrueToObject(o, name) ? 0 : -ENOMEM; }
 
 /* int64 from a JSON string or number; absent = 0. Returns -1 on a malformed value. */
-static int get_i64(const cJSON *o, const char *name, int64_t *v)
+int kc_etcd__get_i64(const cJSON *o, const char *name, int64_t *v)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
 	*v = 0;
@@ -574,13 +554,13 @@ static int get_u64(const cJSON *o, const char *name, uint64_t *v)
 	return 0;
 }
 
-static bool get_bool(const cJSON *o, const char *name)
+bool kc_etcd__get_bool(const cJSON *o, const char *name)
 {
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, name));
 }
 
 /* Base64 bytes field; absent = NULL/0. */
-static int get_bytes(const cJSON *o, const char *name, uint8_t **p, size_t *len)
+int kc_etcd__get_bytes(const cJSON *o, const char *name, uint8_t **p, size_t *len)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
 	*p = NULL;
@@ -592,7 +572,7 @@ static int get_bytes(const cJSON *o, const char *name, uint8_t **p, size_t *len)
 	return kc_etcd_b64_decode(it->valuestring, strlen(it->valuestring), p, len);
 }
 
-static int decode_header(const cJSON *o, struct kc_etcd_header *h)
+int kc_etcd__decode_header(const cJSON *o, struct kc_etcd_header *h)
 {
 	memset(h, 0, sizeof(*h));
 	const cJSON *hj = cJSON_GetObjectItemCaseSensitive(o, "header");
@@ -601,29 +581,29 @@ static int decode_header(const cJSON *o, struct kc_etcd_header *h)
 	if (!cJSON_IsObject(hj))
 		return KC_EPARSE;
 	if (get_u64(hj, "cluster_id", &h->cluster_id) || get_u64(hj, "member_id", &h->member_id) ||
-	    get_i64(hj, "revision", &h->revision) || get_u64(hj, "raft_term", &h->raft_term))
+	    kc_etcd__get_i64(hj, "revision", &h->revision) || get_u64(hj, "raft_term", &h->raft_term))
 		return KC_EPARSE;
 	return 0;
 }
 
-static void kv_free(struct kc_etcd_kv *kv)
+void kc_etcd__kv_free(struct kc_etcd_kv *kv)
 {
 	free(kv->key);
 	free(kv->value);
 	memset(kv, 0, sizeof(*kv));
 }
 
-static int decode_kv(const cJSON *o, struct kc_etcd_kv *kv)
+int kc_etcd__decode_kv(const cJSON *o, struct kc_etcd_kv *kv)
 {
 	memset(kv, 0, sizeof(*kv));
 	if (!cJSON_IsObject(o))
 		return KC_EPARSE;
-	int rc = get_bytes(o, "key", &kv->key, &kv->key_len);
+	int rc = kc_etcd__get_bytes(o, "key", &kv->key, &kv->key_len);
 	if (rc == 0)
-		rc = get_bytes(o, "value", &kv->value, &kv->value_len);
-	if (rc == 0 && (get_i64(o, "create_revision", &kv->create_revision) ||
-	                get_i64(o, "mod_revision", &kv->mod_revision) || get_i64(o, "version", &kv->version) ||
-	                get_i64(o, "lease", &kv->lease)))
+		rc = kc_etcd__get_bytes(o, "value", &kv->value, &kv->value_len);
+	if (rc == 0 && (kc_etcd__get_i64(o, "create_revision", &kv->create_revision) ||
+	                kc_etcd__get_i64(o, "mod_revision", &kv->mod_revision) || kc_etcd__get_i64(o, "version", &kv->version) ||
+	                kc_etcd__get_i64(o, "lease", &kv->lease)))
 		rc = KC_EPARSE;
 	if (rc == 0 && !kv->key) { /* an empty key is never valid in etcd, but keep it non-NULL */
 		kv->key = calloc(1, 1);
@@ -631,33 +611,42 @@ static int decode_kv(const cJSON *o, struct kc_etcd_kv *kv)
 			rc = -ENOMEM;
 	}
 	if (rc)
-		kv_free(kv);
+		kc_etcd__kv_free(kv);
 	return rc;
+}
+
+int kc_etcd__get_array(const cJSON *o, const char *name, const cJSON **arr, size_t *n)
+{
+	*arr = cJSON_GetObjectItemCaseSensitive(o, name);
+	*n = 0;
+	if (!*arr)
+		return 0;
+	if (!cJSON_IsArray(*arr))
+		return KC_EPARSE;
+	*n = (size_t)cJSON_GetArraySize(*arr);
+	return 0;
 }
 
 static int decode_kvs(const cJSON *o, const char *name, struct kc_etcd_kv **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
-	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, name);
-	if (!arr)
-		return 0;
-	if (!cJSON_IsArray(arr))
-		return KC_EPARSE;
-	int cnt = cJSON_GetArraySize(arr);
-	if (cnt == 0)
-		return 0;
-	struct kc_etcd_kv *kvs = calloc((size_t)cnt, sizeof(*kvs));
+	const cJSON *arr;
+	size_t cnt;
+	int rc = kc_etcd__get_array(o, name, &arr, &cnt);
+	if (rc || cnt == 0)
+		return rc;
+	struct kc_etcd_kv *kvs = calloc(cnt, sizeof(*kvs));
 	if (!kvs)
 		return -ENOMEM;
 	size_t i = 0;
 	const cJSON *it;
 	cJSON_ArrayForEach(it, arr)
 	{
-		int rc = decode_kv(it, &kvs[i]);
+		rc = kc_etcd__decode_kv(it, &kvs[i]);
 		if (rc) {
 			for (size_t k = 0; k < i; k++)
-				kv_free(&kvs[k]);
+				kc_etcd__kv_free(&kvs[k]);
 			free(kvs);
 			return rc;
 		}
@@ -671,7 +660,7 @@ static int decode_kvs(const cJSON *o, const char *name, struct kc_etcd_kv **out,
 static void kvs_free(struct kc_etcd_kv *kvs, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		kv_free(&kvs[i]);
+		kc_etcd__kv_free(&kvs[i]);
 	free(kvs);
 }
 
@@ -698,93 +687,101 @@ static const char *sort_target_name(enum kc_etcd_sort_target t)
 }
 
 /* Encoders emit zero values as etcd's own clients do: not at all. */
-static int enc_range(cJSON *o, const struct kc_etcd_range_req *r)
+/* The KV codecs take void pointers so that kv_call below can drive all four; each is
+ * called only with its own request / response type. */
+static int enc_range(cJSON *o, const void *req)
 {
-	int rc = add_bytes(o, "key", r->key, r->key_len);
+	const struct kc_etcd_range_req *r = req;
+	int rc = kc_etcd__add_bytes(o, "key", r->key, r->key_len);
 	if (!rc && r->range_end_len)
-		rc = add_bytes(o, "range_end", r->range_end, r->range_end_len);
+		rc = kc_etcd__add_bytes(o, "range_end", r->range_end, r->range_end_len);
 	if (!rc && r->limit)
-		rc = add_i64(o, "limit", r->limit);
+		rc = kc_etcd__add_i64(o, "limit", r->limit);
 	if (!rc && r->revision)
-		rc = add_i64(o, "revision", r->revision);
+		rc = kc_etcd__add_i64(o, "revision", r->revision);
 	if (!rc && r->sort_order)
 		rc = cJSON_AddStringToObject(o, "sort_order", sort_order_name(r->sort_order)) ? 0 : -ENOMEM;
 	if (!rc && r->sort_target)
 		rc = cJSON_AddStringToObject(o, "sort_target", sort_target_name(r->sort_target)) ? 0 : -ENOMEM;
 	if (!rc && r->serializable)
-		rc = add_true(o, "serializable");
+		rc = kc_etcd__add_true(o, "serializable");
 	if (!rc && r->keys_only)
-		rc = add_true(o, "keys_only");
+		rc = kc_etcd__add_true(o, "keys_only");
 	if (!rc && r->count_only)
-		rc = add_true(o, "count_only");
+		rc = kc_etcd__add_true(o, "count_only");
 	if (!rc && r->min_mod_revision)
-		rc = add_i64(o, "min_mod_revision", r->min_mod_revision);
+		rc = kc_etcd__add_i64(o, "min_mod_revision", r->min_mod_revision);
 	if (!rc && r->max_mod_revision)
-		rc = add_i64(o, "max_mod_revision", r->max_mod_revision);
+		rc = kc_etcd__add_i64(o, "max_mod_revision", r->max_mod_revision);
 	if (!rc && r->min_create_revision)
-		rc = add_i64(o, "min_create_revision", r->min_create_revision);
+		rc = kc_etcd__add_i64(o, "min_create_revision", r->min_create_revision);
 	if (!rc && r->max_create_revision)
-		rc = add_i64(o, "max_create_revision", r->max_create_revision);
+		rc = kc_etcd__add_i64(o, "max_create_revision", r->max_create_revision);
 	return rc;
 }
 
-static int enc_put(cJSON *o, const struct kc_etcd_put_req *r)
+static int enc_put(cJSON *o, const void *req)
 {
-	int rc = add_bytes(o, "key", r->key, r->key_len);
+	const struct kc_etcd_put_req *r = req;
+	int rc = kc_etcd__add_bytes(o, "key", r->key, r->key_len);
 	if (!rc && r->value_len)
-		rc = add_bytes(o, "value", r->value, r->value_len);
+		rc = kc_etcd__add_bytes(o, "value", r->value, r->value_len);
 	if (!rc && r->lease)
-		rc = add_i64(o, "lease", r->lease);
+		rc = kc_etcd__add_i64(o, "lease", r->lease);
 	if (!rc && r->prev_kv)
-		rc = add_true(o, "prev_kv");
+		rc = kc_etcd__add_true(o, "prev_kv");
 	if (!rc && r->ignore_value)
-		rc = add_true(o, "ignore_value");
+		rc = kc_etcd__add_true(o, "ignore_value");
 	if (!rc && r->ignore_lease)
-		rc = add_true(o, "ignore_lease");
+		rc = kc_etcd__add_true(o, "ignore_lease");
 	return rc;
 }
 
-static int enc_delete(cJSON *o, const struct kc_etcd_delete_req *r)
+static int enc_delete(cJSON *o, const void *req)
 {
-	int rc = add_bytes(o, "key", r->key, r->key_len);
+	const struct kc_etcd_delete_req *r = req;
+	int rc = kc_etcd__add_bytes(o, "key", r->key, r->key_len);
 	if (!rc && r->range_end_len)
-		rc = add_bytes(o, "range_end", r->range_end, r->range_end_len);
+		rc = kc_etcd__add_bytes(o, "range_end", r->range_end, r->range_end_len);
 	if (!rc && r->prev_kv)
-		rc = add_true(o, "prev_kv");
+		rc = kc_etcd__add_true(o, "prev_kv");
 	return rc;
 }
 
-static int dec_range(const cJSON *j, struct kc_etcd_range_resp *r)
+static int dec_range(const cJSON *j, void *resp)
 {
+	struct kc_etcd_range_resp *r = resp;
 	memset(r, 0, sizeof(*r));
-	int rc = decode_header(j, &r->header);
+	int rc = kc_etcd__decode_header(j, &r->header);
 	if (!rc)
 		rc = decode_kvs(j, "kvs", &r->kvs, &r->n_kvs);
-	if (!rc && get_i64(j, "count", &r->count))
+	if (!rc && kc_etcd__get_i64(j, "count", &r->count))
 		rc = KC_EPARSE;
-	r->more = get_bool(j, "more");
+	r->more = kc_etcd__get_bool(j, "more");
 	if (rc)
 		kc_etcd_range_resp_free(r);
 	return rc;
 }
 
-static int dec_put(const cJSON *j, struct kc_etcd_put_resp *r)
+static int dec_put(const cJSON *j, void *resp)
 {
+	struct kc_etcd_put_resp *r = resp;
 	memset(r, 0, sizeof(*r));
-	int rc = decode_header(j, &r->header);
+	int rc = kc_etcd__decode_header(j, &r->header);
 	const cJSON *pk = cJSON_GetObjectItemCaseSensitive(j, "prev_kv");
 	if (!rc && pk) {
-		rc = decode_kv(pk, &r->prev_kv);
+		rc = kc_etcd__decode_kv(pk, &r->prev_kv);
 		r->has_prev_kv = rc == 0;
 	}
 	return rc;
 }
 
-static int dec_delete(const cJSON *j, struct kc_etcd_delete_resp *r)
+static int dec_delete(const cJSON *j, void *resp)
 {
+	struct kc_etcd_delete_resp *r = resp;
 	memset(r, 0, sizeof(*r));
-	int rc = decode_header(j, &r->header);
-	if (!rc && get_i64(j, "deleted", &r->deleted))
+	int rc = kc_etcd__decode_header(j, &r->header);
+	if (!rc && kc_etcd__get_i64(j, "deleted", &r->deleted))
 		rc = KC_EPARSE;
 	if (!rc)
 		rc = decode_kvs(j, "prev_kvs", &r->prev_kvs, &r->n_prev_kvs);
@@ -803,7 +800,7 @@ void kc_etcd_put_resp_free(struct kc_etcd_put_resp *r)
 {
 	if (!r)
 		return;
-	kv_free(&r->prev_kv);
+	kc_etcd__kv_free(&r->prev_kv);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -815,57 +812,41 @@ void kc_etcd_delete_resp_free(struct kc_etcd_delete_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* The one shape of the KV calls: encode req into a request object, POST it, decode the
+ * answer into resp (zeroed first). The decoders leave resp released on failure. */
+static int kv_call(kc_etcd *c, const char *path, int (*enc)(cJSON *o, const void *req), const void *req,
+                   int (*dec)(const cJSON *j, void *resp), void *resp, struct kc_etcd_error *err)
+{
+	cJSON *o = cJSON_CreateObject(), *j = NULL;
+	int rc = o ? enc(o, req) : -ENOMEM;
+	if (!rc)
+		rc = call_json(c, -1, path, o, &j, err);
+	cJSON_Delete(o);
+	if (!rc)
+		rc = dec(j, resp);
+	cJSON_Delete(j);
+	return rc;
+}
+
 int kc_etcd_range(kc_etcd *c, const struct kc_etcd_range_req *req, struct kc_etcd_range_resp *resp,
                   struct kc_etcd_error *err)
 {
 	memset(resp, 0, sizeof(*resp));
-	cJSON *o = cJSON_CreateObject(), *j = NULL;
-	if (!o)
-		return -ENOMEM;
-	int rc = enc_range(o, req);
-	if (!rc)
-		rc = call_json(c, -1, "/v3/kv/range", o, &j, err);
-	cJSON_Delete(o);
-	if (!rc)
-		rc = dec_range(j, resp);
-	cJSON_Delete(j);
-	return rc;
+	return kv_call(c, "/v3/kv/range", enc_range, req, dec_range, resp, err);
 }
 
 int kc_etcd_put(kc_etcd *c, const struct kc_etcd_put_req *req, struct kc_etcd_put_resp *resp,
                 struct kc_etcd_error *err)
 {
 	memset(resp, 0, sizeof(*resp));
-	cJSON *o = cJSON_CreateObject(), *j = NULL;
-	if (!o)
-		return -ENOMEM;
-	int rc = enc_put(o, req);
-	if (!rc)
-		rc = call_json(c, -1, "/v3/kv/put", o, &j, err);
-	cJSON_Delete(o);
-	if (!rc)
-		rc = dec_put(j, resp);
-	cJSON_Delete(j);
-	return rc;
+	return kv_call(c, "/v3/kv/put", enc_put, req, dec_put, resp, err);
 }
 
 int kc_etcd_delete_range(kc_etcd *c, const struct kc_etcd_delete_req *req, struct kc_etcd_delete_resp *resp,
                          struct kc_etcd_error *err)
 {
 	memset(resp, 0, sizeof(*resp));
-	cJSON *o = cJSON_CreateObject(), *j = NULL;
-	if (!o)
-		return -ENOMEM;
-	int rc = enc_delete(o, req);
-	if (!rc)
-		rc = call_json(c, -1, "/v3/kv/deleterange", o, &j, err);
-	cJSON_Delete(o);
-	if (!rc)
-		rc = dec_delete(j, resp);
-	if (rc)
-		kc_etcd_delete_resp_free(resp);
-	cJSON_Delete(j);
-	return rc;
+	return kv_call(c, "/v3/kv/deleterange", enc_delete, req, dec_delete, resp, err);
 }
 
 /* ------------------------------------------------------------------ txn */
@@ -954,19 +935,19 @@ static int enc_txn(cJSON *o, const struct kc_etcd_txn_req *t, int depth)
 			if (!cJSON_AddStringToObject(cj, "result", cmp_result_name(cp->result)) ||
 			    !cJSON_AddStringToObject(cj, "target", cmp_target_name(cp->target)))
 				return -ENOMEM;
-			rc = add_bytes(cj, "key", cp->key, cp->key_len);
+			rc = kc_etcd__add_bytes(cj, "key", cp->key, cp->key_len);
 			if (!rc && cp->range_end_len)
-				rc = add_bytes(cj, "range_end", cp->range_end, cp->range_end_len);
+				rc = kc_etcd__add_bytes(cj, "range_end", cp->range_end, cp->range_end_len);
 			if (rc)
 				return rc;
 			/* The target_union is always sent, even 0 ("create_revision":"0" is
 			 * create-if-absent). */
 			switch (cp->target) {
-			case KC_ETCD_CMP_VERSION: rc = add_i64(cj, "version", cp->number); break;
-			case KC_ETCD_CMP_CREATE: rc = add_i64(cj, "create_revision", cp->number); break;
-			case KC_ETCD_CMP_MOD: rc = add_i64(cj, "mod_revision", cp->number); break;
-			case KC_ETCD_CMP_LEASE: rc = add_i64(cj, "lease", cp->number); break;
-			case KC_ETCD_CMP_VALUE: rc = add_bytes(cj, "value", cp->value, cp->value_len); break;
+			case KC_ETCD_CMP_VERSION: rc = kc_etcd__add_i64(cj, "version", cp->number); break;
+			case KC_ETCD_CMP_CREATE: rc = kc_etcd__add_i64(cj, "create_revision", cp->number); break;
+			case KC_ETCD_CMP_MOD: rc = kc_etcd__add_i64(cj, "mod_revision", cp->number); break;
+			case KC_ETCD_CMP_LEASE: rc = kc_etcd__add_i64(cj, "lease", cp->number); break;
+			case KC_ETCD_CMP_VALUE: rc = kc_etcd__add_bytes(cj, "value", cp->value, cp->value_len); break;
 			default: rc = -EINVAL;
 			}
 			if (rc)
@@ -1035,19 +1016,16 @@ static int dec_txn(const cJSON *j, struct kc_etcd_txn_resp *r, int depth)
 	memset(r, 0, sizeof(*r));
 	if (depth > 32 || !cJSON_IsObject(j))
 		return KC_EPARSE;
-	int rc = decode_header(j, &r->header);
+	int rc = kc_etcd__decode_header(j, &r->header);
 	if (rc)
 		return rc;
-	r->succeeded = get_bool(j, "succeeded");
-	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "responses");
-	if (!arr)
-		return 0;
-	if (!cJSON_IsArray(arr))
-		return KC_EPARSE;
-	int n = cJSON_GetArraySize(arr);
-	if (n == 0)
-		return 0;
-	r->responses = calloc((size_t)n, sizeof(*r->responses));
+	r->succeeded = kc_etcd__get_bool(j, "succeeded");
+	const cJSON *arr;
+	size_t n;
+	rc = kc_etcd__get_array(j, "responses", &arr, &n);
+	if (rc || n == 0)
+		return rc;
+	r->responses = calloc(n, sizeof(*r->responses));
 	if (!r->responses)
 		return -ENOMEM;
 	const cJSON *it;
@@ -1063,21 +1041,15 @@ static int dec_txn(const cJSON *j, struct kc_etcd_txn_resp *r, int depth)
 	return 0;
 }
 
+/* The top-level txn for kv_call (nested ones recurse with their depth). */
+static int enc_txn_top(cJSON *o, const void *req) { return enc_txn(o, req, 0); }
+static int dec_txn_top(const cJSON *j, void *resp) { return dec_txn(j, resp, 0); }
+
 int kc_etcd_txn(kc_etcd *c, const struct kc_etcd_txn_req *req, struct kc_etcd_txn_resp *resp,
                 struct kc_etcd_error *err)
 {
 	memset(resp, 0, sizeof(*resp));
-	cJSON *o = cJSON_CreateObject(), *j = NULL;
-	if (!o)
-		return -ENOMEM;
-	int rc = enc_txn(o, req, 0);
-	if (!rc)
-		rc = call_json(c, -1, "/v3/kv/txn", o, &j, err);
-	cJSON_Delete(o);
-	if (!rc)
-		rc = dec_txn(j, resp, 0);
-	cJSON_Delete(j);
-	return rc;
+	return kv_call(c, "/v3/kv/txn", enc_txn_top, req, dec_txn_top, resp, err);
 }
 
 /* ------------------------------------------------------------------ compaction, leases */
@@ -1088,14 +1060,14 @@ int kc_etcd_compact(kc_etcd *c, int64_t revision, bool physical, struct kc_etcd_
 	cJSON *o = cJSON_CreateObject(), *j = NULL;
 	if (!o)
 		return -ENOMEM;
-	int rc = add_i64(o, "revision", revision);
+	int rc = kc_etcd__add_i64(o, "revision", revision);
 	if (!rc && physical)
-		rc = add_true(o, "physical");
+		rc = kc_etcd__add_true(o, "physical");
 	if (!rc)
 		rc = call_json(c, -1, "/v3/kv/compaction", o, &j, err);
 	cJSON_Delete(o);
 	if (!rc && hdr_out)
-		rc = decode_header(j, hdr_out);
+		rc = kc_etcd__decode_header(j, hdr_out);
 	cJSON_Delete(j);
 	return rc;
 }
@@ -1106,21 +1078,21 @@ int kc_etcd_lease_grant(kc_etcd *c, int64_t ttl, int64_t id, int64_t *id_out, in
 	cJSON *o = cJSON_CreateObject(), *j = NULL;
 	if (!o)
 		return -ENOMEM;
-	int rc = add_i64(o, "TTL", ttl);
+	int rc = kc_etcd__add_i64(o, "TTL", ttl);
 	if (!rc && id)
-		rc = add_i64(o, "ID", id);
+		rc = kc_etcd__add_i64(o, "ID", id);
 	if (!rc)
 		rc = call_json(c, -1, "/v3/lease/grant", o, &j, err);
 	cJSON_Delete(o);
 	if (!rc) {
 		int64_t gid, gttl;
-		if (get_i64(j, "ID", &gid) || get_i64(j, "TTL", &gttl)) {
+		if (kc_etcd__get_i64(j, "ID", &gid) || kc_etcd__get_i64(j, "TTL", &gttl)) {
 			rc = KC_EPARSE;
 		} else {
 			/* LeaseGrantResponse.error is a string field set on failure. */
 			const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
 			if (cJSON_IsString(e) && e->valuestring[0]) {
-				set_err(err, 200, 0, "%s", e->valuestring);
+				kc_etcd__set_err(err, 200, 0, "%s", e->valuestring);
 				rc = KC_ESERVER;
 			}
 			if (id_out)
@@ -1138,195 +1110,11 @@ int kc_etcd_lease_revoke(kc_etcd *c, int64_t id, struct kc_etcd_error *err)
 	cJSON *o = cJSON_CreateObject(), *j = NULL;
 	if (!o)
 		return -ENOMEM;
-	int rc = add_i64(o, "ID", id);
+	int rc = kc_etcd__add_i64(o, "ID", id);
 	if (!rc)
 		rc = call_json(c, -1, "/v3/lease/revoke", o, &j, err);
 	cJSON_Delete(o);
 	cJSON_Delete(j);
-	return rc;
-}
-
-/* ---- stream framing: concatenated JSON objects, usually one per line ---- */
-
-struct stream {
-	struct buf b;
-	size_t scan;   /* bytes already scanned in b */
-	size_t start;  /* start of the current object (where depth went 0 -> 1) */
-	int depth;
-	bool in_str, esc;
-	int (*on_obj)(void *ud, const char *p, size_t n);
-	void *ud;
-	int stop_rc;   /* nonzero: abort the transfer, return this */
-	bool overflow;
-};
-
-/* Feeds bytes; calls on_obj for each complete top-level object. Tolerates any split across
- * chunks and any whitespace between objects. */
-static int stream_feed(struct stream *s, const char *d, size_t n)
-{
-	if (buf_append(&s->b, d, n) != 0)
-		return -ENOMEM;
-	size_t i = s->scan;
-	size_t consumed = 0;
-	for (; i < s->b.len; i++) {
-		char ch = s->b.p[i];
-		if (s->in_str) {
-			if (s->esc)
-				s->esc = false;
-			else if (ch == '\\')
-				s->esc = true;
-			else if (ch == '"')
-				s->in_str = false;
-			continue;
-		}
-		if (ch == '"') {
-			s->in_str = true;
-		} else if (ch == '{' || ch == '[') {
-			if (s->depth++ == 0)
-				s->start = i;
-		} else if (ch == '}' || ch == ']') {
-			if (s->depth == 0)
-				return KC_EPARSE;
-			if (--s->depth == 0) {
-				int rc = s->on_obj(s->ud, s->b.p + s->start, i + 1 - s->start);
-				consumed = i + 1;
-				if (rc)
-					return rc;
-			}
-		} else if (s->depth == 0 && ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t') {
-			return KC_EPARSE;
-		}
-	}
-	/* Drop what has been delivered; keep the partial object. */
-	if (s->depth == 0)
-		consumed = s->b.len;
-	else if (consumed < s->start)
-		consumed = s->start;
-	if (consumed > 0) {
-		memmove(s->b.p, s->b.p + consumed, s->b.len - consumed);
-		s->b.len -= consumed;
-		s->b.p[s->b.len] = 0;
-		s->start -= s->depth ? consumed : s->start;
-		i -= consumed;
-	}
-	s->scan = i;
-	if (s->b.len > 64u * 1024 * 1024) { /* one message larger than 64 MiB: not etcd */
-		s->overflow = true;
-		return KC_ETOOLARGE;
-	}
-	return 0;
-}
-
-static size_t stream_write(char *ptr, size_t sz, size_t nm, void *ud)
-{
-	struct stream *s = ud;
-	size_t n = sz * nm;
-	if (s->stop_rc)
-		return 0;
-	int rc = stream_feed(s, ptr, n);
-	if (rc) {
-		s->stop_rc = rc;
-		return 0;
-	}
-	return n;
-}
-
-/* The body of a streamed message: {"result":{...}}; a gateway stream error is
- * {"error":{"grpc_code":N,"http_code":N,"message":"..."}}. */
-static int stream_result(const char *p, size_t n, cJSON **root, const cJSON **result, struct kc_etcd_error *err)
-{
-	cJSON *j = cJSON_ParseWithLength(p, n);
-	if (!j || !cJSON_IsObject(j)) {
-		cJSON_Delete(j);
-		set_err(err, 200, 0, "undecodable stream message");
-		return KC_EPARSE;
-	}
-	const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "result");
-	if (cJSON_IsObject(r)) {
-		*root = j;
-		*result = r;
-		return 0;
-	}
-	const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-	int code = 0;
-	const char *msg = "stream error";
-	if (cJSON_IsObject(e)) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
-		const cJSON *cd = cJSON_GetObjectItemCaseSensitive(e, "grpc_code");
-		if (!cd)
-			cd = cJSON_GetObjectItemCaseSensitive(e, "code");
-		if (cJSON_IsString(m))
-			msg = m->valuestring;
-		if (cJSON_IsNumber(cd))
-			code = cd->valueint;
-	} else if (cJSON_IsString(e)) {
-		msg = e->valuestring;
-		const cJSON *cd = cJSON_GetObjectItemCaseSensitive(j, "code");
-		if (cJSON_IsNumber(cd))
-			code = cd->valueint;
-	} else {
-		/* An unwrapped object: accept it as the result itself. */
-		*root = j;
-		*result = j;
-		return 0;
-	}
-	set_err(err, 200, code, "%s", msg);
-	int rc = map_grpc(code, msg, 200);
-	cJSON_Delete(j);
-	return rc;
-}
-
-struct ka_ctx {
-	int64_t ttl, id;
-	bool got;
-	int rc;
-	struct kc_etcd_error *err;
-};
-
-static int ka_obj(void *ud, const char *p, size_t n)
-{
-	struct ka_ctx *k = ud;
-	cJSON *root;
-	const cJSON *r;
-	int rc = stream_result(p, n, &root, &r, k->err);
-	if (rc) {
-		k->rc = rc;
-		return 0;
-	}
-	if (!k->got) {
-		if (get_i64(r, "TTL", &k->ttl) || get_i64(r, "ID", &k->id))
-			k->rc = KC_EPARSE;
-		k->got = true;
-	}
-	cJSON_Delete(root);
-	return 0;
-}
-
-int kc_etcd_lease_keepalive_once(kc_etcd *c, int64_t id, int64_t *ttl_out, struct kc_etcd_error *err)
-{
-	char body[64];
-	snprintf(body, sizeof(body), "{\"ID\":\"%" PRId64 "\"}", id);
-	struct ka_ctx k = { .err = err };
-	struct stream s = { .on_obj = ka_obj, .ud = &k };
-	long status = 0;
-	int rc = do_post(c, -1, "/v3/lease/keepalive", body, false, stream_write, &s, NULL, &status, err);
-	if (rc == 0 && status != 200)
-		rc = decode_error(status, s.b.p, err);
-	else if (rc == 0 && s.stop_rc)
-		rc = s.stop_rc;
-	else if (rc == 0 && k.rc)
-		rc = k.rc;
-	else if (rc == 0 && !k.got) {
-		set_err(err, (int)status, 0, "keepalive: empty response");
-		rc = KC_EPARSE;
-	} else if (rc == 0 && k.ttl <= 0) {
-		/* clientv3's KeepAliveOnce: TTL <= 0 means the lease is gone. */
-		set_err(err, (int)status, 5, "etcdserver: requested lease not found");
-		rc = KC_ENOTFOUND;
-	}
-	free(s.b.p);
-	if (rc == 0 && ttl_out)
-		*ttl_out = k.ttl;
 	return rc;
 }
 
@@ -1337,16 +1125,16 @@ int kc_etcd_lease_timetolive(kc_etcd *c, int64_t id, bool keys, struct kc_etcd_l
 	cJSON *o = cJSON_CreateObject(), *j = NULL;
 	if (!o)
 		return -ENOMEM;
-	int rc = add_i64(o, "ID", id);
+	int rc = kc_etcd__add_i64(o, "ID", id);
 	if (!rc && keys)
-		rc = add_true(o, "keys");
+		rc = kc_etcd__add_true(o, "keys");
 	if (!rc)
 		rc = call_json(c, -1, "/v3/lease/timetolive", o, &j, err);
 	cJSON_Delete(o);
 	if (!rc)
-		rc = decode_header(j, &out->header);
-	if (!rc && (get_i64(j, "ID", &out->id) || get_i64(j, "TTL", &out->ttl) ||
-	            get_i64(j, "grantedTTL", &out->granted_ttl)))
+		rc = kc_etcd__decode_header(j, &out->header);
+	if (!rc && (kc_etcd__get_i64(j, "ID", &out->id) || kc_etcd__get_i64(j, "TTL", &out->ttl) ||
+	            kc_etcd__get_i64(j, "grantedTTL", &out->granted_ttl)))
 		rc = KC_EPARSE;
 	const cJSON *ka = rc ? NULL : cJSON_GetObjectItemCaseSensitive(j, "keys");
 	if (cJSON_IsArray(ka) && cJSON_GetArraySize(ka) > 0) {
@@ -1400,7 +1188,7 @@ int kc_etcd_lease_list(kc_etcd *c, int64_t **ids_out, size_t *n_out, struct kc_e
 	if (!rc)
 		cJSON_ArrayForEach(it, arr)
 		{
-			if (get_i64(it, "ID", &ids[i])) {
+			if (kc_etcd__get_i64(it, "ID", &ids[i])) {
 				rc = KC_EPARSE;
 				break;
 			}
@@ -1418,6 +1206,13 @@ int kc_etcd_lease_list(kc_etcd *c, int64_t **ids_out, size_t *n_out, struct kc_e
 
 /* ------------------------------------------------------------------ maintenance */
 
+/* A heap copy of a string item, "" when absent or not a string (proto3 omits empty
+ * strings). NULL only when out of memory. */
+static char *dup_str(const cJSON *it)
+{
+	return strdup(cJSON_IsString(it) ? it->valuestring : "");
+}
+
 static int str_list(const cJSON *o, const char *name, char ***out, size_t *n)
 {
 	*out = NULL;
@@ -1432,7 +1227,7 @@ static int str_list(const cJSON *o, const char *name, char ***out, size_t *n)
 	size_t i = 0;
 	cJSON_ArrayForEach(it, arr)
 	{
-		v[i] = strdup(cJSON_IsString(it) ? it->valuestring : "");
+		v[i] = dup_str(it);
 		if (!v[i]) {
 			for (size_t k = 0; k < i; k++)
 				free(v[k]);
@@ -1460,16 +1255,15 @@ int kc_etcd_status_get(kc_etcd *c, int endpoint_index, struct kc_etcd_status *ou
 	int rc = call_json(c, endpoint_index, "/v3/maintenance/status", NULL, &j, err);
 	if (rc)
 		return rc;
-	rc = decode_header(j, &out->header);
-	if (!rc && (get_i64(j, "dbSize", &out->db_size) || get_u64(j, "leader", &out->leader) ||
+	rc = kc_etcd__decode_header(j, &out->header);
+	if (!rc && (kc_etcd__get_i64(j, "dbSize", &out->db_size) || get_u64(j, "leader", &out->leader) ||
 	            get_u64(j, "raftIndex", &out->raft_index) || get_u64(j, "raftTerm", &out->raft_term) ||
 	            get_u64(j, "raftAppliedIndex", &out->raft_applied_index) ||
-	            get_i64(j, "dbSizeInUse", &out->db_size_in_use)))
+	            kc_etcd__get_i64(j, "dbSizeInUse", &out->db_size_in_use)))
 		rc = KC_EPARSE;
-	out->is_learner = get_bool(j, "isLearner");
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "version");
+	out->is_learner = kc_etcd__get_bool(j, "isLearner");
 	if (!rc) {
-		out->version = strdup(cJSON_IsString(v) ? v->valuestring : "");
+		out->version = dup_str(cJSON_GetObjectItemCaseSensitive(j, "version"));
 		if (!out->version)
 			rc = -ENOMEM;
 	}
@@ -1499,16 +1293,16 @@ int kc_etcd_health(kc_etcd *c, int endpoint_index, struct kc_etcd_error *err)
 		return -ENOMEM;
 	char url[1024];
 	snprintf(url, sizeof(url), "%s/health", c->endpoints[endpoint_index]);
-	struct buf b = { 0 };
-	setup_handle(c, h, url, NULL, NULL, false);
+	struct kc_etcd__buf b = { 0 };
+	kc_etcd__setup_handle(c, h, url, NULL, NULL, false);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_buf);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	CURLcode cr = curl_easy_perform(h);
 	int rc = 0;
 	long status = 0;
 	if (cr != CURLE_OK) {
-		set_err(err, 0, 0, "%s", curl_easy_strerror(cr));
-		rc = curl_to_err(cr);
+		kc_etcd__set_err(err, 0, 0, "%s", curl_easy_strerror(cr));
+		rc = kc_etcd__curl_to_err(cr);
 	} else {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 		cJSON *j = b.p ? cJSON_Parse(b.p) : NULL;
@@ -1516,7 +1310,7 @@ int kc_etcd_health(kc_etcd *c, int endpoint_index, struct kc_etcd_error *err)
 		if (status == 200 && cJSON_IsString(hv) && strcmp(hv->valuestring, "true") == 0) {
 			rc = 0;
 		} else {
-			set_err(err, (int)status, 0, "unhealthy: %s", b.p ? b.p : "");
+			kc_etcd__set_err(err, (int)status, 0, "unhealthy: %s", b.p ? b.p : "");
 			rc = KC_ESERVER;
 		}
 		cJSON_Delete(j);
@@ -1533,7 +1327,7 @@ int kc_etcd_member_list(kc_etcd *c, struct kc_etcd_member_list *out, struct kc_e
 	int rc = call_json(c, -1, "/v3/cluster/member/list", NULL, &j, err);
 	if (rc)
 		return rc;
-	rc = decode_header(j, &out->header);
+	rc = kc_etcd__decode_header(j, &out->header);
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "members");
 	int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
 	if (!rc && n > 0) {
@@ -1551,8 +1345,8 @@ int kc_etcd_member_list(kc_etcd *c, struct kc_etcd_member_list *out, struct kc_e
 				rc = KC_EPARSE;
 				break;
 			}
-			m->name = strdup(cJSON_IsString(nm) ? nm->valuestring : "");
-			m->is_learner = get_bool(it, "isLearner");
+			m->name = dup_str(nm);
+			m->is_learner = kc_etcd__get_bool(it, "isLearner");
 			if (!m->name)
 				rc = -ENOMEM;
 			if (!rc)
@@ -1672,353 +1466,5 @@ int kc_etcd_defragment(kc_etcd *c, int endpoint_index, struct kc_etcd_error *err
 	cJSON *j = NULL;
 	int rc = call_json(c, endpoint_index, "/v3/maintenance/defragment", NULL, &j, err);
 	cJSON_Delete(j);
-	return rc;
-}
-
-struct snap_ctx {
-	int fd;
-	uint64_t bytes;
-	int rc;
-	struct kc_etcd_error *err;
-};
-
-static int snap_obj(void *ud, const char *p, size_t n)
-{
-	struct snap_ctx *s = ud;
-	cJSON *root;
-	const cJSON *r;
-	int rc = stream_result(p, n, &root, &r, s->err);
-	if (rc)
-		return rc;
-	uint8_t *blob;
-	size_t len;
-	rc = get_bytes(r, "blob", &blob, &len);
-	cJSON_Delete(root);
-	if (rc)
-		return rc;
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(s->fd, blob + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = -errno;
-			set_err(s->err, 0, 0, "write snapshot: %s", strerror(errno));
-			break;
-		}
-		off += (size_t)w;
-	}
-	s->bytes += off;
-	free(blob);
-	return rc;
-}
-
-int kc_etcd_snapshot(kc_etcd *c, int fd, uint64_t *bytes_out, struct kc_etcd_error *err)
-{
-	struct snap_ctx sc = { .fd = fd, .err = err };
-	struct stream s = { .on_obj = snap_obj, .ud = &sc };
-	long status = 0;
-	int rc = do_post(c, -1, "/v3/maintenance/snapshot", "{}", true, stream_write, &s, NULL, &status, err);
-	if (rc == 0 && status != 200)
-		rc = decode_error(status, s.b.p, err);
-	else if (s.stop_rc)
-		rc = s.stop_rc;
-	else if (rc == 0 && s.depth != 0) {
-		set_err(err, (int)status, 0, "snapshot stream ended mid-message");
-		rc = KC_ECLOSED;
-	}
-	free(s.b.p);
-	if (bytes_out)
-		*bytes_out = sc.bytes;
-	return rc;
-}
-
-/* ------------------------------------------------------------------ watch */
-
-struct watch_ctx {
-	kc_etcd_watch_cb cb;
-	void *arg;
-	struct kc_etcd_error *err;
-	int rc; /* final result once set */
-	bool done;
-};
-
-static void events_free(struct kc_etcd_event *ev, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		kv_free(&ev[i].kv);
-		kv_free(&ev[i].prev_kv);
-	}
-	free(ev);
-}
-
-static int decode_watch_resp(const cJSON *r, struct kc_etcd_watch_resp *w, struct kc_etcd_event **evs)
-{
-	memset(w, 0, sizeof(*w));
-	*evs = NULL;
-	int rc = decode_header(r, &w->header);
-	if (rc)
-		return rc;
-	if (get_i64(r, "watch_id", &w->watch_id) || get_i64(r, "compact_revision", &w->compact_revision))
-		return KC_EPARSE;
-	w->created = get_bool(r, "created");
-	w->canceled = get_bool(r, "canceled");
-	w->fragment = get_bool(r, "fragment");
-	const cJSON *cr = cJSON_GetObjectItemCaseSensitive(r, "cancel_reason");
-	w->cancel_reason = cJSON_IsString(cr) ? cr->valuestring : NULL;
-	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(r, "events");
-	if (!arr)
-		return 0;
-	if (!cJSON_IsArray(arr))
-		return KC_EPARSE;
-	int n = cJSON_GetArraySize(arr);
-	if (n == 0)
-		return 0;
-	struct kc_etcd_event *ev = calloc((size_t)n, sizeof(*ev));
-	if (!ev)
-		return -ENOMEM;
-	size_t i = 0;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, arr)
-	{
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "type");
-		if (!t)
-			ev[i].type = KC_ETCD_EVENT_PUT;
-		else if (cJSON_IsString(t) && strcmp(t->valuestring, "PUT") == 0)
-			ev[i].type = KC_ETCD_EVENT_PUT;
-		else if ((cJSON_IsString(t) && strcmp(t->valuestring, "DELETE") == 0) ||
-		         (cJSON_IsNumber(t) && t->valueint == 1))
-			ev[i].type = KC_ETCD_EVENT_DELETE;
-		else if (cJSON_IsNumber(t) && t->valueint == 0)
-			ev[i].type = KC_ETCD_EVENT_PUT;
-		else
-			rc = KC_EPARSE;
-		const cJSON *kv = cJSON_GetObjectItemCaseSensitive(it, "kv");
-		const cJSON *pkv = cJSON_GetObjectItemCaseSensitive(it, "prev_kv");
-		if (!rc)
-			rc = kv ? decode_kv(kv, &ev[i].kv) : KC_EPARSE;
-		if (!rc && pkv) {
-			rc = decode_kv(pkv, &ev[i].prev_kv);
-			ev[i].has_prev_kv = rc == 0;
-		}
-		i++;
-		if (rc) {
-			events_free(ev, i);
-			return rc;
-		}
-	}
-	*evs = ev;
-	w->events = ev;
-	w->n_events = i;
-	return 0;
-}
-
-static int watch_obj(void *ud, const char *p, size_t n)
-{
-	struct watch_ctx *wc = ud;
-	cJSON *root;
-	const cJSON *r;
-	int rc = stream_result(p, n, &root, &r, wc->err);
-	if (rc) {
-		wc->rc = rc;
-		wc->done = true;
-		return rc;
-	}
-	struct kc_etcd_watch_resp w;
-	struct kc_etcd_event *evs;
-	rc = decode_watch_resp(r, &w, &evs);
-	if (rc) {
-		set_err(wc->err, 200, 0, "undecodable watch response");
-		cJSON_Delete(root);
-		wc->rc = rc;
-		wc->done = true;
-		return rc;
-	}
-	int cbrc = wc->cb(wc->arg, &w);
-	if (cbrc) {
-		wc->rc = cbrc;
-		wc->done = true;
-	} else if (w.canceled) {
-		wc->done = true;
-		if (w.compact_revision > 0) {
-			set_err(wc->err, 200, 11, "etcdserver: mvcc: required revision has been compacted");
-			wc->rc = KC_EGONE;
-		} else {
-			set_err(wc->err, 200, 0, "watch canceled%s%s", w.cancel_reason ? ": " : "",
-			        w.cancel_reason ? w.cancel_reason : "");
-			wc->rc = KC_ECLOSED;
-		}
-	}
-	events_free(evs, w.n_events);
-	cJSON_Delete(root);
-	return wc->done ? (wc->rc ? wc->rc : 1) : 0;
-}
-
-struct kc_etcd_watch_decoder {
-	struct watch_ctx wc;
-	struct stream s;
-	int final;
-};
-
-int kc_etcd_watch_decoder_new(kc_etcd_watch_cb cb, void *arg, struct kc_etcd_error *err,
-                              kc_etcd_watch_decoder **out)
-{
-	if (!cb || !out)
-		return -EINVAL;
-	kc_etcd_watch_decoder *d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	d->wc.cb = cb;
-	d->wc.arg = arg;
-	d->wc.err = err;
-	d->s.on_obj = watch_obj;
-	d->s.ud = &d->wc;
-	*out = d;
-	return 0;
-}
-
-int kc_etcd_watch_decoder_feed(kc_etcd_watch_decoder *d, const char *data, size_t len)
-{
-	if (d->final)
-		return d->final;
-	int rc = stream_feed(&d->s, data, len);
-	if (d->wc.done)
-		rc = d->wc.rc ? d->wc.rc : KC_ECLOSED;
-	if (rc)
-		d->final = rc;
-	return rc;
-}
-
-void kc_etcd_watch_decoder_free(kc_etcd_watch_decoder *d)
-{
-	if (!d)
-		return;
-	free(d->s.b.p);
-	free(d);
-}
-
-int kc_etcd_watch(kc_etcd *c, const struct kc_etcd_watch_req *req, kc_etcd_watch_cb cb, void *arg,
-                  const atomic_int *stop, struct kc_etcd_error *err)
-{
-	if (!req || !cb)
-		return -EINVAL;
-	cJSON *o = cJSON_CreateObject();
-	cJSON *cr = o ? cJSON_AddObjectToObject(o, "create_request") : NULL;
-	if (!cr) {
-		cJSON_Delete(o);
-		return -ENOMEM;
-	}
-	int rc = add_bytes(cr, "key", req->key, req->key_len);
-	if (!rc && req->range_end_len)
-		rc = add_bytes(cr, "range_end", req->range_end, req->range_end_len);
-	if (!rc && req->start_revision)
-		rc = add_i64(cr, "start_revision", req->start_revision);
-	if (!rc && req->progress_notify)
-		rc = add_true(cr, "progress_notify");
-	if (!rc && req->prev_kv)
-		rc = add_true(cr, "prev_kv");
-	if (!rc && (req->filter_noput || req->filter_nodelete)) {
-		cJSON *f = cJSON_AddArrayToObject(cr, "filters");
-		if (!f)
-			rc = -ENOMEM;
-		if (!rc && req->filter_noput)
-			cJSON_AddItemToArray(f, cJSON_CreateString("NOPUT"));
-		if (!rc && req->filter_nodelete)
-			cJSON_AddItemToArray(f, cJSON_CreateString("NODELETE"));
-	}
-	char *body = rc ? NULL : cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (rc)
-		return rc;
-	if (!body)
-		return -ENOMEM;
-
-	struct watch_ctx wc = { .cb = cb, .arg = arg, .err = err };
-	struct stream s = { .on_obj = watch_obj, .ud = &wc };
-	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	CURLM *m = curl_multi_init();
-	CURL *h = curl_easy_init();
-	int n = (int)c->n_endpoints;
-	int start = atomic_load(&c->preferred);
-	rc = -ECONNREFUSED;
-	for (int t = 0; m && h && t < n; t++) {
-		int i = (start + t) % n;
-		char url[1024];
-		snprintf(url, sizeof(url), "%s/v3/watch", c->endpoints[i]);
-		curl_easy_reset(h);
-		setup_handle(c, h, url, body, hdrs, true);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, stream_write);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-		curl_multi_add_handle(m, h);
-		bool stopped = false;
-		CURLcode res = CURLE_OK;
-		for (;;) {
-			int running = 0;
-			curl_multi_perform(m, &running);
-			int q;
-			CURLMsg *msg;
-			bool finished = false;
-			while ((msg = curl_multi_info_read(m, &q))) {
-				if (msg->msg == CURLMSG_DONE) {
-					res = msg->data.result;
-					finished = true;
-				}
-			}
-			if (finished || !running)
-				break;
-			if (stop && atomic_load(stop)) {
-				stopped = true;
-				break;
-			}
-			curl_multi_poll(m, NULL, 0, 100, NULL);
-		}
-		long status = 0;
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		curl_multi_remove_handle(m, h);
-		if (stopped) {
-			rc = 0;
-			break;
-		}
-		if (status != 0 && status != 200) {
-			/* Not a stream: an error body (e.g. 500 for an undecodable request). The
-			 * framing decoder may have consumed a JSON body already; its error is
-			 * in err then. */
-			rc = wc.done ? wc.rc : decode_error(status, s.b.p, err);
-			if (wc.done)
-				rc = map_grpc(err ? err->grpc_code : 0, err ? err->message : NULL, status);
-			if (err)
-				err->http_status = (int)status;
-			break;
-		}
-		if (wc.done) {
-			rc = wc.rc;
-			break;
-		}
-		if (res == CURLE_OK) {
-			set_err(err, (int)status, 0, "watch stream ended");
-			rc = KC_ECLOSED;
-			break;
-		}
-		if (s.stop_rc) {
-			rc = s.stop_rc;
-			break;
-		}
-		set_err(err, 0, 0, "%s: %s", c->endpoints[i], curl_easy_strerror(res));
-		rc = curl_to_err(res);
-		if (status != 0 || !is_connect_error(res)) {
-			rc = KC_ECLOSED;
-			break;
-		}
-	}
-	if (h)
-		curl_easy_cleanup(h);
-	if (m)
-		curl_multi_cleanup(m);
-	curl_slist_free_all(hdrs);
-	free(s.b.p);
-	free(body);
-	if (!m || !h)
-		return -ENOMEM;
 	return rc;
 }

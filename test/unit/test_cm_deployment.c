@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "json.h"
+#include "fixtures.h"
 #include "kc_test.h"
 #include "meta.h"
 
@@ -34,14 +35,6 @@ static void fx_close(fixture *x)
 	kc_fake_clock_close(&x->fc);
 }
 
-static cJSON *parse(const char *s)
-{
-	cJSON *o = NULL;
-	char err[256];
-	ck_assert_msg(kc_json_parse_str(s, &o, err, sizeof(err)) == 0, "%s: %s", err, s);
-	return o;
-}
-
 /* strategy: a JSON strategy object */
 static cJSON *add_deploy(fixture *x, int replicas, const char *strategy, const char *extra)
 {
@@ -54,7 +47,7 @@ static cJSON *add_deploy(fixture *x, int replicas, const char *strategy, const c
 		 "\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},"
 		 "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]}}}}",
 		 replicas, strategy, extra ? extra : "");
-	return cm_fake_add(&x->f, "deployments", parse(buf));
+	return cm_fake_add(&x->f, "deployments", fx_json(buf));
 }
 
 static cJSON *deploy(fixture *x)
@@ -126,8 +119,8 @@ START_TEST(hash_encoding_and_fenceposts)
 	/* SafeEncodeString: '1' -> 49 % 27 = 22 -> '5' */
 	dc_safe_encode("123", out, sizeof(out));
 	ck_assert_str_eq(out, "567");
-	cJSON *t = parse("{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{}}");
-	cJSON *t2 = parse("{\"spec\":{},\"metadata\":{\"labels\":{\"app\":\"web\"}}}");
+	cJSON *t = fx_json("{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{}}");
+	cJSON *t2 = fx_json("{\"spec\":{},\"metadata\":{\"labels\":{\"app\":\"web\"}}}");
 	char h1[16], h2[16], h3[16];
 	dc_compute_hash(t, -1, h1);
 	dc_compute_hash(t2, -1, h2);
@@ -138,7 +131,7 @@ START_TEST(hash_encoding_and_fenceposts)
 	for (const char *p = h1; *p; p++)
 		ck_assert_ptr_nonnull(strchr("bcdfghjklmnpqrstvwxz2456789", *p));
 	/* kubectl rollout undo sends "creationTimestamp": null and the hash label gone */
-	cJSON *t3 = parse("{\"metadata\":{\"creationTimestamp\":null,\"labels\":{\"app\":"
+	cJSON *t3 = fx_json("{\"metadata\":{\"creationTimestamp\":null,\"labels\":{\"app\":"
 			  "\"web\",\"pod-template-hash\":\"abc\"}},\"spec\":{\"volumes\":[]}}");
 	ck_assert(dc_templates_equal(t, t3));
 	kc_json_set_string(t3, "spec.restartPolicy", "Never");
@@ -148,7 +141,7 @@ START_TEST(hash_encoding_and_fenceposts)
 	cJSON_Delete(t2);
 
 	int64_t s, u;
-	cJSON *d = parse("{\"spec\":{\"replicas\":10}}");
+	cJSON *d = fx_json("{\"spec\":{\"replicas\":10}}");
 	ck_assert_int_eq(dc_fenceposts(d, &s, &u), 0);
 	ck_assert_int_eq(s, 3); /* 25% of 10 = 2.5: surge rounds up */
 	ck_assert_int_eq(u, 2); /* unavailable rounds down */
@@ -157,7 +150,7 @@ START_TEST(hash_encoding_and_fenceposts)
 	ck_assert_int_eq(s, 1);
 	ck_assert_int_eq(u, 0);
 	kc_json_set(d, "spec.strategy",
-		    parse("{\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"maxSurge\":0,"
+		    fx_json("{\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"maxSurge\":0,"
 			  "\"maxUnavailable\":\"0%\"}}"));
 	dc_fenceposts(d, &s, &u);
 	ck_assert_int_eq(s, 0);
@@ -323,7 +316,7 @@ START_TEST(recreate_waits_for_old_pods)
 	roll(&x, 3, 0, 1);
 	cJSON *old = rs_by_image(&x, "nginx:1");
 	/* an old pod still running */
-	cJSON *pod = parse("{\"metadata\":{\"name\":\"web-old-1\",\"labels\":{\"app\":\"web\"}},"
+	cJSON *pod = fx_json("{\"metadata\":{\"name\":\"web-old-1\",\"labels\":{\"app\":\"web\"}},"
 			   "\"status\":{\"phase\":\"Running\"}}");
 	kc_owner_ref o = { "apps/v1", "ReplicaSet", kc_meta_name(old), kc_meta_uid(old), true,
 			   true };
@@ -449,12 +442,12 @@ START_TEST(adopts_orphan_replicaset_and_ignores_others)
 	add_deploy(&x, 2, "{\"type\":\"RollingUpdate\"}", NULL);
 	/* an orphan ReplicaSet with the current template is adopted, not duplicated */
 	cm_fake_add(&x.f, "replicasets",
-		    parse("{\"metadata\":{\"name\":\"web-orphan\",\"labels\":{\"app\":\"web\"}},"
+		    fx_json("{\"metadata\":{\"name\":\"web-orphan\",\"labels\":{\"app\":\"web\"}},"
 			  "\"spec\":{\"replicas\":2,\"selector\":{\"matchLabels\":{\"app\":"
 			  "\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},"
 			  "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]}}}}"));
 	cm_fake_add(&x.f, "replicasets",
-		    parse("{\"metadata\":{\"name\":\"db\",\"labels\":{\"app\":\"db\"}},"
+		    fx_json("{\"metadata\":{\"name\":\"db\",\"labels\":{\"app\":\"db\"}},"
 			  "\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":"
 			  "\"db\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"db\"}}}}}"));
 	ck_assert_int_eq(dc_sync(&x.dc, "default/web"), 0);

@@ -4,6 +4,7 @@
 
 #include "errors.h"
 #include "json.h"
+#include "fixtures.h"
 #include "kc_test.h"
 #include "meta.h"
 
@@ -29,14 +30,6 @@ static void fx_close(fixture *x)
 	kc_fake_clock_close(&x->fc);
 }
 
-static cJSON *parse(const char *s)
-{
-	cJSON *o = NULL;
-	char err[256];
-	ck_assert_msg(kc_json_parse_str(s, &o, err, sizeof(err)) == 0, "%s: %s", err, s);
-	return o;
-}
-
 static cJSON *add_svc(fixture *x, const char *extra)
 {
 	char buf[1024];
@@ -47,7 +40,7 @@ static cJSON *add_svc(fixture *x, const char *extra)
 		 "{\"name\":\"metrics\",\"port\":9090,\"protocol\":\"TCP\",\"targetPort\":\"metrics\"}]"
 		 "%s}}",
 		 extra ? extra : "");
-	return cm_fake_add(&x->f, "services", parse(buf));
+	return cm_fake_add(&x->f, "services", fx_json(buf));
 }
 
 /* ip NULL: no IP yet. named: the container has a "metrics" port 9100. */
@@ -64,7 +57,7 @@ static cJSON *add_pod(fixture *x, const char *name, const char *ip, bool ready, 
 		 named ? ",\"ports\":[{\"name\":\"metrics\",\"containerPort\":9100}]" : "",
 		 extra_spec ? extra_spec : "", ip ? ",\"podIP\":\"" : "", ip ? ip : "",
 		 ip ? "\"" : "", ready ? "True" : "False");
-	return cm_fake_add(&x->f, "pods", parse(buf));
+	return cm_fake_add(&x->f, "pods", fx_json(buf));
 }
 
 static const cJSON *endpoint_of(const cJSON *slice, const char *pod)
@@ -203,7 +196,7 @@ START_TEST(placeholder_selectorless_and_deleted_services)
 	ck_assert_int_eq(cm_fake_len(&x.f, "endpointslices"), 0);
 	/* a Service without selector (like `kubernetes`) gets nothing */
 	cm_fake_add(&x.f, "services",
-		    parse("{\"metadata\":{\"name\":\"kubernetes\"},\"spec\":{\"ports\":[{\"port\":"
+		    fx_json("{\"metadata\":{\"name\":\"kubernetes\"},\"spec\":{\"ports\":[{\"port\":"
 			  "443}]}}"));
 	ck_assert_int_eq(eps_sync(&x.ec, "default/kubernetes"), 0);
 	ck_assert_int_eq(cm_fake_len(&x.f, "endpointslices"), 0);

@@ -4,6 +4,7 @@
 
 #include "errors.h"
 #include "json.h"
+#include "fixtures.h"
 #include "kc_test.h"
 #include "meta.h"
 
@@ -32,14 +33,6 @@ static void fx_close(fixture *x)
 	kc_fake_clock_close(&x->fc);
 }
 
-static cJSON *parse(const char *s)
-{
-	cJSON *o = NULL;
-	char err[256];
-	ck_assert_msg(kc_json_parse_str(s, &o, err, sizeof(err)) == 0, "%s", err);
-	return o;
-}
-
 static cJSON *add_rs(fixture *x, const char *name, int replicas, int min_ready)
 {
 	char buf[1024];
@@ -50,7 +43,7 @@ static cJSON *add_rs(fixture *x, const char *name, int replicas, int min_ready)
 		 "\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\",\"tier\":\"fe\"}},"
 		 "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx\"}]}}}}",
 		 name, replicas, min_ready);
-	return cm_fake_add(&x->f, "replicasets", parse(buf));
+	return cm_fake_add(&x->f, "replicasets", fx_json(buf));
 }
 
 /* A pod; owner may be NULL (orphan). ready_at: wall ns of the Ready transition, 0 for
@@ -64,14 +57,14 @@ static cJSON *add_pod(fixture *x, const char *name, const cJSON *owner, const ch
 		 "\"spec\":{\"nodeName\":\"%s\"},\"status\":{\"phase\":\"%s\"}}",
 		 name, labels ? labels : "{\"app\":\"web\",\"tier\":\"fe\"}", node ? node : "",
 		 phase);
-	cJSON *p = parse(buf);
+	cJSON *p = fx_json(buf);
 	if (ready_at) {
 		char ts[KC_TIME_BUFLEN], c[256];
 		kc_meta_time_format(ready_at, ts, sizeof(ts));
 		snprintf(c, sizeof(c),
 			 "[{\"type\":\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"}]",
 			 ts);
-		kc_json_set(p, "status.conditions", parse(c));
+		kc_json_set(p, "status.conditions", fx_json(c));
 	}
 	if (owner) {
 		kc_owner_ref o = { "apps/v1", "ReplicaSet", kc_meta_name(owner),
@@ -283,7 +276,7 @@ START_TEST(ranking_newer_ready_and_cost_and_doubled_up)
 	cJSON *a = add_pod(&x, "a", rs, NULL, "n1", "Running", now - 100 * KC_NSEC_PER_SEC);
 	cJSON *b = add_pod(&x, "b", rs, NULL, "n1", "Running", now - 100 * KC_NSEC_PER_SEC);
 	kc_json_set(a, "status.containerStatuses",
-		    parse("[{\"name\":\"c\",\"restartCount\":4}]"));
+		    fx_json("[{\"name\":\"c\",\"restartCount\":4}]"));
 	ck_assert(rs_pod_delete_less(a, 1, b, 1, now));
 	ck_assert(!rs_pod_delete_less(b, 1, a, 1, now));
 	fx_close(&x);

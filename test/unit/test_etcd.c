@@ -195,6 +195,40 @@ START_TEST(put_prev_kv_and_missing_fields)
 }
 END_TEST
 
+START_TEST(delete_range_encodes_and_decodes_prev_kvs)
+{
+	static char reply[512];
+	snprintf(reply, sizeof(reply),
+	         "{" HDR ",\"deleted\":\"2\",\"prev_kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"3\","
+	         "\"value\":\"YmFy\"},{\"key\":\"Zm9vMQ==\",\"mod_revision\":\"4\"}]}", "12");
+	cn.reply = reply;
+	struct kc_etcd_delete_req req = { .key = "foo", .key_len = 3, .range_end = "fop", .range_end_len = 3,
+	                                  .prev_kv = true };
+	struct kc_etcd_delete_resp resp;
+	ck_assert_int_eq(kc_etcd_delete_range(cli, &req, &resp, NULL), 0);
+	ck_assert_str_eq(cn.path, "/v3/kv/deleterange");
+	cJSON *j = last_request();
+	ck_assert_str_eq(jstr(j, "key"), "Zm9v");
+	ck_assert_str_eq(jstr(j, "range_end"), "Zm9w");
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "prev_kv")));
+	cJSON_Delete(j);
+	ck_assert_int_eq(resp.header.revision, 12);
+	ck_assert_int_eq(resp.deleted, 2);
+	ck_assert_uint_eq(resp.n_prev_kvs, 2);
+	ck_assert_mem_eq(resp.prev_kvs[0].key, "foo", 3);
+	ck_assert_mem_eq(resp.prev_kvs[0].value, "bar", 3);
+	ck_assert_int_eq(resp.prev_kvs[1].mod_revision, 4);
+	kc_etcd_delete_resp_free(&resp);
+	ck_assert_ptr_null(resp.prev_kvs);
+
+	/* A malformed answer is an error and leaves nothing to free. */
+	cn.reply = "{\"deleted\":\"1\",\"prev_kvs\":[{\"key\":\"Zm9v\"},{\"key\":\"not base64!\"}]}";
+	ck_assert_int_eq(kc_etcd_delete_range(cli, &req, &resp, NULL), KC_EPARSE);
+	ck_assert_ptr_null(resp.prev_kvs);
+	ck_assert_uint_eq(resp.n_prev_kvs, 0);
+}
+END_TEST
+
 START_TEST(errors_map_grpc_codes)
 {
 	struct kc_etcd_range_req req = { .key = "foo", .key_len = 3, .revision = 2 };
@@ -673,6 +707,7 @@ static Suite *etcd_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, range_encodes_request_and_decodes_kvs);
 	tcase_add_test(tc, put_prev_kv_and_missing_fields);
+	tcase_add_test(tc, delete_range_encodes_and_decodes_prev_kvs);
 	tcase_add_test(tc, errors_map_grpc_codes);
 	tcase_add_test(tc, txn_encodes_compares_and_decodes_branches);
 	tcase_add_test(tc, leases_status_members);

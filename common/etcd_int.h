@@ -1,0 +1,102 @@
+/* Internals shared by the etcd client's two halves: etcd.c (the client, its transport and
+ * the unary calls with their JSON encoding) and etcd_stream.c (the long streams: stream
+ * framing, lease keep-alive, snapshot, the watch decoder and kc_etcd_watch).
+ *
+ * Not a public API: only etcd.c and etcd_stream.c include this header. Everything here is
+ * prefixed kc_etcd__ (two underscores, as libuv's uv__) to say so. Ownership and return
+ * conventions are those of etcd.h unless stated. */
+#ifndef KC_ETCD_INT_H
+#define KC_ETCD_INT_H
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "etcd.h"
+
+#define KC_ETCD__POOL_MAX 64
+
+struct kc_etcd {
+	char **endpoints;     /* n_endpoints URLs without a trailing '/' */
+	size_t n_endpoints;
+	char *cacert, *cert, *key;
+	long dial_timeout_ms;
+	long request_timeout_ms;
+	bool insecure;
+	atomic_int preferred; /* endpoint that last answered */
+	pthread_mutex_t mu;   /* guards pool */
+	CURL *pool[KC_ETCD__POOL_MAX];
+	size_t n_pool;
+};
+
+/* ---- errors ---- */
+
+/* Fills *err (NULL is fine) with an HTTP status, a gRPC code and a printf message. */
+void kc_etcd__set_err(struct kc_etcd_error *err, int http, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Maps etcd's gRPC code (and, without one, the HTTP status) to a return code, as the
+ * table in etcd.h says. msg (borrowed, may be NULL) tells OutOfRange "compacted" apart. */
+int kc_etcd__map_grpc(int code, const char *msg, long http);
+/* Decodes a non-200 answer's body (borrowed, may be NULL): etcd's {"error","message",
+ * "code"} or plain text; fills *err and returns the mapped code. */
+int kc_etcd__decode_error(long http, const char *body, struct kc_etcd_error *err);
+
+/* ---- growable byte buffer (always NUL-terminated once non-empty) ---- */
+
+struct kc_etcd__buf {
+	char *p; /* heap, owned; free() */
+	size_t len, cap;
+};
+/* Appends n bytes of d (copied). 0 or -ENOMEM. */
+int kc_etcd__buf_append(struct kc_etcd__buf *b, const void *d, size_t n);
+
+/* ---- transport ---- */
+
+/* Sets URL, timeouts, TLS and the POST body (borrowed until the transfer ends) on h.
+ * stream: no overall deadline, TCP keepalive instead (for watch / snapshot). */
+void kc_etcd__setup_handle(kc_etcd *c, CURL *h, const char *url, const char *body,
+                           struct curl_slist *hdrs, bool stream);
+/* True for failures that cannot have reached a server: safe to try the next endpoint. */
+bool kc_etcd__is_connect_error(CURLcode rc);
+/* A curl failure as -ETIMEDOUT, -ECONNREFUSED or -EIO. */
+int kc_etcd__curl_to_err(CURLcode rc);
+
+typedef size_t (*kc_etcd__write_fn)(char *, size_t, size_t, void *);
+/* POSTs body (borrowed) to path. ep >= 0 pins an endpoint, -1 fails over from the
+ * preferred one. The answer goes to wfn(ud) when wfn is set, else into *out (whose p the
+ * caller frees). Returns 0 with *status set once an HTTP answer came, or a transport error. */
+int kc_etcd__do_post(kc_etcd *c, int ep, const char *path, const char *body, bool stream,
+                     kc_etcd__write_fn wfn, void *ud, struct kc_etcd__buf *out, long *status,
+                     struct kc_etcd_error *err);
+
+/* ---- JSON encoding (etcd's gateway: bytes base64, int64 as strings) ---- */
+
+/* Adds o[name] = base64(p[0..len)); p may be NULL (empty). 0 or -ENOMEM. */
+int kc_etcd__add_bytes(cJSON *o, const char *name, const void *p, size_t len);
+/* Adds o[name] = "<v>" (int64 as a JSON string, as grpc-gateway writes it). */
+int kc_etcd__add_i64(cJSON *o, const char *name, int64_t v);
+int kc_etcd__add_true(cJSON *o, const char *name);
+
+/* int64 from a JSON string or number; absent = 0. Returns -1 on a malformed value. */
+int kc_etcd__get_i64(const cJSON *o, const char *name, int64_t *v);
+/* True only for a JSON true. */
+bool kc_etcd__get_bool(const cJSON *o, const char *name);
+/* Base64 bytes field into *p (heap, NUL-terminated; free()); absent = NULL/0.
+ * 0, KC_EPARSE or -ENOMEM. */
+int kc_etcd__get_bytes(const cJSON *o, const char *name, uint8_t **p, size_t *len);
+/* The array o[name]: *arr and its length *n; absent = NULL/0 (proto3 omits empty
+ * repeated fields); anything but an array is KC_EPARSE. */
+int kc_etcd__get_array(const cJSON *o, const char *name, const cJSON **arr, size_t *n);
+/* ResponseHeader from o["header"] (absent = zeroed). 0 or KC_EPARSE. */
+int kc_etcd__decode_header(const cJSON *o, struct kc_etcd_header *h);
+/* One mvccpb.KeyValue into *kv (overwritten; release with kc_etcd__kv_free). On failure
+ * *kv is left zeroed. */
+int kc_etcd__decode_kv(const cJSON *o, struct kc_etcd_kv *kv);
+/* Frees kv's buffers and zeroes it. */
+void kc_etcd__kv_free(struct kc_etcd_kv *kv);
+
+#endif
