@@ -363,6 +363,18 @@ const char *cm_resource_api_version(const char *resource)
 		{ "replicasets", "apps/v1" },
 		{ "deployments", "apps/v1" },
 		{ "endpointslices", "discovery.k8s.io/v1" },
+		{ "configmaps", "v1" },
+		{ "serviceaccounts", "v1" },
+		{ "persistentvolumeclaims", "v1" },
+		{ "resourcequotas", "v1" },
+		{ "leases", "coordination.k8s.io/v1" },
+		{ "statefulsets", "apps/v1" },
+		{ "daemonsets", "apps/v1" },
+		{ "controllerrevisions", "apps/v1" },
+		{ "jobs", "batch/v1" },
+		{ "horizontalpodautoscalers", "autoscaling/v2" },
+		{ "poddisruptionbudgets", "policy/v1" },
+		{ "ingresses", "networking.k8s.io/v1" },
 	};
 	for (size_t i = 0; resource && i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (!strcmp(tab[i].res, resource))

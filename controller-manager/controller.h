@@ -78,6 +78,11 @@ struct cm_api {
 	/* opts: DeleteOptions body or NULL */
 	int (*del)(cm_api *a, const char *resource, const char *ns, const char *name,
 		   const cJSON *opts);
+	/* a live GET from the apiserver, bypassing the cache (the garbage collector's
+	 * check that an owner is really gone); ns "" for cluster-scoped resources; name
+	 * NULL lists the collection (*out is the List object with "items") */
+	int (*get)(cm_api *a, const char *resource, const char *ns, const char *name,
+		   cJSON **out);
 	/* record an Event about obj (which may lack apiVersion/kind: they are given) */
 	void (*event)(cm_api *a, const cJSON *obj, const char *api_version, const char *kind,
 		      const char *type, const char *reason, const char *message);

@@ -18,7 +18,8 @@
  * sorted desired state (upstream minimises churn and packs new endpoints into existing
  * slices), IPv4 only (IPv6/dual-stack address types not produced), no zone/hints (nodes
  * are not read), no trigger-time annotation. A deleted Service's slices are deleted here
- * because the garbage collector is not implemented yet (upstream leaves it to the GC). */
+ * too (written before garbagecollector.c existed; upstream leaves it to the GC, and the
+ * two agree: whichever is first, the other finds nothing). */
 #ifndef CM_ENDPOINTSLICE_H
 #define CM_ENDPOINTSLICE_H
 

@@ -58,9 +58,14 @@ static void bump_rv(cm_fake *f, cJSON *obj)
 	kc_meta_set_resource_version(obj, rv);
 }
 
-static void fill(cm_fake *f, cJSON *obj)
+static bool cluster_scoped(const char *resource)
 {
-	if (!*kc_meta_namespace(obj))
+	return !strcmp(resource, "namespaces") || !strcmp(resource, "nodes");
+}
+
+static void fill(cm_fake *f, const char *resource, cJSON *obj)
+{
+	if (!*kc_meta_namespace(obj) && !cluster_scoped(resource))
 		kc_meta_set_namespace(obj, "default");
 	if (!*kc_meta_uid(obj)) {
 		char uid[KC_UUID_LEN + 1];
@@ -76,7 +81,7 @@ static void fill(cm_fake *f, cJSON *obj)
 
 cJSON *cm_fake_add(cm_fake *f, const char *resource, cJSON *obj)
 {
-	fill(f, obj);
+	fill(f, resource, obj);
 	cJSON_AddItemToArray(res_array(f->store, resource), obj);
 	return obj;
 }
@@ -147,7 +152,8 @@ static int f_create(cm_api *a, const char *resource, const char *ns, const cJSON
 		return forbid(resource, obj, st);
 	}
 	cJSON *o = kc_json_dup(obj);
-	kc_meta_set_namespace(o, ns);
+	if (ns && *ns)
+		kc_meta_set_namespace(o, ns);
 	if (!*kc_meta_name(o)) {
 		char name[80];
 		if (!*kc_meta_generate_name(o) ||
@@ -164,7 +170,7 @@ static int f_create(cm_api *a, const char *resource, const char *ns, const cJSON
 		cJSON_Delete(o);
 		return KC_EEXIST;
 	}
-	fill(f, o);
+	fill(f, resource, o);
 	action(f, "create", resource, ns, kc_meta_name(o), NULL);
 	if (out)
 		*out = kc_json_dup(o);
@@ -187,7 +193,14 @@ static int f_update(cm_api *a, const char *resource, const char *ns, const char 
 	if (*rv && strcmp(rv, kc_meta_resource_version(cur)))
 		return KC_ECONFLICT;
 	cJSON *n;
-	if (sub && !strcmp(sub, "status")) {
+	if (sub && !strcmp(sub, "finalize")) {
+		/* namespaces/finalize changes spec.finalizers only */
+		n = kc_json_dup(cur);
+		kc_json_delete(n, "spec.finalizers");
+		const cJSON *fin = kc_json_get(obj, "spec.finalizers");
+		if (fin)
+			kc_json_set(n, "spec.finalizers", kc_json_dup(fin));
+	} else if (sub && !strcmp(sub, "status")) {
 		/* the status subresource changes status only */
 		n = kc_json_dup(cur);
 		cJSON_DeleteItemFromObjectCaseSensitive(n, "status");
@@ -209,6 +222,16 @@ static int f_update(cm_api *a, const char *resource, const char *ns, const char 
 		kc_meta_set_generation(n, kc_meta_generation(cur));
 		if (!kc_json_equal(kc_json_get(cur, "spec"), kc_json_get(n, "spec")))
 			kc_meta_set_generation(n, kc_meta_generation(cur) + 1);
+	}
+	/* as the apiserver: an object being deleted whose finalizers (metadata, and for
+	 * namespaces spec) are all gone is deleted by this write */
+	if (*kc_meta_deletion_timestamp(n) &&
+	    !cJSON_GetArraySize(kc_json_get(n, "metadata.finalizers")) &&
+	    !cJSON_GetArraySize(kc_json_get(n, "spec.finalizers"))) {
+		cJSON_Delete(n);
+		cJSON_DeleteItemFromArray(arr, idx);
+		action(f, "update", resource, ns, name, sub);
+		return 0;
 	}
 	bump_rv(f, n);
 	/* replace the contents in place so pointers tests hold stay valid */
@@ -267,11 +290,53 @@ static int f_del(cm_api *a, const char *resource, const char *ns, const char *na
 	cm_fake *f = FAKE(a, api);
 	int idx;
 	cJSON *arr = res_array(f->store, resource);
-	if (!find_in(arr, ns, name, &idx))
+	cJSON *cur = find_in(arr, ns, name, &idx);
+	if (!cur)
 		return KC_ENOTFOUND;
+	const char *puid = kc_json_get_string(opts, "preconditions.uid", NULL);
+	if (puid && strcmp(puid, kc_meta_uid(cur)))
+		return KC_ECONFLICT;
+	snprintf(f->last_propagation, sizeof(f->last_propagation), "%s",
+		 kc_json_get_string(opts, "propagationPolicy", ""));
+	const char *pp = f->last_propagation;
+	if (f->finalize_deletes && (!strcmp(pp, "Foreground") || !strcmp(pp, "Orphan"))) {
+		/* as the apiserver: mark with the GC finalizer instead of removing */
+		kc_meta_add_finalizer(cur, !strcmp(pp, "Orphan") ? "orphan" : "foregroundDeletion");
+		if (!*kc_meta_deletion_timestamp(cur))
+			kc_meta_set_deletion_time(cur, kc_now_wall(f->clock));
+		bump_rv(f, cur);
+		action(f, "delete", resource, ns, name, NULL);
+		return 0;
+	}
 	cJSON_DeleteItemFromArray(arr, idx);
 	action(f, "delete", resource, ns, name, NULL);
 	return 0;
+}
+
+static int f_get_live(cm_api *a, const char *resource, const char *ns, const char *name,
+		      cJSON **out)
+{
+	cm_fake *f = FAKE(a, api);
+	if (!name) {
+		/* the collection: store and parked writes */
+		cJSON *l = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(l, "items"), *o;
+		cJSON *srcs[2] = { cJSON_GetObjectItemCaseSensitive(f->store, resource),
+				   cJSON_GetObjectItemCaseSensitive(f->pending, resource) };
+		for (int i = 0; i < 2; i++)
+			cJSON_ArrayForEach(o, srcs[i])
+			{
+				if (!ns || !*ns || !strcmp(kc_meta_namespace(o), ns))
+					cJSON_AddItemToArray(items, kc_json_dup(o));
+			}
+		*out = l;
+		return 0;
+	}
+	const cJSON *o = cm_fake_find(f, resource, ns ? ns : "", name);
+	if (!o)
+		o = find_in(cJSON_GetObjectItemCaseSensitive(f->pending, resource), ns ? ns : "",
+			    name, NULL);
+	*out = o ? kc_json_dup(o) : NULL;
+	return o ? 0 : KC_ENOTFOUND;
 }
 
 static void f_event(cm_api *a, const cJSON *obj, const char *api_version, const char *kind,
@@ -298,6 +363,7 @@ int cm_fake_init(cm_fake *f, kc_clock_t *clock)
 	f->api.update = f_update;
 	f->api.patch = f_patch;
 	f->api.del = f_del;
+	f->api.get = f_get_live;
 	f->api.event = f_event;
 	f->writes_visible = true;
 	f->store = cJSON_CreateObject();

@@ -9,6 +9,8 @@
  *   "create pods ns/name", "update replicasets ns/name", "update replicasets ns/name
  *   status", "patch pods ns/name", "delete pods ns/name"
  * and every event as {"type","reason","message","kind","name"} in `events`.
+ * api.get reads the store and the parked writes (the "server" state).
+ * An update that leaves an object with deletionTimestamp and no finalizers removes it.
  * Refused creates (fail_creates, fail_from) answer 403 with the message
  * `<resource> "<name or generateName>" is forbidden: exceeded quota: fake`.
  * Not thread-safe: one test thread drives it. */
@@ -32,6 +34,11 @@ typedef struct cm_fake {
 	int fail_from;     /* if > 0, create call number fail_from and later ones fail */
 	int create_calls;  /* create calls so far, failed ones included */
 	int rv;
+	/* propagationPolicy of the last delete ("" when none) */
+	char last_propagation[16];
+	/* deletes with propagationPolicy Foreground/Orphan mark the object (deletionTimestamp
+	 * + finalizer) as the apiserver does instead of removing it */
+	bool finalize_deletes;
 } cm_fake;
 
 /* clock borrowed, must outlive the fake. */

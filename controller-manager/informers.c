@@ -10,7 +10,7 @@
 #include "json.h"
 #include "log.h"
 
-#define CM_MAX_INFORMERS 16
+#define CM_MAX_INFORMERS 32
 
 typedef struct inf_slot {
 	char resource[32];
@@ -243,6 +243,17 @@ static int ca_del(cm_api *a, const char *resource, const char *ns, const char *n
 	return kc_client_delete(((client_api *)a)->client, &r, opts, NULL, NULL);
 }
 
+static int ca_get(cm_api *a, const char *resource, const char *ns, const char *name,
+		  cJSON **out)
+{
+	kc_ref r;
+	*out = NULL;
+	int rc = mkref(&r, resource, ns && *ns ? ns : NULL, name, NULL);
+	if (rc < 0)
+		return rc;
+	return kc_client_get(((client_api *)a)->client, &r, NULL, out, NULL);
+}
+
 static void ca_event(cm_api *a, const cJSON *obj, const char *api_version, const char *kind,
 		     const char *type, const char *reason, const char *message)
 {
@@ -265,6 +276,7 @@ int cm_client_api_new(kc_client *client, kc_recorder *rec, cm_api **out)
 	a->base.update = ca_update;
 	a->base.patch = ca_patch;
 	a->base.del = ca_del;
+	a->base.get = ca_get;
 	a->base.event = ca_event;
 	a->client = client;
 	a->rec = rec;

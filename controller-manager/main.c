@@ -25,9 +25,14 @@
 #include "controller.h"
 #include "deployment.h"
 #include "endpointslice.h"
+#include "garbagecollector.h"
+#include "namespace.h"
+#include "nodelifecycle.h"
 #include "options.h"
+#include "podgc.h"
 #include "replicaset.h"
 #include "server.h"
+#include "serviceaccount.h"
 
 static int wake_fd[2] = { -1, -1 };
 
@@ -47,16 +52,23 @@ typedef struct cm_app {
 	kc_client *client;
 	kc_leader *leader;
 	cm_informers *informers;
-	cm_controller *ctrls[4];
+	cm_controller *ctrls[12];
 	int nctrls;
-	kc_recorder *recs[4];
-	cm_api *apis[4];
+	kc_recorder *recs[12];
+	cm_api *apis[12];
 	kc_event_sink *sink;
 	rs_controller rs;
 	dc_controller dc;
 	eps_controller eps;
-	bool rs_on, dc_on, eps_on;
-	int eps_workers;
+	gc_controller gc;
+	ns_controller ns;
+	sa_controller sa;
+	nl_controller nl;
+	podgc_controller pgc;
+	bool rs_on, dc_on, eps_on, gc_on, ns_on, sa_on, nl_on, pgc_on;
+	int64_t node_grace, node_period;
+	int terminated_gc;
+	int eps_workers, gc_workers, ns_workers, sa_workers;
 	pthread_mutex_t mu; /* guards ctrls/nctrls for /metrics */
 } cm_app;
 
@@ -176,6 +188,56 @@ static int run_controllers(cm_app *a, int rs_workers, int dc_workers)
 		    (rc = eps_controller_register(&a->eps, a->informers)) < 0)
 			return rc;
 	}
+	if (a->gc_on) {
+		cm_api *api = new_api(a, "garbage-collector-controller");
+		if (!api)
+			return -ENOMEM;
+		gc_controller_init(&a->gc, l, api);
+		if ((rc = add_ctrl(a, "garbagecollector", a->gc_workers, 15, gc_sync, &a->gc,
+				   &a->gc.ctrl)) < 0 ||
+		    (rc = gc_controller_register(&a->gc, a->informers)) < 0)
+			return rc;
+	}
+	if (a->ns_on) {
+		cm_api *api = new_api(a, "namespace-controller");
+		if (!api)
+			return -ENOMEM;
+		ns_controller_init(&a->ns, l, api, NULL);
+		if ((rc = add_ctrl(a, "namespace", a->ns_workers, 0, ns_sync, &a->ns,
+				   &a->ns.ctrl)) < 0 ||
+		    (rc = ns_controller_register(&a->ns, a->informers)) < 0)
+			return rc;
+	}
+	if (a->sa_on) {
+		cm_api *api = new_api(a, "service-account-controller");
+		if (!api)
+			return -ENOMEM;
+		sa_controller_init(&a->sa, l, api);
+		if ((rc = add_ctrl(a, "serviceaccount", a->sa_workers, 15, sa_sync, &a->sa,
+				   &a->sa.ctrl)) < 0 ||
+		    (rc = sa_controller_register(&a->sa, a->informers)) < 0)
+			return rc;
+	}
+	if (a->nl_on) {
+		cm_api *api = new_api(a, "node-controller");
+		if (!api)
+			return -ENOMEM;
+		nl_controller_init(&a->nl, l, api, NULL);
+		a->nl.grace_ns = a->node_grace;
+		a->nl.period_ns = a->node_period;
+		if ((rc = add_ctrl(a, "nodelifecycle", 1, 0, nl_sync, &a->nl, &a->nl.ctrl)) < 0 ||
+		    (rc = nl_controller_register(&a->nl, a->informers)) < 0)
+			return rc;
+	}
+	if (a->pgc_on) {
+		cm_api *api = new_api(a, "pod-garbage-collector");
+		if (!api)
+			return -ENOMEM;
+		podgc_controller_init(&a->pgc, l, api, NULL, a->terminated_gc);
+		if ((rc = add_ctrl(a, "podgc", 1, 0, podgc_sync, &a->pgc, &a->pgc.ctrl)) < 0 ||
+		    (rc = podgc_controller_register(&a->pgc, a->informers)) < 0)
+			return rc;
+	}
 	if ((rc = cm_informers_start(a->informers)) < 0)
 		return rc;
 	kc_info("Waiting for caches to sync");
@@ -220,6 +282,7 @@ int main(int argc, char **argv)
 	bool leader_elect = true, allocate_cidrs = false, use_sa_creds = false;
 	int secure_port = 10257, rs_workers = 5, dc_workers = 5, mask_size = 0;
 	int terminated_gc = 12500, other_syncs = 0, eps_workers = 5, max_eps = 100;
+	int gc_workers = 20, ns_workers = 10, sa_workers = 1;
 	int64_t le_lease = 15 * KC_NSEC_PER_SEC, le_renew = 10 * KC_NSEC_PER_SEC;
 	int64_t le_retry = 2 * KC_NSEC_PER_SEC;
 	int64_t node_monitor_period = 5 * KC_NSEC_PER_SEC;
@@ -253,6 +316,12 @@ int main(int argc, char **argv)
 		  "The number of deployment objects that are allowed to sync concurrently." },
 		{ "concurrent-replicaset-syncs", 0, KC_FLAG_INT, &rs_workers,
 		  "The number of replica sets that are allowed to sync concurrently." },
+		{ "concurrent-gc-syncs", 0, KC_FLAG_INT, &gc_workers,
+		  "The number of garbage collector workers that are allowed to sync concurrently." },
+		{ "concurrent-namespace-syncs", 0, KC_FLAG_INT, &ns_workers,
+		  "The number of namespace objects that are allowed to sync concurrently." },
+		{ "concurrent-serviceaccount-syncs", 0, KC_FLAG_INT, &sa_workers,
+		  "The number of service account objects that are allowed to sync concurrently." },
 		{ "secure-port", 0, KC_FLAG_INT, &secure_port,
 		  "The port on which to serve HTTPS with authentication and authorization. If 0, "
 		  "don't serve HTTPS at all." },
@@ -267,9 +336,9 @@ int main(int argc, char **argv)
 		{ "allocate-node-cidrs", 0, KC_FLAG_BOOL, &allocate_cidrs, "Should CIDRs for Pods be allocated. (not implemented)" },
 		{ "node-cidr-mask-size", 0, KC_FLAG_INT, &mask_size, "Mask size for node cidr in cluster. (not implemented)" },
 		{ "service-cluster-ip-range", 0, KC_FLAG_STRING, &service_range, "CIDR Range for Services in cluster. (not implemented)" },
-		{ "node-monitor-period", 0, KC_FLAG_DURATION, &node_monitor_period, "The period for syncing NodeStatus. (not implemented)" },
-		{ "node-monitor-grace-period", 0, KC_FLAG_DURATION, &node_grace, "Amount of time a running Node is allowed to be unresponsive before marking it unhealthy. (not implemented)" },
-		{ "terminated-pod-gc-threshold", 0, KC_FLAG_INT, &terminated_gc, "Number of terminated pods that can exist before the terminated pod garbage collector starts deleting terminated pods. (not implemented)" },
+		{ "node-monitor-period", 0, KC_FLAG_DURATION, &node_monitor_period, "The period for syncing NodeStatus in cloud-node-lifecycle-controller." },
+		{ "node-monitor-grace-period", 0, KC_FLAG_DURATION, &node_grace, "Amount of time which we allow running Node to be unresponsive before marking it unhealthy." },
+		{ "terminated-pod-gc-threshold", 0, KC_FLAG_INT, &terminated_gc, "Number of terminated pods that can exist before the terminated pod garbage collector starts deleting terminated pods. If <= 0, the terminated pod garbage collector is disabled." },
 		{ "cluster-name", 0, KC_FLAG_STRING, &cluster_name, "The instance prefix for the cluster." },
 		{ "use-service-account-credentials", 0, KC_FLAG_BOOL, &use_sa_creds, "If true, use individual service account credentials for each controller. (not implemented)" },
 		{ "cluster-signing-cert-file", 0, KC_FLAG_STRING, &unused_str[0], "(not implemented)" },
@@ -310,7 +379,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Error: --max-endpoints-per-slice must be between 1 and 1000\n");
 		return 1;
 	}
-	if (rs_workers < 1 || dc_workers < 1 || eps_workers < 1) {
+	if (rs_workers < 1 || dc_workers < 1 || eps_workers < 1 || gc_workers < 1 ||
+	    ns_workers < 1 || sa_workers < 1) {
 		fprintf(stderr, "Error: --concurrent-*-syncs must be at least 1\n");
 		return 1;
 	}
@@ -319,12 +389,11 @@ int main(int argc, char **argv)
 		kc_warn("node IPAM flags (--cluster-cidr, --allocate-node-cidrs, "
 			"--node-cidr-mask-size, --service-cluster-ip-range) are accepted but the "
 			"nodeipam controller is not implemented yet");
-	if (node_grace != 50 * KC_NSEC_PER_SEC || node_monitor_period != 5 * KC_NSEC_PER_SEC)
-		kc_warn("--node-monitor-period/--node-monitor-grace-period are accepted but the "
-			"nodelifecycle controller is not implemented yet");
-	if (terminated_gc != 12500)
-		kc_warn("--terminated-pod-gc-threshold is accepted but the podgc controller is not "
-			"implemented yet");
+	if (node_grace <= 0 || node_monitor_period <= 0) {
+		fprintf(stderr, "Error: --node-monitor-period and --node-monitor-grace-period must "
+				"be positive\n");
+		return 1;
+	}
 	for (size_t i = 0; i < sizeof(unused_str) / sizeof(unused_str[0]); i++)
 		if (unused_str[i])
 			kc_warn("a flag given is accepted but has no effect yet: %s", unused_str[i]);
@@ -341,6 +410,17 @@ int main(int argc, char **argv)
 	a.dc_on = cm_controller_enabled(&controllers, "deployment", false);
 	a.eps_on = cm_controller_enabled(&controllers, "endpointslice", false);
 	a.eps_workers = eps_workers;
+	a.gc_on = cm_controller_enabled(&controllers, "garbagecollector", false);
+	a.ns_on = cm_controller_enabled(&controllers, "namespace", false);
+	a.sa_on = cm_controller_enabled(&controllers, "serviceaccount", false);
+	a.gc_workers = gc_workers;
+	a.ns_workers = ns_workers;
+	a.sa_workers = sa_workers;
+	a.nl_on = cm_controller_enabled(&controllers, "nodelifecycle", false);
+	a.pgc_on = cm_controller_enabled(&controllers, "podgc", false);
+	a.node_grace = node_grace;
+	a.node_period = node_monitor_period;
+	a.terminated_gc = terminated_gc;
 	a.eps.max_endpoints = max_eps;
 
 	kc_kubeconfig kc;
@@ -419,9 +499,12 @@ int main(int argc, char **argv)
 			continue;
 		if (c == 'L') {
 			kc_info("Started leading: starting controllers (replicaset: %s, deployment: "
-				"%s, endpointslice: %s)",
+				"%s, endpointslice: %s, garbagecollector: %s, namespace: %s, "
+				"serviceaccount: %s, nodelifecycle: %s, podgc: %s)",
 				a.rs_on ? "on" : "off", a.dc_on ? "on" : "off",
-				a.eps_on ? "on" : "off");
+				a.eps_on ? "on" : "off", a.gc_on ? "on" : "off",
+				a.ns_on ? "on" : "off", a.sa_on ? "on" : "off",
+				a.nl_on ? "on" : "off", a.pgc_on ? "on" : "off");
 			if ((rc = run_controllers(&a, rs_workers, dc_workers)) < 0) {
 				kc_error("error starting controllers: %s", kc_strerror(rc));
 				exit_code = 1;

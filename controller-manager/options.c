@@ -6,22 +6,46 @@
 #include <string.h>
 
 /* Controllers kubec implements. */
-static const char *const implemented[] = { "deployment", "replicaset", "endpointslice", NULL };
+static const char *const implemented[] = { "deployment", "replicaset", "endpointslice",
+					   "garbagecollector", "namespace", "serviceaccount",
+					   "nodelifecycle", "podgc", NULL };
 
 /* Upstream 1.32's other controllers (their short aliases), accepted so that a
  * kube-controller-manager command line keeps working; they are not run yet. */
 static const char *const upstream_only[] = {
 	"endpoint", "endpointslicemirroring", "replicationcontroller",
-	"podgc", "resourcequota", "namespace", "serviceaccount", "serviceaccount-token",
-	"garbagecollector", "daemonset", "job", "horizontalpodautoscaling", "disruption",
+	"resourcequota", "serviceaccount-token", "daemonset", "job", "horizontalpodautoscaling", "disruption",
 	"statefulset", "cronjob", "csrsigning", "csrapproving", "csrcleaner", "ttl",
-	"bootstrapsigner", "tokencleaner", "nodeipam", "nodelifecycle", "service",
+	"bootstrapsigner", "tokencleaner", "nodeipam", "service",
 	"route", "cloud-node-lifecycle", "persistentvolume-binder", "attachdetach",
 	"persistentvolume-expander", "clusterrole-aggregation", "pvc-protection",
 	"pv-protection", "ttl-after-finished", "root-ca-cert-publisher", "ephemeral-volume",
 	"storage-version-gc", "resourceclaim", "legacy-service-account-token-cleaner",
 	"validatingadmissionpolicy-status", "service-cidr", "taint-eviction-controller",
 	"selinux-warning-controller", NULL
+};
+
+/* 1.32 names (cmd/kube-controller-manager/names) whose alias is not simply the name
+ * without "-controller". */
+static const char *const aliases[][2] = {
+	{ "garbage-collector", "garbagecollector" },
+	{ "node-lifecycle", "nodelifecycle" },
+	{ "pod-garbage-collector", "podgc" },
+	{ "node-ipam", "nodeipam" },
+	{ "endpoints", "endpoint" },
+	{ "endpointslice-mirroring", "endpointslicemirroring" },
+	{ "horizontal-pod-autoscaler", "horizontalpodautoscaling" },
+	{ "persistentvolume-attach-detach", "attachdetach" },
+	{ "persistentvolumeclaim-protection", "pvc-protection" },
+	{ "persistentvolume-protection", "pv-protection" },
+	{ "root-ca-certificate-publisher", "root-ca-cert-publisher" },
+	{ "certificatesigningrequest-signing", "csrsigning" },
+	{ "certificatesigningrequest-approving", "csrapproving" },
+	{ "certificatesigningrequest-cleaner", "csrcleaner" },
+	{ "bootstrap-signer", "bootstrapsigner" },
+	{ "token-cleaner", "tokencleaner" },
+	{ "service-lb", "service" },
+	{ "node-route", "route" },
 };
 
 /* "deployment-controller" -> "deployment" (1.32 names end in -controller) */
@@ -32,8 +56,14 @@ static void short_name(const char *s, char *out, size_t n)
 	const char *suf = "-controller";
 	size_t sl = strlen(suf);
 	if (l > sl && !strcmp(out + l - sl, suf) && strcmp(out, "taint-eviction-controller") &&
-	    strcmp(out, "selinux-warning-controller"))
+	    strcmp(out, "selinux-warning-controller")) {
 		out[l - sl] = 0;
+		for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+			if (!strcmp(out, aliases[i][0])) {
+				snprintf(out, n, "%s", aliases[i][1]);
+				break;
+			}
+	}
 }
 
 static bool in(const char *const *tab, const char *name)

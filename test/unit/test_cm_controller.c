@@ -181,8 +181,20 @@ START_TEST(controllers_flag)
 	ck_assert_int_eq(cm_validate_controllers(&l, err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "\"bogus\" is not in the list of known controllers");
 	kc_strlist_free(&l);
-	ck_assert(cm_controller_unimplemented("nodelifecycle"));
+	ck_assert(cm_controller_unimplemented("nodeipam"));
+	ck_assert(cm_controller_unimplemented("ttl-after-finished-controller"));
 	ck_assert(!cm_controller_unimplemented("deployment"));
+	/* milestone 2: known, implemented, and validated under their 1.32 names too */
+	const char *const m2[] = { "garbagecollector", "namespace", "serviceaccount",
+				   "nodelifecycle", "podgc" };
+	for (size_t i = 0; i < sizeof(m2) / sizeof(m2[0]); i++)
+		ck_assert_msg(!cm_controller_unimplemented(m2[i]), "%s", m2[i]);
+	list(&l, "*,-garbage-collector-controller,namespace-controller,-podgc");
+	ck_assert_int_eq(cm_validate_controllers(&l, err, sizeof(err)), 0);
+	ck_assert(cm_controller_enabled(&l, "namespace", false));
+	ck_assert(cm_controller_enabled(&l, "nodelifecycle", false));
+	ck_assert(!cm_controller_enabled(&l, "podgc", false));
+	kc_strlist_free(&l);
 }
 END_TEST
 
