@@ -1,4 +1,5 @@
 #include "api.h"
+#include "managedfields.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -493,6 +494,42 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 	const res_desc *sd = d->storage ? d->storage : d;
 	cJSON *out = NULL, *body = NULL;
 	int code;
+	/* The field manager of a write (managedFields): ?fieldManager=, else the User-Agent's
+	 * prefix as upstream's prefixFromUserAgent. reg_fm_set is called right around each
+	 * reg_* write so no early return leaves it set. */
+	char mgr[136];
+	const char *fmq = qarg(q, "fieldManager");
+	int is_apply = !strcmp(m, "PATCH") && q->content_type &&
+		       !strncmp(q->content_type, "application/apply-patch", 23);
+	if (fmq && fmq[0])
+		snprintf(mgr, sizeof(mgr), "%s", fmq);
+	else
+		mf_manager_from_user_agent(MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
+									"User-Agent"),
+					   mgr, sizeof(mgr));
+	if (is_apply && (!fmq || !fmq[0])) {
+		/* ValidatePatchOptions: apply needs an explicit manager. */
+		api_json(resp, 422, st_new(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is "
+							   "invalid: fieldManager: Required value: is "
+							   "required for apply patch"),
+			 NULL);
+		return;
+	}
+	if (!strcmp(m, "PATCH") && !is_apply && qarg(q, "force")) {
+		api_json(resp, 422, st_new(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is "
+							   "invalid: force: Forbidden: may not be "
+							   "specified for non-apply patch"),
+			 NULL);
+		return;
+	}
+	if (fmq && strlen(fmq) > 128) {
+		api_json(resp, 422, st_new(422, "Invalid", "fieldManager: Too long: may not be "
+							   "longer than 128"),
+			 NULL);
+		return;
+	}
+	reg_fm fm = { .manager = mgr, .subresource = sub ? sub : "", .apply = is_apply,
+		      .force = api_bool(qarg(q, "force")) };
 	if (!name) {
 		if (!strcmp(m, "GET")) {
 			serve_list(c, q, d, ns, resp);
@@ -515,7 +552,9 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 				cJSON_Delete(body);
 				return;
 			}
+			reg_fm_set(&fm);
 			code = reg_create(c->r, sd, ns, body, dry_run, &out);
+			reg_fm_set(NULL);
 		} else if (!strcmp(m, "DELETE")) {
 			delete_collection(c, q, d, ns, dry_run, resp);
 			return;
@@ -543,7 +582,9 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 		if (!(body = parse_body(q, resp, 0)))
 			return;
 		if (sub && !strcmp(sub, "scale")) {
+			reg_fm_set(&fm);
 			code = reg_set_scale(c->r, d, ns, name, NULL, body, dry_run, &out);
+			reg_fm_set(NULL);
 		} else {
 			if (field_validation(q, d, body, 0, resp)) {
 				cJSON_Delete(body);
@@ -553,8 +594,10 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 				cJSON_Delete(body);
 				return;
 			}
+			reg_fm_set(&fm);
 			code = reg_update(c->r, sd, ns, name, body, sub ? REG_STATUS : REG_MAIN,
 					  dry_run, &out);
+			reg_fm_set(NULL);
 		}
 	} else if (!strcmp(m, "PATCH")) {
 		if (!(body = parse_body(q, resp, 1)))
@@ -565,11 +608,13 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 			cJSON_Delete(body);
 			return;
 		}
+		reg_fm_set(&fm);
 		if (sub && !strcmp(sub, "scale"))
 			code = reg_set_scale(c->r, d, ns, name, ct, body, dry_run, &out);
 		else
 			code = reg_patch(c->r, d, ns, name, ct, body, sub ? REG_STATUS : REG_MAIN,
 					 dry_run, &out);
+		reg_fm_set(NULL);
 	} else if (!strcmp(m, "POST") && sub && !strcmp(sub, "eviction")) {
 		/* policy/v1 Eviction: PodDisruptionBudgets first, then the pod is deleted with
 		 * the eviction's deleteOptions. */

@@ -11,6 +11,7 @@
 #include "json.h"
 #include "labels.h"
 #include "log.h"
+#include "managedfields.h"
 #include "meta.h"
 #include "patch.h"
 #include "status.h"
@@ -36,6 +37,25 @@ void reg_init(reg *r, kc_etcd *etcd, const char *prefix, kc_clock_t *clock)
  * minute (or event-ttl if shorter), TTL = event-ttl + that window, so events expire about
  * event-ttl after creation
  * without a lease per event. 0 when events do not expire or the grant failed. */
+/* Each request is served start to end on one thread, so its field manager can travel
+ * beside the calls instead of through every signature (registry.h). */
+static __thread const reg_fm *cur_fm;
+
+void reg_fm_set(const reg_fm *fm)
+{
+	cur_fm = fm && fm->manager && fm->manager[0] ? fm : NULL;
+}
+
+/* The managedfields request for d under the current manager. apiv: its buffer. */
+static void fm_req(reg *r, const res_desc *d, mf_req *rq, char *apiv, size_t n)
+{
+	*rq = (mf_req){ .manager = cur_fm->manager,
+			.subresource = cur_fm->subresource ? cur_fm->subresource : "",
+			.api_version = res_api_version(d, apiv, n),
+			.now_ns = kc_now_wall(r->clock),
+			.force = cur_fm->force };
+}
+
 static int64_t event_lease(reg *r)
 {
 	if (r->event_ttl_sec <= 0)
@@ -577,6 +597,24 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 		cJSON_Delete(obj);
 		return fail(out, st);
 	}
+	if (cur_fm) {
+		mf_req rq;
+		char apiv[96];
+		fm_req(r, d, &rq, apiv, sizeof(apiv));
+		cJSON *applied = NULL;
+		if (cur_fm->apply && mf_apply(NULL, body, d->kind, &rq, &applied, &st) == 0) {
+			/* Apply-create: the applier owns exactly what it applied. */
+			cJSON *mf = cJSON_DetachItemFromObjectCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(applied, "metadata"), "managedFields");
+			if (mf)
+				cJSON_AddItemToObject(res_obj(obj, "metadata"), "managedFields", mf);
+		} else if (!cur_fm->apply) {
+			mf_update(NULL, obj, d->kind, &rq);
+		}
+		cJSON_Delete(applied);
+		cJSON_Delete(st);
+		st = NULL;
+	}
 	char key[512];
 	if (reg_key(r, d, ns, name, key, sizeof(key)) < 0) {
 		cJSON_Delete(obj);
@@ -640,7 +678,8 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 /* Builds the object to store from the incoming one and the current one (PrepareForUpdate):
  * server-owned metadata from old; status or spec preserved depending on the endpoint;
  * generation bumped when the spec changed. Takes nobj. */
-static cJSON *prepare_update(const res_desc *d, const cJSON *old, cJSON *nobj, enum reg_sub sub)
+static cJSON *prepare_update(reg *r, const res_desc *d, const cJSON *old, cJSON *nobj,
+			     enum reg_sub sub)
 {
 	cJSON *md = res_obj(nobj, "metadata");
 	static const char *const keep[] = { "uid", "creationTimestamp", "namespace", "generation",
@@ -652,7 +691,14 @@ static cJSON *prepare_update(const res_desc *d, const cJSON *old, cJSON *nobj, e
 		if (v)
 			cJSON_AddItemToObject(md, keep[i], cJSON_Duplicate(v, 1));
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
+	/* managedFields are the server's: carried over from old, except that an apply has
+	 * already computed them (mf_apply) and an update records itself below. */
+	if (!(cur_fm && cur_fm->apply)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
+		const cJSON *omf = cJSON_GetObjectItemCaseSensitive(omd, "managedFields");
+		if (omf)
+			cJSON_AddItemToObject(md, "managedFields", cJSON_Duplicate(omf, 1));
+	}
 	tidy_meta(nobj);
 	const char *part = sub == REG_STATUS ? "spec" : (d->has_status ? "status" : NULL);
 	if (part) {
@@ -667,6 +713,12 @@ static cJSON *prepare_update(const res_desc *d, const cJSON *old, cJSON *nobj, e
 	    !kc_json_equal(cJSON_GetObjectItemCaseSensitive(old, "spec"),
 			   cJSON_GetObjectItemCaseSensitive(nobj, "spec")))
 		kc_meta_set_generation(nobj, kc_meta_generation(old) + 1);
+	if (cur_fm && !cur_fm->apply) {
+		mf_req rq;
+		char apiv[96];
+		fm_req(r, d, &rq, apiv, sizeof(apiv));
+		mf_update(old, nobj, d->kind, &rq);
+	}
 	return nobj;
 }
 
@@ -807,7 +859,7 @@ int reg_update(reg *r, const res_desc *d, const char *ns, const char *name, cons
 		cJSON_Delete(old);
 		return fail(out, st_conflict(d, name, ST_MODIFIED));
 	}
-	nobj = prepare_update(d, old, nobj, sub);
+	nobj = prepare_update(r, d, old, nobj, sub);
 	int conflict;
 	int code = d == &res_services
 			   ? write_service_update(r, ns, key, old, mod, nobj, sub, dry_run, &conflict, out)
@@ -882,7 +934,21 @@ static int patch_view(reg *r, const res_desc *d, const char *ns, const char *nam
 			return code;
 		}
 		res_view(d, cur);
-		if (apply_patch(d, cur, ctype, patch, &nobj, &st)) {
+		if (apply && cur_fm) {
+			/* Server-side apply on the version the client speaks. */
+			mf_req rq;
+			char apiv[96];
+			fm_req(r, d, &rq, apiv, sizeof(apiv));
+			if (!cJSON_IsObject(patch)) {
+				cJSON_Delete(cur);
+				return fail(out, st_bad_request("the apply configuration is not a "
+								"JSON object"));
+			}
+			if (mf_apply(cur, patch, d->kind, &rq, &nobj, &st)) {
+				cJSON_Delete(cur);
+				return fail(out, st);
+			}
+		} else if (apply_patch(d, cur, ctype, patch, &nobj, &st)) {
 			cJSON_Delete(cur);
 			return fail(out, st);
 		}
@@ -938,7 +1004,20 @@ int reg_patch(reg *r, const res_desc *d, const char *ns, const char *name, const
 		}
 		if (rc)
 			return store_fail(out, rc, "patch");
-		if (apply_patch(d, old, ctype, patch, &nobj, &st)) {
+		if (apply && cur_fm) {
+			if (!cJSON_IsObject(patch)) {
+				cJSON_Delete(old);
+				return fail(out, st_bad_request("the apply configuration is not a "
+								"JSON object"));
+			}
+			mf_req rq;
+			char apiv[96];
+			fm_req(r, d, &rq, apiv, sizeof(apiv));
+			if (mf_apply(old, patch, d->kind, &rq, &nobj, &st)) {
+				cJSON_Delete(old);
+				return fail(out, st);
+			}
+		} else if (apply_patch(d, old, ctype, patch, &nobj, &st)) {
 			cJSON_Delete(old);
 			return fail(out, st);
 		}
@@ -960,7 +1039,7 @@ int reg_patch(reg *r, const res_desc *d, const char *ns, const char *name, const
 			cJSON_Delete(nobj);
 			return fail(out, st);
 		}
-		nobj = prepare_update(d, old, nobj, sub);
+		nobj = prepare_update(r, d, old, nobj, sub);
 		int conflict;
 		int code = d == &res_services ? write_service_update(r, ns, key, old, mod, nobj, sub,
 								     dry_run, &conflict, out)
@@ -1225,7 +1304,7 @@ int reg_set_scale(reg *r, const res_desc *d, const char *ns, const char *name,
 		char key[512];
 		reg_key(r, d, ns, name, key, sizeof(key));
 		int64_t mod = strtoll(kc_meta_resource_version(obj), NULL, 10);
-		nobj = prepare_update(d, obj, nobj, REG_MAIN);
+		nobj = prepare_update(r, d, obj, nobj, REG_MAIN);
 		int conflict;
 		cJSON *res = NULL;
 		code = write_update(r, d, key, obj, mod, nobj, dry_run, &conflict, &res);

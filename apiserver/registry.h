@@ -57,7 +57,8 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 	       cJSON **out);
 int reg_update(reg *r, const res_desc *d, const char *ns, const char *name, const cJSON *body,
 	       enum reg_sub sub, int dry_run, cJSON **out);
-/* ctype: the PATCH Content-Type. apply-patch creates the object when absent (201). */
+/* ctype: the PATCH Content-Type. apply-patch creates the object when absent (201); with a
+ * reg_fm set it is server-side apply (managedfields.h: 409 on conflicts). */
 int reg_patch(reg *r, const res_desc *d, const char *ns, const char *name, const char *ctype,
 	      const cJSON *patch, enum reg_sub sub, int dry_run, cJSON **out);
 /* opts: the DeleteOptions body (borrowed, may be NULL). */
@@ -71,6 +72,18 @@ int reg_set_scale(reg *r, const res_desc *d, const char *ns, const char *name,
 		  const char *ctype, const cJSON *body, int dry_run, cJSON **out);
 /* pods/binding: sets spec.nodeName once (409 if already bound). */
 int reg_bind(reg *r, const char *ns, const char *name, const cJSON *binding, cJSON **out);
+
+/* The field manager of the request served on this thread, for metadata.managedFields
+ * (managedfields.h). api.c sets it around its reg_create/update/patch/set_scale call and
+ * clears it with NULL; without one (internal writes: bootstrap, eviction) managedFields
+ * are carried over unchanged. fm and its strings are borrowed until cleared. */
+typedef struct reg_fm {
+	const char *manager;     /* non-empty */
+	const char *subresource; /* "", "status" or "scale" */
+	int apply;               /* PATCH application/apply-patch+yaml: server-side apply */
+	int force;               /* ?force=true: apply takes conflicting fields */
+} reg_fm;
+void reg_fm_set(const reg_fm *fm);
 
 /* Current store revision (for readiness and list RVs). */
 int reg_revision(reg *r, int64_t *rev);
