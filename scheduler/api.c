@@ -86,6 +86,43 @@ static void event(sched_api *base, const sched_pod *pod, const char *type, const
 	cJSON_Delete(ref);
 }
 
+/* upstream util.DeletePod for a preemption victim: default grace period, so a running
+ * victim terminates as the kubelet sees fit; already gone is fine. */
+static int delete_pod(sched_api *base, const sched_pod *pod, char *err, size_t errlen)
+{
+	sched_client_api *a = (sched_client_api *)base;
+	kc_ref ref = { .api_version = "v1", .resource = "pods", .ns = pod->ns, .name = pod->name };
+	kc_status st;
+	kc_status_clear(&st);
+	int rc = kc_client_delete(a->client, &ref, NULL, NULL, &st);
+	if (rc == KC_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		snprintf(err, errlen, "%s", *st.message ? st.message : kc_strerror(rc));
+	return rc;
+}
+
+/* upstream updatePod with NominatingInfo: status.nominatedNodeName on the preemptor. */
+static int set_nominated_node(sched_api *base, const sched_pod *pod, const char *node)
+{
+	sched_client_api *a = (sched_client_api *)base;
+	cJSON *patch = cJSON_CreateObject();
+	if (!patch)
+		return -ENOMEM;
+	cJSON *status = cJSON_AddObjectToObject(patch, "status");
+	cJSON_AddStringToObject(status, "nominatedNodeName", node);
+	kc_ref ref = { .api_version = "v1", .resource = "pods", .ns = pod->ns, .name = pod->name,
+		       .subresource = "status" };
+	kc_status st;
+	kc_status_clear(&st);
+	int rc = kc_client_patch(a->client, &ref, KC_PATCH_STRATEGIC, patch, NULL, NULL, &st);
+	cJSON_Delete(patch);
+	if (rc != 0)
+		kc_warn("pod %s: setting nominatedNodeName %s: %s", pod->key, node,
+			*st.message ? st.message : kc_strerror(rc));
+	return rc;
+}
+
 void sched_client_api_init(sched_client_api *a, kc_client *client, kc_recorder *rec,
 			   kc_clock_t *clock)
 {
@@ -93,6 +130,8 @@ void sched_client_api_init(sched_client_api *a, kc_client *client, kc_recorder *
 	a->base.bind = do_bind;
 	a->base.set_condition = set_condition;
 	a->base.event = event;
+	a->base.delete_pod = delete_pod;
+	a->base.set_nominated_node = set_nominated_node;
 	a->client = client;
 	a->rec = rec;
 	a->clock = clock ? clock : kc_clock_real();

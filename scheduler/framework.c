@@ -293,6 +293,10 @@ int sched_schedule_pod(sched_state *s, const sched_profile *prof, const sched_po
 	cy.nodes = nodes;
 	cy.nnodes = nnodes;
 	cy.total_nodes = nnodes;
+	cy.nominated = s->nominated;
+	cy.nnominated = s->nominated ? s->nnominated : 0;
+	cy.pdbs = s->pdbs;
+	cy.npdbs = s->pdbs ? s->npdbs : 0;
 
 	if (s->cap < nnodes) {
 		sched_status *nb = realloc(s->statuses, (size_t)nnodes * sizeof(*nb));
@@ -323,11 +327,14 @@ int sched_schedule_pod(sched_state *s, const sched_profile *prof, const sched_po
 		for (int i = 0; i < nnodes; i++)
 			statuses[i] = pst;
 		char post[2048] = "";
-		sched_preemption_dry_run(&cy, statuses, post, sizeof(post));
+		rc = sched_preempt(&cy, statuses, kc_now_wall(s->clock), res, post, sizeof(post));
+		if (rc < 0)
+			goto out;
 		sched_fit_error_message(res->message, sizeof(res->message), nnodes, statuses,
 					nnodes, pre, post);
 		res->evaluated_nodes = nnodes;
 		collect_plugins(res, &pst, 1);
+		rc = 1;
 		goto out;
 	}
 
@@ -336,7 +343,11 @@ int sched_schedule_pod(sched_state *s, const sched_profile *prof, const sched_po
 	int start = s->next_start_node_index % nnodes;
 	for (int i = 0; i < nnodes && nfeasible < want; i++) {
 		int idx = (start + i) % nnodes;
-		sched_run_filters(&cy, nodes[idx], &statuses[idx]);
+		sched_filter_node(&cy, nodes[idx], &statuses[idx]);
+		if (statuses[idx].code == SCHED_ERROR) {
+			rc = -ENOMEM;
+			goto out;
+		}
 		processed++;
 		if (statuses[idx].code == SCHED_SUCCESS) {
 			feasible_idx[nfeasible] = idx;
@@ -348,8 +359,12 @@ int sched_schedule_pod(sched_state *s, const sched_profile *prof, const sched_po
 	res->feasible_nodes = nfeasible;
 
 	if (nfeasible == 0) {
+		/* PostFilter: DefaultPreemption. When it nominates a node its status is
+		 * Success with no message, so the FitError has no "preemption:" part. */
 		char post[2048] = "";
-		sched_preemption_dry_run(&cy, statuses, post, sizeof(post));
+		rc = sched_preempt(&cy, statuses, kc_now_wall(s->clock), res, post, sizeof(post));
+		if (rc < 0)
+			goto out;
 		sched_fit_error_message(res->message, sizeof(res->message), nnodes, statuses,
 					nnodes, NULL, post);
 		collect_plugins(res, statuses, nnodes);

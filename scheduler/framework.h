@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "labels.h"
 #include "types.h"
 
 #define SCHED_MAX_NODE_SCORE 100
@@ -42,6 +43,33 @@ void sched_status_set(sched_status *st, sched_code code, const char *reason);
 void sched_status_add_reason(sched_status *st, const char *reason);
 
 typedef struct sched_cycle sched_cycle;
+
+/* A policy/v1 PodDisruptionBudget as preemption reads it (pdb.c; upstream
+ * filterPodsWithPDBViolation): namespace, selector, status.disruptionsAllowed and
+ * status.disruptedPods. Owns its object copy and selector. */
+typedef struct sched_pdb {
+	cJSON *obj;
+	const char *ns, *name;
+	kc_label_selector sel;
+	bool sel_ok;                 /* false when the selector does not parse: ignored */
+	int64_t disruptions_allowed;
+	const cJSON *disrupted_pods; /* object keyed by pod name, or NULL */
+} sched_pdb;
+
+/* Parse pdb (copied). 0, KC_EINVALID (no name) or -ENOMEM. */
+int sched_pdb_init(sched_pdb *p, const cJSON *pdb);
+void sched_pdb_close(sched_pdb *p);
+/* The PDB covers pod (same namespace, non-empty selector matching its labels) and the
+ * pod is not already listed in status.disruptedPods. */
+bool sched_pdb_counts(const sched_pdb *p, const sched_pod *pod);
+
+/* A pod nominated to a node by an earlier preemption (upstream's nominator): it has not
+ * been bound yet, but filters treat it as running there for pods of lower or equal
+ * priority (RunFilterPluginsWithNominatedPods). Both pointers borrowed. */
+typedef struct sched_nominated {
+	const sched_pod *pod;
+	const char *node;
+} sched_nominated;
 
 /* A plugin is a table of hooks (any may be NULL). state is per-cycle data made by
  * pre_filter / pre_score and freed by free_state. */
@@ -129,6 +157,10 @@ struct sched_cycle {
 	void *filter_state[SCHED_MAX_PLUGINS];
 	void *score_state[SCHED_MAX_PLUGINS];
 	int total_nodes;
+	const sched_nominated *nominated; /* borrowed from sched_state; may be NULL */
+	int nnominated;
+	const sched_pdb *pdbs;            /* borrowed from sched_state; may be NULL */
+	int npdbs;
 };
 
 /* Run the profile's filters on one node (stopping at the first failure, as upstream's
@@ -142,6 +174,9 @@ void sched_cycle_close(sched_cycle *cy);
  * or adaptive 50 - n/125, at least 5) of n, at least 100. */
 int sched_num_feasible_nodes_to_find(int percentage, int num_all_nodes);
 
+/* Victims per node are capped: a node needing more is not a preemption candidate. */
+#define SCHED_MAX_VICTIMS 256
+
 typedef struct sched_result {
 	int node_index;          /* into nodes[], -1 when unschedulable */
 	char node_name[256];
@@ -150,6 +185,12 @@ typedef struct sched_result {
 	char message[4096];      /* FitError text when unschedulable */
 	char plugins[256];       /* rejecting plugins, comma separated (UnschedulablePlugins) */
 	bool error;              /* an internal error rather than a fit failure */
+	/* Preemption (set only when unschedulable and DefaultPreemption found a node):
+	 * the node to nominate and the pods to delete there, highest priority first. The
+	 * victims are borrowed from the node infos passed to sched_schedule_pod. */
+	char nominated_node[256];
+	int nvictims;
+	const sched_pod *victims[SCHED_MAX_VICTIMS];
 } sched_result;
 
 /* The scheduler's round-robin start (nextStartNodeIndex) between calls. */
@@ -159,14 +200,23 @@ typedef struct sched_state {
 	/* per-node statuses, reused between calls (no per-cycle allocation) */
 	sched_status *statuses;
 	int cap;
+	/* pods nominated by earlier preemptions (borrowed; the caller keeps them valid for
+	 * the sched_schedule_pod call); NULL when none */
+	const sched_nominated *nominated;
+	int nnominated;
+	/* PodDisruptionBudgets for preemption (borrowed like nominated); NULL when none */
+	const sched_pdb *pdbs;
+	int npdbs;
 } sched_state;
 
 /* Free the reusable buffers (the struct is caller-allocated; zero-initialise it). */
 void sched_state_close(sched_state *s);
 
 /* Schedule pod on nodes: filter (from the round-robin start, until enough feasible nodes
- * were found), score, select. On failure res->message holds upstream's FitError text,
- * including the preemption dry run's "preemption: ..." part. Returns 0 when a node was
+ * were found), score, select. On failure the PostFilter (sched_preempt) runs:
+ * res->message holds upstream's FitError text (with a "preemption: ..." part when no
+ * node can be freed) and res->nominated_node / victims say what to preempt when one can.
+ * Nodes see s->nominated pods as upstream's nominator. Returns 0 when a node was
  * chosen, 1 when unschedulable, negative on internal errors (-ENOMEM). */
 int sched_schedule_pod(sched_state *s, const sched_profile *prof, const sched_pod *pod,
 		       sched_node_info **nodes, int nnodes, sched_result *res);
@@ -180,13 +230,29 @@ size_t sched_fit_error_message(char *buf, size_t len, int num_all_nodes,
 			       const sched_status *statuses, int nstatuses,
 			       const char *pre_filter_msg, const char *post_filter_msg);
 
-/* What upstream's DefaultPreemption PostFilter reports when it finds no candidate:
- * "preemption: 0/N nodes are available: 3 Preemption is not helpful for scheduling."
- * Writes into buf. Returns 0 when the message says no node can be made to fit; 1 when
- * some node would fit after evicting lower-priority pods (a candidate: preemption would
- * act; kubec does not evict yet, buf then says so); negative on error. */
-int sched_preemption_dry_run(sched_cycle *cy, const sched_status *statuses, char *buf,
-			     size_t len);
+/* ---- preemption (preemption.c) ---- */
+
+/* Run the filters on ni as upstream's RunFilterPluginsWithNominatedPods: when pods of
+ * priority >= cy->pod's are nominated to ni (other than cy->pod itself), the pod must fit
+ * both with them counted and without them. -ENOMEM only on allocation failure (st then
+ * says so with SCHED_ERROR). */
+void sched_filter_node(sched_cycle *cy, const sched_node_info *ni, sched_status *st);
+
+/* upstream DefaultPreemption PostFilter (framework/preemption and
+ * plugins/defaultpreemption): for a pod that fit nowhere, find nodes where removing
+ * lower-priority pods makes it fit, keep the minimal victim set per node (all
+ * lower-priority pods removed, then reprieved highest priority first while the pod still
+ * fits) and pick one node by upstream's pickOneNodeForPreemption order (lowest
+ * highest-victim priority, smallest priority sum, fewest victims, latest start of the
+ * highest-priority victims), after the fewest PodDisruptionBudget violations (cy->pdbs;
+ * victims whose PDB would be violated are reprieved first). statuses[i] is node i's
+ * filter status.
+ * Returns 1 with res->nominated_node / victims set and buf "" (upstream's PostFilter
+ * succeeds without a message), 0 with buf holding upstream's "preemption: ..." text when
+ * no node can be made to fit, negative on error. now_ns stands for the start time of
+ * pods that have none (upstream GetPodStartTime uses time.Now()). */
+int sched_preempt(sched_cycle *cy, const sched_status *statuses, int64_t now_ns,
+		  sched_result *res, char *buf, size_t len);
 
 /* helpers shared by plugins */
 /* v1.Toleration.ToleratesTaint on JSON objects (both borrowed). */

@@ -53,6 +53,18 @@ static void node_delete(const cJSON *o, int u, void *a)
 	sched_on_node_delete(a, o);
 }
 
+static void pdb_add(const cJSON *o, void *a) { sched_on_pdb_upsert(a, o); }
+static void pdb_update(const cJSON *o, const cJSON *n, void *a)
+{
+	(void)o;
+	sched_on_pdb_upsert(a, n);
+}
+static void pdb_delete(const cJSON *o, int u, void *a)
+{
+	(void)u;
+	sched_on_pdb_delete(a, o);
+}
+
 static void *loop_main(void *arg)
 {
 	daemon_state *d = arg;
@@ -252,8 +264,15 @@ int main(int argc, char **argv)
 	kc_informer_opts no = { .path = "/api/v1/nodes", .name = "nodes" };
 	kc_informer_handlers ph = { pod_add, pod_update, pod_delete, &D.sched };
 	kc_informer_handlers nh = { node_add, node_update, node_delete, &D.sched };
+	/* PodDisruptionBudgets for preemption; not waited for (an apiserver without
+	 * policy/v1 only means no PDB is respected) */
+	kc_informer *pdbs = NULL;
+	kc_informer_opts pdo = { .path = "/apis/policy/v1/poddisruptionbudgets",
+				 .name = "poddisruptionbudgets" };
+	kc_informer_handlers pdh = { pdb_add, pdb_update, pdb_delete, &D.sched };
 	if (kc_informer_new(client, &po, &pods) || kc_informer_new(client, &no, &nodes) ||
-	    kc_informer_add_handlers(pods, &ph) || kc_informer_add_handlers(nodes, &nh)) {
+	    kc_informer_new(client, &pdo, &pdbs) || kc_informer_add_handlers(pods, &ph) ||
+	    kc_informer_add_handlers(nodes, &nh) || kc_informer_add_handlers(pdbs, &pdh)) {
 		kc_error("creating informers failed");
 		return 1;
 	}
@@ -285,6 +304,7 @@ int main(int argc, char **argv)
 
 	kc_informer_start(pods);
 	kc_informer_start(nodes);
+	kc_informer_start(pdbs);
 	while (kc_informer_wait_for_sync(nodes, 1000) != 0 ||
 	       kc_informer_wait_for_sync(pods, 1000) != 0) {
 		int sig;
@@ -337,6 +357,7 @@ int main(int argc, char **argv)
 	}
 	kc_informer_free(pods);
 	kc_informer_free(nodes);
+	kc_informer_free(pdbs);
 	if (mhd)
 		MHD_stop_daemon(mhd);
 	if (rec) {

@@ -1,6 +1,5 @@
-/* Explanations: upstream's FitError.Error() (framework/types.go) and the message of the
- * DefaultPreemption PostFilter when no candidate exists (preemption.go findCandidates,
- * default_preemption.go SelectVictimsOnNode). */
+/* Explanations: upstream's FitError.Error() (framework/types.go); the preemption part
+ * (preemption.c) is appended by the caller as post_filter_msg. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,71 +87,4 @@ size_t sched_fit_error_message(char *buf, size_t len, int num_all_nodes,
 		appendf(buf, len, &off, ".");
 	}
 	return off;
-}
-
-static bool not_lower_priority(const sched_pod *p, void *arg)
-{
-	return p->priority >= *(const int32_t *)arg;
-}
-
-int sched_preemption_dry_run(sched_cycle *cy, const sched_status *statuses, char *buf,
-			     size_t len)
-{
-	const sched_pod *pod = cy->pod;
-	if (len)
-		buf[0] = '\0';
-	/* PodEligibleToPreemptOthers */
-	if (strcmp(pod->preemption_policy, "Never") == 0) {
-		snprintf(buf, len, "preemption: not eligible due to preemptionPolicy=Never.");
-		return 0;
-	}
-	sched_status *ps = calloc((size_t)cy->nnodes, sizeof(*ps));
-	if (!ps)
-		return -ENOMEM;
-	int candidates = 0;
-	for (int i = 0; i < cy->nnodes; i++) {
-		const sched_node_info *ni = cy->nodes[i];
-		if (statuses[i].code == SCHED_UNSCHEDULABLE_UNRESOLVABLE ||
-		    statuses[i].code == SCHED_SUCCESS) {
-			/* nodesWherePreemptionMightHelp skips these */
-			sched_status_set(&ps[i], SCHED_UNSCHEDULABLE_UNRESOLVABLE,
-					 "Preemption is not helpful for scheduling");
-			continue;
-		}
-		bool any_lower = false;
-		for (int p = 0; p < ni->npods && !any_lower; p++)
-			any_lower = ni->pods[p]->priority < pod->priority;
-		if (!any_lower) {
-			sched_status_set(&ps[i], SCHED_UNSCHEDULABLE_UNRESOLVABLE,
-					 "No preemption victims found for incoming pod");
-			continue;
-		}
-		int32_t prio = pod->priority;
-		sched_node_info *without = sched_node_info_filtered(ni, not_lower_priority, &prio);
-		if (!without) {
-			free(ps);
-			return -ENOMEM;
-		}
-		sched_run_filters(cy, without, &ps[i]);
-		sched_node_info_free(without);
-		if (ps[i].code == SCHED_SUCCESS)
-			candidates++;
-	}
-	int rc = 0;
-	if (candidates > 0) {
-		/* Upstream would now pick victims and evict them; kubec does not preempt yet,
-		 * so it says so instead of pretending. */
-		snprintf(buf, len,
-			 "preemption: %d node(s) would fit after evicting lower-priority pods, "
-			 "but preemption is not implemented",
-			 candidates);
-		rc = 1;
-	} else {
-		char inner[3072];
-		sched_fit_error_message(inner, sizeof(inner), cy->nnodes, ps, cy->nnodes, NULL,
-					NULL);
-		snprintf(buf, len, "preemption: %s", inner);
-	}
-	free(ps);
-	return rc;
 }

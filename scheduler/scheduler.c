@@ -2,6 +2,7 @@
 #include "scheduler.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,14 @@ void sched_scheduler_close(sched_scheduler *s)
 	pthread_mutex_destroy(&s->bmu);
 	pthread_cond_destroy(&s->bcv);
 	pthread_cond_destroy(&s->bidle);
+	for (int i = 0; i < s->nnom; i++) {
+		sched_pod_free((sched_pod *)s->nom[i].pod);
+		free((char *)s->nom[i].node);
+	}
+	free(s->nom);
+	for (int i = 0; i < s->npdbs; i++)
+		sched_pdb_close(&s->pdbs[i]);
+	free(s->pdbs);
 	sched_queue_close(&s->queue);
 	sched_cache_close(&s->cache);
 	sched_state_close(&s->state);
@@ -83,6 +92,68 @@ static void pod_key(const cJSON *pod, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s", kc_json_get_string(pod, "metadata.namespace", ""),
 		 kc_json_get_string(pod, "metadata.name", ""));
+}
+
+/* ---- the nominator (upstream nominator in the scheduling queue), under cache.mu ---- */
+
+static void unnominate_locked(sched_scheduler *s, const char *key)
+{
+	for (int i = 0; i < s->nnom; i++)
+		if (strcmp(s->nom[i].pod->key, key) == 0) {
+			sched_pod_free((sched_pod *)s->nom[i].pod);
+			free((char *)s->nom[i].node);
+			s->nom[i] = s->nom[--s->nnom];
+			return;
+		}
+}
+
+/* Record pod (copied from its object) as nominated to node, replacing an older entry. */
+static int nominate_locked(sched_scheduler *s, const cJSON *obj, const char *node)
+{
+	char err[128];
+	sched_pod *cp = NULL;
+	int rc = sched_pod_new(obj, &cp, err, sizeof(err));
+	if (rc != 0)
+		return rc;
+	char *n = strdup(node);
+	if (!n || (s->nnom == s->capnom && s->capnom > INT32_MAX / 4)) {
+		free(n);
+		sched_pod_free(cp);
+		return -ENOMEM;
+	}
+	unnominate_locked(s, cp->key);
+	if (s->nnom == s->capnom) {
+		int cap = s->capnom ? s->capnom * 2 : 8;
+		sched_nominated *nn = realloc(s->nom, (size_t)cap * sizeof(*nn));
+		if (!nn) {
+			free(n);
+			sched_pod_free(cp);
+			return -ENOMEM;
+		}
+		s->nom = nn;
+		s->capnom = cap;
+	}
+	s->nom[s->nnom].pod = cp;
+	s->nom[s->nnom++].node = n;
+	return 0;
+}
+
+static void unnominate(sched_scheduler *s, const char *key)
+{
+	sched_cache_lock(&s->cache);
+	unnominate_locked(s, key);
+	sched_cache_unlock(&s->cache);
+}
+
+void sched_scheduler_nominated_node(sched_scheduler *s, const char *key, char *buf, size_t len)
+{
+	if (len)
+		buf[0] = '\0';
+	sched_cache_lock(&s->cache);
+	for (int i = 0; i < s->nnom; i++)
+		if (strcmp(s->nom[i].pod->key, key) == 0)
+			snprintf(buf, len, "%s", s->nom[i].node);
+	sched_cache_unlock(&s->cache);
 }
 
 static bool responsible(sched_scheduler *s, const cJSON *pod)
@@ -120,6 +191,7 @@ void sched_on_pod_add(sched_scheduler *s, const cJSON *pod)
 			return;
 		}
 		sched_queue_delete(&s->queue, key);
+		unnominate(s, key);
 		bool known = sched_cache_has_pod(&s->cache, key); /* assumed counts as known */
 		sched_cache_upsert_pod(&s->cache, pod);
 		if (!known) {
@@ -138,6 +210,14 @@ void sched_on_pod_add(sched_scheduler *s, const cJSON *pod)
 	/* assumed and being bound: the watch has not caught up yet (skipPodUpdate) */
 	if (sched_cache_is_assumed(&s->cache, key))
 		return;
+	/* a pod nominated earlier (by us before a restart, or seen again after our own
+	 * status patch) keeps its place in the nominator, as upstream's AddNominatedPod */
+	const char *nom = kc_json_get_string(pod, "status.nominatedNodeName", "");
+	if (*nom) {
+		sched_cache_lock(&s->cache);
+		nominate_locked(s, pod, nom);
+		sched_cache_unlock(&s->cache);
+	}
 	enqueue(s, pod);
 }
 
@@ -148,6 +228,7 @@ void sched_on_pod_update(sched_scheduler *s, const cJSON *old_pod, const cJSON *
 	if (!*pod_node(new_pod) &&
 	    (*kc_json_get_string(new_pod, "metadata.deletionTimestamp", "") || terminal(new_pod))) {
 		sched_queue_delete(&s->queue, key);
+		unnominate(s, key);
 		return;
 	}
 	sched_on_pod_add(s, new_pod);
@@ -167,6 +248,7 @@ void sched_on_pod_delete(sched_scheduler *s, const cJSON *pod)
 	char key[512];
 	pod_key(pod, key, sizeof(key));
 	sched_queue_delete(&s->queue, key);
+	unnominate(s, key);
 	if (*pod_node(pod)) {
 		sched_cache_remove_pod(&s->cache, key);
 		sched_queue_move_all(&s->queue, "AssignedPodDelete");
@@ -215,6 +297,58 @@ void sched_on_node_update(sched_scheduler *s, const cJSON *old_node, const cJSON
 void sched_on_node_delete(sched_scheduler *s, const cJSON *node)
 {
 	sched_cache_remove_node(&s->cache, kc_json_get_string(node, "metadata.name", ""));
+}
+
+/* ---- PodDisruptionBudgets ---- */
+
+static int pdb_find_locked(sched_scheduler *s, const cJSON *pdb)
+{
+	const char *ns = kc_json_get_string(pdb, "metadata.namespace", "");
+	const char *name = kc_json_get_string(pdb, "metadata.name", "");
+	for (int i = 0; i < s->npdbs; i++)
+		if (!strcmp(s->pdbs[i].ns, ns) && !strcmp(s->pdbs[i].name, name))
+			return i;
+	return -1;
+}
+
+void sched_on_pdb_upsert(sched_scheduler *s, const cJSON *pdb)
+{
+	sched_pdb p;
+	if (sched_pdb_init(&p, pdb) != 0) {
+		sched_pdb_close(&p);
+		return;
+	}
+	sched_cache_lock(&s->cache);
+	int i = pdb_find_locked(s, pdb);
+	if (i >= 0) {
+		sched_pdb_close(&s->pdbs[i]);
+		s->pdbs[i] = p;
+	} else {
+		if (s->npdbs == s->cappdbs) {
+			int cap = s->cappdbs ? s->cappdbs * 2 : 8;
+			sched_pdb *np = realloc(s->pdbs, (size_t)cap * sizeof(*np));
+			if (!np) {
+				sched_cache_unlock(&s->cache);
+				sched_pdb_close(&p);
+				return;
+			}
+			s->pdbs = np;
+			s->cappdbs = cap;
+		}
+		s->pdbs[s->npdbs++] = p;
+	}
+	sched_cache_unlock(&s->cache);
+}
+
+void sched_on_pdb_delete(sched_scheduler *s, const cJSON *pdb)
+{
+	sched_cache_lock(&s->cache);
+	int i = pdb_find_locked(s, pdb);
+	if (i >= 0) {
+		sched_pdb_close(&s->pdbs[i]);
+		s->pdbs[i] = s->pdbs[--s->npdbs];
+	}
+	sched_cache_unlock(&s->cache);
 }
 
 static void hist_observe(sched_histogram *h, int64_t ns)
@@ -273,6 +407,7 @@ static void binding_cycle(sched_scheduler *s, sched_bind_job *job)
 		if (s->api)
 			s->api->event(s->api, pod, "Normal", "Scheduled", msg);
 		atomic_fetch_add(&s->metrics.scheduled, 1);
+		unnominate(s, pod->key);
 		hist_observe(&s->metrics.e2e, kc_now_mono(s->clock) - qp->added_ns);
 		sched_queue_done(&s->queue, qp);
 	}
@@ -338,6 +473,57 @@ int sched_scheduler_wait_binds(sched_scheduler *s, int64_t timeout_ns)
 	return rc;
 }
 
+/* The victims of one preemption, copied out of the cache while it is locked. */
+typedef struct preemption {
+	char node[256];
+	int n;
+	sched_pod *victims[SCHED_MAX_VICTIMS];
+} preemption;
+
+static preemption *preemption_take_locked(sched_scheduler *s, const sched_pod *pod,
+					  const sched_result *res)
+{
+	preemption *pr = calloc(1, sizeof(*pr));
+	if (!pr)
+		return NULL;
+	snprintf(pr->node, sizeof(pr->node), "%s", res->nominated_node);
+	char err[128];
+	for (int i = 0; i < res->nvictims; i++)
+		if (sched_pod_new(res->victims[i]->obj, &pr->victims[pr->n], err, sizeof(err)) == 0)
+			pr->n++;
+	/* the nominated pod counts on the node for lower-priority pods from now on, so
+	 * they do not take the room being made (upstream's nominator) */
+	if (nominate_locked(s, pod->obj, pr->node) != 0)
+		kc_warn("pod %s: cannot record nomination to node %s", pod->key, pr->node);
+	return pr;
+}
+
+/* upstream prepareCandidate: delete the victims (a Preempted event on each), then
+ * record status.nominatedNodeName on the preemptor. */
+static void preemption_run(sched_scheduler *s, const sched_pod *pod, preemption *pr)
+{
+	atomic_fetch_add(&s->metrics.preemption_attempts, 1);
+	for (int i = 0; i < pr->n; i++) {
+		sched_pod *v = pr->victims[i];
+		char msg[600], err[512] = "";
+		kc_info("Preempting pod=\"%s\" preemptor=\"%s\" node=\"%s\"", v->key, pod->key,
+			pr->node);
+		if (s->api && s->api->delete_pod && s->api->delete_pod(s->api, v, err, sizeof(err)) != 0) {
+			kc_warn("pod %s: deleting preemption victim on node %s: %s", v->key, pr->node,
+				err);
+		} else {
+			atomic_fetch_add(&s->metrics.preemption_victims, 1);
+			snprintf(msg, sizeof(msg), "Preempted by pod %s on node %s", pod->uid, pr->node);
+			if (s->api)
+				s->api->event(s->api, v, "Normal", "Preempted", msg);
+		}
+		sched_pod_free(v);
+	}
+	if (s->api && s->api->set_nominated_node)
+		s->api->set_nominated_node(s->api, pod, pr->node);
+	free(pr);
+}
+
 int sched_schedule_one(sched_scheduler *s, int64_t timeout_ns)
 {
 	sched_qpod *qp = timeout_ns > 0 ? sched_queue_pop(&s->queue, timeout_ns)
@@ -357,10 +543,23 @@ int sched_schedule_one(sched_scheduler *s, int64_t timeout_ns)
 		return 1;
 	}
 	sched_cache_lock(&s->cache);
+	s->state.nominated = s->nom;
+	s->state.nnominated = s->nnom;
+	s->state.pdbs = s->pdbs;
+	s->state.npdbs = s->npdbs;
 	int rc = sched_schedule_pod(&s->state, prof, pod, s->cache.nodes, s->cache.nnodes, res);
 	if (rc == 0 && sched_cache_assume_locked(&s->cache, pod, res->node_name) != 0)
 		rc = -ENOMEM;
+	preemption *pr = NULL;
+	if (rc == 1 && res->nominated_node[0])
+		pr = preemption_take_locked(s, pod, res);
+	s->state.nominated = NULL;
+	s->state.nnominated = 0;
+	s->state.pdbs = NULL;
+	s->state.npdbs = 0;
 	sched_cache_unlock(&s->cache);
+	if (pr)
+		preemption_run(s, pod, pr);
 	if (rc != 0)
 		observe_latency(s, kc_now_mono(s->clock) - start);
 
@@ -468,6 +667,14 @@ char *sched_metrics_text(sched_scheduler *s)
 		  prof, atomic_load(&s->metrics.unschedulable));
 	sb_printf(&b, "scheduler_schedule_attempts_total{profile=\"%s\",result=\"error\"} %lu\n",
 		  prof, atomic_load(&s->metrics.error));
+	sb_printf(&b, "# HELP scheduler_preemption_attempts_total Total preemption attempts in "
+		      "the cluster till now\n# TYPE scheduler_preemption_attempts_total counter\n"
+		      "scheduler_preemption_attempts_total %lu\n",
+		  atomic_load(&s->metrics.preemption_attempts));
+	sb_printf(&b, "# HELP scheduler_preemption_victims_total Number of selected preemption "
+		      "victims\n# TYPE scheduler_preemption_victims_total counter\n"
+		      "scheduler_preemption_victims_total %lu\n",
+		  atomic_load(&s->metrics.preemption_victims));
 	sb_printf(&b, "# HELP scheduler_pending_pods Number of pending pods, by the queue type.\n"
 		      "# TYPE scheduler_pending_pods gauge\n");
 	sb_printf(&b, "scheduler_pending_pods{queue=\"active\"} %d\n",

@@ -35,6 +35,11 @@ struct sched_api {
 	/* An Event about the pod ("Normal"/"Warning"). */
 	void (*event)(sched_api *a, const sched_pod *pod, const char *type, const char *reason,
 		      const char *message);
+	/* Preemption (either may be NULL: preemption then only nominates in memory).
+	 * DELETE the victim pod; 0 (also when already gone) or negative with err set. */
+	int (*delete_pod)(sched_api *a, const sched_pod *pod, char *err, size_t errlen);
+	/* PATCH pods/status so that status.nominatedNodeName = node. */
+	int (*set_nominated_node)(sched_api *a, const sched_pod *pod, const char *node);
 };
 
 /* A Prometheus histogram with exponential buckets start * 2^i, i < nbuckets. */
@@ -50,6 +55,8 @@ typedef struct sched_histogram {
 
 typedef struct sched_metrics {
 	atomic_ulong scheduled, unschedulable, error;
+	/* scheduler_preemption_attempts_total, scheduler_preemption_victims (a sum here) */
+	atomic_ulong preemption_attempts, preemption_victims;
 	/* scheduler_scheduling_attempt_duration_seconds: 1 ms * 2^i, 15 buckets */
 	sched_histogram attempt;
 	/* scheduler_pod_scheduling_sli_duration_seconds: from entering the queue to bound,
@@ -76,6 +83,13 @@ typedef struct sched_scheduler {
 	bool bstop;
 	pthread_t *binders;
 	int nbinders;
+	/* the nominator: pods nominated to a node by preemption, until bound or deleted
+	 * (owned copies; guarded by cache.mu) */
+	sched_nominated *nom;
+	int nnom, capnom;
+	/* PodDisruptionBudgets from their informer, for preemption (guarded by cache.mu) */
+	sched_pdb *pdbs;
+	int npdbs, cappdbs;
 } sched_scheduler;
 
 int sched_scheduler_init(sched_scheduler *s, const sched_config *cfg, sched_api *api,
@@ -95,6 +109,10 @@ void sched_on_node_add(sched_scheduler *s, const cJSON *node);
 void sched_on_node_update(sched_scheduler *s, const cJSON *old_node, const cJSON *new_node);
 void sched_on_node_delete(sched_scheduler *s, const cJSON *node);
 
+/* PodDisruptionBudget informer handlers (objects borrowed). */
+void sched_on_pdb_upsert(sched_scheduler *s, const cJSON *pdb);
+void sched_on_pdb_delete(sched_scheduler *s, const cJSON *pdb);
+
 /* Start n binder threads: from then on sched_schedule_one hands the binding cycle
  * (POST binding, events, forget on failure) to them and returns at once. 0 or -errno. */
 int sched_scheduler_start_binders(sched_scheduler *s, int n);
@@ -104,6 +122,9 @@ int sched_scheduler_wait_binds(sched_scheduler *s, int64_t timeout_ns);
 /* One scheduling cycle: pop a pod (waiting up to timeout_ns, real time; 0 = do not
  * wait), schedule and bind it. Returns 1 if a pod was handled, 0 if none was ready. */
 int sched_schedule_one(sched_scheduler *s, int64_t timeout_ns);
+
+/* The node pod key is nominated to, copied into buf ("" when none). */
+void sched_scheduler_nominated_node(sched_scheduler *s, const char *key, char *buf, size_t len);
 
 /* The Prometheus text of /metrics (malloc'd, NULL on ENOMEM). */
 char *sched_metrics_text(sched_scheduler *s);

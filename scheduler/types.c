@@ -243,6 +243,17 @@ static int pod_ports(sched_pod *p, const cJSON *spec, char *err, size_t errlen)
 	return 0;
 }
 
+/* A copy of an API object without metadata.managedFields: no plugin reads them, and they
+ * are a third of a typical pod's JSON, which the cache holds for every pod and node. */
+static cJSON *dup_lean(const cJSON *obj)
+{
+	cJSON *c = kc_json_dup(obj);
+	cJSON *md = c ? cJSON_GetObjectItemCaseSensitive(c, "metadata") : NULL;
+	if (cJSON_IsObject(md))
+		cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
+	return c;
+}
+
 int sched_pod_new(const cJSON *pod, sched_pod **out, char *err, size_t errlen)
 {
 	*out = NULL;
@@ -253,7 +264,7 @@ int sched_pod_new(const cJSON *pod, sched_pod **out, char *err, size_t errlen)
 	sched_pod *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->obj = kc_json_dup(pod);
+	p->obj = dup_lean(pod);
 	if (!p->obj) {
 		free(p);
 		return -ENOMEM;
@@ -374,7 +385,7 @@ int sched_node_info_new(const cJSON *node, sched_node_info **out, char *err, siz
 	sched_node_info *ni = calloc(1, sizeof(*ni));
 	if (!ni)
 		return -ENOMEM;
-	ni->node = kc_json_dup(node);
+	ni->node = dup_lean(node);
 	if (!ni->node) {
 		free(ni);
 		return -ENOMEM;
@@ -390,7 +401,7 @@ int sched_node_info_new(const cJSON *node, sched_node_info **out, char *err, siz
 
 int sched_node_info_set_node(sched_node_info *ni, const cJSON *node, char *err, size_t errlen)
 {
-	cJSON *copy = kc_json_dup(node);
+	cJSON *copy = dup_lean(node);
 	if (!copy)
 		return -ENOMEM;
 	cJSON *old = ni->node;

@@ -3,7 +3,10 @@
 # upstream's FailedScheduling message and PodScheduled condition (also seen through
 # kubectl describe), scheduled as soon as a big enough node is added; a nodeSelector pod
 # scheduled once a node is labelled; leader election on the kube-system/kube-scheduler
-# Lease with failover to a second replica; /healthz and /metrics.
+# Lease with failover to a second replica; /healthz and /metrics; preemption: a
+# high-priority pod evicts a low-priority one from a full node (Preempted event,
+# status.nominatedNodeName) and is bound there once the victim is gone; a victim
+# protected by a PodDisruptionBudget is spared in favour of another node's pod.
 KUBEC_ROOT=${KUBEC_ROOT:-$(pwd)}
 KUBEC_BUILD=${KUBEC_BUILD:-$KUBEC_ROOT/build}
 . "$KUBEC_ROOT/test/integration/lib/apiserver_env.sh"
@@ -204,6 +207,83 @@ if wait_for 30 /api/v1/namespaces/default/pods/packed spec.nodeName "?"; then
 		fail "packed was not bound by the bin-packer profile"
 else
 	fail "packed not bound by the --config scheduler"
+fi
+
+# 8. preemption (upstream DefaultPreemption). Priorities: PriorityClasses are created
+#    when the apiserver serves them, and spec.priority is also set directly to the
+#    class value (the priority admission accepts an equal value; an apiserver without
+#    it keeps spec.priority as given).
+PCLASS_LOW="" PCLASS_HIGH="" PCLASS_MID=""
+req POST /apis/scheduling.k8s.io/v1/priorityclasses -d '{"apiVersion":"scheduling.k8s.io/v1","kind":"PriorityClass","metadata":{"name":"kubec-low"},"value":10}'
+case "$CODE" in 201 | 409) PCLASS_LOW='"priorityClassName":"kubec-low",' ;; esac
+req POST /apis/scheduling.k8s.io/v1/priorityclasses -d '{"apiVersion":"scheduling.k8s.io/v1","kind":"PriorityClass","metadata":{"name":"kubec-high"},"value":1000}'
+case "$CODE" in 201 | 409) PCLASS_HIGH='"priorityClassName":"kubec-high",' ;; esac
+req POST /apis/scheduling.k8s.io/v1/priorityclasses -d '{"apiVersion":"scheduling.k8s.io/v1","kind":"PriorityClass","metadata":{"name":"kubec-mid"},"value":500}'
+case "$CODE" in 201 | 409) PCLASS_MID='"priorityClassName":"kubec-mid",' ;; esac
+node node-pre 1 1Gi
+CT=application/merge-patch+json req PATCH /api/v1/nodes/node-pre -d '{"metadata":{"labels":{"pre":"yes"}}}'
+[ "$CODE" = 200 ] || fail "label node-pre: HTTP $CODE"
+req POST /api/v1/namespaces/default/pods -d '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"victim"},"spec":{'"$PCLASS_LOW"'"priority":10,"nodeSelector":{"pre":"yes"},"containers":[{"name":"c","image":"nginx","resources":{"requests":{"memory":"800Mi"}}}]}}'
+[ "$CODE" = 201 ] || fail "create pod victim: HTTP $CODE $(head -c 300 "$T/out")"
+[ "$(jq_get "$T/out" spec.priority)" = 10 ] || fail "victim priority: '$(jq_get "$T/out" spec.priority)'"
+wait_for 30 /api/v1/namespaces/default/pods/victim spec.nodeName node-pre ||
+	fail "victim not bound to node-pre: '$(jq_get "$T/out" spec.nodeName)'"
+req POST /api/v1/namespaces/default/pods -d '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"urgent"},"spec":{'"$PCLASS_HIGH"'"priority":1000,"nodeSelector":{"pre":"yes"},"containers":[{"name":"c","image":"nginx","resources":{"requests":{"memory":"500Mi"}}}]}}'
+[ "$CODE" = 201 ] || fail "create pod urgent: HTTP $CODE $(head -c 300 "$T/out")"
+URGENT_UID=$(jq_get "$T/out" metadata.uid)
+if wait_for 30 /api/v1/namespaces/default/pods/urgent status.nominatedNodeName node-pre; then
+	# preemption nominated: the FitError has no "preemption:" part (upstream); later
+	# attempts while the victim terminates add "not eligible due to a terminating pod"
+	got=$(jq_get "$T/out" status.conditions.0.message)
+	WANT="0/5 nodes are available: 1 Insufficient memory, 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 3 node(s) didn't match Pod's node affinity/selector."
+	case "$got" in "$WANT"*) ;; *) fail "urgent condition message: '$got'" ;; esac
+	[ -z "$(jq_get "$T/out" spec.nodeName)" ] || fail "urgent bound while the victim runs"
+else
+	fail "urgent has no nominatedNodeName: $(head -c 800 "$T/out")"
+fi
+# the victim is being deleted (graceful: no kubelet confirms on a hollow node)
+wait_for 30 /api/v1/namespaces/default/pods/victim metadata.deletionTimestamp "?" ||
+	fail "victim not deleted: $(head -c 600 "$T/out")"
+end=$(($(date +%s) + 20)); ok=0
+while [ "$(date +%s)" -lt "$end" ]; do
+	req GET "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name=victim"
+	if grep -q "Preempted by pod $URGENT_UID on node node-pre" "$T/out"; then ok=1; break; fi
+	sleep 0.2
+done
+[ $ok = 1 ] || fail "no Preempted event on the victim: $(head -c 800 "$T/out")"
+# act as the kubelet: confirm the victim's termination; urgent then binds to node-pre
+req DELETE "/api/v1/namespaces/default/pods/victim?gracePeriodSeconds=0"
+case "$CODE" in 200 | 404) ;; *) fail "force delete victim: HTTP $CODE" ;; esac
+wait_for 40 /api/v1/namespaces/default/pods/urgent spec.nodeName node-pre ||
+	fail "urgent not bound to node-pre after the victim was gone: '$(jq_get "$T/out" spec.nodeName)'"
+if command -v kubectl >/dev/null 2>&1; then
+	echo "--- kubectl describe pod urgent (events)"
+	kubectl --kubeconfig "$T/kubeconfig" describe pod urgent 2>&1 | sed -n '/^Events:/,$p'
+fi
+
+# 9. PodDisruptionBudgets in preemption: the lowest-priority victim is protected by a
+#    PDB allowing no disruption (no disruption controller runs, so its status keeps
+#    disruptionsAllowed 0), so the preemptor evicts the other node's pod instead.
+req POST /apis/policy/v1/namespaces/default/poddisruptionbudgets -d '{"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"db"},"spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"db"}}}}'
+if [ "$CODE" = 201 ]; then
+	node node-pa 1 1Gi
+	node node-pb 1 1Gi
+	CT=application/merge-patch+json req PATCH /api/v1/nodes/node-pa -d '{"metadata":{"labels":{"pdb":"yes"}}}'
+	CT=application/merge-patch+json req PATCH /api/v1/nodes/node-pb -d '{"metadata":{"labels":{"pdb":"yes"}}}'
+	req POST /api/v1/namespaces/default/pods -d '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"protected","labels":{"app":"db"}},"spec":{'"$PCLASS_LOW"'"priority":10,"nodeName":"node-pa","containers":[{"name":"c","image":"nginx","resources":{"requests":{"memory":"800Mi"}}}]}}'
+	[ "$CODE" = 201 ] || fail "create pod protected: HTTP $CODE $(head -c 300 "$T/out")"
+	req POST /api/v1/namespaces/default/pods -d '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"plain"},"spec":{'"$PCLASS_MID"'"priority":500,"nodeName":"node-pb","containers":[{"name":"c","image":"nginx","resources":{"requests":{"memory":"800Mi"}}}]}}'
+	[ "$CODE" = 201 ] || fail "create pod plain: HTTP $CODE $(head -c 300 "$T/out")"
+	req POST /api/v1/namespaces/default/pods -d '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"urgent2"},"spec":{'"$PCLASS_HIGH"'"priority":1000,"nodeSelector":{"pdb":"yes"},"containers":[{"name":"c","image":"nginx","resources":{"requests":{"memory":"500Mi"}}}]}}'
+	[ "$CODE" = 201 ] || fail "create pod urgent2: HTTP $CODE $(head -c 300 "$T/out")"
+	wait_for 30 /api/v1/namespaces/default/pods/urgent2 status.nominatedNodeName node-pb ||
+		fail "urgent2 nominated to '$(jq_get "$T/out" status.nominatedNodeName)', want node-pb"
+	wait_for 30 /api/v1/namespaces/default/pods/plain metadata.deletionTimestamp "?" ||
+		fail "plain not preempted"
+	req GET /api/v1/namespaces/default/pods/protected
+	[ -z "$(jq_get "$T/out" metadata.deletionTimestamp)" ] || fail "the PDB-protected pod was preempted"
+else
+	echo "NOTE: the apiserver does not serve policy/v1 PodDisruptionBudgets (HTTP $CODE): PDB case skipped"
 fi
 
 if [ $FAILED != 0 ]; then

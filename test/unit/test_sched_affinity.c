@@ -5,39 +5,30 @@
 
 #include "clock.h"
 #include "json.h"
+#include "fixtures.h"
 #include "kc_test.h"
 #include "../../scheduler/framework.h"
 
 static sched_pod *mkpod(const char *name, const char *labels, const char *spec_extra)
 {
-	char buf[2048], err[256];
+	char buf[2048];
 	snprintf(buf, sizeof(buf),
 		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\",\"labels\":%s},"
 		 "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]%s%s}}",
 		 name, labels, spec_extra ? "," : "", spec_extra ? spec_extra : "");
-	cJSON *j = NULL;
-	ck_assert_msg(kc_json_parse_str(buf, &j, err, sizeof(err)) == 0, "%s: %s", err, buf);
-	sched_pod *p = NULL;
-	ck_assert_msg(sched_pod_new(j, &p, err, sizeof(err)) == 0, "%s", err);
-	cJSON_Delete(j);
-	return p;
+	return fx_sched_pod(buf);
 }
 
 static sched_node_info *mknode(const char *name, const char *zone)
 {
-	char buf[512], err[256], zl[64] = "";
+	char buf[512], zl[64] = "";
 	if (zone)
 		snprintf(zl, sizeof(zl), ",\"zone\":\"%s\"", zone);
 	snprintf(buf, sizeof(buf),
 		 "{\"metadata\":{\"name\":\"%s\",\"labels\":{\"kubernetes.io/hostname\":\"%s\"%s}},"
 		 "\"status\":{\"allocatable\":{\"cpu\":\"4\",\"memory\":\"8Gi\",\"pods\":\"110\"}}}",
 		 name, name, zl);
-	cJSON *j = NULL;
-	ck_assert_int_eq(kc_json_parse_str(buf, &j, err, sizeof(err)), 0);
-	sched_node_info *n = NULL;
-	ck_assert_int_eq(sched_node_info_new(j, &n, err, sizeof(err)), 0);
-	cJSON_Delete(j);
-	return n;
+	return fx_sched_node(buf);
 }
 
 typedef struct fx {

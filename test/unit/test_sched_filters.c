@@ -5,30 +5,9 @@
 
 #include "errors.h"
 #include "json.h"
+#include "fixtures.h"
 #include "kc_test.h"
 #include "../../scheduler/framework.h"
-
-static sched_pod *mkpod(const char *json)
-{
-	cJSON *j = NULL;
-	char err[256];
-	ck_assert_msg(kc_json_parse_str(json, &j, err, sizeof(err)) == 0, "%s", err);
-	sched_pod *p = NULL;
-	ck_assert_msg(sched_pod_new(j, &p, err, sizeof(err)) == 0, "%s", err);
-	cJSON_Delete(j);
-	return p;
-}
-
-static sched_node_info *mknode(const char *json)
-{
-	cJSON *j = NULL;
-	char err[256];
-	ck_assert_msg(kc_json_parse_str(json, &j, err, sizeof(err)) == 0, "%s", err);
-	sched_node_info *n = NULL;
-	ck_assert_msg(sched_node_info_new(j, &n, err, sizeof(err)) == 0, "%s", err);
-	cJSON_Delete(j);
-	return n;
-}
 
 #define NODE_RES "\"status\":{\"allocatable\":{\"cpu\":\"4\",\"memory\":\"8Gi\"," \
 		 "\"ephemeral-storage\":\"10Gi\",\"pods\":\"110\",\"example.com/gpu\":\"2\"}}"
@@ -55,8 +34,8 @@ static void run_one(const sched_plugin *pl, sched_pod *pod, sched_node_info *ni,
 static void expect(const sched_plugin *pl, const char *pod_json, const char *node_json,
 		   sched_code code, const char *reason)
 {
-	sched_pod *p = mkpod(pod_json);
-	sched_node_info *n = mknode(node_json);
+	sched_pod *p = fx_sched_pod(pod_json);
+	sched_node_info *n = fx_sched_node(node_json);
 	sched_status st;
 	run_one(pl, p, n, &st);
 	ck_assert_msg(st.code == code, "code %d, want %d (%s)", st.code, code,
@@ -215,14 +194,14 @@ END_TEST
 
 START_TEST(fit_counts_existing_pods_and_all_reasons)
 {
-	sched_node_info *n = mknode(NODE("n", ",\"status\":{\"allocatable\":{\"cpu\":\"2\","
+	sched_node_info *n = fx_sched_node(NODE("n", ",\"status\":{\"allocatable\":{\"cpu\":\"2\","
 					      "\"memory\":\"4Gi\",\"pods\":\"2\"}}"));
-	sched_pod *a = mkpod("{\"metadata\":{\"name\":\"a\",\"namespace\":\"d\"},\"spec\":{"
+	sched_pod *a = fx_sched_pod("{\"metadata\":{\"name\":\"a\",\"namespace\":\"d\"},\"spec\":{"
 			     "\"containers\":[" C("{\"cpu\":\"1500m\",\"memory\":\"3Gi\"}") "]}}");
-	sched_pod *b = mkpod("{\"metadata\":{\"name\":\"b\",\"namespace\":\"d\"},\"spec\":{}}");
+	sched_pod *b = fx_sched_pod("{\"metadata\":{\"name\":\"b\",\"namespace\":\"d\"},\"spec\":{}}");
 	ck_assert_int_eq(sched_node_info_add_pod(n, a), 0);
 	ck_assert_int_eq(sched_node_info_add_pod(n, b), 0);
-	sched_pod *p = mkpod(POD("{\"containers\":[" C("{\"cpu\":\"1\",\"memory\":\"2Gi\"}") "]}"));
+	sched_pod *p = fx_sched_pod(POD("{\"containers\":[" C("{\"cpu\":\"1\",\"memory\":\"2Gi\"}") "]}"));
 	sched_status st;
 	run_one(&sched_plugin_node_resources_fit, p, n, &st);
 	/* fits an empty node, so preemption could help: Unschedulable, all reasons kept */
@@ -245,7 +224,7 @@ END_TEST
 START_TEST(pod_requests_init_sidecar_overhead)
 {
 	/* init containers count as max, not sum: max(1+1, 3) = 3 cpu */
-	sched_pod *p = mkpod(POD("{\"containers\":[" C("{\"cpu\":\"1\"}") "," C("{\"cpu\":\"1\"}")
+	sched_pod *p = fx_sched_pod(POD("{\"containers\":[" C("{\"cpu\":\"1\"}") "," C("{\"cpu\":\"1\"}")
 				 "],\"initContainers\":[" C("{\"cpu\":\"3\",\"memory\":\"1Gi\"}") "]}"));
 	ck_assert_int_eq(p->req.milli_cpu, 3000);
 	ck_assert_int_eq(p->req.memory, 1LL << 30);
@@ -253,14 +232,14 @@ START_TEST(pod_requests_init_sidecar_overhead)
 	ck_assert_int_eq(p->nonzero_cpu, 3000);
 	sched_pod_free(p);
 	/* a sidecar (restartPolicy Always) adds to the sum and runs beside later inits */
-	p = mkpod(POD("{\"containers\":[" C("{\"cpu\":\"1\"}") "],\"initContainers\":["
+	p = fx_sched_pod(POD("{\"containers\":[" C("{\"cpu\":\"1\"}") "],\"initContainers\":["
 		      "{\"name\":\"s\",\"restartPolicy\":\"Always\",\"resources\":{\"requests\":"
 		      "{\"cpu\":\"500m\"}}}," C("{\"cpu\":\"2\"}") "],\"overhead\":{\"cpu\":\"250m\"}}"));
 	/* max(1 + 0.5, 2 + 0.5) + 0.25 overhead */
 	ck_assert_int_eq(p->req.milli_cpu, 2750);
 	sched_pod_free(p);
 	/* no requests: 0 for filtering, 100m / 200Mi for scoring */
-	p = mkpod(POD("{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}"));
+	p = fx_sched_pod(POD("{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}"));
 	ck_assert_int_eq(p->req.milli_cpu, 0);
 	ck_assert_int_eq(p->nonzero_cpu, 100);
 	ck_assert_int_eq(p->nonzero_mem, 200LL * 1024 * 1024);
@@ -287,17 +266,17 @@ END_TEST
 	port ",\"hostIP\":\"" ip "\",\"protocol\":\"" proto "\"}]}"
 static void ports_case(const char *existing, const char *wanted, sched_code code)
 {
-	sched_node_info *n = mknode(NODE("n", ""));
+	sched_node_info *n = fx_sched_node(NODE("n", ""));
 	char buf[512];
 	snprintf(buf, sizeof(buf),
 		 "{\"metadata\":{\"name\":\"e\",\"namespace\":\"d\"},\"spec\":{\"containers\":[%s]}}",
 		 existing);
-	sched_pod *e = mkpod(buf);
+	sched_pod *e = fx_sched_pod(buf);
 	sched_node_info_add_pod(n, e);
 	snprintf(buf, sizeof(buf),
 		 "{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\"},\"spec\":{\"containers\":[%s]}}",
 		 wanted);
-	sched_pod *p = mkpod(buf);
+	sched_pod *p = fx_sched_pod(buf);
 	sched_status st;
 	run_one(&sched_plugin_node_ports, p, n, &st);
 	ck_assert_int_eq(st.code, code);

@@ -5,21 +5,17 @@
 
 #include "clock.h"
 #include "json.h"
+#include "fixtures.h"
 #include "kc_test.h"
 #include "../../scheduler/queue.h"
 
 static sched_pod *pod(const char *name, int prio)
 {
-	char buf[256], err[256];
+	char buf[256];
 	snprintf(buf, sizeof(buf),
 		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\"},\"spec\":{\"priority\":%d}}",
 		 name, prio);
-	cJSON *j = NULL;
-	ck_assert_int_eq(kc_json_parse_str(buf, &j, err, sizeof(err)), 0);
-	sched_pod *p = NULL;
-	ck_assert_int_eq(sched_pod_new(j, &p, err, sizeof(err)), 0);
-	cJSON_Delete(j);
-	return p;
+	return fx_sched_pod(buf);
 }
 
 typedef struct fx {
@@ -234,16 +230,11 @@ END_TEST
 
 static sched_pod *pod_with(const char *name, const char *extra)
 {
-	char buf[512], err[256];
+	char buf[512];
 	snprintf(buf, sizeof(buf),
 		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\"%s}",
 		 name, extra);
-	cJSON *j = NULL;
-	ck_assert_int_eq(kc_json_parse_str(buf, &j, err, sizeof(err)), 0);
-	sched_pod *p = NULL;
-	ck_assert_int_eq(sched_pod_new(j, &p, err, sizeof(err)), 0);
-	cJSON_Delete(j);
-	return p;
+	return fx_sched_pod(buf);
 }
 
 START_TEST(status_only_update_does_not_retry)

@@ -1,5 +1,5 @@
 /* sched_schedule_pod end to end over in-memory nodes: the FailedScheduling message
- * (upstream FitError.Error() plus the preemption dry run), scoring plugins, adaptive
+ * (upstream FitError.Error() plus the preemption part), scoring plugins, adaptive
  * percentageOfNodesToScore and the random tie-break. */
 #include <errno.h>
 #include <stdio.h>
@@ -7,30 +7,9 @@
 
 #include "clock.h"
 #include "json.h"
+#include "fixtures.h"
 #include "kc_test.h"
 #include "../../scheduler/framework.h"
-
-static sched_pod *mkpod(const char *json)
-{
-	cJSON *j = NULL;
-	char err[256];
-	ck_assert_msg(kc_json_parse_str(json, &j, err, sizeof(err)) == 0, "%s", err);
-	sched_pod *p = NULL;
-	ck_assert_msg(sched_pod_new(j, &p, err, sizeof(err)) == 0, "%s", err);
-	cJSON_Delete(j);
-	return p;
-}
-
-static sched_node_info *mknode(const char *json)
-{
-	cJSON *j = NULL;
-	char err[256];
-	ck_assert_msg(kc_json_parse_str(json, &j, err, sizeof(err)) == 0, "%s", err);
-	sched_node_info *n = NULL;
-	ck_assert_msg(sched_node_info_new(j, &n, err, sizeof(err)) == 0, "%s", err);
-	cJSON_Delete(j);
-	return n;
-}
 
 static sched_node_info *node(const char *name, const char *cpu, const char *mem,
 			     const char *extra_spec)
@@ -41,7 +20,7 @@ static sched_node_info *node(const char *name, const char *cpu, const char *mem,
 		 "\"spec\":{%s},\"status\":{\"allocatable\":{\"cpu\":\"%s\",\"memory\":\"%s\","
 		 "\"pods\":\"110\"}}}",
 		 name, name, extra_spec ? extra_spec : "", cpu, mem);
-	return mknode(buf);
+	return fx_sched_node(buf);
 }
 
 static sched_pod *pod(const char *name, int prio, const char *cpu, const char *mem,
@@ -53,7 +32,7 @@ static sched_pod *pod(const char *name, int prio, const char *cpu, const char *m
 		 "\"priority\":%d,\"containers\":[{\"name\":\"c\",\"image\":\"nginx\","
 		 "\"resources\":{\"requests\":{\"cpu\":\"%s\",\"memory\":\"%s\"}}}]%s%s}}",
 		 name, prio, cpu, mem, extra_spec ? "," : "", extra_spec ? extra_spec : "");
-	return mkpod(buf);
+	return fx_sched_pod(buf);
 }
 
 typedef struct fixture {
@@ -141,7 +120,7 @@ START_TEST(message_no_victims_and_victims_too_small)
 }
 END_TEST
 
-START_TEST(message_preemption_candidate_is_reported_not_faked)
+START_TEST(message_when_preemption_nominates_is_upstreams)
 {
 	fixture f;
 	fx_init(&f);
@@ -150,11 +129,13 @@ START_TEST(message_preemption_candidate_is_reported_not_faked)
 	sched_pod *p = pod("urgent", 100, "1", "1Gi", NULL);
 	sched_result res;
 	ck_assert_int_eq(sched_schedule_pod(&f.st, &f.prof, p, f.nodes, f.n, &res), 1);
-	/* evicting "low" would make room; kubec does not evict yet and says so */
-	ck_assert_str_eq(res.message, "0/1 nodes are available: 1 Insufficient cpu. preemption: 1 "
-				      "node(s) would fit after evicting lower-priority pods, but "
-				      "preemption is not implemented.");
+	/* DefaultPreemption succeeded: its status has no message, so the FitError is the
+	 * filter histogram alone (upstream), and "low" is the victim on n1 */
+	ck_assert_str_eq(res.message, "0/1 nodes are available: 1 Insufficient cpu.");
 	ck_assert_str_eq(res.plugins, "NodeResourcesFit");
+	ck_assert_str_eq(res.nominated_node, "n1");
+	ck_assert_int_eq(res.nvictims, 1);
+	ck_assert_str_eq(res.victims[0]->key, "default/low");
 	sched_pod_free(p);
 	fx_close(&f);
 }
@@ -251,7 +232,7 @@ START_TEST(image_locality_prefers_node_with_image)
 	fixture f;
 	fx_init(&f);
 	f.nodes[f.n++] = node("cold", "4", "8Gi", NULL);
-	f.nodes[f.n++] = mknode("{\"metadata\":{\"name\":\"warm\"},\"status\":{\"allocatable\":{"
+	f.nodes[f.n++] = fx_sched_node("{\"metadata\":{\"name\":\"warm\"},\"status\":{\"allocatable\":{"
 				"\"cpu\":\"4\",\"memory\":\"8Gi\",\"pods\":\"110\"},\"images\":[{"
 				"\"names\":[\"docker.io/library/nginx:latest\",\"nginx:latest\"],"
 				"\"sizeBytes\":524288000}]}}");
@@ -306,7 +287,7 @@ START_TEST(fit_scoring_strategies)
 {
 	fixture f;
 	fx_init(&f);
-	f.nodes[f.n++] = mknode("{\"metadata\":{\"name\":\"n\"},\"status\":{\"allocatable\":{"
+	f.nodes[f.n++] = fx_sched_node("{\"metadata\":{\"name\":\"n\"},\"status\":{\"allocatable\":{"
 				"\"cpu\":\"4\",\"memory\":\"4Gi\",\"pods\":\"110\","
 				"\"example.com/gpu\":\"4\"}}}");
 	sched_pod *p = pod("web-1", 0, "2", "1Gi", NULL);
@@ -339,7 +320,7 @@ START_TEST(fit_scoring_strategies)
 	snprintf(a->resources[0].name, sizeof(a->resources[0].name), "example.com/gpu");
 	ck_assert_int_eq(fit->score(&cy, NULL, f.nodes[0]), 0);
 	sched_pod_free(p);
-	p = mkpod("{\"metadata\":{\"name\":\"g\",\"namespace\":\"d\"},\"spec\":{\"containers\":[{"
+	p = fx_sched_pod("{\"metadata\":{\"name\":\"g\",\"namespace\":\"d\"},\"spec\":{\"containers\":[{"
 		  "\"name\":\"c\",\"resources\":{\"requests\":{\"example.com/gpu\":\"1\"}}}]}}");
 	cy.pod = p;
 	ck_assert_int_eq(fit->score(&cy, NULL, f.nodes[0]), 25);
@@ -477,7 +458,7 @@ static Suite *sched_schedule_suite(void)
 	tcase_add_test(m, message_taint_and_memory);
 	tcase_add_test(m, message_no_victims_and_victims_too_small);
 	tcase_add_test(m, message_preemption_policy_never);
-	tcase_add_test(m, message_preemption_candidate_is_reported_not_faked);
+	tcase_add_test(m, message_when_preemption_nominates_is_upstreams);
 	tcase_add_test(m, message_histogram_sorted_as_strings);
 	tcase_add_test(m, no_nodes);
 	suite_add_tcase(s, m);

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "errors.h"
 #include "json.h"
+#include "fixtures.h"
 #include "kc_test.h"
 #include "../../scheduler/scheduler.h"
 
@@ -17,6 +18,10 @@ typedef struct fake_api {
 	char last_bind_pod[600], last_bind_node[300];
 	char last_event_type[32], last_event_reason[64], last_event_msg[2048];
 	char last_cond_reason[64], last_cond_msg[2048];
+	int deletes;
+	char deleted[4][600];
+	char nominated_pod[600], nominated_node[300];
+	char preempted_pod[600], preempted_msg[600];
 } fake_api;
 
 static pthread_mutex_t fake_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -61,7 +66,34 @@ static void f_event(sched_api *a, const sched_pod *pod, const char *type, const 
 	snprintf(f->last_event_type, sizeof(f->last_event_type), "%s", type);
 	snprintf(f->last_event_reason, sizeof(f->last_event_reason), "%s", reason);
 	snprintf(f->last_event_msg, sizeof(f->last_event_msg), "%s", msg);
+	if (strcmp(reason, "Preempted") == 0) {
+		snprintf(f->preempted_pod, sizeof(f->preempted_pod), "%s", pod->key);
+		snprintf(f->preempted_msg, sizeof(f->preempted_msg), "%s", msg);
+	}
 	pthread_mutex_unlock(&fake_mu);
+}
+
+static int f_delete(sched_api *a, const sched_pod *pod, char *err, size_t len)
+{
+	(void)err;
+	(void)len;
+	fake_api *f = (fake_api *)a;
+	pthread_mutex_lock(&fake_mu);
+	if (f->deletes < 4)
+		snprintf(f->deleted[f->deletes], sizeof(f->deleted[0]), "%s", pod->key);
+	f->deletes++;
+	pthread_mutex_unlock(&fake_mu);
+	return 0;
+}
+
+static int f_nominate(sched_api *a, const sched_pod *pod, const char *node)
+{
+	fake_api *f = (fake_api *)a;
+	pthread_mutex_lock(&fake_mu);
+	snprintf(f->nominated_pod, sizeof(f->nominated_pod), "%s", pod->key);
+	snprintf(f->nominated_node, sizeof(f->nominated_node), "%s", node);
+	pthread_mutex_unlock(&fake_mu);
+	return 0;
 }
 
 typedef struct fx {
@@ -79,6 +111,8 @@ static void fx_init(fx *f)
 	f->api.base.bind = f_bind;
 	f->api.base.set_condition = f_cond;
 	f->api.base.event = f_event;
+	f->api.base.delete_pod = f_delete;
+	f->api.base.set_nominated_node = f_nominate;
 	ck_assert_int_eq(sched_scheduler_init(&f->s, &f->cfg, &f->api.base, &f->fc.base), 0);
 }
 
@@ -88,14 +122,6 @@ static void fx_close(fx *f)
 	kc_fake_clock_close(&f->fc);
 }
 
-static cJSON *parse(const char *s)
-{
-	cJSON *j = NULL;
-	char err[256];
-	ck_assert_msg(kc_json_parse_str(s, &j, err, sizeof(err)) == 0, "%s", err);
-	return j;
-}
-
 static void add_node(fx *f, const char *name, const char *mem)
 {
 	char buf[512];
@@ -103,7 +129,7 @@ static void add_node(fx *f, const char *name, const char *mem)
 		 "{\"metadata\":{\"name\":\"%s\",\"labels\":{\"kubernetes.io/hostname\":\"%s\"}},"
 		 "\"status\":{\"allocatable\":{\"cpu\":\"4\",\"memory\":\"%s\",\"pods\":\"110\"}}}",
 		 name, name, mem);
-	cJSON *j = parse(buf);
+	cJSON *j = fx_json(buf);
 	sched_on_node_add(&f->s, j);
 	cJSON_Delete(j);
 }
@@ -118,7 +144,7 @@ static cJSON *pod_json(const char *name, const char *mem, const char *node,
 		 "\"name\":\"c\",\"image\":\"nginx\",\"resources\":{\"requests\":{\"memory\":\"%s\"}}}]},"
 		 "\"status\":{\"phase\":\"Pending\"}}",
 		 name, name, scheduler, node, mem);
-	return parse(buf);
+	return fx_json(buf);
 }
 
 static void add_pod(fx *f, const char *name, const char *mem, const char *node)
@@ -201,10 +227,10 @@ START_TEST(assigned_pod_status_update_does_not_retry_label_change_does)
 	fx f;
 	fx_init(&f);
 	add_node(&f, "node-1", "1Gi");
-	cJSON *peer = parse("{\"metadata\":{\"name\":\"peer\",\"namespace\":\"default\"},"
+	cJSON *peer = fx_json("{\"metadata\":{\"name\":\"peer\",\"namespace\":\"default\"},"
 			    "\"spec\":{\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"c\"}]}}");
 	sched_on_pod_add(&f.s, peer);
-	cJSON *j = parse("{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{"
+	cJSON *j = fx_json("{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{"
 			 "\"containers\":[{\"name\":\"c\"}],\"affinity\":{\"podAffinity\":{"
 			 "\"requiredDuringSchedulingIgnoredDuringExecution\":[{\"labelSelector\":{"
 			 "\"matchLabels\":{\"app\":\"db\"}},\"topologyKey\":"
@@ -236,7 +262,7 @@ START_TEST(node_heartbeat_does_not_retry_but_taint_removal_does)
 {
 	fx f;
 	fx_init(&f);
-	cJSON *n1 = parse("{\"metadata\":{\"name\":\"node-1\",\"resourceVersion\":\"1\"},"
+	cJSON *n1 = fx_json("{\"metadata\":{\"name\":\"node-1\",\"resourceVersion\":\"1\"},"
 			  "\"spec\":{\"taints\":[{\"key\":\"k\",\"effect\":\"NoSchedule\"}]},"
 			  "\"status\":{\"allocatable\":{\"cpu\":\"4\",\"memory\":\"1Gi\",\"pods\":\"110\"}}}");
 	sched_on_node_add(&f.s, n1);
@@ -312,7 +338,7 @@ START_TEST(affinity_pod_waits_for_its_peer)
 	fx_init(&f);
 	add_node(&f, "node-1", "1Gi");
 	add_node(&f, "node-2", "1Gi");
-	cJSON *j = parse("{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{"
+	cJSON *j = fx_json("{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{"
 			 "\"containers\":[{\"name\":\"c\"}],\"affinity\":{\"podAffinity\":{"
 			 "\"requiredDuringSchedulingIgnoredDuringExecution\":[{\"labelSelector\":{"
 			 "\"matchLabels\":{\"app\":\"db\"}},\"topologyKey\":"
@@ -329,7 +355,7 @@ START_TEST(affinity_pod_waits_for_its_peer)
 	kc_fake_clock_advance(&f.fc, 2 * KC_NSEC_PER_SEC);
 	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 0);
 	/* ...the db pod being assigned to node-2 does */
-	j = parse("{\"metadata\":{\"name\":\"db\",\"namespace\":\"default\",\"labels\":{\"app\":"
+	j = fx_json("{\"metadata\":{\"name\":\"db\",\"namespace\":\"default\",\"labels\":{\"app\":"
 		  "\"db\"}},\"spec\":{\"nodeName\":\"node-2\",\"containers\":[{\"name\":\"c\"}]}}");
 	sched_on_pod_add(&f.s, j);
 	cJSON_Delete(j);
@@ -419,6 +445,93 @@ START_TEST(metrics_text)
 }
 END_TEST
 
+static cJSON *prio_pod_json(const char *name, int prio, const char *mem, const char *node)
+{
+	char buf[1024];
+	snprintf(buf, sizeof(buf),
+		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\",\"uid\":\"u-%s\"},"
+		 "\"spec\":{\"priority\":%d,\"nodeName\":\"%s\",\"containers\":[{\"name\":\"c\","
+		 "\"resources\":{\"requests\":{\"memory\":\"%s\"}}}]},\"status\":{\"phase\":"
+		 "\"Pending\"}}",
+		 name, name, prio, node, mem);
+	return fx_json(buf);
+}
+
+START_TEST(preemption_deletes_victim_nominates_and_binds_when_gone)
+{
+	fx f;
+	fx_init(&f);
+	add_node(&f, "node-1", "1Gi");
+	cJSON *low = prio_pod_json("low", 0, "800Mi", "node-1");
+	sched_on_pod_add(&f.s, low);
+	cJSON *high = prio_pod_json("high", 100, "500Mi", "");
+	sched_on_pod_add(&f.s, high);
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	/* upstream prepareCandidate: the victim is deleted with a Preempted event, the
+	 * preemptor gets status.nominatedNodeName and stays pending with the plain
+	 * FitError (no "preemption:" part when preemption succeeded) */
+	ck_assert_int_eq(f.api.binds, 0);
+	ck_assert_int_eq(f.api.deletes, 1);
+	ck_assert_str_eq(f.api.deleted[0], "default/low");
+	ck_assert_str_eq(f.api.preempted_pod, "default/low");
+	ck_assert_str_eq(f.api.preempted_msg, "Preempted by pod u-high on node node-1");
+	ck_assert_str_eq(f.api.nominated_pod, "default/high");
+	ck_assert_str_eq(f.api.nominated_node, "node-1");
+	ck_assert_str_eq(f.api.last_cond_msg, "0/1 nodes are available: 1 Insufficient memory.");
+	char nom[300];
+	sched_scheduler_nominated_node(&f.s, "default/high", nom, sizeof(nom));
+	ck_assert_str_eq(nom, "node-1");
+	/* a lower-priority newcomer cannot take the room being freed */
+	kc_fake_clock_advance(&f.fc, 2 * KC_NSEC_PER_SEC);
+	sched_on_pod_delete(&f.s, low);
+	cJSON *sneaky = prio_pod_json("sneaky", 0, "600Mi", "");
+	sched_on_pod_add(&f.s, sneaky);
+	/* the preemptor (higher priority) pops first and binds to its node */
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 1);
+	ck_assert_str_eq(f.api.last_bind_pod, "default/high");
+	ck_assert_str_eq(f.api.last_bind_node, "node-1");
+	sched_scheduler_nominated_node(&f.s, "default/high", nom, sizeof(nom));
+	ck_assert_str_eq(nom, "");
+	/* sneaky does not fit beside it, and is not allowed to preempt a higher pod */
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 1);
+	ck_assert_int_eq(f.api.deletes, 1);
+	cJSON_Delete(low);
+	cJSON_Delete(high);
+	cJSON_Delete(sneaky);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(nominated_pod_keeps_its_room_from_lower_priority_pods)
+{
+	fx f;
+	fx_init(&f);
+	add_node(&f, "node-1", "1Gi");
+	cJSON *low = prio_pod_json("low", 0, "800Mi", "node-1");
+	sched_on_pod_add(&f.s, low);
+	cJSON *high = prio_pod_json("high", 100, "500Mi", "");
+	sched_on_pod_add(&f.s, high);
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.deletes, 1);
+	/* the victim is gone, but a lower-priority pod is tried before the preemptor
+	 * comes back from its backoff: the nominated 500Mi stay reserved */
+	sched_on_pod_delete(&f.s, low);
+	cJSON *sneaky = prio_pod_json("sneaky", 0, "600Mi", "");
+	sched_on_pod_add(&f.s, sneaky);
+	ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+	ck_assert_int_eq(f.api.binds, 0);
+	ck_assert_str_eq(f.api.last_cond_msg,
+			 "0/1 nodes are available: 1 Insufficient memory. preemption: 0/1 nodes "
+			 "are available: 1 No preemption victims found for incoming pod..");
+	cJSON_Delete(low);
+	cJSON_Delete(high);
+	cJSON_Delete(sneaky);
+	fx_close(&f);
+}
+END_TEST
+
 static Suite *sched_scheduler_suite(void)
 {
 	Suite *s = suite_create("sched_scheduler");
@@ -435,6 +548,8 @@ static Suite *sched_scheduler_suite(void)
 	tcase_add_test(tc, other_scheduler_names_are_ignored);
 	tcase_add_test(tc, no_nodes_is_an_error);
 	tcase_add_test(tc, metrics_text);
+	tcase_add_test(tc, preemption_deletes_victim_nominates_and_binds_when_gone);
+	tcase_add_test(tc, nominated_pod_keeps_its_room_from_lower_priority_pods);
 	suite_add_tcase(s, tc);
 	return s;
 }

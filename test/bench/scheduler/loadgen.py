@@ -1,0 +1,255 @@
+#!/usr/bin/python3
+"""Load generator for the scheduler benchmark (scheduler_perf's SchedulingBasic shape).
+
+  loadgen.py API CAFILE TOKEN NODES PODS CONCURRENCY SCHED_PID
+
+SCHED_PID 0 selects the "precreate" mode: every pod is created first, then the
+scheduler is started (command line in $SCHED_CMD, its pid written to $SCHED_PIDFILE),
+and throughput is pods / (last bound - scheduler start): the scheduler's own rate,
+informer sync included, without the creation rate as a cap. Latencies are not reported
+in that mode (pods waited for the scheduler to exist).
+
+1. creates NODES hollow Node objects through the API (CONCURRENCY keep-alive HTTPS
+   connections, one per thread), status set through pods/status when the create drops it;
+2. opens a pod watch from the current resourceVersion in a separate process (so that
+   the creators' GIL does not delay the timestamps);
+3. creates PODS pending pods with requests (cpu 100m, memory 500Mi as upstream's
+   pod-default.yaml) with CONCURRENCY threads;
+4. waits until the watch has seen every pod bound (spec.nodeName set).
+
+Prints one JSON object: creation rate, throughput (pods / (last bound - first create)),
+p50/p90/p99 latency from the pod's ADDED event to its bound event (both as seen by the
+watch), and the scheduler's CPU seconds during the pod phase plus its RSS / peak RSS
+(from /proc/SCHED_PID). Exit 1 when some pods were not bound before the deadline.
+"""
+import http.client
+import json
+import multiprocessing as mp
+import os
+import shlex
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+API, CAFILE, TOKEN = sys.argv[1], sys.argv[2], sys.argv[3]
+NODES, PODS, CONC = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+SCHED_PID = int(sys.argv[7])
+U = urllib.parse.urlparse(API)
+HDRS = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json",
+        "Accept": "application/json"}
+
+
+def conn():
+    ctx = ssl.create_default_context(cafile=CAFILE)
+    return http.client.HTTPSConnection(U.hostname, U.port, context=ctx, timeout=120)
+
+
+def call(c, method, path, body=None, ctype=None):
+    h = dict(HDRS)
+    if ctype:
+        h["Content-Type"] = ctype
+    c.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    return r.status, data
+
+
+def run_parallel(n, fn):
+    """fn(c, i) for i in range(n) over CONC threads, each with its own connection."""
+    errors = []
+    lock = threading.Lock()
+    nxt = [0]
+
+    def worker():
+        c = conn()
+        while True:
+            with lock:
+                i = nxt[0]
+                nxt[0] += 1
+            if i >= n:
+                break
+            for attempt in range(5):
+                try:
+                    err = fn(c, i)
+                    break
+                except (OSError, http.client.HTTPException) as e:  # reconnect, retry
+                    err = str(e)
+                    c.close()
+                    c = conn()
+            if err:
+                with lock:
+                    errors.append(err)
+        c.close()
+
+    ts = [threading.Thread(target=worker) for _ in range(CONC)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return errors
+
+
+def make_node(c, i):
+    name = "hollow-%05d" % i
+    res = {"cpu": "4", "memory": "32Gi", "pods": "110"}
+    body = {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "status": {"capacity": res, "allocatable": res,
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+    st, data = call(c, "POST", "/api/v1/nodes", body)
+    if st != 201:
+        return "node %s: HTTP %d %s" % (name, st, data[:200])
+    got = json.loads(data).get("status", {}).get("allocatable", {})
+    if got.get("memory") != "32Gi":
+        st, data = call(c, "PATCH", "/api/v1/nodes/%s/status" % name,
+                        {"status": {"capacity": res, "allocatable": res}},
+                        "application/merge-patch+json")
+        if st != 200:
+            return "node %s status: HTTP %d %s" % (name, st, data[:200])
+    return None
+
+
+def make_pod(c, i):
+    name = "bench-%06d" % i
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10",
+                                     "resources": {"requests": {"cpu": "100m",
+                                                                "memory": "500Mi"}}}]}}
+    st, data = call(c, "POST", "/api/v1/namespaces/default/pods", body)
+    if st != 201:
+        return "pod %s: HTTP %d %s" % (name, st, data[:200])
+    return None
+
+
+def watcher(rv, npods, ready, out_q, deadline):
+    """Separate process: records ADDED and bound times of bench-* pods."""
+    added, bound = {}, {}
+    c = conn()
+    path = "/api/v1/namespaces/default/pods?watch=1&resourceVersion=%s" % rv
+    c.request("GET", path, headers=HDRS)
+    r = c.getresponse()
+    if r.status != 200:
+        out_q.put({"error": "watch: HTTP %d" % r.status})
+        return
+    ready.set()
+    c.sock.settimeout(30)  # an idle half minute means the scheduler stalled
+    while len(bound) < npods and time.time() < deadline:
+        try:
+            line = r.readline()
+        except (OSError, http.client.HTTPException):
+            break
+        if not line:
+            break
+        now = time.time()
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        obj = ev.get("object", {})
+        name = obj.get("metadata", {}).get("name", "")
+        if not name.startswith("bench-"):
+            continue
+        added.setdefault(name, now)
+        if obj.get("spec", {}).get("nodeName") and name not in bound:
+            bound[name] = now
+    out_q.put({"added": added, "bound": bound})
+
+
+def proc_cpu(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_mem(pid):
+    rss = hwm = 0
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) // 1024
+            elif line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) // 1024
+    return rss, hwm
+
+
+def pct(sorted_vals, p):
+    if not sorted_vals:
+        return float("nan")
+    k = min(len(sorted_vals) - 1, int(round(p / 100.0 * (len(sorted_vals) - 1))))
+    return sorted_vals[k]
+
+
+def main():
+    t0 = time.time()
+    errs = run_parallel(NODES, make_node)
+    t_nodes = time.time() - t0
+    if errs:
+        print(json.dumps({"error": "node creation", "first": errs[:3], "count": len(errs)}))
+        return 1
+    c = conn()
+    st, data = call(c, "GET", "/api/v1/namespaces/default/pods?limit=1")
+    c.close()
+    if st != 200:
+        print(json.dumps({"error": "list pods: HTTP %d" % st}))
+        return 1
+    rv = json.loads(data)["metadata"]["resourceVersion"]
+    ready = mp.Event()
+    q = mp.Queue()
+    deadline = time.time() + 120 + PODS / 20.0
+    w = mp.Process(target=watcher, args=(rv, PODS, ready, q, deadline))
+    w.start()
+    if not ready.wait(30):
+        print(json.dumps({"error": "watch not ready"}))
+        w.terminate()
+        return 1
+    sched_pid = SCHED_PID
+    cpu0 = proc_cpu(sched_pid) if sched_pid else 0.0
+    t_start = time.time()
+    errs = run_parallel(PODS, make_pod)
+    t_created = time.time()
+    if errs:
+        print(json.dumps({"error": "pod creation", "first": errs[:3], "count": len(errs)}))
+        w.terminate()
+        return 1
+    create_rate = PODS / max(t_created - t_start, 1e-9)
+    if not sched_pid:
+        log = open(os.environ["SCHED_LOG"], "a")
+        t_start = time.time()
+        proc = subprocess.Popen(shlex.split(os.environ["SCHED_CMD"]), stdout=log,
+                                stderr=subprocess.STDOUT)
+        sched_pid = proc.pid
+        with open(os.environ["SCHED_PIDFILE"], "w") as f:
+            f.write("%d\n" % sched_pid)
+    res = q.get()
+    w.join(10)
+    cpu1 = proc_cpu(sched_pid)
+    rss, hwm = proc_mem(sched_pid)
+    if "error" in res:
+        print(json.dumps(res))
+        return 1
+    added, bound = res["added"], res["bound"]
+    lat = sorted(bound[n] - added[n] for n in bound if n in added) if SCHED_PID else []
+    last = max(bound.values()) if bound else t_start
+    out = {
+        "mode": "precreate" if not SCHED_PID else "concurrent",
+        "nodes": NODES, "pods": PODS, "concurrency": CONC,
+        "node_create_s": round(t_nodes, 2),
+        "pod_create_per_s": round(create_rate, 1),
+        "bound": len(bound),
+        "wall_s": round(last - t_start, 2),
+        "pods_per_s": round(len(bound) / max(last - t_start, 1e-9), 1),
+        "p50_ms": round(pct(lat, 50) * 1000, 1),
+        "p90_ms": round(pct(lat, 90) * 1000, 1),
+        "p99_ms": round(pct(lat, 99) * 1000, 1),
+        "sched_cpu_s": round(cpu1 - cpu0, 2),
+        "sched_rss_mb": rss, "sched_peak_rss_mb": hwm,
+    }
+    print(json.dumps(out))
+    return 0 if len(bound) == PODS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
