@@ -740,7 +740,11 @@ static cJSON *conflict_status(cJSON *labels, cJSON *paths)
 	} else {
 		/* Grouped by manager, managers sorted. */
 		size_t off = (size_t)snprintf(msg, cap, "Apply failed with %d conflicts: ", n);
-		char *done = calloc((size_t)n, 1);
+		char *done = n > 0 ? calloc((size_t)n, 1) : NULL;
+		if (!done) {
+			free(msg);
+			return st_internal("out of memory");
+		}
 		int first = 1;
 		for (;;) {
 			int best = -1;
