@@ -1,14 +1,13 @@
 /* kubelet: the node agent.
  *
- * This milestone: upstream's flags and KubeletConfiguration file, the CRI client
- * (connect, Version, as upstream's start-up), and the Node: registration with capacity,
- * allocatable, addresses, nodeInfo and conditions, periodic status updates every
- * nodeStatusUpdateFrequency, and the heartbeat Lease in kube-node-lease.
- *
- * Pod management (pod workers, probes, volumes, the 10250 server) is NOT implemented
- * yet, so the Node reports Ready=False with reason KubeletNotReady and says so: nothing
- * pretends pods could run here.  Without --kubeconfig (standalone mode) there is nothing
- * this kubelet can do yet, and it exits 1 after the runtime check. */
+ * Upstream's flags and KubeletConfiguration file, the CRI client (connect, Version, as
+ * upstream's start-up), the Node: registration with capacity, allocatable, addresses,
+ * nodeInfo and conditions, periodic status updates every nodeStatusUpdateFrequency, the
+ * heartbeat Lease in kube-node-lease, and the pod workers (pod_worker.h) that run the
+ * pods bound to this node.  The Node is Ready once the runtime reports RuntimeReady and
+ * NetworkReady.  Volumes, init containers, static pods and the 10250 server are not
+ * implemented yet.  Without --kubeconfig (standalone mode) there is nothing this kubelet
+ * can do yet (no static pods), and it exits 1 after the runtime check. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -29,8 +28,46 @@
 #include "log.h"
 #include "node_lease.h"
 #include "node_status.h"
+#include "pod_worker.h"
 
-#define NOT_READY_MSG "kubec kubelet: pod lifecycle management is not implemented yet (issue 8)"
+/* The Ready condition from the runtime's Status, as upstream's runtime state checks
+ * (kubelet.go updateRuntimeUp): RuntimeReady and NetworkReady must both be true. */
+static void runtime_readiness(cri_client *cri, node_readiness *rd, char *msg, size_t msglen)
+{
+	Runtime__V1__StatusResponse *r = NULL;
+	cri_grpc_status st;
+	rd->ready = 0;
+	rd->reason = "KubeletNotReady";
+	rd->message = msg;
+	if (cri_status(cri, 0, &r, &st) < 0) {
+		snprintf(msg, msglen, "container runtime status check may not have completed yet: rpc error: code = %s desc = %.300s",
+			 cri_grpc_code_name(st.code), st.message);
+		return;
+	}
+	int rt = 0, net = 0;
+	msg[0] = 0;
+	for (size_t i = 0; r->status && i < r->status->n_conditions; i++) {
+		const Runtime__V1__RuntimeCondition *c = r->status->conditions[i];
+		if (!c->type)
+			continue;
+		if (!strcmp(c->type, "RuntimeReady"))
+			rt = c->status;
+		else if (!strcmp(c->type, "NetworkReady")) {
+			net = c->status;
+			if (!net)
+				snprintf(msg, msglen, "container runtime network not ready: NetworkReady=false reason:%s message:%s",
+					 c->reason ? c->reason : "", c->message ? c->message : "");
+		}
+	}
+	cri_msg_free(r);
+	if (!rt) {
+		snprintf(msg, msglen, "container runtime is down");
+	} else if (net) {
+		rd->ready = 1;
+		rd->reason = "KubeletReady";
+		snprintf(msg, msglen, "kubelet is posting ready status");
+	}
+}
 
 static int64_t wall_ns(void)
 {
@@ -67,6 +104,7 @@ int main(int argc, char **argv)
 {
 	const char *config_path = "", *kubeconfig = "", *hostname_override = "", *node_ip = "";
 	const char *endpoint = NULL, *root_dir = "/var/lib/kubelet";
+	const char *pod_logs_dir = "/var/log/pods", *cgroup_root = "";
 	int64_t req_timeout = 2LL * 60 * 1000000000LL;
 	bool version = false;
 	kc_strlist node_labels = { 0 }, taints = { 0 };
@@ -90,6 +128,10 @@ int main(int argc, char **argv)
 		{ "runtime-request-timeout", 0, KC_FLAG_DURATION, &req_timeout,
 		  "Timeout of all runtime requests except long running requests - pull, logs, exec and attach." },
 		{ "root-dir", 0, KC_FLAG_STRING, &root_dir, "Directory path for managing kubelet files." },
+		{ "pod-logs-dir", 0, KC_FLAG_STRING, &pod_logs_dir,
+		  "Directory of the pods' container logs (KubeletConfiguration podLogsDir; default /var/log/pods)." },
+		{ "cgroup-root", 0, KC_FLAG_STRING, &cgroup_root,
+		  "Optional root cgroup to use for pods; pods go under <cgroup-root>/kubepods." },
 		{ "version", 0, KC_FLAG_BOOL, &version, "Print version information and quit" },
 		{ NULL, 0, 0, NULL, NULL },
 	};
@@ -191,8 +233,20 @@ int main(int argc, char **argv)
 
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 
-	node_readiness rd = { .ready = 0, .reason = "KubeletNotReady", .message = NOT_READY_MSG };
-	kc_warn("%s: the node registers as NotReady and runs no pods", NOT_READY_MSG);
+	node_readiness rd;
+	char rd_msg[512];
+	runtime_readiness(&cri, &rd, rd_msg, sizeof(rd_msg));
+	pw_config pwc = { .api = api, .cri = &cri, .cfg = &cfg, .node_name = facts.name, .node_ip = facts.internal_ip,
+			  .pod_logs_dir = pod_logs_dir, .cgroup_root = cgroup_root };
+	pw_manager *pods = NULL;
+	rc = pw_manager_new(&pwc, &pods);
+	if (rc < 0 || (rc = pw_manager_start(pods)) < 0) {
+		kc_error("\"Failed to start the pod manager\" err=\"%s\"", kc_strerror(rc));
+		pw_manager_free(pods);
+		kc_client_free(api);
+		cri_client_close(&cri);
+		return 1;
+	}
 	char uid[64] = "", lease_rv[64] = "";
 	int registered = 0, stop = 0;
 	int64_t backoff = 100 * 1000000LL; /* registerWithAPIServer: 100ms doubling to 7s */
@@ -232,6 +286,7 @@ int main(int argc, char **argv)
 			next_lease = now + (rc < 0 ? 1000000000LL : lease_every);
 		}
 		if (now >= next_status) {
+			runtime_readiness(&cri, &rd, rd_msg, sizeof(rd_msg));
 			cJSON *s = node_build_status(&facts, &cfg, &rd, wall_ns());
 			rc = node_update_status(api, facts.name, s, &kst);
 			cJSON_Delete(s);
@@ -245,6 +300,7 @@ int main(int argc, char **argv)
 	}
 	if (sfd >= 0)
 		close(sfd);
+	pw_manager_free(pods);
 	kc_client_free(api);
 	cri_client_close(&cri);
 	kc_strlist_free(&node_labels);

@@ -2,8 +2,8 @@
 # kubelet node registration: kube-store + kube-apiserver + a private containerd, then the
 # kubelet with a KubeletConfiguration file, --node-labels, --register-with-taints and
 # --node-ip registers its Node (capacity, allocatable, addresses, nodeInfo with the
-# runtime version from the CRI, conditions with Ready=False KubeletNotReady because pod
-# management is not implemented yet), keeps its Lease in kube-node-lease renewed, updates
+# runtime version from the CRI, conditions with Ready=True KubeletReady once the runtime
+# reports RuntimeReady and NetworkReady), keeps its Lease in kube-node-lease renewed, updates
 # its status, re-registers after a restart without duplicating, and exits 0 on SIGTERM.
 # Checked with the real kubectl.
 set -u
@@ -118,10 +118,10 @@ check(ni.get("kubeletVersion") == "v1.32.0", "kubeletVersion %r" % ni.get("kubel
 check(ni.get("containerRuntimeVersion", "").startswith("containerd://1."), "containerRuntimeVersion %r" % ni.get("containerRuntimeVersion"))
 check(ni.get("operatingSystem") == "linux" and ni.get("architecture") == "amd64" and ni.get("kernelVersion"), "nodeInfo %r" % ni)
 conds = {c["type"]: c for c in st.get("conditions", [])}
-for t, s in (("MemoryPressure", "False"), ("DiskPressure", "False"), ("PIDPressure", "False"), ("Ready", "False")):
+for t, s in (("MemoryPressure", "False"), ("DiskPressure", "False"), ("PIDPressure", "False"), ("Ready", "True")):
     check(conds.get(t, {}).get("status") == s, "condition %s %r" % (t, conds.get(t)))
-check(conds.get("Ready", {}).get("reason") == "KubeletNotReady", "Ready reason")
-check("not implemented" in conds.get("Ready", {}).get("message", ""), "Ready message says why")
+check(conds.get("Ready", {}).get("reason") == "KubeletReady", "Ready reason %r" % conds.get("Ready"))
+check(conds.get("Ready", {}).get("message") == "kubelet is posting ready status", "Ready message")
 check(st.get("daemonEndpoints", {}).get("kubeletEndpoint", {}).get("Port") == 10250, "daemonEndpoints")
 if bad:
     print("FAIL: node object:\n  " + "\n  ".join(bad)); sys.exit(1)

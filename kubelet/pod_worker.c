@@ -1,0 +1,1217 @@
+/* Pod workers; see pod_worker.h. */
+#include "pod_worker.h"
+
+/* Names, ids and runtime messages are copied into fixed buffers sized for what
+ * Kubernetes allows; a longer runtime message is cut, which is intended. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "events.h"
+#include "informer.h"
+#include "json.h"
+#include "log.h"
+#include "pod_spec.h"
+#include "pod_status.h"
+#include "prober.h"
+
+#define SEC 1000000000LL
+/* backoff reset: a container that ran this long before exiting starts over at 10 s
+ * (kubelet's backOffPeriod reset, 2 * MaxContainerBackOff) */
+#define BACKOFF_RESET_NS (600 * SEC)
+
+typedef struct cstate {
+	char id[96];              /* current CRI container id, "" when none */
+	int attempt;              /* attempt of the current/next container = restartCount */
+	int backoff_n;            /* restarts counted for the back-off */
+	int exit_seen;            /* the exit of `id` was handled (back-off computed) */
+	int64_t backoff_until;    /* monotonic */
+	int pull_fail_n;
+	int64_t pull_backoff_until;
+	char pull_err[256];
+	probe_spec rp, lp;
+	probe_state rs, ls;
+	int probes_ok;            /* probes parsed */
+	char probe_err[256];
+	pstat_container st;       /* what the status says */
+} cstate;
+
+typedef struct pw_worker {
+	struct pw_manager *m;
+	char uid[64], ns[256], name[256];
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	cJSON *pod;          /* latest object, under mu */
+	int removed;         /* gone from the API / bound elsewhere (under mu) */
+	int stop;            /* kubelet shutdown (under mu) */
+	int dirty;           /* under mu */
+	int done;            /* thread has finished its work (under mu) */
+	/* worker thread only: */
+	int adopted;
+	int sandbox_stopped;  /* the pod reached Succeeded/Failed and its sandbox was stopped */
+	int sandbox_attempt;  /* PodSandboxMetadata.attempt of the next sandbox */
+	int sweep_pending;    /* an old sandbox could not be removed yet: retry each sync */
+	int kill_tries;       /* termination attempts that left something behind */
+	char sandbox_id[96];
+	char pod_ip[64];
+	int64_t start_wall_ns;
+	cstate *cs;
+	int ncs;
+	char *last_status;
+	struct pw_worker *next;
+} pw_worker;
+
+struct pw_manager {
+	kc_client *api;
+	cri_client *cri;
+	const kubelet_config *cfg;
+	char node_name[256], node_ip[64], logs_dir[1024], cgroup_root[512];
+	kc_informer *inf;
+	kc_event_sink *sink;
+	kc_recorder *rec;
+	pthread_mutex_t mu;
+	pw_worker *workers;
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
+}
+
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
+}
+
+/* An Event about the pod (container events carry fieldPath spec.containers{name}, as
+ * upstream's recordContainerEvent); never blocks. */
+static void pw_event(pw_worker *w, const cJSON *pod, const char *container, const char *type, const char *reason,
+		     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void pw_event(pw_worker *w, const cJSON *pod, const char *container, const char *type, const char *reason,
+		     const char *fmt, ...)
+{
+	if (!w->m->rec || !pod)
+		return;
+	char fp[128] = "";
+	if (container)
+		snprintf(fp, sizeof(fp), "spec.containers{%s}", container);
+	cJSON *ref = kc_event_object_ref(pod, "v1", "Pod", container ? fp : NULL);
+	if (!ref)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	kc_event_vrecord(w->m->rec, ref, type, reason, fmt, ap);
+	va_end(ap);
+	cJSON_Delete(ref);
+}
+
+/* ---- protobuf map helpers: entries live in a caller array ---- */
+
+typedef struct kvs {
+	Runtime__V1__PodSandboxConfig__LabelsEntry e[8];
+	Runtime__V1__PodSandboxConfig__LabelsEntry *p[8];
+	size_t n;
+} kvs;
+
+/* All CRI map entries share the {base,key,value} shape; each needs its own descriptor. */
+static void kv_add(kvs *k, const ProtobufCMessageDescriptor *d, const char *key, const char *val)
+{
+	if (k->n >= 8)
+		return;
+	Runtime__V1__PodSandboxConfig__LabelsEntry init = RUNTIME__V1__POD_SANDBOX_CONFIG__LABELS_ENTRY__INIT;
+	k->e[k->n] = init;
+	k->e[k->n].base.descriptor = d;
+	k->e[k->n].key = (char *)key;
+	k->e[k->n].value = (char *)val;
+	k->p[k->n] = &k->e[k->n];
+	k->n++;
+}
+
+static void pod_labels(kvs *k, const ProtobufCMessageDescriptor *d, const pw_worker *w)
+{
+	kv_add(k, d, PW_LABEL_POD_NAME, w->name);
+	kv_add(k, d, PW_LABEL_POD_NAMESPACE, w->ns);
+	kv_add(k, d, PW_LABEL_POD_UID, w->uid);
+}
+
+/* ---- the sandbox config (kuberuntime_sandbox.go generatePodSandboxConfig) ---- */
+
+typedef struct sandbox_cfg {
+	Runtime__V1__PodSandboxConfig c;
+	Runtime__V1__PodSandboxMetadata md;
+	Runtime__V1__LinuxPodSandboxConfig lx;
+	Runtime__V1__DNSConfig dns;
+	char *searches[3];
+	char *options[1];
+	char search_buf[3][300];
+	Runtime__V1__PortMapping pm[16];
+	Runtime__V1__PortMapping *pmp[16];
+	kvs labels;
+	char hostname[64];
+	char logdir[1400];
+	char cgroup[1024];
+} sandbox_cfg;
+
+static void build_sandbox_cfg(pw_worker *w, const cJSON *pod, sandbox_cfg *s)
+{
+	pw_manager *m = w->m;
+	Runtime__V1__PodSandboxConfig c = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
+	Runtime__V1__PodSandboxMetadata md = RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
+	Runtime__V1__LinuxPodSandboxConfig lx = RUNTIME__V1__LINUX_POD_SANDBOX_CONFIG__INIT;
+	Runtime__V1__DNSConfig dns = RUNTIME__V1__DNSCONFIG__INIT;
+	memset(s, 0, sizeof(*s));
+	s->c = c;
+	s->md = md;
+	s->lx = lx;
+	s->dns = dns;
+	s->md.name = w->name;
+	s->md.namespace_ = w->ns;
+	s->md.uid = w->uid;
+	s->md.attempt = (uint32_t)w->sandbox_attempt;
+	s->c.metadata = &s->md;
+	/* hostname: spec.hostname, else the pod name truncated to 63 (GeneratePodHostNameAndDomain) */
+	snprintf(s->hostname, sizeof(s->hostname), "%s", kc_json_get_string(pod, "spec.hostname", w->name));
+	s->c.hostname = s->hostname;
+	snprintf(s->logdir, sizeof(s->logdir), "%s/%s_%s_%s", m->logs_dir, w->ns, w->name, w->uid);
+	s->c.log_directory = s->logdir;
+	pod_labels(&s->labels, &runtime__v1__pod_sandbox_config__labels_entry__descriptor, w);
+	s->c.n_labels = s->labels.n;
+	s->c.labels = s->labels.p;
+	pspec_cgroup_parent(s->cgroup, sizeof(s->cgroup), m->cgroup_root, pspec_qos_class(pod), w->uid);
+	s->lx.cgroup_parent = s->cgroup;
+	s->c.linux_cfg = &s->lx;
+	/* DNS: ClusterFirst with clusterDNS configured (dns.go) */
+	const char *policy = kc_json_get_string(pod, "spec.dnsPolicy", "ClusterFirst");
+	if (m->cfg && m->cfg->n_cluster_dns > 0 && !strcmp(policy, "ClusterFirst") &&
+	    !kc_json_get_bool(pod, "spec.hostNetwork", false)) {
+		s->dns.n_servers = m->cfg->n_cluster_dns;
+		s->dns.servers = (char **)m->cfg->cluster_dns;
+		const char *dom = m->cfg->cluster_domain[0] ? m->cfg->cluster_domain : "cluster.local";
+		snprintf(s->search_buf[0], sizeof(s->search_buf[0]), "%s.svc.%s", w->ns, dom);
+		snprintf(s->search_buf[1], sizeof(s->search_buf[1]), "svc.%s", dom);
+		snprintf(s->search_buf[2], sizeof(s->search_buf[2]), "%s", dom);
+		for (int i = 0; i < 3; i++)
+			s->searches[i] = s->search_buf[i];
+		s->dns.n_searches = 3;
+		s->dns.searches = s->searches;
+		s->options[0] = "ndots:5";
+		s->dns.n_options = 1;
+		s->dns.options = s->options;
+		s->c.dns_config = &s->dns;
+	}
+	/* hostPort mappings */
+	const cJSON *ctr;
+	cJSON_ArrayForEach(ctr, kc_json_get(pod, "spec.containers"))
+	{
+		const cJSON *p;
+		cJSON_ArrayForEach(p, kc_json_get(ctr, "ports"))
+		{
+			int64_t hp = kc_json_get_int64(p, "hostPort", 0);
+			if (hp <= 0 || s->c.n_port_mappings >= 16)
+				continue;
+			Runtime__V1__PortMapping pm = RUNTIME__V1__PORT_MAPPING__INIT;
+			pm.host_port = (int32_t)hp;
+			pm.container_port = (int32_t)kc_json_get_int64(p, "containerPort", 0);
+			const char *proto = kc_json_get_string(p, "protocol", "TCP");
+			pm.protocol = !strcmp(proto, "UDP") ? RUNTIME__V1__PROTOCOL__UDP
+				      : !strcmp(proto, "SCTP") ? RUNTIME__V1__PROTOCOL__SCTP : RUNTIME__V1__PROTOCOL__TCP;
+			pm.host_ip = (char *)kc_json_get_string(p, "hostIP", "");
+			s->pm[s->c.n_port_mappings] = pm;
+			s->pmp[s->c.n_port_mappings] = &s->pm[s->c.n_port_mappings];
+			s->c.n_port_mappings++;
+		}
+	}
+	s->c.port_mappings = s->pmp;
+}
+
+/* ---- helpers ---- */
+
+static void set_waiting(cstate *c, const char *reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_waiting(cstate *c, const char *reason, const char *fmt, ...)
+{
+	c->st.state = PSTAT_WAITING;
+	snprintf(c->st.reason, sizeof(c->st.reason), "%s", reason);
+	c->st.message[0] = 0;
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(c->st.message, sizeof(c->st.message), fmt, ap);
+		va_end(ap);
+	}
+	c->st.ready = 0;
+	c->st.started = 0;
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(p);
+	return 0;
+}
+
+/* Remove the pod's cgroup directories (created by the runtime under our parent) in
+ * every v1 hierarchy and cgroup2, as the pod container manager's Destroy. */
+static void remove_pod_cgroup(const char *cg)
+{
+	const char *roots[] = { "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpu,cpuacct",
+				"/sys/fs/cgroup/cpuset", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/devices",
+				"/sys/fs/cgroup/freezer", "/sys/fs/cgroup/blkio", "/sys/fs/cgroup/pids",
+				"/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/hugetlb" };
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		char p[1600];
+		snprintf(p, sizeof(p), "%s%s", roots[i], cg);
+		rmdir(p); /* the runtime removed the container cgroups below it */
+	}
+}
+
+static const cJSON *spec_container(const cJSON *pod, const char *name)
+{
+	const cJSON *c;
+	cJSON_ArrayForEach(c, kc_json_get(pod, "spec.containers"))
+	if (!strcmp(kc_json_get_string(c, "name", ""), name))
+		return c;
+	return NULL;
+}
+
+/* ---- status ---- */
+
+static void post_status(pw_worker *w, const cJSON *pod, int sandbox_ready)
+{
+	pstat_container *cs = calloc((size_t)(w->ncs ? w->ncs : 1), sizeof(*cs));
+	if (!cs)
+		return;
+	for (int i = 0; i < w->ncs; i++)
+		cs[i] = w->cs[i].st;
+	pstat_input in = { .pod = pod, .host_ip = w->m->node_ip, .pod_ip = w->pod_ip, .sandbox_ready = sandbox_ready,
+			   .start_time_ns = w->start_wall_ns, .containers = cs, .n_containers = w->ncs,
+			   .now_ns = wall_ns() };
+	cJSON *st = pstat_build(&in);
+	free(cs);
+	if (!st)
+		return;
+	char *txt = kc_json_print(st);
+	if (txt && w->last_status && !strcmp(txt, w->last_status)) {
+		free(txt);
+		cJSON_Delete(st);
+		return;
+	}
+	cJSON *patch = cJSON_CreateObject();
+	cJSON_AddItemToObject(patch, "status", st);
+	kc_ref ref = { .api_version = "v1", .resource = "pods", .ns = w->ns, .name = w->name, .subresource = "status" };
+	kc_status kst;
+	int rc = kc_client_patch(w->m->api, &ref, KC_PATCH_MERGE, patch, NULL, NULL, &kst);
+	cJSON_Delete(patch);
+	if (rc < 0) {
+		kc_error("\"Failed to update status for pod\" pod=\"%s/%s\" err=\"%s\"", w->ns, w->name,
+			 kst.message[0] ? kst.message : kc_strerror(rc));
+		free(txt);
+		return;
+	}
+	kc_log_v(3, "\"Patch status for pod\" pod=\"%s/%s\"", w->ns, w->name);
+	free(w->last_status);
+	w->last_status = txt;
+}
+
+/* ---- adoption after a kubelet restart ---- */
+
+static void adopt(pw_worker *w)
+{
+	pw_manager *m = w->m;
+	w->adopted = 1;
+	kvs sel = { 0 };
+	kv_add(&sel, &runtime__v1__pod_sandbox_filter__label_selector_entry__descriptor, PW_LABEL_POD_UID, w->uid);
+	Runtime__V1__PodSandboxStateValue ready = RUNTIME__V1__POD_SANDBOX_STATE_VALUE__INIT;
+	ready.state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+	Runtime__V1__PodSandboxFilter f = RUNTIME__V1__POD_SANDBOX_FILTER__INIT;
+	f.state = &ready;
+	f.n_label_selector = sel.n;
+	f.label_selector = (Runtime__V1__PodSandboxFilter__LabelSelectorEntry **)sel.p;
+	Runtime__V1__ListPodSandboxResponse *r = NULL;
+	if (cri_list_pod_sandbox(m->cri, &f, &r, NULL) < 0 || r->n_items == 0) {
+		cri_msg_free(r);
+		return;
+	}
+	snprintf(w->sandbox_id, sizeof(w->sandbox_id), "%s", r->items[0]->id);
+	if (r->items[0]->metadata)
+		w->sandbox_attempt = (int)r->items[0]->metadata->attempt;
+	cri_msg_free(r);
+	Runtime__V1__ContainerFilter cf = RUNTIME__V1__CONTAINER_FILTER__INIT;
+	cf.pod_sandbox_id = w->sandbox_id;
+	Runtime__V1__ListContainersResponse *lc = NULL;
+	if (cri_list_containers(m->cri, &cf, &lc, NULL) == 0) {
+		for (size_t i = 0; i < lc->n_containers; i++) {
+			const Runtime__V1__Container *k = lc->containers[i];
+			if (!k->metadata || !k->metadata->name)
+				continue;
+			for (int j = 0; j < w->ncs; j++) {
+				cstate *c = &w->cs[j];
+				if (strcmp(c->st.name, k->metadata->name) || (c->id[0] && (int)k->metadata->attempt < c->attempt))
+					continue;
+				snprintf(c->id, sizeof(c->id), "%s", k->id);
+				c->attempt = (int)k->metadata->attempt;
+				c->backoff_n = c->attempt;
+			}
+		}
+	}
+	cri_msg_free(lc);
+	kc_info("\"Adopted pod sandbox from the runtime\" pod=\"%s/%s\" podSandboxID=\"%s\"", w->ns, w->name,
+		w->sandbox_id);
+}
+
+/* ---- sandbox ---- */
+
+static int kill_pod(pw_worker *w, const cJSON *pod, int64_t grace_s);
+static int sweep_sandboxes(pw_worker *w, const char *keep);
+
+/* A sandbox that died (pause killed, netns lost) is replaced, and every container is
+ * started again in the new one (computePodActions: "No ready sandbox for pod can be
+ * found. Need to start a new one"); not under restartPolicy Never, where upstream lets
+ * the pod end instead. */
+static void check_sandbox(pw_worker *w, const cJSON *pod)
+{
+	if (!w->sandbox_id[0] || w->sandbox_stopped ||
+	    !strcmp(kc_json_get_string(pod, "spec.restartPolicy", "Always"), "Never"))
+		return;
+	Runtime__V1__PodSandboxStatusResponse *r = NULL;
+	cri_grpc_status st;
+	int rc = cri_pod_sandbox_status(w->m->cri, w->sandbox_id, 0, &r, &st);
+	int ready = rc == 0 && r->status->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+	cri_msg_free(r);
+	if (ready || (rc < 0 && rc != KC_ENOTFOUND))
+		return; /* ready, or the runtime did not answer: decide on a later sync */
+	kc_info("\"No ready sandbox for pod can be found. Need to start a new one\" pod=\"%s/%s\"", w->ns, w->name);
+	int had[64] = { 0 };
+	for (int i = 0; i < w->ncs && i < 64; i++)
+		had[i] = w->cs[i].id[0] != 0;
+	w->sweep_pending = kill_pod(w, pod, 0) > 0;
+	w->sandbox_attempt++;
+	w->pod_ip[0] = 0;
+	for (int i = 0; i < w->ncs && i < 64; i++) {
+		if (had[i]) {
+			w->cs[i].attempt++;
+			w->cs[i].exit_seen = 0;
+		}
+		set_waiting(&w->cs[i], "ContainerCreating", NULL);
+	}
+}
+
+static int ensure_sandbox(pw_worker *w, const cJSON *pod, char *err, size_t errlen)
+{
+	pw_manager *m = w->m;
+	cri_grpc_status st;
+	check_sandbox(w, pod);
+	if (w->sweep_pending && w->sandbox_id[0])
+		w->sweep_pending = sweep_sandboxes(w, w->sandbox_id) > 0;
+	if (!w->sandbox_id[0]) {
+		sandbox_cfg s;
+		build_sandbox_cfg(w, pod, &s);
+		if (mkdir(m->logs_dir, 0755) < 0 && errno != EEXIST)
+			kc_warn("mkdir %s: %s", m->logs_dir, strerror(errno));
+		if (mkdir(s.logdir, 0755) < 0 && errno != EEXIST)
+			kc_warn("mkdir %s: %s", s.logdir, strerror(errno));
+		char *id = NULL;
+		int rc = cri_run_pod_sandbox(m->cri, &s.c, NULL, &id, &st);
+		if (rc < 0) {
+			snprintf(err, errlen, "Failed to create pod sandbox: rpc error: code = %s desc = %s",
+				 cri_grpc_code_name(st.code), st.message);
+			return rc;
+		}
+		snprintf(w->sandbox_id, sizeof(w->sandbox_id), "%s", id);
+		free(id);
+		kc_info("\"Created pod sandbox\" pod=\"%s/%s\" podSandboxID=\"%s\"", w->ns, w->name, w->sandbox_id);
+	}
+	if (!w->pod_ip[0]) {
+		Runtime__V1__PodSandboxStatusResponse *r = NULL;
+		if (cri_pod_sandbox_status(m->cri, w->sandbox_id, 0, &r, &st) == 0) {
+			if (r->status->network && r->status->network->ip)
+				snprintf(w->pod_ip, sizeof(w->pod_ip), "%s", r->status->network->ip);
+		}
+		cri_msg_free(r);
+	}
+	return 0;
+}
+
+/* ---- images (image_manager.go EnsureImageExists) ---- */
+
+static int has_tag_or_digest(const char *image)
+{
+	if (strchr(image, '@'))
+		return 1;
+	const char *slash = strrchr(image, '/');
+	const char *last = slash ? slash + 1 : image;
+	const char *colon = strchr(last, ':');
+	return colon && strcmp(colon, ":latest") != 0;
+}
+
+static int ensure_image(pw_worker *w, const cJSON *pod, cstate *c, const cJSON *ctr, char *ref, size_t reflen)
+{
+	pw_manager *m = w->m;
+	const char *image = kc_json_get_string(ctr, "image", "");
+	const char *policy = kc_json_get_string(ctr, "imagePullPolicy", has_tag_or_digest(image) ? "IfNotPresent" : "Always");
+	cri_grpc_status st;
+	if (strcmp(policy, "Always") != 0) {
+		Runtime__V1__ImageStatusResponse *r = NULL;
+		int rc = cri_image_status(m->cri, image, 0, &r, &st);
+		if (rc == 0 && r->image) {
+			snprintf(ref, reflen, "%s", r->image->id);
+			if (c->attempt == 0)
+				pw_event(w, pod, c->st.name, "Normal", "Pulled",
+					 "Container image \"%s\" already present on machine", image);
+			cri_msg_free(r);
+			return 0;
+		}
+		cri_msg_free(r);
+		if (!strcmp(policy, "Never")) {
+			set_waiting(c, "ErrImageNeverPull",
+				    "Container image \"%s\" is not present with pull policy of Never", image);
+			return -ENOENT;
+		}
+	}
+	int64_t now = mono_ns();
+	if (c->pull_fail_n > 0 && now < c->pull_backoff_until) {
+		if (strcmp(c->st.reason, "ImagePullBackOff") != 0)
+			pw_event(w, pod, c->st.name, "Normal", "BackOff", "Back-off pulling image \"%s\"", image);
+		set_waiting(c, "ImagePullBackOff", "Back-off pulling image \"%s\": %s", image, c->pull_err);
+		return -EAGAIN;
+	}
+	char *got = NULL;
+	pw_event(w, pod, c->st.name, "Normal", "Pulling", "Pulling image \"%s\"", image);
+	int rc = cri_pull_image(m->cri, image, NULL, NULL, &got, &st);
+	if (rc < 0) {
+		snprintf(c->pull_err, sizeof(c->pull_err), "rpc error: code = %s desc = %s", cri_grpc_code_name(st.code),
+			 st.message);
+		c->pull_backoff_until = now + pspec_backoff_ns(c->pull_fail_n + 1);
+		c->pull_fail_n++;
+		set_waiting(c, "ErrImagePull", "%s", c->pull_err);
+		pw_event(w, pod, c->st.name, "Warning", "Failed", "Failed to pull image \"%s\": %s", image, c->pull_err);
+		kc_warn("\"Failed to pull image\" image=\"%s\" pod=\"%s/%s\" err=\"%s\"", image, w->ns, w->name, c->pull_err);
+		return rc;
+	}
+	c->pull_fail_n = 0;
+	snprintf(ref, reflen, "%s", got ? got : "");
+	free(got);
+	pw_event(w, pod, c->st.name, "Normal", "Pulled", "Successfully pulled image \"%s\"", image);
+	kc_info("\"Pulled image\" image=\"%s\" pod=\"%s/%s\"", image, w->ns, w->name);
+	return 0;
+}
+
+/* ---- containers (kuberuntime_container.go startContainer) ---- */
+
+static int start_container(pw_worker *w, const cJSON *pod, cstate *c, const cJSON *ctr)
+{
+	pw_manager *m = w->m;
+	char err[512] = "", ref[256] = "";
+	if (ensure_image(w, pod, c, ctr, ref, sizeof(ref)) < 0)
+		return -1;
+	snprintf(c->st.image_id, sizeof(c->st.image_id), "%s", ref);
+
+	pspec_podinfo pi = { .pod_ip = w->pod_ip, .host_ip = m->node_ip, .node_name = m->node_name };
+	pspec_env env = { 0 };
+	pspec_resources res;
+	int rc = pspec_build_env(pod, ctr, &pi, &env, err, sizeof(err));
+	if (rc == 0)
+		rc = pspec_container_resources(ctr, &res, err, sizeof(err));
+	if (rc == 0 && cJSON_GetArraySize(kc_json_get(ctr, "volumeMounts")) > 0) {
+		snprintf(err, sizeof(err), "volumeMounts are not supported by this kubelet yet");
+		rc = -ENOTSUP;
+	}
+	if (rc < 0) {
+		if (strcmp(c->st.reason, "CreateContainerConfigError") != 0)
+			pw_event(w, pod, c->st.name, "Warning", "Failed", "Error: %s", err);
+		set_waiting(c, "CreateContainerConfigError", "%s", err);
+		pspec_env_close(&env);
+		return -1;
+	}
+	Runtime__V1__ContainerConfig cc = RUNTIME__V1__CONTAINER_CONFIG__INIT;
+	Runtime__V1__ContainerMetadata md = RUNTIME__V1__CONTAINER_METADATA__INIT;
+	Runtime__V1__ImageSpec is = RUNTIME__V1__IMAGE_SPEC__INIT;
+	Runtime__V1__LinuxContainerConfig lx = RUNTIME__V1__LINUX_CONTAINER_CONFIG__INIT;
+	Runtime__V1__LinuxContainerResources lr = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	md.name = c->st.name;
+	md.attempt = (uint32_t)c->attempt;
+	cc.metadata = &md;
+	is.image = ref[0] ? ref : (char *)kc_json_get_string(ctr, "image", "");
+	is.user_specified_image = (char *)kc_json_get_string(ctr, "image", "");
+	cc.image = &is;
+	/* command and args: $(VAR) expanded with the container's env (ExpandContainerCommandAndArgs) */
+	int nc = cJSON_GetArraySize(kc_json_get(ctr, "command")), na = cJSON_GetArraySize(kc_json_get(ctr, "args"));
+	char **cmd = calloc((size_t)nc + 1, sizeof(char *)), **args = calloc((size_t)na + 1, sizeof(char *));
+	Runtime__V1__KeyValue *kv = calloc(env.n + 1, sizeof(*kv));
+	Runtime__V1__KeyValue **kvp = calloc(env.n + 1, sizeof(*kvp));
+	char logpath[128];
+	if (!cmd || !args || !kv || !kvp) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	const cJSON *it;
+	int i = 0;
+	cJSON_ArrayForEach(it, kc_json_get(ctr, "command"))
+	cmd[i++] = pspec_expand(cJSON_IsString(it) ? it->valuestring : "", &env);
+	i = 0;
+	cJSON_ArrayForEach(it, kc_json_get(ctr, "args"))
+	args[i++] = pspec_expand(cJSON_IsString(it) ? it->valuestring : "", &env);
+	cc.n_command = (size_t)nc;
+	cc.command = cmd;
+	cc.n_args = (size_t)na;
+	cc.args = args;
+	for (size_t k = 0; k < env.n; k++) {
+		Runtime__V1__KeyValue init = RUNTIME__V1__KEY_VALUE__INIT;
+		kv[k] = init;
+		kv[k].key = env.names[k];
+		kv[k].value = env.values[k];
+		kvp[k] = &kv[k];
+	}
+	cc.n_envs = env.n;
+	cc.envs = kvp;
+	cc.working_dir = (char *)kc_json_get_string(ctr, "workingDir", "");
+	kvs labels = { 0 };
+	pod_labels(&labels, &runtime__v1__container_config__labels_entry__descriptor, w);
+	kv_add(&labels, &runtime__v1__container_config__labels_entry__descriptor, PW_LABEL_CONTAINER_NAME, c->st.name);
+	cc.n_labels = labels.n;
+	cc.labels = (Runtime__V1__ContainerConfig__LabelsEntry **)labels.p;
+	/* log path relative to the sandbox's log directory: <container>/<attempt>.log */
+	snprintf(logpath, sizeof(logpath), "%s/%d.log", c->st.name, c->attempt);
+	cc.log_path = logpath;
+	{
+		char d[1600];
+		snprintf(d, sizeof(d), "%s/%s_%s_%s/%s", m->logs_dir, w->ns, w->name, w->uid, c->st.name);
+		mkdir(d, 0755);
+	}
+	cc.stdin = kc_json_get_bool(ctr, "stdin", false);
+	cc.stdin_once = kc_json_get_bool(ctr, "stdinOnce", false);
+	cc.tty = kc_json_get_bool(ctr, "tty", false);
+	lr.cpu_shares = res.cpu_shares;
+	lr.cpu_quota = res.cpu_quota;
+	lr.cpu_period = res.cpu_period;
+	lr.memory_limit_in_bytes = res.memory_limit;
+	lx.resources = &lr;
+	cc.linux_cfg = &lx;
+
+	sandbox_cfg s;
+	build_sandbox_cfg(w, pod, &s);
+	char *id = NULL;
+	cri_grpc_status st;
+	rc = cri_create_container(m->cri, w->sandbox_id, &cc, &s.c, &id, &st);
+	if (rc < 0) {
+		set_waiting(c, "CreateContainerError", "rpc error: code = %s desc = %s", cri_grpc_code_name(st.code),
+			    st.message);
+		goto out;
+	}
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	free(id);
+	c->exit_seen = 0;
+	pw_event(w, pod, c->st.name, "Normal", "Created", "Created container %s", c->st.name);
+	kc_info("\"Created container\" pod=\"%s/%s\" containerName=\"%s\" containerID=\"%s\"", w->ns, w->name,
+		c->st.name, c->id);
+	rc = cri_start_container(m->cri, c->id, &st);
+	if (rc < 0) {
+		/* the container stays (exited/created); its status decides what follows */
+		set_waiting(c, "RunContainerError", "rpc error: code = %s desc = %s", cri_grpc_code_name(st.code),
+			    st.message);
+		goto out;
+	}
+	pw_event(w, pod, c->st.name, "Normal", "Started", "Started container %s", c->st.name);
+	kc_info("\"Started container\" pod=\"%s/%s\" containerName=\"%s\"", w->ns, w->name, c->st.name);
+	/* probes restart with every new container (prober worker per container instance) */
+	int64_t now = mono_ns();
+	probe_state_init(&c->rs, 0, now, &c->rp);
+	probe_state_init(&c->ls, 1, now, &c->lp);
+out:
+	for (int k = 0; cmd && k < nc; k++)
+		free(cmd[k]);
+	for (int k = 0; args && k < na; k++)
+		free(args[k]);
+	free(cmd);
+	free(args);
+	free(kv);
+	free(kvp);
+	pspec_env_close(&env);
+	return rc;
+}
+
+static void fill_term(pstat_term *t, const Runtime__V1__ContainerStatus *s, const char *cid)
+{
+	memset(t, 0, sizeof(*t));
+	t->exit_code = s->exit_code;
+	const char *reason = s->reason && s->reason[0] ? s->reason : NULL;
+	/* the runtime says "Completed"/"Error"/"OOMKilled"; keep OOMKilled, else derive */
+	if (reason && !strcmp(reason, "OOMKilled"))
+		snprintf(t->reason, sizeof(t->reason), "OOMKilled");
+	else
+		snprintf(t->reason, sizeof(t->reason), "%s", s->exit_code == 0 ? "Completed" : "Error");
+	snprintf(t->message, sizeof(t->message), "%s", s->message ? s->message : "");
+	t->started_ns = s->started_at;
+	t->finished_ns = s->finished_at;
+	snprintf(t->container_id, sizeof(t->container_id), "%s", cid);
+}
+
+static void run_probes(pw_worker *w, const cJSON *pod, cstate *c, int64_t now)
+{
+	char msg[512];
+	if (c->rp.kind != PROBE_NONE && now >= c->rs.next_ns) {
+		int ok = probe_run(&c->rp, w->m->cri, w->pod_ip, c->id, msg, sizeof(msg));
+		if (!ok)
+			pw_event(w, pod, c->st.name, "Warning", "Unhealthy", "Readiness probe failed: %s", msg);
+		if (!ok)
+			kc_log_v(2, "\"Probe failed\" probeType=\"Readiness\" pod=\"%s/%s\" containerName=\"%s\" output=\"%s\"",
+				 w->ns, w->name, c->st.name, msg);
+		probe_state_record(&c->rs, &c->rp, ok, now);
+	}
+	if (c->lp.kind != PROBE_NONE && now >= c->ls.next_ns) {
+		int ok = probe_run(&c->lp, w->m->cri, w->pod_ip, c->id, msg, sizeof(msg));
+		if (!ok)
+			pw_event(w, pod, c->st.name, "Warning", "Unhealthy", "Liveness probe failed: %s", msg);
+		if (probe_state_record(&c->ls, &c->lp, ok, now) && !ok) {
+			/* liveness failure: kill; the exit is then handled as any other (restart policy) */
+			kc_info("\"Container failed liveness probe, will be restarted\" pod=\"%s/%s\" containerName=\"%s\" "
+				"output=\"%s\"", w->ns, w->name, c->st.name, msg);
+			pw_event(w, pod, c->st.name, "Normal", "Killing",
+				 "Container %s failed liveness probe, will be restarted", c->st.name);
+			cri_stop_container(w->m->cri, c->id,
+					   kc_json_get_int64(pod, "spec.terminationGracePeriodSeconds", 30), NULL);
+		}
+	}
+	c->st.ready = c->rp.kind == PROBE_NONE ? 1 : c->rs.result;
+}
+
+static void sync_container(pw_worker *w, const cJSON *pod, cstate *c)
+{
+	pw_manager *m = w->m;
+	const cJSON *ctr = spec_container(pod, c->st.name);
+	if (!ctr)
+		return;
+	const char *policy = kc_json_get_string(pod, "spec.restartPolicy", "Always");
+	int64_t now = mono_ns();
+	c->st.restart_count = c->attempt;
+	snprintf(c->st.image, sizeof(c->st.image), "%s", kc_json_get_string(ctr, "image", ""));
+	if (!c->probes_ok) {
+		c->probes_ok = 1;
+		char err[256];
+		if (probe_parse(ctr, "readinessProbe", &c->rp, err, sizeof(err)) < 0 ||
+		    probe_parse(ctr, "livenessProbe", &c->lp, err, sizeof(err)) < 0)
+			snprintf(c->probe_err, sizeof(c->probe_err), "%s", err);
+	}
+	if (c->probe_err[0]) {
+		set_waiting(c, "CreateContainerConfigError", "%s", c->probe_err);
+		return;
+	}
+	if (c->id[0]) {
+		Runtime__V1__ContainerStatusResponse *r = NULL;
+		cri_grpc_status st;
+		int rc = cri_container_status(m->cri, c->id, 0, &r, &st);
+		if (rc == KC_ENOTFOUND) {
+			/* gone behind our back: start a new one */
+			c->id[0] = 0;
+			c->attempt++;
+		} else if (rc < 0) {
+			kc_warn("\"ContainerStatus failed\" containerID=\"%s\" err=\"%s\"", c->id, st.message);
+			return; /* keep the last known state */
+		} else {
+			const Runtime__V1__ContainerStatus *s = r->status;
+			snprintf(c->st.container_id, sizeof(c->st.container_id), "containerd://%s", c->id);
+			if (s->image_ref && s->image_ref[0])
+				snprintf(c->st.image_id, sizeof(c->st.image_id), "%s", s->image_ref);
+			if (s->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING) {
+				c->st.state = PSTAT_RUNNING;
+				c->st.started_ns = s->started_at;
+				c->st.started = 1;
+				c->st.reason[0] = c->st.message[0] = 0;
+				cri_msg_free(r);
+				run_probes(w, pod, c, now);
+				return;
+			}
+			if (s->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED) {
+				cri_msg_free(r);
+				cri_grpc_status st2;
+				if (cri_start_container(m->cri, c->id, &st2) < 0)
+					set_waiting(c, "RunContainerError", "%s", st2.message);
+				return;
+			}
+			/* exited (or unknown): restart policy */
+			pstat_term t;
+			fill_term(&t, s, c->st.container_id);
+			cri_msg_free(r);
+			c->st.ready = 0;
+			c->st.started = 0;
+			if (!pspec_should_restart(policy, t.exit_code)) {
+				c->st.state = PSTAT_TERMINATED;
+				c->st.term = t;
+				return;
+			}
+			if (!c->exit_seen) {
+				c->exit_seen = 1;
+				if (t.finished_ns - t.started_ns > BACKOFF_RESET_NS)
+					c->backoff_n = 0;
+				c->backoff_until = now + pspec_backoff_ns(c->backoff_n);
+				c->st.has_last = 1;
+				c->st.last = t;
+				if (c->backoff_until > now)
+					pw_event(w, pod, c->st.name, "Warning", "BackOff",
+						 "Back-off restarting failed container %s in pod %s_%s(%s)", c->st.name,
+						 w->name, w->ns, w->uid);
+			}
+			if (now < c->backoff_until) {
+				int64_t d = pspec_backoff_ns(c->backoff_n) / SEC;
+				set_waiting(c, "CrashLoopBackOff",
+					    "back-off %llds restarting failed container=%s pod=%s_%s(%s)", (long long)d,
+					    c->st.name, w->name, w->ns, w->uid);
+				return;
+			}
+			/* restart: remove the dead instance (upstream keeps one for logs --previous;
+			 * there is no logs endpoint yet) */
+			cri_remove_container(m->cri, c->id, NULL);
+			c->id[0] = 0;
+			c->attempt++;
+			c->backoff_n++;
+			c->st.restart_count = c->attempt;
+		}
+	}
+	if (!c->st.reason[0] || c->st.state != PSTAT_WAITING)
+		set_waiting(c, "ContainerCreating", NULL);
+	if (start_container(w, pod, c, ctr) == 0) {
+		c->st.state = PSTAT_RUNNING;
+		c->st.started_ns = wall_ns();
+		c->st.started = 1;
+		c->st.reason[0] = c->st.message[0] = 0;
+		snprintf(c->st.container_id, sizeof(c->st.container_id), "containerd://%s", c->id);
+		c->st.ready = c->rp.kind == PROBE_NONE;
+	}
+}
+
+/* ---- termination (kuberuntime_manager.go KillPod) ---- */
+
+/* Stop and remove every sandbox labelled with the pod's uid (ready or not) except keep,
+ * with all their containers (dead instances too).  Returns how many removals failed:
+ * after a sandbox's shim died, containerd needs a moment before its containers can be
+ * removed, so callers retry. */
+static int sweep_sandboxes(pw_worker *w, const char *keep)
+{
+	pw_manager *m = w->m;
+	cri_grpc_status st;
+	int failed = 0;
+	kvs sel = { 0 };
+	kv_add(&sel, &runtime__v1__pod_sandbox_filter__label_selector_entry__descriptor, PW_LABEL_POD_UID, w->uid);
+	Runtime__V1__PodSandboxFilter f = RUNTIME__V1__POD_SANDBOX_FILTER__INIT;
+	f.n_label_selector = sel.n;
+	f.label_selector = (Runtime__V1__PodSandboxFilter__LabelSelectorEntry **)sel.p;
+	Runtime__V1__ListPodSandboxResponse *r = NULL;
+	if (cri_list_pod_sandbox(m->cri, &f, &r, &st) < 0) {
+		kc_warn("\"ListPodSandbox failed\" pod=\"%s/%s\" err=\"%s\"", w->ns, w->name, st.message);
+		return 1;
+	}
+	for (size_t i = 0; i < r->n_items; i++) {
+		const char *sid = r->items[i]->id;
+		if (keep && !strcmp(keep, sid))
+			continue;
+		Runtime__V1__ContainerFilter cf = RUNTIME__V1__CONTAINER_FILTER__INIT;
+		cf.pod_sandbox_id = (char *)sid;
+		Runtime__V1__ListContainersResponse *lc = NULL;
+		if (cri_list_containers(m->cri, &cf, &lc, NULL) == 0) {
+			for (size_t k = 0; k < lc->n_containers; k++) {
+				cri_stop_container(m->cri, lc->containers[k]->id, 0, NULL);
+				cri_remove_container(m->cri, lc->containers[k]->id, NULL);
+			}
+		}
+		cri_msg_free(lc);
+		if (cri_stop_pod_sandbox(m->cri, sid, &st) < 0)
+			kc_warn("\"StopPodSandbox failed\" podSandboxID=\"%s\" err=\"%s\"", sid, st.message);
+		if (cri_remove_pod_sandbox(m->cri, sid, &st) < 0) {
+			kc_warn("\"RemovePodSandbox failed\" podSandboxID=\"%s\" err=\"%s\"", sid, st.message);
+			failed++;
+		} else {
+			kc_info("\"Removed pod sandbox\" pod=\"%s/%s\" podSandboxID=\"%s\"", w->ns, w->name, sid);
+		}
+	}
+	cri_msg_free(r);
+	return failed;
+}
+
+
+static int kill_pod(pw_worker *w, const cJSON *pod, int64_t grace_s)
+{
+	pw_manager *m = w->m;
+	cri_grpc_status st;
+	/* discover anything of this pod the runtime has (also sandboxes we never saw) */
+	if (!w->adopted)
+		adopt(w);
+	for (int i = 0; i < w->ncs; i++) {
+		if (!w->cs[i].id[0])
+			continue;
+		pw_event(w, pod, w->cs[i].st.name, "Normal", "Killing", "Stopping container %s", w->cs[i].st.name);
+		kc_info("\"Killing container with a grace period\" pod=\"%s/%s\" containerName=\"%s\" gracePeriod=%lld",
+			w->ns, w->name, w->cs[i].st.name, (long long)grace_s);
+		if (cri_stop_container(m->cri, w->cs[i].id, grace_s, &st) < 0 && st.code != CRI_GRPC_NOT_FOUND)
+			kc_warn("\"StopContainer failed\" containerID=\"%s\" err=\"%s\"", w->cs[i].id, st.message);
+	}
+	int failed = sweep_sandboxes(w, NULL);
+	w->sandbox_id[0] = 0;
+	for (int i = 0; i < w->ncs; i++)
+		w->cs[i].id[0] = 0;
+	sandbox_cfg s;
+	build_sandbox_cfg(w, pod, &s);
+	remove_pod_cgroup(s.cgroup);
+	nftw(s.logdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return failed;
+}
+
+static int64_t grace_period(const cJSON *pod)
+{
+	int64_t g = kc_json_get_int64(pod, "metadata.deletionGracePeriodSeconds", -1);
+	if (g < 0)
+		g = kc_json_get_int64(pod, "spec.terminationGracePeriodSeconds", 30);
+	return g < 0 ? 30 : g;
+}
+
+/* ---- the worker thread ---- */
+
+static int init_containers(pw_worker *w, const cJSON *pod)
+{
+	int n = cJSON_GetArraySize(kc_json_get(pod, "spec.containers"));
+	w->cs = calloc((size_t)(n ? n : 1), sizeof(cstate));
+	if (!w->cs)
+		return -ENOMEM;
+	const cJSON *c;
+	cJSON_ArrayForEach(c, kc_json_get(pod, "spec.containers"))
+	{
+		cstate *s = &w->cs[w->ncs++];
+		snprintf(s->st.name, sizeof(s->st.name), "%s", kc_json_get_string(c, "name", ""));
+		snprintf(s->st.image, sizeof(s->st.image), "%s", kc_json_get_string(c, "image", ""));
+		set_waiting(s, "ContainerCreating", NULL);
+	}
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	pw_worker *w = arg;
+	pw_manager *m = w->m;
+	w->start_wall_ns = wall_ns();
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		if (w->stop) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		w->dirty = 0;
+		cJSON *pod = kc_json_dup(w->pod);
+		int removed = w->removed;
+		pthread_mutex_unlock(&w->mu);
+		if (!pod)
+			break;
+		int deleting = removed || kc_json_get(pod, "metadata.deletionTimestamp") != NULL;
+		if (!w->cs && init_containers(w, pod) < 0) {
+			cJSON_Delete(pod);
+			break;
+		}
+		if (deleting) {
+			if (kill_pod(w, pod, removed ? 0 : grace_period(pod)) > 0 && ++w->kill_tries < 15) {
+				cJSON_Delete(pod);
+				pthread_mutex_lock(&w->mu);
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_sec += 1;
+				if (!w->stop)
+					pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+				pthread_mutex_unlock(&w->mu);
+				continue;
+			}
+			if (!removed) {
+				/* confirm the graceful deletion (status manager's final delete) */
+				cJSON *opts = cJSON_CreateObject();
+				cJSON_AddStringToObject(opts, "kind", "DeleteOptions");
+				cJSON_AddStringToObject(opts, "apiVersion", "v1");
+				cJSON_AddNumberToObject(opts, "gracePeriodSeconds", 0);
+				cJSON *pre = cJSON_AddObjectToObject(opts, "preconditions");
+				cJSON_AddStringToObject(pre, "uid", w->uid);
+				kc_ref ref = { .api_version = "v1", .resource = "pods", .ns = w->ns, .name = w->name };
+				kc_status kst;
+				int rc = kc_client_delete(m->api, &ref, opts, NULL, &kst);
+				cJSON_Delete(opts);
+				if (rc < 0 && rc != KC_ENOTFOUND && rc != KC_ECONFLICT) {
+					kc_error("\"Failed to delete pod\" pod=\"%s/%s\" err=\"%s\"", w->ns, w->name,
+						 kst.message[0] ? kst.message : kc_strerror(rc));
+					cJSON_Delete(pod);
+					/* retry after a second */
+					pthread_mutex_lock(&w->mu);
+					struct timespec ts;
+					clock_gettime(CLOCK_REALTIME, &ts);
+					ts.tv_sec += 1;
+					if (!w->stop)
+						pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+					pthread_mutex_unlock(&w->mu);
+					continue;
+				}
+				kc_info("\"Pod fully terminated and removed\" pod=\"%s/%s\"", w->ns, w->name);
+			} else {
+				kc_info("\"Killed pod no longer bound to this node\" pod=\"%s/%s\"", w->ns, w->name);
+			}
+			cJSON_Delete(pod);
+			break;
+		}
+		if (!w->adopted)
+			adopt(w);
+		char err[512] = "";
+		int sandbox_ok = 0;
+		if (cJSON_GetArraySize(kc_json_get(pod, "spec.initContainers")) > 0) {
+			for (int i = 0; i < w->ncs; i++)
+				set_waiting(&w->cs[i], "CreateContainerConfigError",
+					    "init containers are not supported by this kubelet yet");
+		} else if (ensure_sandbox(w, pod, err, sizeof(err)) < 0) {
+			kc_error("\"Error syncing pod, skipping\" pod=\"%s/%s\" err=\"%s\"", w->ns, w->name, err);
+			for (int i = 0; i < w->ncs; i++)
+				set_waiting(&w->cs[i], "ContainerCreating", "%s", err);
+		} else {
+			sandbox_ok = 1;
+			for (int i = 0; i < w->ncs; i++)
+				sync_container(w, pod, &w->cs[i]);
+		}
+		/* a pod in a terminal phase keeps its exited containers (their status) but not
+		 * its sandbox: the pause process and the IP are released, as
+		 * SyncTerminatingPod / killPodWithSyncResult do upstream */
+		if (sandbox_ok && !w->sandbox_stopped) {
+			pstat_container *snap = calloc((size_t)(w->ncs ? w->ncs : 1), sizeof(*snap));
+			if (snap) {
+				for (int i = 0; i < w->ncs; i++)
+					snap[i] = w->cs[i].st;
+				const char *ph = pstat_phase(kc_json_get_string(pod, "spec.restartPolicy", "Always"), snap, w->ncs);
+				if (!strcmp(ph, "Succeeded") || !strcmp(ph, "Failed")) {
+					cri_grpc_status sst;
+					if (cri_stop_pod_sandbox(m->cri, w->sandbox_id, &sst) == 0) {
+						w->sandbox_stopped = 1;
+						kc_info("\"Pod is terminal, stopped its sandbox\" pod=\"%s/%s\" phase=\"%s\"", w->ns,
+							w->name, ph);
+					}
+				}
+				free(snap);
+			}
+		}
+		post_status(w, pod, sandbox_ok && w->pod_ip[0] && !w->sandbox_stopped);
+		cJSON_Delete(pod);
+
+		/* next sync: on a change, else within a second (probes, back-off expiry) */
+		pthread_mutex_lock(&w->mu);
+		if (!w->dirty && !w->stop) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 500000000L;
+			if (ts.tv_nsec >= 1000000000L)
+				ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+			pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+		}
+		pthread_mutex_unlock(&w->mu);
+	}
+	pthread_mutex_lock(&w->mu);
+	w->done = 1;
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void worker_free(pw_worker *w)
+{
+	pthread_join(w->th, NULL);
+	for (int i = 0; i < w->ncs; i++) {
+		probe_spec_close(&w->cs[i].rp);
+		probe_spec_close(&w->cs[i].lp);
+	}
+	free(w->cs);
+	free(w->last_status);
+	cJSON_Delete(w->pod);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w);
+}
+
+/* Join and free workers that finished (under m->mu). */
+static void reap(pw_manager *m)
+{
+	pw_worker **pp = &m->workers;
+	while (*pp) {
+		pw_worker *w = *pp;
+		pthread_mutex_lock(&w->mu);
+		int done = w->done;
+		pthread_mutex_unlock(&w->mu);
+		if (done) {
+			*pp = w->next;
+			worker_free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+static pw_worker *find(pw_manager *m, const char *uid)
+{
+	for (pw_worker *w = m->workers; w; w = w->next)
+		if (!strcmp(w->uid, uid))
+			return w;
+	return NULL;
+}
+
+static void on_pod(const cJSON *pod, int removed, pw_manager *m)
+{
+	const char *uid = kc_json_get_string(pod, "metadata.uid", "");
+	const char *name = kc_json_get_string(pod, "metadata.name", "");
+	const char *ns = kc_json_get_string(pod, "metadata.namespace", "default");
+	if (!uid[0] || !name[0] || strlen(uid) >= 64 || strlen(name) >= 256 || strlen(ns) >= 256)
+		return;
+	/* bound elsewhere since: treat as removed from this node */
+	if (strcmp(kc_json_get_string(pod, "spec.nodeName", ""), m->node_name) != 0)
+		removed = 1;
+	pthread_mutex_lock(&m->mu);
+	reap(m);
+	pw_worker *w = find(m, uid);
+	if (!w) {
+		if (removed) {
+			pthread_mutex_unlock(&m->mu);
+			return;
+		}
+		const char *phase = kc_json_get_string(pod, "status.phase", "");
+		if ((!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")) &&
+		    !kc_json_get(pod, "metadata.deletionTimestamp")) {
+			/* terminal pods are not restarted after a kubelet restart */
+			pthread_mutex_unlock(&m->mu);
+			return;
+		}
+		w = calloc(1, sizeof(*w));
+		if (!w) {
+			pthread_mutex_unlock(&m->mu);
+			return;
+		}
+		w->m = m;
+		snprintf(w->uid, sizeof(w->uid), "%s", uid);
+		snprintf(w->name, sizeof(w->name), "%s", name);
+		snprintf(w->ns, sizeof(w->ns), "%s", ns);
+		w->pod = kc_json_dup(pod);
+		pthread_mutex_init(&w->mu, NULL);
+		pthread_cond_init(&w->cv, NULL);
+		if (!w->pod || pthread_create(&w->th, NULL, worker_main, w) != 0) {
+			cJSON_Delete(w->pod);
+			free(w);
+			pthread_mutex_unlock(&m->mu);
+			return;
+		}
+		kc_info("\"SyncLoop ADD\" source=\"api\" pod=\"%s/%s\"", ns, name);
+		w->next = m->workers;
+		m->workers = w;
+		pthread_mutex_unlock(&m->mu);
+		return;
+	}
+	pthread_mutex_lock(&w->mu);
+	cJSON *d = kc_json_dup(pod);
+	if (d) {
+		cJSON_Delete(w->pod);
+		w->pod = d;
+	}
+	if (removed)
+		w->removed = 1;
+	w->dirty = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void h_add(const cJSON *obj, void *arg)
+{
+	on_pod(obj, 0, arg);
+}
+
+static void h_update(const cJSON *old_obj, const cJSON *new_obj, void *arg)
+{
+	(void)old_obj;
+	on_pod(new_obj, 0, arg);
+}
+
+static void h_delete(const cJSON *obj, int unknown, void *arg)
+{
+	(void)unknown;
+	on_pod(obj, 1, arg);
+}
+
+int pw_manager_new(const pw_config *cfg, pw_manager **out)
+{
+	pw_manager *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->api = cfg->api;
+	m->cri = cfg->cri;
+	m->cfg = cfg->cfg;
+	snprintf(m->node_name, sizeof(m->node_name), "%s", cfg->node_name);
+	snprintf(m->node_ip, sizeof(m->node_ip), "%s", cfg->node_ip ? cfg->node_ip : "");
+	snprintf(m->logs_dir, sizeof(m->logs_dir), "%s", cfg->pod_logs_dir && cfg->pod_logs_dir[0] ? cfg->pod_logs_dir : "/var/log/pods");
+	snprintf(m->cgroup_root, sizeof(m->cgroup_root), "%s", cfg->cgroup_root ? cfg->cgroup_root : "");
+	pthread_mutex_init(&m->mu, NULL);
+	char fsel[300];
+	snprintf(fsel, sizeof(fsel), "spec.nodeName=%s", m->node_name);
+	kc_informer_opts io = { .path = "/api/v1/pods", .field_selector = fsel, .name = "pods" };
+	int rc = kc_informer_new(m->api, &io, &m->inf);
+	if (rc < 0) {
+		free(m);
+		return rc;
+	}
+	/* events are best effort: a kubelet without them still runs pods */
+	if (kc_event_sink_client_new(m->api, &m->sink) == 0) {
+		kc_recorder_options ro = { .component = "kubelet", .host = m->node_name, .sink = m->sink };
+		if (kc_recorder_new(&ro, &m->rec) < 0)
+			m->rec = NULL;
+	}
+	kc_informer_handlers h = { .on_add = h_add, .on_update = h_update, .on_delete = h_delete, .arg = m };
+	kc_informer_add_handlers(m->inf, &h);
+	*out = m;
+	return 0;
+}
+
+int pw_manager_start(pw_manager *m)
+{
+	return kc_informer_start(m->inf);
+}
+
+int pw_manager_synced(pw_manager *m)
+{
+	return kc_informer_has_synced(m->inf);
+}
+
+void pw_manager_free(pw_manager *m)
+{
+	if (!m)
+		return;
+	kc_informer_stop(m->inf);
+	pthread_mutex_lock(&m->mu);
+	for (pw_worker *w = m->workers; w; w = w->next) {
+		pthread_mutex_lock(&w->mu);
+		w->stop = 1;
+		pthread_cond_signal(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+	}
+	while (m->workers) {
+		pw_worker *w = m->workers;
+		m->workers = w->next;
+		worker_free(w);
+	}
+	pthread_mutex_unlock(&m->mu);
+	kc_informer_free(m->inf);
+	if (m->rec) {
+		kc_recorder_flush(m->rec, 2 * SEC);
+		kc_recorder_free(m->rec);
+	}
+	if (m->sink)
+		kc_event_sink_client_free(m->sink);
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+}
