@@ -410,3 +410,31 @@ void cm_json_normalize(cJSON *o)
 		c = next;
 	}
 }
+
+bool cm_json_normalized_equal(const cJSON *a, const cJSON *b)
+{
+	cJSON *x = a ? kc_json_dup(a) : cJSON_CreateObject();
+	cJSON *y = b ? kc_json_dup(b) : cJSON_CreateObject();
+	cm_json_normalize(x);
+	cm_json_normalize(y);
+	bool eq = kc_json_equal(x, y);
+	cJSON_Delete(x);
+	cJSON_Delete(y);
+	return eq;
+}
+
+void cm_json_sort_array(cJSON *arr, int (*cmp)(const void *, const void *))
+{
+	int n = cJSON_GetArraySize(arr);
+	if (n < 2)
+		return;
+	cJSON **v = calloc((size_t)n, sizeof(*v));
+	if (!v)
+		return; /* left unsorted: callers only lose a stable order */
+	for (int i = 0; i < n; i++)
+		v[i] = cJSON_DetachItemFromArray(arr, 0);
+	qsort(v, (size_t)n, sizeof(*v), cmp);
+	for (int i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, v[i]);
+	free(v);
+}

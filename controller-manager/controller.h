@@ -205,6 +205,10 @@ void cm_json_replace(cJSON *dst, cJSON *src);
  * sends "creationTimestamp": null inside templates), so equal objects compare equal
  * after this. */
 void cm_json_normalize(cJSON *obj);
+/* a and b (borrowed, NULL reads as {}) equal after cm_json_normalize of copies. */
+bool cm_json_normalized_equal(const cJSON *a, const cJSON *b);
+/* Sort the items of array arr in place with cmp (called on cJSON ** elements). */
+void cm_json_sort_array(cJSON *arr, int (*cmp)(const void *, const void *));
 /* A condition of type in status.conditions, or NULL. */
 cJSON *cm_condition(const cJSON *obj, const char *type);
 

@@ -10,6 +10,7 @@
 #include "labels.h"
 #include "log.h"
 #include "meta.h"
+#include "podutil.h"
 
 int eps_controller_init(eps_controller *ec, cm_lister *lister, cm_api *api)
 {
@@ -18,73 +19,6 @@ int eps_controller_init(eps_controller *ec, cm_lister *lister, cm_api *api)
 	ec->api = api;
 	ec->max_endpoints = EPS_MAX_ENDPOINTS;
 	return 0;
-}
-
-/* ShouldPodBeInEndpoints(pod, includeTerminating=true) */
-static bool pod_in_endpoints(const cJSON *pod)
-{
-	if (!*kc_json_get_string(pod, "status.podIP", ""))
-		return false;
-	const char *phase = kc_json_get_string(pod, "status.phase", "");
-	const char *rp = kc_json_get_string(pod, "spec.restartPolicy", "Always");
-	if (!strcmp(rp, "Never"))
-		return strcmp(phase, "Failed") && strcmp(phase, "Succeeded");
-	if (!strcmp(rp, "OnFailure"))
-		return strcmp(phase, "Succeeded");
-	return true;
-}
-
-/* podutil.FindPort: a numeric targetPort is used as is; a name is looked up among the
- * containers' ports with the same protocol. -1 when not found. */
-static int64_t find_port(const cJSON *pod, const cJSON *sp)
-{
-	const cJSON *tp = kc_json_get(sp, "targetPort");
-	int64_t n;
-	if (!tp)
-		return cm_int(sp, "port", -1);
-	if (kc_json_item_int64(tp, &n) == 0)
-		return n;
-	if (!cJSON_IsString(tp))
-		return -1;
-	/* a string of digits is an int-or-string number */
-	char *end;
-	long long v = strtoll(tp->valuestring, &end, 10);
-	if (*tp->valuestring && !*end)
-		return v;
-	const char *proto = kc_json_get_string(sp, "protocol", "TCP");
-	const cJSON *c, *p;
-	cJSON_ArrayForEach(c, kc_json_get(pod, "spec.containers"))
-	{
-		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(c, "ports"))
-		{
-			if (!strcmp(kc_json_get_string(p, "name", ""), tp->valuestring) &&
-			    !strcmp(kc_json_get_string(p, "protocol", "TCP"), proto))
-				return cm_int(p, "containerPort", -1);
-		}
-	}
-	return -1;
-}
-
-/* getEndpointPorts */
-static cJSON *endpoint_ports(const cJSON *svc, const cJSON *pod)
-{
-	cJSON *ports = cJSON_CreateArray();
-	const cJSON *sp;
-	cJSON_ArrayForEach(sp, kc_json_get(svc, "spec.ports"))
-	{
-		int64_t n = find_port(pod, sp);
-		if (n <= 0)
-			continue; /* upstream logs and skips the port for this pod */
-		cJSON *p = cJSON_CreateObject();
-		cJSON_AddStringToObject(p, "name", kc_json_get_string(sp, "name", ""));
-		cJSON_AddItemToObject(p, "port", kc_json_new_int64(n));
-		cJSON_AddStringToObject(p, "protocol", kc_json_get_string(sp, "protocol", "TCP"));
-		const char *ap = kc_json_get_string(sp, "appProtocol", NULL);
-		if (ap)
-			cJSON_AddStringToObject(p, "appProtocol", ap);
-		cJSON_AddItemToArray(ports, p);
-	}
-	return ports;
 }
 
 /* podToEndpoint */
@@ -129,22 +63,6 @@ static int by_target_name(const void *x, const void *y)
 		      kc_json_get_string(b, "targetRef.name", ""));
 }
 
-static void sort_endpoints(cJSON *arr)
-{
-	int n = cJSON_GetArraySize(arr);
-	if (n < 2)
-		return;
-	cJSON **v = calloc((size_t)n, sizeof(*v));
-	if (!v)
-		return;
-	for (int i = 0; i < n; i++)
-		v[i] = cJSON_DetachItemFromArray(arr, 0);
-	qsort(v, (size_t)n, sizeof(*v), by_target_name);
-	for (int i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, v[i]);
-	free(v);
-}
-
 /* The desired slice for a chunk (ports and endpoints borrowed, copied). */
 static cJSON *desired_slice(const cJSON *svc, const cJSON *ports, const cJSON *eps, int from,
 			    int count)
@@ -178,24 +96,13 @@ static cJSON *desired_slice(const cJSON *svc, const cJSON *ports, const cJSON *e
 	return s;
 }
 
-static bool normalized_equal(const cJSON *a, const cJSON *b)
-{
-	cJSON *x = kc_json_dup(a), *y = kc_json_dup(b);
-	cm_json_normalize(x);
-	cm_json_normalize(y);
-	bool eq = kc_json_equal(x, y);
-	cJSON_Delete(x);
-	cJSON_Delete(y);
-	return eq;
-}
-
 /* Same content as far as the controller cares: labels, endpoints, ports (empty and
  * absent alike, so what the apiserver drops does not cause endless updates). */
 static bool slice_equal(const cJSON *cur, const cJSON *want)
 {
-	return normalized_equal(kc_meta_labels(cur), kc_meta_labels(want)) &&
-	       normalized_equal(kc_json_get(cur, "endpoints"), kc_json_get(want, "endpoints")) &&
-	       normalized_equal(kc_json_get(cur, "ports"), kc_json_get(want, "ports")) &&
+	return cm_json_normalized_equal(kc_meta_labels(cur), kc_meta_labels(want)) &&
+	       cm_json_normalized_equal(kc_json_get(cur, "endpoints"), kc_json_get(want, "endpoints")) &&
+	       cm_json_normalized_equal(kc_json_get(cur, "ports"), kc_json_get(want, "ports")) &&
 	       !strcmp(kc_json_get_string(cur, "addressType", ""), "IPv4");
 }
 
@@ -243,9 +150,9 @@ static int build_groups(const cJSON *svc, const cJSON *pods, group *g, int max)
 	const cJSON *pod;
 	cJSON_ArrayForEach(pod, pods)
 	{
-		if (!kc_selector_matches_object(&sel, pod) || !pod_in_endpoints(pod))
+		if (!kc_selector_matches_object(&sel, pod) || !cm_pod_in_endpoints(pod, true))
 			continue;
-		cJSON *ports = endpoint_ports(svc, pod);
+		cJSON *ports = cm_pod_service_ports(svc, pod, true);
 		int i;
 		for (i = 0; i < n; i++)
 			if (kc_json_equal(g[i].ports, ports))
@@ -313,7 +220,7 @@ int eps_sync(void *arg, const char *key)
 		goto out;
 	}
 	for (int i = 0; i < ng; i++) {
-		sort_endpoints(g[i].endpoints);
+		cm_json_sort_array(g[i].endpoints, by_target_name);
 		int n = cJSON_GetArraySize(g[i].endpoints);
 		for (int from = 0; from < n; from += ec->max_endpoints)
 			cJSON_AddItemToArray(want, desired_slice(svc, g[i].ports, g[i].endpoints, from,
@@ -357,7 +264,7 @@ int eps_sync(void *arg, const char *key)
 			continue;
 		cJSON *ws = cJSON_GetArrayItem(want, w);
 		for (int e = 0; e < ne && match[w] < 0; e++)
-			if (!used[e] && normalized_equal(kc_json_get(cJSON_GetArrayItem(existing, e),
+			if (!used[e] && cm_json_normalized_equal(kc_json_get(cJSON_GetArrayItem(existing, e),
 								     "ports"),
 							 kc_json_get(ws, "ports")))
 				match[w] = e, used[e] = true;
@@ -413,46 +320,23 @@ void eps_on_service_delete(const cJSON *obj, int final_state_unknown, void *arg)
 	eps_on_service(obj, arg);
 }
 
-/* getPodServiceMemberships: every Service whose selector matches pod */
-static void enqueue_services(eps_controller *ec, const cJSON *pod)
-{
-	cJSON *svcs = NULL;
-	if (!ec->ctrl ||
-	    ec->lister->list(ec->lister, "services", kc_meta_namespace(pod), &svcs) < 0)
-		return;
-	const cJSON *s;
-	cJSON_ArrayForEach(s, svcs)
-	{
-		const cJSON *set = kc_json_get(s, "spec.selector");
-		if (!set || !cJSON_GetArraySize(set))
-			continue;
-		kc_label_selector sel;
-		if (kc_selector_from_set(set, &sel, NULL, 0) < 0)
-			continue;
-		if (kc_selector_matches_object(&sel, pod))
-			cm_controller_enqueue_obj(ec->ctrl, s);
-		kc_selector_close(&sel);
-	}
-	cJSON_Delete(svcs);
-}
-
 void eps_on_pod_add(const cJSON *pod, void *arg)
 {
-	enqueue_services(arg, pod);
+	cm_enqueue_pod_services(((eps_controller *)arg)->lister, ((eps_controller *)arg)->ctrl, pod);
 }
 
 void eps_on_pod_update(const cJSON *old_pod, const cJSON *new_pod, void *arg)
 {
 	if (!strcmp(kc_meta_resource_version(old_pod), kc_meta_resource_version(new_pod)))
 		return;
-	enqueue_services(arg, new_pod);
+	cm_enqueue_pod_services(((eps_controller *)arg)->lister, ((eps_controller *)arg)->ctrl, new_pod);
 	if (!kc_json_equal(kc_meta_labels(old_pod), kc_meta_labels(new_pod)))
-		enqueue_services(arg, old_pod);
+		cm_enqueue_pod_services(((eps_controller *)arg)->lister, ((eps_controller *)arg)->ctrl, old_pod);
 }
 
 void eps_on_pod_delete(const cJSON *pod, int final_state_unknown, void *arg)
 {
-	enqueue_services(arg, pod);
+	cm_enqueue_pod_services(((eps_controller *)arg)->lister, ((eps_controller *)arg)->ctrl, pod);
 }
 
 void eps_on_slice(const cJSON *obj, void *arg)

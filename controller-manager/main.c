@@ -24,15 +24,19 @@
 
 #include "controller.h"
 #include "deployment.h"
+#include "disruption.h"
+#include "endpoints.h"
 #include "endpointslice.h"
 #include "garbagecollector.h"
 #include "namespace.h"
+#include "nodeipam.h"
 #include "nodelifecycle.h"
 #include "options.h"
 #include "podgc.h"
 #include "replicaset.h"
 #include "server.h"
 #include "serviceaccount.h"
+#include "ttlafterfinished.h"
 
 static int wake_fd[2] = { -1, -1 };
 
@@ -52,10 +56,10 @@ typedef struct cm_app {
 	kc_client *client;
 	kc_leader *leader;
 	cm_informers *informers;
-	cm_controller *ctrls[12];
+	cm_controller *ctrls[16];
 	int nctrls;
-	kc_recorder *recs[12];
-	cm_api *apis[12];
+	kc_recorder *recs[16];
+	cm_api *apis[16];
 	kc_event_sink *sink;
 	rs_controller rs;
 	dc_controller dc;
@@ -65,7 +69,13 @@ typedef struct cm_app {
 	sa_controller sa;
 	nl_controller nl;
 	podgc_controller pgc;
+	ep_controller ep;
+	nodeipam_controller ipam;
+	pdb_controller pdb;
+	ttl_controller ttl;
 	bool rs_on, dc_on, eps_on, gc_on, ns_on, sa_on, nl_on, pgc_on;
+	bool ep_on, ipam_on, pdb_on, ttl_on;
+	int ep_workers, ttl_workers;
 	int64_t node_grace, node_period;
 	int terminated_gc;
 	int eps_workers, gc_workers, ns_workers, sa_workers;
@@ -238,6 +248,47 @@ static int run_controllers(cm_app *a, int rs_workers, int dc_workers)
 		    (rc = podgc_controller_register(&a->pgc, a->informers)) < 0)
 			return rc;
 	}
+	if (a->ep_on) {
+		cm_api *api = new_api(a, "endpoint-controller");
+		if (!api)
+			return -ENOMEM;
+		ep_controller_init(&a->ep, l, api);
+		if ((rc = add_ctrl(a, "endpoint", a->ep_workers, 15, ep_sync, &a->ep,
+				   &a->ep.ctrl)) < 0 ||
+		    (rc = ep_controller_register(&a->ep, a->informers)) < 0)
+			return rc;
+	}
+	if (a->ipam_on) {
+		/* a->ipam was initialised (and its flags validated) in main */
+		cm_api *api = new_api(a, "node-controller");
+		if (!api)
+			return -ENOMEM;
+		a->ipam.lister = l;
+		a->ipam.api = api;
+		if ((rc = add_ctrl(a, "nodeipam", 1, 0, nodeipam_sync, &a->ipam,
+				   &a->ipam.ctrl)) < 0 ||
+		    (rc = nodeipam_register(&a->ipam, a->informers)) < 0)
+			return rc;
+	}
+	if (a->pdb_on) {
+		cm_api *api = new_api(a, "controllermanager");
+		if (!api)
+			return -ENOMEM;
+		pdb_controller_init(&a->pdb, l, api, NULL);
+		if ((rc = add_ctrl(a, "disruption", 1, 0, pdb_sync, &a->pdb, &a->pdb.ctrl)) < 0 ||
+		    (rc = pdb_controller_register(&a->pdb, a->informers)) < 0)
+			return rc;
+	}
+	if (a->ttl_on) {
+		cm_api *api = new_api(a, "ttl-after-finished-controller");
+		if (!api)
+			return -ENOMEM;
+		ttl_controller_init(&a->ttl, l, api, NULL);
+		if ((rc = add_ctrl(a, "ttl_jobs_to_delete", a->ttl_workers, 0, ttl_sync, &a->ttl,
+				   &a->ttl.ctrl)) < 0 ||
+		    (rc = ttl_controller_register(&a->ttl, a->informers)) < 0)
+			return rc;
+	}
 	if ((rc = cm_informers_start(a->informers)) < 0)
 		return rc;
 	kc_info("Waiting for caches to sync");
@@ -269,6 +320,8 @@ static void shutdown_all(cm_app *a)
 	a->informers = NULL;
 	if (a->rs_on)
 		rs_controller_close(&a->rs);
+	if (a->ipam_on)
+		nodeipam_close(&a->ipam);
 }
 
 int main(int argc, char **argv)
@@ -281,8 +334,8 @@ int main(int argc, char **argv)
 	kc_strlist controllers = { (char *[]){ "*" }, 1, false };
 	bool leader_elect = true, allocate_cidrs = false, use_sa_creds = false;
 	int secure_port = 10257, rs_workers = 5, dc_workers = 5, mask_size = 0;
-	int terminated_gc = 12500, other_syncs = 0, eps_workers = 5, max_eps = 100;
-	int gc_workers = 20, ns_workers = 10, sa_workers = 1;
+	int terminated_gc = 12500, other_syncs = 5, eps_workers = 5, max_eps = 100;
+	int gc_workers = 20, ns_workers = 10, sa_workers = 1, ttl_workers = 5;
 	int64_t le_lease = 15 * KC_NSEC_PER_SEC, le_renew = 10 * KC_NSEC_PER_SEC;
 	int64_t le_retry = 2 * KC_NSEC_PER_SEC;
 	int64_t node_monitor_period = 5 * KC_NSEC_PER_SEC;
@@ -332,10 +385,10 @@ int main(int argc, char **argv)
 		{ "tls-private-key-file", 0, KC_FLAG_STRING, &tls_key,
 		  "File containing the default x509 private key matching --tls-cert-file." },
 		/* accepted, warned about when set: controllers not implemented yet */
-		{ "cluster-cidr", 0, KC_FLAG_STRING, &cluster_cidr, "CIDR Range for Pods in cluster. (not implemented)" },
-		{ "allocate-node-cidrs", 0, KC_FLAG_BOOL, &allocate_cidrs, "Should CIDRs for Pods be allocated. (not implemented)" },
-		{ "node-cidr-mask-size", 0, KC_FLAG_INT, &mask_size, "Mask size for node cidr in cluster. (not implemented)" },
-		{ "service-cluster-ip-range", 0, KC_FLAG_STRING, &service_range, "CIDR Range for Services in cluster. (not implemented)" },
+		{ "cluster-cidr", 0, KC_FLAG_STRING, &cluster_cidr, "CIDR Range for Pods in cluster. Requires --allocate-node-cidrs to be true (IPv4 only)." },
+		{ "allocate-node-cidrs", 0, KC_FLAG_BOOL, &allocate_cidrs, "Should CIDRs for Pods be allocated and set on the cloud provider." },
+		{ "node-cidr-mask-size", 0, KC_FLAG_INT, &mask_size, "Mask size for node cidr in cluster. Default is 24 for IPv4." },
+		{ "service-cluster-ip-range", 0, KC_FLAG_STRING, &service_range, "CIDR Range for Services in cluster. Subnets of --cluster-cidr overlapping it are not given to nodes." },
 		{ "node-monitor-period", 0, KC_FLAG_DURATION, &node_monitor_period, "The period for syncing NodeStatus in cloud-node-lifecycle-controller." },
 		{ "node-monitor-grace-period", 0, KC_FLAG_DURATION, &node_grace, "Amount of time which we allow running Node to be unresponsive before marking it unhealthy." },
 		{ "terminated-pod-gc-threshold", 0, KC_FLAG_INT, &terminated_gc, "Number of terminated pods that can exist before the terminated pod garbage collector starts deleting terminated pods. If <= 0, the terminated pod garbage collector is disabled." },
@@ -350,7 +403,11 @@ int main(int argc, char **argv)
 		{ "requestheader-client-ca-file", 0, KC_FLAG_STRING, &unused_str[6], "(not implemented)" },
 		{ "client-ca-file", 0, KC_FLAG_STRING, &unused_str[7], "(not implemented)" },
 		{ "cert-dir", 0, KC_FLAG_STRING, &unused_str[8], "(the self-signed certificate is kept in memory)" },
-		{ "concurrent-endpoint-syncs", 0, KC_FLAG_INT, &other_syncs, "(not implemented)" },
+		{ "concurrent-endpoint-syncs", 0, KC_FLAG_INT, &other_syncs,
+		  "The number of endpoint syncing operations that will be done concurrently." },
+		{ "concurrent-ttl-after-finished-syncs", 0, KC_FLAG_INT, &ttl_workers,
+		  "The number of ttl-after-finished-controller workers that are allowed to sync "
+		  "concurrently." },
 		{ "concurrent-service-endpoint-syncs", 0, KC_FLAG_INT, &eps_workers,
 		  "The number of service endpoint syncing operations that will be done concurrently." },
 		{ "max-endpoints-per-slice", 0, KC_FLAG_INT, &max_eps,
@@ -380,15 +437,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (rs_workers < 1 || dc_workers < 1 || eps_workers < 1 || gc_workers < 1 ||
-	    ns_workers < 1 || sa_workers < 1) {
+	    ns_workers < 1 || sa_workers < 1 || other_syncs < 1 || ttl_workers < 1) {
 		fprintf(stderr, "Error: --concurrent-*-syncs must be at least 1\n");
 		return 1;
 	}
-	/* accepted for compatibility; honest about what does not run */
-	if (cluster_cidr || allocate_cidrs || mask_size || service_range)
-		kc_warn("node IPAM flags (--cluster-cidr, --allocate-node-cidrs, "
-			"--node-cidr-mask-size, --service-cluster-ip-range) are accepted but the "
-			"nodeipam controller is not implemented yet");
+	if (!allocate_cidrs && (cluster_cidr || mask_size))
+		kc_warn("--cluster-cidr/--node-cidr-mask-size have no effect without "
+			"--allocate-node-cidrs");
 	if (node_grace <= 0 || node_monitor_period <= 0) {
 		fprintf(stderr, "Error: --node-monitor-period and --node-monitor-grace-period must "
 				"be positive\n");
@@ -422,6 +477,18 @@ int main(int argc, char **argv)
 	a.node_period = node_monitor_period;
 	a.terminated_gc = terminated_gc;
 	a.eps.max_endpoints = max_eps;
+	a.ep_on = cm_controller_enabled(&controllers, "endpoint", false);
+	a.ep_workers = other_syncs;
+	a.pdb_on = cm_controller_enabled(&controllers, "disruption", false);
+	a.ttl_on = cm_controller_enabled(&controllers, "ttl-after-finished", false);
+	a.ttl_workers = ttl_workers;
+	/* upstream startNodeIpamController: a no-op unless --allocate-node-cidrs */
+	a.ipam_on = allocate_cidrs && cm_controller_enabled(&controllers, "nodeipam", false);
+	if (a.ipam_on && nodeipam_init(&a.ipam, NULL, NULL, cluster_cidr, service_range,
+				       mask_size, err, sizeof(err)) < 0) {
+		fprintf(stderr, "Error: %s\n", err);
+		return 1;
+	}
 
 	kc_kubeconfig kc;
 	memset(&kc, 0, sizeof(kc));
@@ -500,11 +567,14 @@ int main(int argc, char **argv)
 		if (c == 'L') {
 			kc_info("Started leading: starting controllers (replicaset: %s, deployment: "
 				"%s, endpointslice: %s, garbagecollector: %s, namespace: %s, "
-				"serviceaccount: %s, nodelifecycle: %s, podgc: %s)",
+				"serviceaccount: %s, nodelifecycle: %s, podgc: %s, endpoint: %s, "
+				"nodeipam: %s, disruption: %s, ttl-after-finished: %s)",
 				a.rs_on ? "on" : "off", a.dc_on ? "on" : "off",
 				a.eps_on ? "on" : "off", a.gc_on ? "on" : "off",
 				a.ns_on ? "on" : "off", a.sa_on ? "on" : "off",
-				a.nl_on ? "on" : "off", a.pgc_on ? "on" : "off");
+				a.nl_on ? "on" : "off", a.pgc_on ? "on" : "off",
+				a.ep_on ? "on" : "off", a.ipam_on ? "on" : "off",
+				a.pdb_on ? "on" : "off", a.ttl_on ? "on" : "off");
 			if ((rc = run_controllers(&a, rs_workers, dc_workers)) < 0) {
 				kc_error("error starting controllers: %s", kc_strerror(rc));
 				exit_code = 1;

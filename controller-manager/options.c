@@ -8,18 +8,19 @@
 /* Controllers kubec implements. */
 static const char *const implemented[] = { "deployment", "replicaset", "endpointslice",
 					   "garbagecollector", "namespace", "serviceaccount",
-					   "nodelifecycle", "podgc", NULL };
+					   "nodelifecycle", "podgc", "endpoint", "nodeipam",
+					   "disruption", "ttl-after-finished", NULL };
 
 /* Upstream 1.32's other controllers (their short aliases), accepted so that a
  * kube-controller-manager command line keeps working; they are not run yet. */
 static const char *const upstream_only[] = {
-	"endpoint", "endpointslicemirroring", "replicationcontroller",
-	"resourcequota", "serviceaccount-token", "daemonset", "job", "horizontalpodautoscaling", "disruption",
+	"endpointslicemirroring", "replicationcontroller",
+	"resourcequota", "serviceaccount-token", "daemonset", "job", "horizontalpodautoscaling",
 	"statefulset", "cronjob", "csrsigning", "csrapproving", "csrcleaner", "ttl",
-	"bootstrapsigner", "tokencleaner", "nodeipam", "service",
+	"bootstrapsigner", "tokencleaner", "service",
 	"route", "cloud-node-lifecycle", "persistentvolume-binder", "attachdetach",
 	"persistentvolume-expander", "clusterrole-aggregation", "pvc-protection",
-	"pv-protection", "ttl-after-finished", "root-ca-cert-publisher", "ephemeral-volume",
+	"pv-protection", "root-ca-cert-publisher", "ephemeral-volume",
 	"storage-version-gc", "resourceclaim", "legacy-service-account-token-cleaner",
 	"validatingadmissionpolicy-status", "service-cidr", "taint-eviction-controller",
 	"selinux-warning-controller", NULL

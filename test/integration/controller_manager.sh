@@ -77,7 +77,7 @@ start_cm cm1
 CM1=$CMPID
 CM1PORT=$CMPORT
 wait_for 20 grep -q "Started leading" "$T/cm1.log" || die "cm1 never led"
-grep -q "nodeipam controller is not implemented" "$T/cm1.log" || fail "no warning for --cluster-cidr"
+grep -q "have no effect without --allocate-node-cidrs" "$T/cm1.log" || fail "no warning for --cluster-cidr without --allocate-node-cidrs"
 start_cm cm2
 CM2=$CMPID
 CM2PORT=$CMPORT

@@ -181,9 +181,18 @@ START_TEST(controllers_flag)
 	ck_assert_int_eq(cm_validate_controllers(&l, err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "\"bogus\" is not in the list of known controllers");
 	kc_strlist_free(&l);
-	ck_assert(cm_controller_unimplemented("nodeipam"));
-	ck_assert(cm_controller_unimplemented("ttl-after-finished-controller"));
+	ck_assert(cm_controller_unimplemented("cronjob"));
+	ck_assert(cm_controller_unimplemented("statefulset-controller"));
 	ck_assert(!cm_controller_unimplemented("deployment"));
+	/* milestone 3, under the 1.32 names as well */
+	const char *const m3[] = { "endpoint", "endpoints-controller", "nodeipam",
+				   "node-ipam-controller", "disruption", "disruption-controller",
+				   "ttl-after-finished", "ttl-after-finished-controller" };
+	for (size_t i = 0; i < sizeof(m3) / sizeof(m3[0]); i++) {
+		ck_assert_msg(!cm_controller_unimplemented(m3[i]), "%s", m3[i]);
+		kc_strlist one = { (char *[]){ (char *)m3[i] }, 1, false };
+		ck_assert_int_eq(cm_validate_controllers(&one, err, sizeof(err)), 0);
+	}
 	/* milestone 2: known, implemented, and validated under their 1.32 names too */
 	const char *const m2[] = { "garbagecollector", "namespace", "serviceaccount",
 				   "nodelifecycle", "podgc" };
