@@ -7,143 +7,31 @@
 #include "../../store/kv.h"
 #include "kc_test.h"
 
-/* ---- test helpers (temp data dirs, engine open, request builders) ---- */
-#include <ftw.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-static __attribute__((unused)) int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static __attribute__((unused)) void rm_rf(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static __attribute__((unused)) char *tmpdir(void)
-{
-	char *d = strdup("/tmp/kvtest.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(d));
-	return d;
-}
-
-static __attribute__((unused)) struct kv *open_kv(const char *dir, kc_clock_t *clock, uint64_t snapcount)
-{
-	struct kv_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.data_dir = dir;
-	cfg.name = "test";
-	cfg.clock = clock;
-	cfg.snapshot_count = snapcount;
-	cfg.unsafe_no_fsync = true;
-	struct kv *kv = NULL;
-	int rc = kv_open(&cfg, &kv);
-	ck_assert_msg(rc == 0, "kv_open: %s", kv_errmsg(rc));
-	return kv;
-}
-
-static __attribute__((unused)) ProtobufCBinaryData bin(const char *s)
-{
-	ProtobufCBinaryData b = { strlen(s), (uint8_t *)s };
-	return b;
-}
-
-static __attribute__((unused)) int64_t put(struct kv *kv, const char *k, const char *v)
-{
-	Kvpb__PutRequest r = KVPB__PUT_REQUEST__INIT;
-	r.key = bin(k);
-	r.value = bin(v);
-	Kvpb__PutResponse *resp = NULL;
-	int rc = kv_put(kv, &r, &resp);
-	ck_assert_msg(rc == 0, "put %s: %s", k, kv_errmsg(rc));
-	int64_t rev = resp->header->revision;
-	kvpb__put_response__free_unpacked(resp, NULL);
-	return rev;
-}
-
-static __attribute__((unused)) int64_t del(struct kv *kv, const char *k, const char *end)
-{
-	Kvpb__DeleteRangeRequest r = KVPB__DELETE_RANGE_REQUEST__INIT;
-	r.key = bin(k);
-	if (end)
-		r.range_end = end[0] ? bin(end) : (ProtobufCBinaryData){ 1, (uint8_t *)"" };
-	Kvpb__DeleteRangeResponse *resp = NULL;
-	int rc = kv_delete_range(kv, &r, &resp);
-	ck_assert_msg(rc == 0, "delete %s: %s", k, kv_errmsg(rc));
-	int64_t n = resp->deleted;
-	kvpb__delete_range_response__free_unpacked(resp, NULL);
-	return n;
-}
-
-/* Value of k at rev (0 = latest) into buf ("" when absent); returns the range error. */
-static __attribute__((unused)) int get_at(struct kv *kv, const char *k, int64_t rev, char *buf, size_t cap,
-		  Kvpb__KeyValue *meta)
-{
-	Kvpb__RangeRequest r = KVPB__RANGE_REQUEST__INIT;
-	r.key = bin(k);
-	r.revision = rev;
-	Kvpb__RangeResponse *resp = NULL;
-	int rc = kv_range(kv, &r, &resp);
-	buf[0] = 0;
-	if (rc)
-		return rc;
-	if (resp->n_kvs) {
-		size_t n = resp->kvs[0]->value.len < cap - 1 ? resp->kvs[0]->value.len : cap - 1;
-		memcpy(buf, resp->kvs[0]->value.data, n);
-		buf[n] = 0;
-		if (meta) {
-			*meta = *resp->kvs[0];
-			meta->key.data = NULL;
-			meta->value.data = NULL;
-		}
-	} else if (meta) {
-		kvpb__key_value__init(meta);
-	}
-	kvpb__range_response__free_unpacked(resp, NULL);
-	return 0;
-}
-
-static __attribute__((unused)) uint32_t state_hash(struct kv *kv)
-{
-	Kvpb__HashRequest r = KVPB__HASH_REQUEST__INIT;
-	Kvpb__HashResponse *resp = NULL;
-	ck_assert_int_eq(kv_hash(kv, &r, &resp), 0);
-	uint32_t h = resp->hash;
-	kvpb__hash_response__free_unpacked(resp, NULL);
-	return h;
-}
-/* ---- end helpers ---- */
+#include "kvtest.h"
 
 START_TEST(put_get_history_and_errors)
 {
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, NULL, 0);
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
 	ck_assert_int_eq(kv_current_rev(kv), 1); /* etcd: an empty store is at revision 1 */
-	ck_assert_int_eq(put(kv, "foo", "bar"), 2);
-	ck_assert_int_eq(put(kv, "foo", "baz"), 3);
+	ck_assert_int_eq(kvt_put(kv, "foo", "bar"), 2);
+	ck_assert_int_eq(kvt_put(kv, "foo", "baz"), 3);
 	char v[64];
 	Kvpb__KeyValue m;
-	ck_assert_int_eq(get_at(kv, "foo", 0, v, sizeof(v), &m), 0);
+	ck_assert_int_eq(kvt_get_at(kv, "foo", 0, v, sizeof(v), &m), 0);
 	ck_assert_str_eq(v, "baz");
 	ck_assert_int_eq(m.create_revision, 2);
 	ck_assert_int_eq(m.mod_revision, 3);
 	ck_assert_int_eq(m.version, 2);
-	ck_assert_int_eq(get_at(kv, "foo", 2, v, sizeof(v), &m), 0);
+	ck_assert_int_eq(kvt_get_at(kv, "foo", 2, v, sizeof(v), &m), 0);
 	ck_assert_str_eq(v, "bar");
 	ck_assert_int_eq(m.version, 1);
-	ck_assert_int_eq(get_at(kv, "foo", 99, v, sizeof(v), NULL), KV_EFUTUREREV);
-	ck_assert_int_eq(get_at(kv, "nonexist", 0, v, sizeof(v), &m), 0);
+	ck_assert_int_eq(kvt_get_at(kv, "foo", 99, v, sizeof(v), NULL), KV_EFUTUREREV);
+	ck_assert_int_eq(kvt_get_at(kv, "nonexist", 0, v, sizeof(v), &m), 0);
 	ck_assert_int_eq(m.mod_revision, 0);
 	/* empty key */
 	Kvpb__PutRequest p = KVPB__PUT_REQUEST__INIT;
-	p.value = bin("a");
+	p.value = kvt_bin("a");
 	Kvpb__PutResponse *pr = NULL;
 	ck_assert_int_eq(kv_put(kv, &p, &pr), KV_EEMPTYKEY);
 	ck_assert_ptr_null(pr);
@@ -151,8 +39,8 @@ START_TEST(put_get_history_and_errors)
 	Kvpb__RangeResponse *rresp = NULL;
 	ck_assert_int_eq(kv_range(kv, &rr, &rresp), KV_EEMPTYKEY);
 	/* prev_kv on put */
-	p.key = bin("foo");
-	p.value = bin("qux");
+	p.key = kvt_bin("foo");
+	p.value = kvt_bin("qux");
 	p.prev_kv = true;
 	ck_assert_int_eq(kv_put(kv, &p, &pr), 0);
 	ck_assert_ptr_nonnull(pr->prev_kv);
@@ -162,7 +50,7 @@ START_TEST(put_get_history_and_errors)
 	kvpb__put_response__free_unpacked(pr, NULL);
 	/* ignore_value on a missing key, unknown lease */
 	Kvpb__PutRequest q = KVPB__PUT_REQUEST__INIT;
-	q.key = bin("empty");
+	q.key = kvt_bin("empty");
 	q.ignore_value = true;
 	ck_assert_int_eq(kv_put(kv, &q, &pr), KV_EKEYNOTFOUND);
 	q.ignore_value = false;
@@ -170,16 +58,16 @@ START_TEST(put_get_history_and_errors)
 	ck_assert_int_eq(kv_put(kv, &q, &pr), KV_ELEASENOTFOUND);
 	ck_assert_int_eq(kv_current_rev(kv), 4); /* failed writes do not move the revision */
 	/* ignore_value keeps the value, bumps the version */
-	q.key = bin("foo");
+	q.key = kvt_bin("foo");
 	q.lease = 0;
 	q.ignore_value = true;
 	ck_assert_int_eq(kv_put(kv, &q, &pr), 0);
 	kvpb__put_response__free_unpacked(pr, NULL);
-	ck_assert_int_eq(get_at(kv, "foo", 0, v, sizeof(v), &m), 0);
+	ck_assert_int_eq(kvt_get_at(kv, "foo", 0, v, sizeof(v), &m), 0);
 	ck_assert_str_eq(v, "qux");
 	ck_assert_int_eq(m.version, 4);
 	kv_close(kv);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
@@ -200,16 +88,16 @@ static void key_is(const Kvpb__KeyValue *kv, const char *k)
 
 START_TEST(range_limit_count_sort_filters)
 {
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, NULL, 0);
-	put(kv, "foo", "3");   /* rev 2 */
-	put(kv, "foo1", "1");  /* rev 3 */
-	put(kv, "foo2", "2");  /* rev 4 */
-	put(kv, "fop", "0");   /* rev 5 */
-	put(kv, "foo1", "9");  /* rev 6 */
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
+	kvt_put(kv, "foo", "3");   /* rev 2 */
+	kvt_put(kv, "foo1", "1");  /* rev 3 */
+	kvt_put(kv, "foo2", "2");  /* rev 4 */
+	kvt_put(kv, "fop", "0");   /* rev 5 */
+	kvt_put(kv, "foo1", "9");  /* rev 6 */
 	Kvpb__RangeRequest r = KVPB__RANGE_REQUEST__INIT;
-	r.key = bin("foo");
-	r.range_end = bin("fop");
+	r.key = kvt_bin("foo");
+	r.range_end = kvt_bin("fop");
 	r.limit = 2;
 	Kvpb__RangeResponse *resp = range(kv, &r);
 	ck_assert_uint_eq(resp->n_kvs, 2);
@@ -242,7 +130,7 @@ START_TEST(range_limit_count_sort_filters)
 	resp = range(kv, &all);
 	ck_assert_uint_eq(resp->n_kvs, 4);
 	kvpb__range_response__free_unpacked(resp, NULL);
-	all.key = bin("foo2");
+	all.key = kvt_bin("foo2");
 	resp = range(kv, &all);
 	ck_assert_uint_eq(resp->n_kvs, 2);
 	key_is(resp->kvs[0], "foo2");
@@ -250,8 +138,8 @@ START_TEST(range_limit_count_sort_filters)
 
 	/* range_end < key: empty, no error */
 	Kvpb__RangeRequest inv = KVPB__RANGE_REQUEST__INIT;
-	inv.key = bin("fop");
-	inv.range_end = bin("foo");
+	inv.key = kvt_bin("fop");
+	inv.range_end = kvt_bin("foo");
 	resp = range(kv, &inv);
 	ck_assert_uint_eq(resp->n_kvs, 0);
 	ck_assert_int_eq(resp->count, 0);
@@ -283,8 +171,8 @@ START_TEST(range_limit_count_sort_filters)
 
 	/* min_mod_revision: count is the count before the filter (etcd) */
 	Kvpb__RangeRequest f = KVPB__RANGE_REQUEST__INIT;
-	f.key = bin("foo");
-	f.range_end = bin("fop");
+	f.key = kvt_bin("foo");
+	f.range_end = kvt_bin("fop");
 	f.min_mod_revision = 4;
 	resp = range(kv, &f);
 	ck_assert_uint_eq(resp->n_kvs, 2);
@@ -308,23 +196,23 @@ START_TEST(range_limit_count_sort_filters)
 	Kvpb__RangeResponse *bad = NULL;
 	ck_assert_int_eq(kv_range(kv, &r, &bad), KV_EBADSORT);
 	kv_close(kv);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(delete_tombstones_and_generations)
 {
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, NULL, 0);
-	put(kv, "a", "1");
-	put(kv, "b", "2");
-	put(kv, "c", "3"); /* rev 4 */
-	ck_assert_int_eq(del(kv, "zzz", NULL), 0);
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
+	kvt_put(kv, "a", "1");
+	kvt_put(kv, "b", "2");
+	kvt_put(kv, "c", "3"); /* rev 4 */
+	ck_assert_int_eq(kvt_del(kv, "zzz", NULL), 0);
 	ck_assert_int_eq(kv_current_rev(kv), 4); /* nothing deleted: revision unchanged */
 	Kvpb__DeleteRangeRequest d = KVPB__DELETE_RANGE_REQUEST__INIT;
-	d.key = bin("a");
-	d.range_end = bin("c");
+	d.key = kvt_bin("a");
+	d.range_end = kvt_bin("c");
 	d.prev_kv = true;
 	Kvpb__DeleteRangeResponse *dr = NULL;
 	ck_assert_int_eq(kv_delete_range(kv, &d, &dr), 0);
@@ -334,17 +222,17 @@ START_TEST(delete_tombstones_and_generations)
 	kvpb__delete_range_response__free_unpacked(dr, NULL);
 	char v[16];
 	Kvpb__KeyValue m;
-	ck_assert_int_eq(get_at(kv, "a", 0, v, sizeof(v), &m), 0);
+	ck_assert_int_eq(kvt_get_at(kv, "a", 0, v, sizeof(v), &m), 0);
 	ck_assert_int_eq(m.mod_revision, 0);
-	ck_assert_int_eq(get_at(kv, "a", 4, v, sizeof(v), &m), 0);
+	ck_assert_int_eq(kvt_get_at(kv, "a", 4, v, sizeof(v), &m), 0);
 	ck_assert_str_eq(v, "1");
 	/* a new generation starts over */
-	ck_assert_int_eq(put(kv, "a", "x"), 6);
-	ck_assert_int_eq(get_at(kv, "a", 0, v, sizeof(v), &m), 0);
+	ck_assert_int_eq(kvt_put(kv, "a", "x"), 6);
+	ck_assert_int_eq(kvt_get_at(kv, "a", 0, v, sizeof(v), &m), 0);
 	ck_assert_int_eq(m.create_revision, 6);
 	ck_assert_int_eq(m.version, 1);
 	kv_close(kv);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
@@ -355,8 +243,8 @@ static Kvpb__RequestOp *op_put(const char *k, const char *v)
 	Kvpb__PutRequest *p = calloc(1, sizeof(*p));
 	kvpb__request_op__init(o);
 	kvpb__put_request__init(p);
-	p->key = bin(k);
-	p->value = bin(v);
+	p->key = kvt_bin(k);
+	p->value = kvt_bin(v);
 	o->request_case = KVPB__REQUEST_OP__REQUEST_REQUEST_PUT;
 	o->request_put = p;
 	return o;
@@ -368,7 +256,7 @@ static Kvpb__RequestOp *op_range(const char *k)
 	Kvpb__RangeRequest *r = calloc(1, sizeof(*r));
 	kvpb__request_op__init(o);
 	kvpb__range_request__init(r);
-	r->key = bin(k);
+	r->key = kvt_bin(k);
 	o->request_case = KVPB__REQUEST_OP__REQUEST_REQUEST_RANGE;
 	o->request_range = r;
 	return o;
@@ -380,9 +268,9 @@ static Kvpb__RequestOp *op_del(const char *k, const char *end)
 	Kvpb__DeleteRangeRequest *r = calloc(1, sizeof(*r));
 	kvpb__request_op__init(o);
 	kvpb__delete_range_request__init(r);
-	r->key = bin(k);
+	r->key = kvt_bin(k);
 	if (end)
-		r->range_end = bin(end);
+		r->range_end = kvt_bin(end);
 	o->request_case = KVPB__REQUEST_OP__REQUEST_REQUEST_DELETE_RANGE;
 	o->request_delete_range = r;
 	return o;
@@ -396,17 +284,17 @@ static void free_op(Kvpb__RequestOp *o)
 
 START_TEST(txn_compares_ops_and_limits)
 {
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, NULL, 0);
-	put(kv, "foo", "baz"); /* rev 2 */
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
+	kvt_put(kv, "foo", "baz"); /* rev 2 */
 
 	Kvpb__Compare c = KVPB__COMPARE__INIT;
 	Kvpb__Compare *cs[] = { &c };
-	c.key = bin("foo");
+	c.key = kvt_bin("foo");
 	c.result = KVPB__COMPARE__COMPARE_RESULT__EQUAL;
 	c.target = KVPB__COMPARE__COMPARE_TARGET__VALUE;
 	c.target_union_case = KVPB__COMPARE__TARGET_UNION_VALUE;
-	c.value = bin("baz");
+	c.value = kvt_bin("baz");
 	Kvpb__RequestOp *succ[] = { op_put("foo", "qux"), op_range("foo") };
 	Kvpb__RequestOp *fail[] = { op_range("foo") };
 	Kvpb__TxnRequest t = KVPB__TXN_REQUEST__INIT;
@@ -441,7 +329,7 @@ START_TEST(txn_compares_ops_and_limits)
 	/* create-if-absent: CREATE == 0 */
 	Kvpb__Compare cc = KVPB__COMPARE__INIT;
 	Kvpb__Compare *ccs[] = { &cc };
-	cc.key = bin("newkey");
+	cc.key = kvt_bin("newkey");
 	cc.target = KVPB__COMPARE__COMPARE_TARGET__CREATE;
 	cc.target_union_case = KVPB__COMPARE__TARGET_UNION_CREATE_REVISION;
 	Kvpb__RequestOp *cput[] = { op_put("newkey", "v") };
@@ -460,8 +348,8 @@ START_TEST(txn_compares_ops_and_limits)
 	kvpb__txn_response__free_unpacked(tr, NULL);
 
 	/* MOD compare with range_end over two keys, GREATER */
-	cc.key = bin("f");
-	cc.range_end = bin("g");
+	cc.key = kvt_bin("f");
+	cc.range_end = kvt_bin("g");
 	cc.target = KVPB__COMPARE__COMPARE_TARGET__MOD;
 	cc.target_union_case = KVPB__COMPARE__TARGET_UNION_MOD_REVISION;
 	cc.mod_revision = 2;
@@ -470,7 +358,7 @@ START_TEST(txn_compares_ops_and_limits)
 	ck_assert_int_eq(kv_txn(kv, &t2, &tr), 0);
 	ck_assert(tr->succeeded); /* foo mod 3 > 2 */
 	kvpb__txn_response__free_unpacked(tr, NULL);
-	cc.range_end = bin("z"); /* newkey mod 4, foo 3: both > 2 */
+	cc.range_end = kvt_bin("z"); /* newkey mod 4, foo 3: both > 2 */
 	cc.mod_revision = 3;     /* foo is not > 3 */
 	ck_assert_int_eq(kv_txn(kv, &t2, &tr), 0);
 	ck_assert(!tr->succeeded);
@@ -547,17 +435,17 @@ START_TEST(txn_compares_ops_and_limits)
 	free_op(nf[0]);
 	free_op(outer[1]);
 	kv_close(kv);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(compaction_errors_and_reads)
 {
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, NULL, 0);
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
 	for (int i = 0; i < 9; i++)
-		put(kv, "foo", i % 2 ? "odd" : "even"); /* revs 2..10 */
+		kvt_put(kv, "foo", i % 2 ? "odd" : "even"); /* revs 2..10 */
 	Kvpb__CompactionRequest c = KVPB__COMPACTION_REQUEST__INIT;
 	Kvpb__CompactionResponse *cr = NULL;
 	c.revision = 5;
@@ -565,10 +453,10 @@ START_TEST(compaction_errors_and_reads)
 	ck_assert_int_eq(cr->header->revision, 10);
 	kvpb__compaction_response__free_unpacked(cr, NULL);
 	char v[16];
-	ck_assert_int_eq(get_at(kv, "foo", 4, v, sizeof(v), NULL), KV_ECOMPACTED);
-	ck_assert_int_eq(get_at(kv, "foo", 5, v, sizeof(v), NULL), 0); /* == compacted: ok */
+	ck_assert_int_eq(kvt_get_at(kv, "foo", 4, v, sizeof(v), NULL), KV_ECOMPACTED);
+	ck_assert_int_eq(kvt_get_at(kv, "foo", 5, v, sizeof(v), NULL), 0); /* == compacted: ok */
 	ck_assert_str_eq(v, "odd");
-	ck_assert_int_eq(get_at(kv, "foo", 6, v, sizeof(v), NULL), 0);
+	ck_assert_int_eq(kvt_get_at(kv, "foo", 6, v, sizeof(v), NULL), 0);
 	ck_assert_str_eq(v, "even");
 	c.revision = 3;
 	ck_assert_int_eq(kv_compact(kv, &c, &cr), KV_ECOMPACTED);
@@ -587,7 +475,7 @@ START_TEST(compaction_errors_and_reads)
 	ck_assert_int_eq(kv_grpc_code(KV_ETOOMANYOPS), 3);
 	ck_assert_int_eq(kv_grpc_code(-ENOMEM), 2);
 	kv_close(kv);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
@@ -606,7 +494,7 @@ static bool has_nospace(struct kv *kv)
 
 START_TEST(quota_raises_nospace_until_disarmed)
 {
-	char *dir = tmpdir();
+	char *dir = kvt_tmpdir();
 	struct kv_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.data_dir = dir;
@@ -622,8 +510,8 @@ START_TEST(quota_raises_nospace_until_disarmed)
 	for (i = 0; i < 100; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
 		Kvpb__PutRequest p = KVPB__PUT_REQUEST__INIT;
-		p.key = bin(key);
-		p.value = bin(val);
+		p.key = kvt_bin(key);
+		p.value = kvt_bin(val);
 		Kvpb__PutResponse *pr = NULL;
 		rc = kv_put(kv, &p, &pr);
 		if (rc)
@@ -642,11 +530,11 @@ START_TEST(quota_raises_nospace_until_disarmed)
 	kvpb__status_response__free_unpacked(st, NULL);
 	/* small writes fail too while the alarm is raised; deletes work */
 	Kvpb__PutRequest small = KVPB__PUT_REQUEST__INIT;
-	small.key = bin("s");
-	small.value = bin("1");
+	small.key = kvt_bin("s");
+	small.value = kvt_bin("1");
 	Kvpb__PutResponse *pr = NULL;
 	ck_assert_int_eq(kv_put(kv, &small, &pr), KV_ENOSPACE);
-	ck_assert_int_gt(del(kv, "k", "l"), 0);
+	ck_assert_int_gt(kvt_del(kv, "k", "l"), 0);
 	ck_assert_int_eq(kv_put(kv, &small, &pr), KV_ENOSPACE); /* still armed */
 	/* compact + defragment + disarm: writes resume */
 	Kvpb__CompactionRequest c = KVPB__COMPACTION_REQUEST__INIT;
@@ -671,14 +559,14 @@ START_TEST(quota_raises_nospace_until_disarmed)
 	kvpb__put_response__free_unpacked(pr, NULL);
 	kv_close(kv);
 	/* the alarm state is durable: raise it again and reopen */
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(status_and_member_list)
 {
-	char *dir = tmpdir();
+	char *dir = kvt_tmpdir();
 	struct kv_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.data_dir = dir;
@@ -693,7 +581,7 @@ START_TEST(status_and_member_list)
 	struct kv *kv = NULL;
 	ck_assert_int_eq(kv_open(&cfg, &kv), 0);
 	uint64_t id = kv_member_id(kv);
-	put(kv, "x", "y");
+	kvt_put(kv, "x", "y");
 	Kvpb__MemberListRequest mr = KVPB__MEMBER_LIST_REQUEST__INIT;
 	Kvpb__MemberListResponse *ml = NULL;
 	ck_assert_int_eq(kv_member_list(kv, &mr, &ml), 0);
@@ -715,7 +603,7 @@ START_TEST(status_and_member_list)
 	ck_assert_int_eq(kv_open(&cfg, &kv), 0);
 	ck_assert_uint_eq(kv_member_id(kv), id);
 	kv_close(kv);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
@@ -740,7 +628,7 @@ START_TEST(auto_compaction_revision_and_periodic)
 {
 	kc_fake_clock fc;
 	kc_fake_clock_init(&fc, INT64_C(1700000000) * KC_NSEC_PER_SEC, 9);
-	char *dir = tmpdir();
+	char *dir = kvt_tmpdir();
 	struct kv_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.data_dir = dir;
@@ -751,13 +639,13 @@ START_TEST(auto_compaction_revision_and_periodic)
 	struct kv *kv = NULL;
 	ck_assert_int_eq(kv_open(&cfg, &kv), 0);
 	for (int i = 0; i < 30; i++)
-		put(kv, "r", "v"); /* revision 31 */
+		kvt_put(kv, "r", "v"); /* revision 31 */
 	ck_assert_int_eq(kv_compact_rev(kv), 0);
 	/* etcd's revision compactor runs every 5 minutes: current - retention */
 	kc_fake_clock_advance(&fc, 301 * KC_NSEC_PER_SEC);
 	ck_assert_int_eq(wait_compact(kv, 21), 21);
 	kv_close(kv);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 
 	/* periodic "1h": compact to the revision sampled an hour earlier */
 	ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/kvtest.XXXXXX")));
@@ -765,12 +653,12 @@ START_TEST(auto_compaction_revision_and_periodic)
 	cfg.auto_compaction_retention = "1h";
 	ck_assert_int_eq(kv_open(&cfg, &kv), 0);
 	for (int i = 0; i < 5; i++)
-		put(kv, "p", "v"); /* revision 6 */
+		kvt_put(kv, "p", "v"); /* revision 6 */
 	kc_fake_clock_advance(&fc, 61 * 60 * KC_NSEC_PER_SEC);
 	/* first hour: the sample taken at start (revision 1) */
 	ck_assert_int_eq(wait_compact(kv, 1), 1);
 	for (int i = 0; i < 5; i++)
-		put(kv, "p", "v"); /* revision 11 */
+		kvt_put(kv, "p", "v"); /* revision 11 */
 	kc_fake_clock_advance(&fc, 61 * 60 * KC_NSEC_PER_SEC);
 	/* an hour later: the revision seen an hour ago (6), not the current 11 */
 	ck_assert_int_eq(wait_compact(kv, 6), 6);
@@ -779,7 +667,7 @@ START_TEST(auto_compaction_revision_and_periodic)
 	cfg.auto_compaction_retention = "1x";
 	ck_assert_int_eq(kv_open(&cfg, &kv), -EINVAL);
 	kc_fake_clock_close(&fc);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
@@ -820,8 +708,8 @@ static void on_txn_done(void *arg, int err, void *resp)
 
 START_TEST(async_writes_complete_in_order)
 {
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, NULL, 0);
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
 	struct acks a = { .n = 0 };
 	pthread_mutex_init(&a.mu, NULL);
 	pthread_cond_init(&a.cv, NULL);
@@ -829,8 +717,8 @@ START_TEST(async_writes_complete_in_order)
 	for (int i = 0; i < 100; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "async/%02d", i);
 		Kvpb__PutRequest r = KVPB__PUT_REQUEST__INIT;
-		r.key = bin(keys[i]);
-		r.value = bin("v");
+		r.key = kvt_bin(keys[i]);
+		r.value = kvt_bin("v");
 		ck_assert_int_eq(kv_put_async(kv, &r, on_put_done, &a), 0);
 	}
 	/* validation errors come back at once, without a callback */
@@ -849,7 +737,7 @@ START_TEST(async_writes_complete_in_order)
 		ck_assert_int_eq(a.revs[i], 2 + i); /* submission order is commit order */
 	pthread_mutex_unlock(&a.mu);
 	char v[8];
-	ck_assert_int_eq(get_at(kv, "async/99", 0, v, sizeof(v), NULL), 0);
+	ck_assert_int_eq(kvt_get_at(kv, "async/99", 0, v, sizeof(v), NULL), 0);
 	ck_assert_str_eq(v, "v");
 	/* a read-only txn is answered inline */
 	Kvpb__TxnRequest t = KVPB__TXN_REQUEST__INIT;
@@ -858,7 +746,7 @@ START_TEST(async_writes_complete_in_order)
 	kv_close(kv);
 	pthread_mutex_destroy(&a.mu);
 	pthread_cond_destroy(&a.cv);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST

@@ -7,119 +7,7 @@
 #include "../../store/kv.h"
 #include "kc_test.h"
 
-/* ---- test helpers (temp data dirs, engine open, request builders) ---- */
-#include <ftw.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-static __attribute__((unused)) int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static __attribute__((unused)) void rm_rf(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static __attribute__((unused)) char *tmpdir(void)
-{
-	char *d = strdup("/tmp/kvtest.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(d));
-	return d;
-}
-
-static __attribute__((unused)) struct kv *open_kv(const char *dir, kc_clock_t *clock, uint64_t snapcount)
-{
-	struct kv_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.data_dir = dir;
-	cfg.name = "test";
-	cfg.clock = clock;
-	cfg.snapshot_count = snapcount;
-	cfg.unsafe_no_fsync = true;
-	struct kv *kv = NULL;
-	int rc = kv_open(&cfg, &kv);
-	ck_assert_msg(rc == 0, "kv_open: %s", kv_errmsg(rc));
-	return kv;
-}
-
-static __attribute__((unused)) ProtobufCBinaryData bin(const char *s)
-{
-	ProtobufCBinaryData b = { strlen(s), (uint8_t *)s };
-	return b;
-}
-
-static __attribute__((unused)) int64_t put(struct kv *kv, const char *k, const char *v)
-{
-	Kvpb__PutRequest r = KVPB__PUT_REQUEST__INIT;
-	r.key = bin(k);
-	r.value = bin(v);
-	Kvpb__PutResponse *resp = NULL;
-	int rc = kv_put(kv, &r, &resp);
-	ck_assert_msg(rc == 0, "put %s: %s", k, kv_errmsg(rc));
-	int64_t rev = resp->header->revision;
-	kvpb__put_response__free_unpacked(resp, NULL);
-	return rev;
-}
-
-static __attribute__((unused)) int64_t del(struct kv *kv, const char *k, const char *end)
-{
-	Kvpb__DeleteRangeRequest r = KVPB__DELETE_RANGE_REQUEST__INIT;
-	r.key = bin(k);
-	if (end)
-		r.range_end = end[0] ? bin(end) : (ProtobufCBinaryData){ 1, (uint8_t *)"" };
-	Kvpb__DeleteRangeResponse *resp = NULL;
-	int rc = kv_delete_range(kv, &r, &resp);
-	ck_assert_msg(rc == 0, "delete %s: %s", k, kv_errmsg(rc));
-	int64_t n = resp->deleted;
-	kvpb__delete_range_response__free_unpacked(resp, NULL);
-	return n;
-}
-
-/* Value of k at rev (0 = latest) into buf ("" when absent); returns the range error. */
-static __attribute__((unused)) int get_at(struct kv *kv, const char *k, int64_t rev, char *buf, size_t cap,
-		  Kvpb__KeyValue *meta)
-{
-	Kvpb__RangeRequest r = KVPB__RANGE_REQUEST__INIT;
-	r.key = bin(k);
-	r.revision = rev;
-	Kvpb__RangeResponse *resp = NULL;
-	int rc = kv_range(kv, &r, &resp);
-	buf[0] = 0;
-	if (rc)
-		return rc;
-	if (resp->n_kvs) {
-		size_t n = resp->kvs[0]->value.len < cap - 1 ? resp->kvs[0]->value.len : cap - 1;
-		memcpy(buf, resp->kvs[0]->value.data, n);
-		buf[n] = 0;
-		if (meta) {
-			*meta = *resp->kvs[0];
-			meta->key.data = NULL;
-			meta->value.data = NULL;
-		}
-	} else if (meta) {
-		kvpb__key_value__init(meta);
-	}
-	kvpb__range_response__free_unpacked(resp, NULL);
-	return 0;
-}
-
-static __attribute__((unused)) uint32_t state_hash(struct kv *kv)
-{
-	Kvpb__HashRequest r = KVPB__HASH_REQUEST__INIT;
-	Kvpb__HashResponse *resp = NULL;
-	ck_assert_int_eq(kv_hash(kv, &r, &resp), 0);
-	uint32_t h = resp->hash;
-	kvpb__hash_response__free_unpacked(resp, NULL);
-	return h;
-}
-/* ---- end helpers ---- */
+#include "kvtest.h"
 
 static int64_t grant(struct kv *kv, int64_t id, int64_t ttl, int *err)
 {
@@ -141,8 +29,8 @@ static int64_t grant(struct kv *kv, int64_t id, int64_t ttl, int *err)
 static int put_lease(struct kv *kv, const char *k, int64_t lease)
 {
 	Kvpb__PutRequest p = KVPB__PUT_REQUEST__INIT;
-	p.key = bin(k);
-	p.value = bin("v");
+	p.key = kvt_bin(k);
+	p.value = kvt_bin("v");
 	p.lease = lease;
 	Kvpb__PutResponse *r = NULL;
 	int rc = kv_put(kv, &p, &r);
@@ -165,8 +53,8 @@ START_TEST(grant_keepalive_timetolive_revoke)
 {
 	kc_fake_clock fc;
 	kc_fake_clock_init(&fc, INT64_C(1700000000) * KC_NSEC_PER_SEC, 1);
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, &fc.base, 0);
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, &fc.base, 0);
 	int err;
 	ck_assert_int_eq(grant(kv, 7587, 60, &err), 60);
 	grant(kv, 7587, 60, &err);
@@ -224,14 +112,14 @@ START_TEST(grant_keepalive_timetolive_revoke)
 	kvpb__lease_revoke_response__free_unpacked(rr, NULL);
 	char v[8];
 	Kvpb__KeyValue m;
-	get_at(kv, "leased", 0, v, sizeof(v), &m);
+	kvt_get_at(kv, "leased", 0, v, sizeof(v), &m);
 	ck_assert_int_eq(m.mod_revision, 0);
-	get_at(kv, "leased2", 0, v, sizeof(v), &m);
+	kvt_get_at(kv, "leased2", 0, v, sizeof(v), &m);
 	ck_assert_int_gt(m.mod_revision, 0);
 	ck_assert_int_eq(kv_lease_revoke(kv, &rq, &rr), KV_ELEASENOTFOUND);
 	kv_close(kv);
 	kc_fake_clock_close(&fc);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
@@ -282,21 +170,21 @@ START_TEST(expiry_deletes_keys_in_one_revision)
 {
 	kc_fake_clock fc;
 	kc_fake_clock_init(&fc, INT64_C(1700000000) * KC_NSEC_PER_SEC, 2);
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, &fc.base, 0);
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, &fc.base, 0);
 	int err;
 	grant(kv, 100, 10, &err);
 	ck_assert_int_eq(err, 0);
 	ck_assert_int_eq(put_lease(kv, "l/a", 100), 0);
 	ck_assert_int_eq(put_lease(kv, "l/b", 100), 0);
 	ck_assert_int_eq(put_lease(kv, "l/c", 100), 0);
-	put(kv, "l/keep", "x");
+	kvt_put(kv, "l/keep", "x");
 	struct events ev = { .msgs = 0 };
 	pthread_mutex_init(&ev.mu, NULL);
 	pthread_cond_init(&ev.cv, NULL);
 	Kvpb__WatchCreateRequest wr = KVPB__WATCH_CREATE_REQUEST__INIT;
-	wr.key = bin("l/");
-	wr.range_end = bin("l0");
+	wr.key = kvt_bin("l/");
+	wr.range_end = kvt_bin("l0");
 	struct kv_watch *w = NULL;
 	ck_assert_int_eq(kv_watch_create(kv, &wr, 0, on_watch, &ev, &w), 0);
 
@@ -326,14 +214,14 @@ START_TEST(expiry_deletes_keys_in_one_revision)
 	kvpb__lease_time_to_live_response__free_unpacked(t, NULL);
 	char v[8];
 	Kvpb__KeyValue m;
-	get_at(kv, "l/keep", 0, v, sizeof(v), &m);
+	kvt_get_at(kv, "l/keep", 0, v, sizeof(v), &m);
 	ck_assert_str_eq(v, "x");
 	kv_watch_cancel(kv, w, false);
 	kv_close(kv);
 	kc_fake_clock_close(&fc);
 	pthread_mutex_destroy(&ev.mu);
 	pthread_cond_destroy(&ev.cv);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
@@ -342,14 +230,14 @@ START_TEST(leases_survive_restart_with_full_ttl)
 {
 	kc_fake_clock fc;
 	kc_fake_clock_init(&fc, INT64_C(1700000000) * KC_NSEC_PER_SEC, 3);
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, &fc.base, 0);
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, &fc.base, 0);
 	int err;
 	grant(kv, 55, 30, &err);
 	ck_assert_int_eq(put_lease(kv, "k", 55), 0);
 	kc_fake_clock_advance(&fc, 20 * KC_NSEC_PER_SEC);
 	kv_close(kv);
-	kv = open_kv(dir, &fc.base, 0);
+	kv = kvt_open(dir, &fc.base, 0);
 	/* etcd 3.4 (no checkpoints): a restarted member gives leases their full TTL */
 	Kvpb__LeaseTimeToLiveResponse *t = ttl_of(kv, 55);
 	ck_assert_int_eq(t->ttl, 30);
@@ -357,7 +245,7 @@ START_TEST(leases_survive_restart_with_full_ttl)
 	kvpb__lease_time_to_live_response__free_unpacked(t, NULL);
 	kv_close(kv);
 	kc_fake_clock_close(&fc);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST

@@ -9,119 +9,7 @@
 #include "../../store/wal.h"
 #include "kc_test.h"
 
-/* ---- test helpers (temp data dirs, engine open, request builders) ---- */
-#include <ftw.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-static __attribute__((unused)) int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static __attribute__((unused)) void rm_rf(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static __attribute__((unused)) char *tmpdir(void)
-{
-	char *d = strdup("/tmp/kvtest.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(d));
-	return d;
-}
-
-static __attribute__((unused)) struct kv *open_kv(const char *dir, kc_clock_t *clock, uint64_t snapcount)
-{
-	struct kv_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.data_dir = dir;
-	cfg.name = "test";
-	cfg.clock = clock;
-	cfg.snapshot_count = snapcount;
-	cfg.unsafe_no_fsync = true;
-	struct kv *kv = NULL;
-	int rc = kv_open(&cfg, &kv);
-	ck_assert_msg(rc == 0, "kv_open: %s", kv_errmsg(rc));
-	return kv;
-}
-
-static __attribute__((unused)) ProtobufCBinaryData bin(const char *s)
-{
-	ProtobufCBinaryData b = { strlen(s), (uint8_t *)s };
-	return b;
-}
-
-static __attribute__((unused)) int64_t put(struct kv *kv, const char *k, const char *v)
-{
-	Kvpb__PutRequest r = KVPB__PUT_REQUEST__INIT;
-	r.key = bin(k);
-	r.value = bin(v);
-	Kvpb__PutResponse *resp = NULL;
-	int rc = kv_put(kv, &r, &resp);
-	ck_assert_msg(rc == 0, "put %s: %s", k, kv_errmsg(rc));
-	int64_t rev = resp->header->revision;
-	kvpb__put_response__free_unpacked(resp, NULL);
-	return rev;
-}
-
-static __attribute__((unused)) int64_t del(struct kv *kv, const char *k, const char *end)
-{
-	Kvpb__DeleteRangeRequest r = KVPB__DELETE_RANGE_REQUEST__INIT;
-	r.key = bin(k);
-	if (end)
-		r.range_end = end[0] ? bin(end) : (ProtobufCBinaryData){ 1, (uint8_t *)"" };
-	Kvpb__DeleteRangeResponse *resp = NULL;
-	int rc = kv_delete_range(kv, &r, &resp);
-	ck_assert_msg(rc == 0, "delete %s: %s", k, kv_errmsg(rc));
-	int64_t n = resp->deleted;
-	kvpb__delete_range_response__free_unpacked(resp, NULL);
-	return n;
-}
-
-/* Value of k at rev (0 = latest) into buf ("" when absent); returns the range error. */
-static __attribute__((unused)) int get_at(struct kv *kv, const char *k, int64_t rev, char *buf, size_t cap,
-		  Kvpb__KeyValue *meta)
-{
-	Kvpb__RangeRequest r = KVPB__RANGE_REQUEST__INIT;
-	r.key = bin(k);
-	r.revision = rev;
-	Kvpb__RangeResponse *resp = NULL;
-	int rc = kv_range(kv, &r, &resp);
-	buf[0] = 0;
-	if (rc)
-		return rc;
-	if (resp->n_kvs) {
-		size_t n = resp->kvs[0]->value.len < cap - 1 ? resp->kvs[0]->value.len : cap - 1;
-		memcpy(buf, resp->kvs[0]->value.data, n);
-		buf[n] = 0;
-		if (meta) {
-			*meta = *resp->kvs[0];
-			meta->key.data = NULL;
-			meta->value.data = NULL;
-		}
-	} else if (meta) {
-		kvpb__key_value__init(meta);
-	}
-	kvpb__range_response__free_unpacked(resp, NULL);
-	return 0;
-}
-
-static __attribute__((unused)) uint32_t state_hash(struct kv *kv)
-{
-	Kvpb__HashRequest r = KVPB__HASH_REQUEST__INIT;
-	Kvpb__HashResponse *resp = NULL;
-	ck_assert_int_eq(kv_hash(kv, &r, &resp), 0);
-	uint32_t h = resp->hash;
-	kvpb__hash_response__free_unpacked(resp, NULL);
-	return h;
-}
-/* ---- end helpers ---- */
+#include "kvtest.h"
 
 struct seen {
 	uint64_t idx[64];
@@ -161,7 +49,7 @@ static char *only_segment(const char *dir)
 
 START_TEST(replays_in_order_after_reopen)
 {
-	char *dir = tmpdir();
+	char *dir = kvt_tmpdir();
 	struct wal w;
 	struct seen s = { .n = 0 };
 	ck_assert_int_eq(wal_open(&w, dir, 0, true, 0, record, &s), 0);
@@ -185,14 +73,14 @@ START_TEST(replays_in_order_after_reopen)
 	ck_assert_int_eq(s.n, 1);
 	ck_assert_str_eq(s.data[0], "three");
 	wal_close(&w);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(torn_final_record_is_truncated)
 {
-	char *dir = tmpdir();
+	char *dir = kvt_tmpdir();
 	struct wal w;
 	struct seen s = { .n = 0 };
 	ck_assert_int_eq(wal_open(&w, dir, 0, true, 0, record, &s), 0);
@@ -228,14 +116,14 @@ START_TEST(torn_final_record_is_truncated)
 	ck_assert_int_eq(s.n, 3);
 	wal_close(&w);
 	free(seg);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(corrupt_record_in_the_middle_refuses_to_start)
 {
-	char *dir = tmpdir();
+	char *dir = kvt_tmpdir();
 	struct wal w;
 	struct seen s = { .n = 0 };
 	ck_assert_int_eq(wal_open(&w, dir, 0, true, 0, record, &s), 0);
@@ -254,14 +142,14 @@ START_TEST(corrupt_record_in_the_middle_refuses_to_start)
 	ck_assert_int_eq(wal_open(&w, dir, 0, true, 0, record, &s), KV_ECORRUPT);
 	/* and the engine refuses to open that data dir */
 	free(seg);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(segments_rotate_and_corruption_in_an_old_one_is_fatal)
 {
-	char *dir = tmpdir();
+	char *dir = kvt_tmpdir();
 	struct wal w;
 	struct seen s = { .n = 0 };
 	ck_assert_int_eq(wal_open(&w, dir, 64, true, 0, record, &s), 0);
@@ -296,7 +184,7 @@ START_TEST(segments_rotate_and_corruption_in_an_old_one_is_fatal)
 	close(fd);
 	ck_assert_int_eq(wal_open(&w, dir, 64, true, 5, record, &s), KV_ECORRUPT);
 	free(first);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
@@ -319,8 +207,8 @@ static void *writer_main(void *arg)
 		snprintf(k, sizeof(k), "w%d/%03d", w->id, i);
 		snprintf(v, sizeof(v), "val-%d-%d", w->id, i);
 		Kvpb__PutRequest r = KVPB__PUT_REQUEST__INIT;
-		r.key = bin(k);
-		r.value = bin(v);
+		r.key = kvt_bin(k);
+		r.value = kvt_bin(v);
 		Kvpb__PutResponse *resp = NULL;
 		if (kv_put(w->kv, &r, &resp) != 0) {
 			w->errors++;
@@ -334,7 +222,7 @@ static void *writer_main(void *arg)
 
 START_TEST(group_commit_keeps_every_acknowledged_write)
 {
-	char *dir = tmpdir();
+	char *dir = kvt_tmpdir();
 	struct kv_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.data_dir = dir;
@@ -355,13 +243,13 @@ START_TEST(group_commit_keeps_every_acknowledged_write)
 	/* concurrent writers share fsyncs */
 	ck_assert_msg(st.wal_fsyncs < WRITERS * PER_WRITER, "fsyncs %llu",
 		      (unsigned long long)st.wal_fsyncs);
-	uint32_t h = state_hash(kv);
+	uint32_t h = kvt_state_hash(kv);
 	int64_t rev = kv_current_rev(kv);
 	ck_assert_int_eq(rev, 1 + WRITERS * PER_WRITER);
 	kv_close(kv);
 	ck_assert_int_eq(kv_open(&cfg, &kv), 0);
 	ck_assert_int_eq(kv_current_rev(kv), rev);
-	ck_assert_uint_eq(state_hash(kv), h);
+	ck_assert_uint_eq(kvt_state_hash(kv), h);
 	for (int i = 0; i < WRITERS; i++) {
 		ck_assert_int_eq(ws[i].errors, 0);
 		for (int j = 0; j < PER_WRITER; j += 37) {
@@ -369,24 +257,24 @@ START_TEST(group_commit_keeps_every_acknowledged_write)
 			snprintf(k, sizeof(k), "w%d/%03d", i, j);
 			snprintf(want, sizeof(want), "val-%d-%d", i, j);
 			Kvpb__KeyValue m;
-			ck_assert_int_eq(get_at(kv, k, 0, v, sizeof(v), &m), 0);
+			ck_assert_int_eq(kvt_get_at(kv, k, 0, v, sizeof(v), &m), 0);
 			ck_assert_str_eq(v, want);
 			ck_assert_int_eq(m.mod_revision, ws[i].revs[j]);
 		}
 	}
 	kv_close(kv);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(engine_refuses_corrupt_wal)
 {
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, NULL, 0);
-	put(kv, "a", "1");
-	put(kv, "b", "2");
-	put(kv, "c", "3");
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
+	kvt_put(kv, "a", "1");
+	kvt_put(kv, "b", "2");
+	kvt_put(kv, "c", "3");
 	kv_close(kv);
 	char *seg = NULL;
 	ck_assert(asprintf(&seg, "%s/member/wal/%016x-%016x.wal", dir, 0, 1) > 0);
@@ -399,7 +287,7 @@ START_TEST(engine_refuses_corrupt_wal)
 	cfg.data_dir = dir;
 	ck_assert_int_eq(kv_open(&cfg, &kv), KV_ECORRUPT);
 	free(seg);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
@@ -411,7 +299,7 @@ START_TEST(random_damage_never_yields_wrong_records)
 	 * replay a prefix of what was written, never a changed record. */
 	uint64_t x = 88172645463325252ull;
 	for (int iter = 0; iter < 60; iter++) {
-		char *dir = tmpdir();
+		char *dir = kvt_tmpdir();
 		struct wal w;
 		struct seen s = { .n = 0 };
 		ck_assert_int_eq(wal_open(&w, dir, 0, true, 0, record, &s), 0);
@@ -442,7 +330,7 @@ START_TEST(random_damage_never_yields_wrong_records)
 		if (rc == 0)
 			wal_close(&w);
 		free(seg);
-		rm_rf(dir);
+		kvt_rm_rf(dir);
 		free(dir);
 	}
 }

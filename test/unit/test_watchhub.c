@@ -8,119 +8,7 @@
 #include "../../store/kv.h"
 #include "kc_test.h"
 
-/* ---- test helpers (temp data dirs, engine open, request builders) ---- */
-#include <ftw.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-static __attribute__((unused)) int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static __attribute__((unused)) void rm_rf(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static __attribute__((unused)) char *tmpdir(void)
-{
-	char *d = strdup("/tmp/kvtest.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(d));
-	return d;
-}
-
-static __attribute__((unused)) struct kv *open_kv(const char *dir, kc_clock_t *clock, uint64_t snapcount)
-{
-	struct kv_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.data_dir = dir;
-	cfg.name = "test";
-	cfg.clock = clock;
-	cfg.snapshot_count = snapcount;
-	cfg.unsafe_no_fsync = true;
-	struct kv *kv = NULL;
-	int rc = kv_open(&cfg, &kv);
-	ck_assert_msg(rc == 0, "kv_open: %s", kv_errmsg(rc));
-	return kv;
-}
-
-static __attribute__((unused)) ProtobufCBinaryData bin(const char *s)
-{
-	ProtobufCBinaryData b = { strlen(s), (uint8_t *)s };
-	return b;
-}
-
-static __attribute__((unused)) int64_t put(struct kv *kv, const char *k, const char *v)
-{
-	Kvpb__PutRequest r = KVPB__PUT_REQUEST__INIT;
-	r.key = bin(k);
-	r.value = bin(v);
-	Kvpb__PutResponse *resp = NULL;
-	int rc = kv_put(kv, &r, &resp);
-	ck_assert_msg(rc == 0, "put %s: %s", k, kv_errmsg(rc));
-	int64_t rev = resp->header->revision;
-	kvpb__put_response__free_unpacked(resp, NULL);
-	return rev;
-}
-
-static __attribute__((unused)) int64_t del(struct kv *kv, const char *k, const char *end)
-{
-	Kvpb__DeleteRangeRequest r = KVPB__DELETE_RANGE_REQUEST__INIT;
-	r.key = bin(k);
-	if (end)
-		r.range_end = end[0] ? bin(end) : (ProtobufCBinaryData){ 1, (uint8_t *)"" };
-	Kvpb__DeleteRangeResponse *resp = NULL;
-	int rc = kv_delete_range(kv, &r, &resp);
-	ck_assert_msg(rc == 0, "delete %s: %s", k, kv_errmsg(rc));
-	int64_t n = resp->deleted;
-	kvpb__delete_range_response__free_unpacked(resp, NULL);
-	return n;
-}
-
-/* Value of k at rev (0 = latest) into buf ("" when absent); returns the range error. */
-static __attribute__((unused)) int get_at(struct kv *kv, const char *k, int64_t rev, char *buf, size_t cap,
-		  Kvpb__KeyValue *meta)
-{
-	Kvpb__RangeRequest r = KVPB__RANGE_REQUEST__INIT;
-	r.key = bin(k);
-	r.revision = rev;
-	Kvpb__RangeResponse *resp = NULL;
-	int rc = kv_range(kv, &r, &resp);
-	buf[0] = 0;
-	if (rc)
-		return rc;
-	if (resp->n_kvs) {
-		size_t n = resp->kvs[0]->value.len < cap - 1 ? resp->kvs[0]->value.len : cap - 1;
-		memcpy(buf, resp->kvs[0]->value.data, n);
-		buf[n] = 0;
-		if (meta) {
-			*meta = *resp->kvs[0];
-			meta->key.data = NULL;
-			meta->value.data = NULL;
-		}
-	} else if (meta) {
-		kvpb__key_value__init(meta);
-	}
-	kvpb__range_response__free_unpacked(resp, NULL);
-	return 0;
-}
-
-static __attribute__((unused)) uint32_t state_hash(struct kv *kv)
-{
-	Kvpb__HashRequest r = KVPB__HASH_REQUEST__INIT;
-	Kvpb__HashResponse *resp = NULL;
-	ck_assert_int_eq(kv_hash(kv, &r, &resp), 0);
-	uint32_t h = resp->hash;
-	kvpb__hash_response__free_unpacked(resp, NULL);
-	return h;
-}
-/* ---- end helpers ---- */
+#include "kvtest.h"
 
 struct ev {
 	int type;
@@ -214,9 +102,9 @@ static struct kv_watch *watch(struct kv *kv, struct sink *s, const char *key, co
 			      int64_t start, int64_t id)
 {
 	Kvpb__WatchCreateRequest r = KVPB__WATCH_CREATE_REQUEST__INIT;
-	r.key = bin(key);
+	r.key = kvt_bin(key);
 	if (end)
-		r.range_end = bin(end);
+		r.range_end = kvt_bin(end);
 	r.start_revision = start;
 	struct kv_watch *w = NULL;
 	ck_assert_int_eq(kv_watch_create(kv, &r, id, on_msg, s, &w), 0);
@@ -225,12 +113,12 @@ static struct kv_watch *watch(struct kv *kv, struct sink *s, const char *key, co
 
 START_TEST(history_then_live_in_order)
 {
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, NULL, 0);
-	put(kv, "w/a", "1"); /* 2 */
-	put(kv, "x", "1");   /* 3: outside the range */
-	put(kv, "w/b", "1"); /* 4 */
-	put(kv, "w/a", "2"); /* 5 */
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
+	kvt_put(kv, "w/a", "1"); /* 2 */
+	kvt_put(kv, "x", "1");   /* 3: outside the range */
+	kvt_put(kv, "w/b", "1"); /* 4 */
+	kvt_put(kv, "w/a", "2"); /* 5 */
 	struct sink s;
 	sink_init(&s);
 	struct kv_watch *w = watch(kv, &s, "w/", "w0", 2, 7);
@@ -246,13 +134,13 @@ START_TEST(history_then_live_in_order)
 	ck_assert_int_eq(s.evs[2].mod, 5);
 	ck_assert_int_eq(s.evs[2].create, 2);
 	/* live */
-	put(kv, "w/c", "1"); /* 6 */
+	kvt_put(kv, "w/c", "1"); /* 6 */
 	ck_assert_int_eq(wait_events(&s, 4), 4);
 	ck_assert_int_eq(s.evs[3].mod, 6);
 	ck_assert_int_eq(s.msgs[2].hdr_rev, 6);
 	ck_assert_int_eq(s.msgs[2].watch_id, 7);
 	/* a multi-key delete is one message with several events */
-	del(kv, "w/", "w0"); /* 7 */
+	kvt_del(kv, "w/", "w0"); /* 7 */
 	ck_assert_int_eq(wait_events(&s, 7), 7);
 	pthread_mutex_lock(&s.mu);
 	ck_assert_int_eq(s.msgs[s.nmsgs - 1].nev, 3);
@@ -269,24 +157,24 @@ START_TEST(history_then_live_in_order)
 	kv_watch_cancel(kv, w, true);
 	ck_assert_int_eq(s.nmsgs, before + 1);
 	ck_assert(s.msgs[before].canceled);
-	put(kv, "w/z", "1");
+	kvt_put(kv, "w/z", "1");
 	ck_assert_int_eq(s.nmsgs, before + 1);
 	kv_close(kv);
 	sink_close(&s);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(filters_and_prev_kv)
 {
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, NULL, 0);
-	put(kv, "k", "1");
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
+	kvt_put(kv, "k", "1");
 	struct sink s;
 	sink_init(&s);
 	Kvpb__WatchCreateRequest r = KVPB__WATCH_CREATE_REQUEST__INIT;
-	r.key = bin("k");
+	r.key = kvt_bin("k");
 	Kvpb__WatchCreateRequest__FilterType f[] = { KVPB__WATCH_CREATE_REQUEST__FILTER_TYPE__NOPUT };
 	r.filters = f;
 	r.n_filters = 1;
@@ -296,9 +184,9 @@ START_TEST(filters_and_prev_kv)
 	struct sink s2;
 	sink_init(&s2);
 	struct kv_watch *w2 = watch(kv, &s2, "k", NULL, 0, 1); /* single key, no filters */
-	put(kv, "k", "2");
-	put(kv, "kk", "x"); /* not the single key */
-	del(kv, "k", NULL);
+	kvt_put(kv, "k", "2");
+	kvt_put(kv, "kk", "x"); /* not the single key */
+	kvt_del(kv, "k", NULL);
 	ck_assert_int_eq(wait_events(&s, 1), 1);
 	ck_assert_int_eq(wait_events(&s2, 2), 2);
 	ck_assert_int_eq(s.evs[0].type, KVPB__EVENT__EVENT_TYPE__DELETE);
@@ -310,17 +198,17 @@ START_TEST(filters_and_prev_kv)
 	kv_close(kv);
 	sink_close(&s);
 	sink_close(&s2);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(compacted_start_is_canceled)
 {
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, NULL, 0);
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
 	for (int i = 0; i < 10; i++)
-		put(kv, "c", "v"); /* 2..11 */
+		kvt_put(kv, "c", "v"); /* 2..11 */
 	Kvpb__CompactionRequest c = KVPB__COMPACTION_REQUEST__INIT;
 	c.revision = 8;
 	Kvpb__CompactionResponse *cr = NULL;
@@ -334,7 +222,7 @@ START_TEST(compacted_start_is_canceled)
 	ck_assert(s.msgs[1].canceled);
 	ck_assert_int_eq(s.msgs[1].compact, 8);
 	ck_assert_int_eq(s.msgs[1].hdr_rev, 0); /* etcd: no revision in that header */
-	put(kv, "c", "v");
+	kvt_put(kv, "c", "v");
 	ck_assert_int_eq(s.nmsgs, 2);
 	kv_watch_cancel(kv, w, true); /* already canceled: nothing more */
 	ck_assert_int_eq(s.nmsgs, 2);
@@ -348,15 +236,15 @@ START_TEST(compacted_start_is_canceled)
 	kv_close(kv);
 	sink_close(&s);
 	sink_close(&s2);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(slow_consumer_catches_up_without_loss)
 {
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, NULL, 0);
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
 	struct sink s;
 	sink_init(&s);
 	struct kv_watch *w = watch(kv, &s, "s/", "s0", 0, 3);
@@ -364,7 +252,7 @@ START_TEST(slow_consumer_catches_up_without_loss)
 	char k[16];
 	for (int i = 0; i < 50; i++) {
 		snprintf(k, sizeof(k), "s/%02d", i);
-		put(kv, k, "v");
+		kvt_put(kv, k, "v");
 	}
 	int64_t rev = 0;
 	ck_assert_int_eq(kv_watch_progress(kv, &w, 1, &rev), -EAGAIN); /* lagging */
@@ -375,7 +263,7 @@ START_TEST(slow_consumer_catches_up_without_loss)
 	ck_assert_int_eq(wait_events(&s, 50), 50);
 	for (int i = 0; i < 50; i++)
 		ck_assert_int_eq(s.evs[i].mod, 2 + i); /* in order, none lost, none twice */
-	put(kv, "s/live", "v");
+	kvt_put(kv, "s/live", "v");
 	ck_assert_int_eq(wait_events(&s, 51), 51);
 	ck_assert_int_eq(s.evs[50].mod, 52);
 	/* once caught up, progress answers again */
@@ -396,15 +284,15 @@ START_TEST(slow_consumer_catches_up_without_loss)
 	kv_watch_cancel(kv, w, false);
 	kv_close(kv);
 	sink_close(&s);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(many_watchers_see_every_event)
 {
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, NULL, 0);
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
 	enum { W = 64 };
 	static struct sink sinks[W];
 	struct kv_watch *ws[W];
@@ -415,7 +303,7 @@ START_TEST(many_watchers_see_every_event)
 	char k[16];
 	for (int i = 0; i < 100; i++) {
 		snprintf(k, sizeof(k), "f/%d", i % 10);
-		put(kv, k, "v");
+		kvt_put(kv, k, "v");
 	}
 	for (int i = 0; i < W; i++) {
 		ck_assert_int_eq(wait_events(&sinks[i], 100), 100);
@@ -424,7 +312,7 @@ START_TEST(many_watchers_see_every_event)
 		sink_close(&sinks[i]);
 	}
 	kv_close(kv);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
@@ -432,17 +320,17 @@ END_TEST
 
 START_TEST(long_history_is_sent_in_batches_of_1000_revisions)
 {
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, NULL, 0);
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
 	char k[16];
 	for (int i = 0; i < 2500; i++) {
 		snprintf(k, sizeof(k), "h/%d", i % 7);
-		put(kv, k, "v"); /* revisions 2..2501 */
+		kvt_put(kv, k, "v"); /* revisions 2..2501 */
 	}
 	struct sink s;
 	sink_init(&s);
 	struct kv_watch *w = watch(kv, &s, "h/", "h0", 2, 0);
-	put(kv, "h/live", "v"); /* 2502: must come after all of history */
+	kvt_put(kv, "h/live", "v"); /* 2502: must come after all of history */
 	ck_assert_int_eq(wait_events(&s, 2501), 2501);
 	pthread_mutex_lock(&s.mu);
 	for (int i = 0; i < 2501; i++)
@@ -454,7 +342,7 @@ START_TEST(long_history_is_sent_in_batches_of_1000_revisions)
 	kv_watch_cancel(kv, w, false);
 	kv_close(kv);
 	sink_close(&s);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
@@ -472,18 +360,18 @@ START_TEST(compactions_racing_queued_writes_lose_no_events)
 {
 	/* Compactions of the newest revision while writes are still queued must not take
 	 * history a synced watcher has not been handed yet. */
-	char *dir = tmpdir();
-	struct kv *kv = open_kv(dir, NULL, 0);
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
 	struct sink s;
 	sink_init(&s);
 	struct kv_watch *w = watch(kv, &s, "q/", "q0", 0, 0);
-	put(kv, "q/first", "v"); /* 2 */
+	kvt_put(kv, "q/first", "v"); /* 2 */
 	char keys[200][16];
 	for (int i = 0; i < 200; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "q/%03d", i % 1000);
 		Kvpb__PutRequest r = KVPB__PUT_REQUEST__INIT;
-		r.key = bin(keys[i]);
-		r.value = bin("v");
+		r.key = kvt_bin(keys[i]);
+		r.value = kvt_bin("v");
 		ck_assert_int_eq(kv_put_async(kv, &r, ignore_put, NULL), 0);
 		if (i % 50 == 49) {
 			Kvpb__CompactionRequest c = KVPB__COMPACTION_REQUEST__INIT;
@@ -501,7 +389,7 @@ START_TEST(compactions_racing_queued_writes_lose_no_events)
 	kv_watch_cancel(kv, w, false);
 	kv_close(kv);
 	sink_close(&s);
-	rm_rf(dir);
+	kvt_rm_rf(dir);
 	free(dir);
 }
 END_TEST
