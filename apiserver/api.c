@@ -455,7 +455,9 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 	const char *name = n > i + 1 ? segs[i + 1] : NULL;
 	const char *sub = n > i + 2 ? segs[i + 2] : NULL;
 	if (n > i + 3 || (sub && strcmp(sub, "status") && strcmp(sub, "scale") &&
-			  strcmp(sub, "binding") && strcmp(sub, "eviction") && strcmp(sub, "token")) ||
+			  strcmp(sub, "binding") && strcmp(sub, "eviction") && strcmp(sub, "token") &&
+			  strcmp(sub, "finalize")) ||
+	    (sub && !strcmp(sub, "finalize") && (d != &res_namespaces || strcmp(q->method, "PUT"))) ||
 	    (sub && !strcmp(sub, "token") && (d != &res_serviceaccounts || !c->sa_tokens ||
 					      !sat_can_sign(c->sa_tokens))) ||
 	    (sub && !strcmp(sub, "eviction") && d != &res_pods) ||
@@ -595,7 +597,10 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 				return;
 			}
 			reg_fm_set(&fm);
-			code = reg_update(c->r, sd, ns, name, body, sub ? REG_STATUS : REG_MAIN,
+			code = reg_update(c->r, sd, ns, name, body,
+					  !sub ? REG_MAIN
+					  : !strcmp(sub, "finalize") ? REG_FINALIZE
+								     : REG_STATUS,
 					  dry_run, &out);
 			reg_fm_set(NULL);
 		}

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admission_limitranger.h"
 #include "admission_priority.h"
+#include "admission_quota.h"
 #include "errors.h"
 #include "fields.h"
 #include "json.h"
@@ -142,12 +144,6 @@ static int load(reg *r, const char *key, cJSON **obj, int64_t *mod)
 	return *obj ? 0 : KC_EPARSE;
 }
 
-static int cas_put_lease(reg *r, const char *key, const char *val, int64_t expect,
-			 int64_t lease, int64_t *rev)
-{
-	return txn_put_if(r->etcd, key, val, expect, lease, rev);
-}
-
 static int cas_put(reg *r, const char *key, const char *val, int64_t expect, int64_t *rev)
 {
 	return txn_put_if(r->etcd, key, val, expect, 0, rev);
@@ -156,6 +152,22 @@ static int cas_put(reg *r, const char *key, const char *val, int64_t expect, int
 static int cas_delete(reg *r, const char *key, int64_t expect, int64_t *rev)
 {
 	return txn_delete_if(r->etcd, key, expect, rev);
+}
+
+/* Removes obj (stored at key, mod_revision expect) and gives its ResourceQuota usage back
+ * in the same txn (admission_quota.h). KC_ECONFLICT when obj or a quota moved. */
+static int cas_delete_charged(reg *r, const res_desc *d, const char *key, const cJSON *obj,
+			      int64_t expect, int64_t *rev)
+{
+	if (!d->namespaced)
+		return cas_delete(r, key, expect, rev);
+	quota_plan qp = { .n = 0 };
+	int rc = quota_release(r, d, kc_meta_namespace(obj), obj, &qp);
+	if (rc)
+		return rc;
+	rc = txn_delete_if_with(r->etcd, key, expect, qp.side, qp.n, rev);
+	quota_plan_free(&qp);
+	return rc;
 }
 
 int reg_revision(reg *r, int64_t *rev)
@@ -518,6 +530,17 @@ static cJSON *ns_admit(reg *r, const char *ns)
 		err = st_new(403, "Forbidden", "unable to create new content in namespace %s "
 					       "because it is being terminated", ns);
 		st_details(err, ns, "", "namespaces");
+		/* NamespaceLifecycle's NewForbidden carries a NamespaceTerminating cause
+		 * (k8s.io/api/core/v1 NamespaceTerminatingCause). */
+		cJSON *causes = cJSON_AddArrayToObject(cJSON_GetObjectItemCaseSensitive(err, "details"),
+						       "causes");
+		cJSON *c = cJSON_CreateObject();
+		cJSON_AddStringToObject(c, "reason", "NamespaceTerminating");
+		char msg[320];
+		snprintf(msg, sizeof(msg), "namespace %s is being terminated", ns);
+		cJSON_AddStringToObject(c, "message", msg);
+		cJSON_AddStringToObject(c, "field", "metadata.namespace");
+		cJSON_AddItemToArray(causes, c);
 	}
 	cJSON_Delete(nsobj);
 	return err;
@@ -597,6 +620,22 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 		cJSON_Delete(obj);
 		return fail(out, st);
 	}
+	if (d == &res_pods && (st = adm_limitranger(r, ns, obj)) != NULL) {
+		cJSON_Delete(obj);
+		return fail(out, st);
+	}
+	if (d == &res_pods && cJSON_GetObjectItemCaseSensitive(res_path(obj, "metadata.annotations"),
+							       "kubernetes.io/limit-ranger")) {
+		/* Upstream computes the QoS class after admission: redo it over the defaults
+		 * LimitRanger added. */
+		cJSON_DeleteItemFromObjectCaseSensitive(res_path(obj, "status"), "qosClass");
+		d->defaults(obj);
+	}
+	if (d == &res_resourcequotas && quota_init_status(r, ns, obj)) {
+		cJSON_Delete(obj);
+		return fail(out, st_internal("resourcequotas: cannot compute usage in namespace %s",
+					     ns));
+	}
 	if (cur_fm) {
 		mf_req rq;
 		char apiv[96];
@@ -653,8 +692,30 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 	char *val = encode_for_store(obj);
 	int64_t rev = 0;
 	int64_t lease = d == &res_events ? event_lease(r) : 0;
-	int rc = val ? cas_put_lease(r, key, val, 0, lease, &rev) : -ENOMEM;
+	int rc = -ENOMEM;
+	/* ResourceQuota admission: the quotas' new usage is written in the object's txn; a
+	 * quota that moved meanwhile (KC_ECONFLICT while the key is still free) is re-read. */
+	for (int attempt = 0; val && attempt < REG_RETRIES; attempt++) {
+		quota_plan qp = { .n = 0 };
+		if (d->namespaced && (st = quota_admit_create(r, d, ns, obj, &qp)) != NULL)
+			break;
+		rc = txn_put_if_with(r->etcd, key, val, 0, lease, qp.side, qp.n, &rev);
+		int had_quota = qp.n > 0;
+		quota_plan_free(&qp);
+		cJSON *cur = NULL;
+		int64_t cmod;
+		if (rc != KC_ECONFLICT || !had_quota || load(r, key, &cur, &cmod) == 0) {
+			cJSON_Delete(cur);
+			break;
+		}
+	}
 	free(val);
+	if (st) {
+		if (allocated)
+			svc_alloc_release(r, obj);
+		cJSON_Delete(obj);
+		return fail(out, st);
+	}
 	if (rc && allocated)
 		svc_alloc_release(r, obj);
 	if (rc == KC_ECONFLICT) {
@@ -709,6 +770,12 @@ static cJSON *prepare_update(reg *r, const res_desc *d, const cJSON *old, cJSON 
 	}
 	if (sub == REG_MAIN && d->defaults)
 		d->defaults(nobj);
+	/* The quota controller's job upstream: status.hard follows spec.hard, usage recounted. */
+	if (sub == REG_MAIN && d == &res_resourcequotas &&
+	    !kc_json_equal(res_path(old, "spec"), res_path(nobj, "spec")) &&
+	    quota_init_status(r, kc_meta_namespace(old), nobj))
+		kc_warn("resourcequota %s/%s: cannot recount usage", kc_meta_namespace(old),
+			kc_meta_name(old));
 	if (kc_meta_generation(old) > 0 &&
 	    !kc_json_equal(cJSON_GetObjectItemCaseSensitive(old, "spec"),
 			   cJSON_GetObjectItemCaseSensitive(nobj, "spec")))
@@ -733,6 +800,13 @@ static int same_ignoring_rv(const cJSON *a, const cJSON *b)
 	cJSON_Delete(x);
 	cJSON_Delete(y);
 	return eq;
+}
+
+/* A namespace may go once neither its spec nor its metadata finalizers remain. */
+static int ns_finalized(const cJSON *ns)
+{
+	return !cJSON_GetArraySize(res_path(ns, "spec.finalizers")) &&
+	       !cJSON_GetArraySize(res_path(ns, "metadata.finalizers"));
 }
 
 /* Validates and writes nobj (taken) over old (mod_revision mod). 200 with the stored object,
@@ -764,8 +838,9 @@ static int write_update(reg *r, const res_desc *d, const char *key, const cJSON 
 	int rc;
 	/* Finalizers emptied on an object being deleted: the delete completes now. */
 	if (kc_meta_deletion_timestamp(nobj)[0] &&
-	    !cJSON_GetArraySize(res_path(nobj, "metadata.finalizers"))) {
-		rc = cas_delete(r, key, mod, &rev);
+	    !cJSON_GetArraySize(res_path(nobj, "metadata.finalizers")) &&
+	    (d != &res_namespaces || ns_finalized(nobj))) {
+		rc = cas_delete_charged(r, d, key, old, mod, &rev);
 		if (!rc && d == &res_services)
 			svc_alloc_release(r, old);
 	} else {
@@ -858,6 +933,18 @@ int reg_update(reg *r, const res_desc *d, const char *ns, const char *name, cons
 		cJSON_Delete(nobj);
 		cJSON_Delete(old);
 		return fail(out, st_conflict(d, name, ST_MODIFIED));
+	}
+	if (sub == REG_FINALIZE) {
+		/* namespaces/<name>/finalize (FinalizeREST): only spec.finalizers changes. */
+		cJSON *fin = cJSON_Duplicate(res_path(nobj, "spec.finalizers"), 1);
+		cJSON_Delete(nobj);
+		nobj = cJSON_Duplicate(old, 1);
+		cJSON *spec = res_obj(nobj, "spec");
+		cJSON_DeleteItemFromObjectCaseSensitive(spec, "finalizers");
+		cJSON_AddItemToObject(spec, "finalizers",
+				      cJSON_IsArray(fin) ? fin : cJSON_CreateArray());
+		if (!cJSON_IsArray(fin))
+			cJSON_Delete(fin);
 	}
 	nobj = prepare_update(r, d, old, nobj, sub);
 	int conflict;
@@ -1056,42 +1143,78 @@ int reg_patch(reg *r, const res_desc *d, const char *ns, const char *name, const
 
 /* ---- delete ---- */
 
-/* Deleting a namespace removes its content right away (the namespace controller's job
- * upstream; there is none yet), then the namespace. */
-static int delete_namespace_content(reg *r, const char *ns)
+/* Namespaces (pkg/registry/core/namespace/storage/storage.go Delete): the first DELETE only
+ * marks the namespace (deletionTimestamp, status.phase Terminating) and answers 200 with it;
+ * the namespace controller empties it and PUTs namespaces/<name>/finalize without
+ * "kubernetes"; the object goes once spec.finalizers and metadata.finalizers are both empty.
+ * The NamespaceLifecycle admission plugin forbids deleting the immortal namespaces. */
+static int delete_namespace(reg *r, const char *key, const char *name, const cJSON *opts,
+			    int dry_run, cJSON **out)
 {
-	for (int i = 0; res_all[i]; i++) {
-		const res_desc *d = res_all[i];
-		if (!d->namespaced || d->storage)
-			continue;
-		char prefix[512];
-		uint8_t end[512];
-		if (reg_key(r, d, ns, NULL, prefix, sizeof(prefix)) < 0)
-			continue;
-		size_t el = kc_etcd_prefix_end(prefix, strlen(prefix), end);
-		if (d == &res_services && (r->ips || r->ports)) {
-			struct kc_etcd_range_req rq = { .key = prefix, .key_len = strlen(prefix),
-							.range_end = end, .range_end_len = el };
-			struct kc_etcd_range_resp rr;
-			if (kc_etcd_range(r->etcd, &rq, &rr, NULL) == 0) {
-				for (size_t k = 0; k < rr.n_kvs; k++) {
-					cJSON *svc = reg_decode(rr.kvs[k].value, rr.kvs[k].value_len, 1);
-					if (svc)
-						svc_alloc_release(r, svc);
-					cJSON_Delete(svc);
-				}
-				kc_etcd_range_resp_free(&rr);
-			}
+	static const char *const immortal[] = { "default", "kube-system", "kube-public", NULL };
+	for (int i = 0; immortal[i]; i++)
+		if (!strcmp(name, immortal[i])) {
+			cJSON *st = st_new(403, "Forbidden", "namespaces \"%s\" is forbidden: this "
+							     "namespace may not be deleted", name);
+			st_details(st, name, "", "namespaces");
+			return fail(out, st);
 		}
-		struct kc_etcd_delete_req q = { .key = prefix, .key_len = strlen(prefix),
-						.range_end = end, .range_end_len = el };
-		struct kc_etcd_delete_resp resp;
-		int rc = kc_etcd_delete_range(r->etcd, &q, &resp, NULL);
+	for (int attempt = 0; attempt < REG_RETRIES; attempt++) {
+		cJSON *old;
+		int64_t mod, rev = 0;
+		int rc = load(r, key, &old, &mod);
+		if (rc == KC_ENOTFOUND)
+			return fail(out, st_not_found(&res_namespaces, name));
 		if (rc)
-			return rc;
-		kc_etcd_delete_resp_free(&resp);
+			return store_fail(out, rc, "delete");
+		const char *puid = kc_json_get_string(opts, "preconditions.uid", NULL);
+		if (puid && strcmp(puid, kc_meta_uid(old))) {
+			char why[256];
+			snprintf(why, sizeof(why), "Precondition failed: UID in precondition: %s, "
+						   "UID in object meta: %s", puid, kc_meta_uid(old));
+			cJSON_Delete(old);
+			return fail(out, st_conflict(&res_namespaces, name, why));
+		}
+		cJSON *nobj = cJSON_Duplicate(old, 1);
+		if (kc_meta_deletion_timestamp(old)[0] && !ns_finalized(old)) {
+			/* Already terminating: nothing to change until the finalizers are gone. */
+			cJSON_Delete(nobj);
+			*out = old;
+			return 200;
+		}
+		if (!kc_meta_deletion_timestamp(nobj)[0])
+			kc_meta_set_deletion_time(nobj, kc_now_wall(r->clock));
+		kc_json_set_string(nobj, "status.phase", "Terminating");
+		if (!strcmp(kc_json_get_string(opts, "propagationPolicy", ""), "Orphan"))
+			kc_meta_add_finalizer(nobj, "orphan");
+		if (dry_run) {
+			cJSON_Delete(old);
+			*out = nobj;
+			return 200;
+		}
+		int gone = ns_finalized(nobj);
+		if (gone) {
+			rc = cas_delete(r, key, mod, &rev);
+		} else {
+			char *val = encode_for_store(nobj);
+			rc = val ? cas_put(r, key, val, mod, &rev) : -ENOMEM;
+			free(val);
+		}
+		cJSON_Delete(old);
+		if (rc == KC_ECONFLICT) {
+			cJSON_Delete(nobj);
+			continue;
+		}
+		if (rc) {
+			cJSON_Delete(nobj);
+			return store_fail(out, rc, "delete");
+		}
+		if (!gone)
+			set_rv(nobj, rev);
+		*out = nobj;
+		return 200;
 	}
-	return 0;
+	return fail(out, st_conflict(&res_namespaces, name, ST_MODIFIED));
 }
 
 int reg_delete(reg *r, const res_desc *d, const char *ns, const char *name, const cJSON *opts,
@@ -1100,6 +1223,8 @@ int reg_delete(reg *r, const res_desc *d, const char *ns, const char *name, cons
 	char key[512];
 	if (reg_key(r, d, ns, name, key, sizeof(key)) < 0)
 		return fail(out, st_not_found(d, name));
+	if (d == &res_namespaces)
+		return delete_namespace(r, key, name, opts, dry_run, out);
 	for (int attempt = 0; attempt < REG_RETRIES; attempt++) {
 		cJSON *old;
 		int64_t mod, rev = 0;
@@ -1155,8 +1280,6 @@ int reg_delete(reg *r, const res_desc *d, const char *ns, const char *name, cons
 				cJSON_AddNumberToObject(md, "deletionGracePeriodSeconds",
 							grace > 0 ? (double)grace : 0);
 			}
-			if (d == &res_namespaces)
-				kc_json_set_string(nobj, "status.phase", "Terminating");
 			if (dry_run) {
 				cJSON_Delete(old);
 				*out = nobj;
@@ -1166,15 +1289,7 @@ int reg_delete(reg *r, const res_desc *d, const char *ns, const char *name, cons
 			rc = val ? cas_put(r, key, val, mod, &rev) : -ENOMEM;
 			free(val);
 		} else {
-			if (d == &res_namespaces) {
-				kc_json_set_string(nobj, "status.phase", "Terminating");
-				if (!dry_run && (rc = delete_namespace_content(r, name))) {
-					cJSON_Delete(old);
-					cJSON_Delete(nobj);
-					return store_fail(out, rc, "delete");
-				}
-			}
-			rc = dry_run ? 0 : cas_delete(r, key, mod, &rev);
+			rc = dry_run ? 0 : cas_delete_charged(r, d, key, old, mod, &rev);
 			if (!rc && !dry_run && d == &res_services)
 				svc_alloc_release(r, old);
 		}

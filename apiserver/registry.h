@@ -48,7 +48,8 @@ typedef struct reg_list_opts {
 } reg_list_opts;
 
 /* Which part of the object a write may change (upstream's status strategies). */
-enum reg_sub { REG_MAIN = 0, REG_STATUS = 1 };
+/* REG_FINALIZE: namespaces/<name>/finalize, only spec.finalizers changes. */
+enum reg_sub { REG_MAIN = 0, REG_STATUS = 1, REG_FINALIZE = 2 };
 
 int reg_get(reg *r, const res_desc *d, const char *ns, const char *name, cJSON **out);
 int reg_list(reg *r, const res_desc *d, const char *ns, const reg_list_opts *o, cJSON **out);

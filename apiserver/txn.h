@@ -16,4 +16,19 @@ int txn_put_if(kc_etcd *etcd, const char *key, const char *val, int64_t expect, 
 /* Deletes key if its mod_revision is expect: 0, KC_ECONFLICT or a store error. */
 int txn_delete_if(kc_etcd *etcd, const char *key, int64_t expect, int64_t *rev);
 
+/* A companion write done in the same txn (ResourceQuota usage): val put at key if the key's
+ * mod_revision is still expect. Strings borrowed. */
+typedef struct txn_side {
+	const char *key;
+	const char *val;
+	int64_t expect;
+} txn_side;
+
+/* txn_put_if / txn_delete_if that also apply nside companion writes atomically: all or
+ * none; KC_ECONFLICT when any compare failed. */
+int txn_put_if_with(kc_etcd *etcd, const char *key, const char *val, int64_t expect,
+		    int64_t lease, const txn_side *side, size_t nside, int64_t *rev);
+int txn_delete_if_with(kc_etcd *etcd, const char *key, int64_t expect, const txn_side *side,
+		       size_t nside, int64_t *rev);
+
 #endif

@@ -123,6 +123,12 @@ k 0 'deployment.apps "web" deleted' delete deploy web
 k 0 'configmap "cfg" deleted' delete configmap -l '!nonexistent' -n team-a
 k 1 'NotFound' get configmap cfg -n team-a
 k 0 'No resources found' get deploy -l app=web
+# Namespace deletion as upstream, without a controller-manager here: the namespace stays
+# Terminating, creates inside are refused, the built-in namespaces cannot be deleted.
+k 0 'namespace "team-a" deleted' delete ns team-a --wait=false
+k 0 'Terminating' get ns team-a
+k 1 'unable to create new content in namespace team-a because it is being terminated' create configmap late -n team-a
+k 1 'namespaces "kube-public" is forbidden: this namespace may not be deleted' delete ns kube-public
 
 # The Python client: CRUD, conflict, watch from a resourceVersion, pagination.
 cat > "$T/client.py" <<'PYEOF'

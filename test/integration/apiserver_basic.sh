@@ -247,14 +247,34 @@ suite() {
 	req GET /api/v1/namespaces/default/configmaps/dry
 	expect 404 "" "" "dry-run stored nothing"
 
-	# Namespace deletion takes its content along.
+	# Namespace deletion as upstream: DELETE marks it Terminating, creates inside are
+	# refused, the namespace controller (absent here) empties it and finalizes; we play
+	# the controller with PUT namespaces/tmp/finalize.
 	req POST /api/v1/namespaces -d '{"metadata":{"name":"tmp"}}'
+	expect 201 spec.finalizers.0 kubernetes "namespace finalizer defaulted"
 	req POST /api/v1/namespaces/tmp/configmaps -d '{"metadata":{"name":"inside"}}'
 	expect 201 "" "" "create in tmp"
 	req DELETE /api/v1/namespaces/tmp
 	expect 200 status.phase Terminating "delete namespace"
+	[ -n "$(jq_get "$T/out" metadata.deletionTimestamp)" ] || fail "no deletionTimestamp"
+	req DELETE /api/v1/namespaces/tmp
+	expect 200 status.phase Terminating "delete terminating namespace again"
 	req GET /api/v1/namespaces/tmp/configmaps/inside
-	expect 404 "" "" "namespace content removed"
+	expect 200 metadata.name inside "content stays until the controller removes it"
+	req POST /api/v1/namespaces/tmp/configmaps -d '{"metadata":{"name":"late"}}'
+	expect 403 message "unable to create new content in namespace tmp because it is being terminated" "create in terminating namespace"
+	[ "$(jq_get "$T/out" details.causes.0.reason)" = NamespaceTerminating ] || fail "cause: $(cat "$T/out")"
+	req DELETE /api/v1/namespaces/default
+	expect 403 message 'namespaces "default" is forbidden: this namespace may not be deleted' "delete default"
+	req DELETE /api/v1/namespaces/kube-system
+	expect 403 reason Forbidden "delete kube-system"
+	req PUT /api/v1/namespaces/tmp/finalize -d '{"metadata":{"name":"tmp","labels":{"x":"y"}},"spec":{"finalizers":["kubernetes","other"]}}'
+	expect 200 spec.finalizers.1 other "finalize keeps named finalizers"
+	[ -z "$(jq_get "$T/out" metadata.labels.x)" ] || fail "finalize changed labels"
+	req PUT /api/v1/namespaces/tmp/finalize -d '{"metadata":{"name":"tmp"},"spec":{"finalizers":[]}}'
+	expect 200 metadata.name tmp "finalize"
+	req GET /api/v1/namespaces/tmp
+	expect 404 "" "" "finalized namespace removed"
 
 	# Restart: data persists; a watch from before the restart gets 410 Expired.
 	kill "$APIPID"; wait "$APIPID" 2>/dev/null
