@@ -95,12 +95,11 @@ void sa_on_sa_delete(const cJSON *obj, int final_state_unknown, void *arg)
 {
 	sa_controller *sc = arg;
 	(void)final_state_unknown;
-	/* upstream re-queues at once; kubec waits a moment, because its apiserver deletes
-	 * a namespace's contents before the namespace itself without marking it
-	 * Terminating first, and an immediate re-create would land in that window and
-	 * outlive the namespace */
+	/* As upstream: re-queue at once. A namespace being deleted is Terminating before its
+	 * contents go, and sync skips Terminating namespaces (the apiserver refuses creates
+	 * there too), so the re-create cannot outlive the namespace. */
 	if (!strcmp(kc_meta_name(obj), SA_DEFAULT_NAME))
-		cm_controller_enqueue_after(sc->ctrl, kc_meta_namespace(obj), SA_RECREATE_DELAY_NS);
+		cm_controller_enqueue(sc->ctrl, kc_meta_namespace(obj));
 }
 
 int sa_controller_register(sa_controller *sc, cm_informers *f)

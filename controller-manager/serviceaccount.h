@@ -9,8 +9,6 @@
 #include "controller.h"
 
 #define SA_DEFAULT_NAME "default"
-/* delay before re-creating a deleted default account (see sa_on_sa_delete) */
-#define SA_RECREATE_DELAY_NS (1 * KC_NSEC_PER_SEC)
 
 typedef struct sa_controller {
 	cm_lister *lister;   /* borrowed */
