@@ -1,159 +1,115 @@
 #!/bin/sh
-# Start (or stop) a local one-node kubec cluster from build/bin, state in .run/.
-#   examples/local-up.sh up     generate certs + kubeconfig, start every daemon that is built
-#   examples/local-up.sh down   stop them
-# Daemons that are not built yet are named and skipped; nothing pretends to run.
+# Start (or stop) a local one-node kubec cluster from build/bin, all state in .run/:
+#   examples/local-up.sh up     build the images, start containerd (CNI bridge kubec0 on
+#                               10.244.0.0/24), kube-store, kube-apiserver,
+#                               kube-controller-manager, kube-scheduler, kubelet and
+#                               kube-proxy; apply examples/web.yaml, wait until it serves,
+#                               curl the Service; print how to use it.  A second `up` stops
+#                               the running cluster and starts a fresh one (the PKI and the
+#                               kubeconfig are kept, so KUBECONFIG stays valid).
+#   examples/local-up.sh down   stop everything `up` started (kubelet first), run
+#                               `kube-proxy --cleanup`, remove the bridge, veths, netns,
+#                               mounts and cgroups.
+# Run as root from the repository root after `make` (make up / make down do that).
 set -eu
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-RUN=$ROOT/.run
-BIN=$ROOT/build/bin
-STORE_PORT=${STORE_PORT:-2379}
-API_PORT=${API_PORT:-6443}
+KUBEC_ROOT=$(pwd)
+KUBEC_BUILD=${KUBEC_BUILD:-$KUBEC_ROOT/build}
+export KUBEC_ROOT KUBEC_BUILD
+RUN=$KUBEC_ROOT/.run
 
-stop_all() {
-	for pidf in "$RUN"/*.pid; do
-		[ -f "$pidf" ] || continue
-		pid=$(cat "$pidf")
-		if kill "$pid" 2>/dev/null; then
-			echo "stopped $(basename "$pidf" .pid) (pid $pid)"
-		fi
-		rm -f "$pidf"
-	done
+# The helper is written for `set -u` shells that test return codes themselves.
+set +e
+. "$KUBEC_ROOT/test/e2e/lib/flow_cluster.sh"
+
+die() {
+	echo "make up: $*" >&2
+	echo "logs: $RUN/logs (make down stops what was started)" >&2
+	exit 1
 }
 
-wait_http() { # url, what, deadline seconds, extra curl args...
-	url=$1; what=$2; secs=$3; shift 3
-	i=0
-	while [ "$i" -lt $((secs * 10)) ]; do
-		if curl -fsS -o /dev/null "$@" "$url" 2>/dev/null; then return 0; fi
-		i=$((i + 1)); sleep 0.1
+# poll SECONDS CMD...: until CMD succeeds
+poll() {
+	end=$(($(date +%s) + $1)); shift
+	while [ "$(date +%s)" -lt "$end" ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.5
 	done
-	echo "$what did not become ready at $url; its log:" >&2
-	tail -30 "$RUN/$what.log" >&2 || true
 	return 1
 }
 
-gen_certs() {
-	P=$RUN/pki
-	[ -f "$P/admin.crt" ] && return 0
-	mkdir -p "$P"
-	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=kubec-ca" \
-		-keyout "$P/ca.key" -out "$P/ca.crt" 2>/dev/null
-	cat >"$P/san.cnf" <<EOC
-[ext]
-subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1
-extendedKeyUsage=serverAuth
-EOC
-	openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
-		-keyout "$P/apiserver.key" -out "$P/apiserver.csr" 2>/dev/null
-	openssl x509 -req -in "$P/apiserver.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" \
-		-CAcreateserial -days 3650 -extfile "$P/san.cnf" -extensions ext \
-		-out "$P/apiserver.crt" 2>/dev/null
-	openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=kubernetes-admin" \
-		-keyout "$P/admin.key" -out "$P/admin.csr" 2>/dev/null
-	openssl x509 -req -in "$P/admin.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" \
-		-CAcreateserial -days 3650 -out "$P/admin.crt" 2>/dev/null
-	openssl genrsa -out "$P/sa.key" 2048 2>/dev/null
-	openssl rsa -in "$P/sa.key" -pubout -out "$P/sa.pub" 2>/dev/null
+web_ready() {
+	n=$(kubectl get pods -l app=web -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -cx True)
+	[ "$n" = 3 ]
 }
 
-write_kubeconfig() {
-	P=$RUN/pki
-	cat >"$RUN/admin.kubeconfig" <<EOK
-apiVersion: v1
-kind: Config
-clusters:
-- name: kubec
-  cluster:
-    server: https://127.0.0.1:$API_PORT
-    certificate-authority: $P/ca.crt
-users:
-- name: admin
-  user:
-    client-certificate: $P/admin.crt
-    client-key: $P/admin.key
-contexts:
-- name: kubec
-  context:
-    cluster: kubec
-    user: admin
-current-context: kubec
-EOK
+web_endpoints() {
+	kubectl get endpointslices -l kubernetes.io/service-name=web \
+		-o jsonpath='{.items[*].endpoints[*].addresses[*]}' | grep -q .
+}
+
+down() {
+	if [ ! -f "$RUN/cluster.env" ]; then
+		# pid files of the earlier local-up.sh (control plane only, no containerd)
+		FLOW_DIR=$RUN
+		for pf in "$RUN"/*.pid; do
+			[ -f "$pf" ] && _flow_stop "$(basename "$pf" .pid)"
+		done
+		echo "no kubec cluster recorded in $RUN/cluster.env: nothing else to stop"
+		return 0
+	fi
+	flow_down "$RUN"
+	# the daemons' state goes; the PKI and kubeconfig stay for the next `make up`.  Nothing
+	# may still be mounted under it (rm -rf would follow into a mount).
+	awk -v d="$RUN/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
+		umount "$m" 2>/dev/null || umount -l "$m"
+	done
+	rm -rf "$RUN/store" "$RUN/kubelet" "$RUN/pod-logs"
+	echo "kubec local cluster stopped"
 }
 
 up() {
+	[ "$(id -u)" = 0 ] || die "must run as root (containerd, iptables, cgroups)"
+	flow_require
+	if [ -f "$RUN/cluster.env" ]; then
+		echo "a kubec cluster is recorded in $RUN: stopping it first"
+		down
+	fi
+	if flow_proxy_running; then
+		die "another kube-proxy runs on this host (an e2e test?); its iptables chains would clash"
+	fi
+	ip link show kubec0 >/dev/null 2>&1 && die "bridge kubec0 exists but no cluster is recorded in $RUN; remove it (ip link del kubec0)"
+	echo "building the images (test/images/build.sh)"
+	sh "$KUBEC_ROOT/test/images/build.sh" "$KUBEC_BUILD/images" >/dev/null || die "test/images/build.sh failed"
 	mkdir -p "$RUN"
-	stop_all
-	gen_certs
-	write_kubeconfig
-	started=""; missing=""
-	if [ -x "$BIN/kube-store" ]; then
-		"$BIN/kube-store" --name local --data-dir "$RUN/store" \
-			--listen-client-urls "http://127.0.0.1:$STORE_PORT" \
-			--advertise-client-urls "http://127.0.0.1:$STORE_PORT" \
-			>"$RUN/kube-store.log" 2>&1 &
-		echo $! >"$RUN/kube-store.pid"
-		wait_http "http://127.0.0.1:$STORE_PORT/health" kube-store 20
-		started="$started kube-store"
-	else
-		missing="$missing kube-store"
-	fi
-	if [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kube-store" ]; then
-		P=$RUN/pki
-		"$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$STORE_PORT" \
-			--secure-port "$API_PORT" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
-			--tls-cert-file "$P/apiserver.crt" --tls-private-key-file "$P/apiserver.key" \
-			--client-ca-file "$P/ca.crt" \
-			--service-account-key-file "$P/sa.pub" --service-account-signing-key-file "$P/sa.key" \
-			--service-account-issuer https://kubernetes.default.svc.cluster.local \
-			--service-cluster-ip-range 10.96.0.0/12 \
-			>"$RUN/kube-apiserver.log" 2>&1 &
-		echo $! >"$RUN/kube-apiserver.pid"
-		wait_http "https://127.0.0.1:$API_PORT/readyz" kube-apiserver 30 --cacert "$P/ca.crt"
-		started="$started kube-apiserver"
-	else
-		missing="$missing kube-apiserver"
-	fi
-	# The scheduler and controller-manager use the admin kubeconfig for now; per-component
-	# client certificates come with the bootstrap issue.
-	if echo "$started" | grep -q kube-apiserver; then
-		for d in kube-controller-manager:10257 kube-scheduler:10259; do
-			name=${d%%:*}; port=${d##*:}
-			# kube-scheduler serves /healthz on plain HTTP until it has a serving cert.
-			scheme=https; [ "$name" = kube-scheduler ] && scheme=http
-			if [ -x "$BIN/$name" ]; then
-				"$BIN/$name" --kubeconfig "$RUN/admin.kubeconfig" --leader-elect=true \
-					--bind-address 127.0.0.1 --secure-port "$port" \
-					>"$RUN/$name.log" 2>&1 &
-				echo $! >"$RUN/$name.pid"
-				wait_http "$scheme://127.0.0.1:$port/healthz" "$name" 30 -k
-				started="$started $name"
-			else
-				missing="$missing $name"
-			fi
-		done
-	fi
-	for d in kubelet kube-proxy; do
-		missing="$missing $d"
-	done
+	echo "starting containerd, kube-store, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy"
+	flow_up "$RUN" local || { flow_dump_logs "$RUN" >&2; die "the cluster did not start"; }
+	export KUBECONFIG="$RUN/admin.kubeconfig"
+	kubectl apply -f "$KUBEC_ROOT/examples/web.yaml" || die "kubectl apply -f examples/web.yaml failed"
+	echo "waiting for 3 Ready web pods and the Service's endpoints"
+	poll 120 web_ready || { kubectl get pods -o wide; die "the web pods did not become Ready in 120 s"; }
+	poll 60 web_endpoints || die "Service web has no endpoints after 60 s"
+	CIP=$(kubectl get svc web -o jsonpath='{.spec.clusterIP}')
+	poll 30 curl -sf --max-time 2 "http://$CIP/" || die "curl http://$CIP/ failed"
 	echo
-	echo "kubec local cluster: started:${started:- nothing}"
-	[ -z "$missing" ] || echo "not started (their issues are open; the kubelet cannot run pods yet):$missing"
+	kubectl get pods,svc -o wide
+	echo
+	echo "curl http://$CIP/ (Service web):"
+	for i in 1 2 3 4 5 6; do
+		printf '  %s\n' "$(curl -s --max-time 3 "http://$CIP/" || echo FAILED)"
+	done
+	NP=$(kubectl get svc web-nodeport -o jsonpath='{.spec.ports[0].nodePort}')
+	. "$RUN/cluster.env"
+	echo "curl http://$FLOW_NODE_IP:$NP/ (Service web-nodeport): $(curl -s --max-time 3 "http://$FLOW_NODE_IP:$NP/" || echo FAILED)"
+	echo
 	echo "logs and state: $RUN"
-	if [ -n "$started" ] && [ -x "$BIN/kube-apiserver" ]; then
-		echo
-		echo "Use it with:"
-		echo "  export KUBECONFIG=$RUN/admin.kubeconfig"
-		echo "  kubectl version"
-		echo "  kubectl get namespaces"
-		echo "  kubectl apply -f examples/web.yaml   # Deployment -> ReplicaSet -> Pods (Pending until a kubelet runs them)"
-	fi
+	echo "Use it with:"
+	echo "  export KUBECONFIG=$RUN/admin.kubeconfig"
 	echo "Stop it with: make down"
 }
 
 case "${1:-up}" in
 up) up ;;
-down) stop_all ;;
+down) down ;;
 *) echo "usage: $0 up|down" >&2; exit 2 ;;
 esac

@@ -1,0 +1,322 @@
+# Sourced helper: a whole one-node kubec cluster (containerd + every daemon) in one directory.
+# Shared by examples/local-up.sh (`make up`, state in .run/) and test/e2e/flow.sh (temp dir).
+#
+#   flow_require                 exit 77 with a reason if this machine cannot run it
+#   flow_up DIR MODE             MODE "local" (fixed ports, bridge kubec0, 10.244.0.0/24) or
+#                                "test" (free ports, random bridge and 10.251.x.0/24);
+#                                writes DIR/cluster.env (everything flow_down needs) and
+#                                DIR/admin.kubeconfig; returns non-zero if a daemon fails
+#   flow_down DIR                stop everything recorded in DIR/cluster.env: kubelet first,
+#                                then kube-proxy (+ --cleanup), scheduler, controller-manager,
+#                                apiserver, store, then containerd with its shims, mounts,
+#                                bridge, veths, netns and cgroups (containerd.sh's clean-up)
+#   flow_kill9 DIR NAME          SIGKILL one daemon (kube-apiserver, kube-scheduler, ...)
+#   flow_restart DIR NAME        start it again with its first command line
+#   flow_dump_logs DIR           the tail of every log
+#   flow_proxy_running           0 if a kube-proxy daemon runs in this network namespace
+#
+# Needs KUBEC_ROOT and KUBEC_BUILD.  Every pid goes into DIR/<name>.pid so `make down` from
+# another shell stops exactly what `make up` started.
+
+. "$KUBEC_ROOT/test/integration/kubelet/containerd.sh"
+
+FLOW_PY=/usr/bin/python3
+
+flow_require() {
+	kc_ctrd_require
+	for b in kubectl openssl curl umoci iptables iptables-save; do
+		command -v "$b" >/dev/null 2>&1 || { echo "SKIP: $b missing"; exit 77; }
+	done
+	for b in kube-store kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
+		[ -x "$KUBEC_BUILD/bin/$b" ] || { echo "FAIL: $KUBEC_BUILD/bin/$b not built (run make)"; exit 1; }
+	done
+}
+
+_flow_free_port() {
+	$FLOW_PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# A kube-proxy daemon (not a --cleanup run) in this shell's network namespace?  One in
+# another netns (test/integration/proxy_rules.sh) has its own iptables and does not count.
+flow_proxy_running() {
+	mynet=$(readlink /proc/self/ns/net)
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/ns/net" 2>/dev/null)" = "$mynet" ] || continue
+		c=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+		case "$c" in
+		*/kube-proxy\ *--cleanup*) ;;
+		*/kube-proxy\ *) return 0 ;;
+		esac
+	done
+	return 1
+}
+
+# _flow_wait SECONDS NAME CMD...: until CMD succeeds; fails early if NAME's pid died.
+_flow_wait() {
+	secs=$1; name=$2; shift 2
+	end=$(($(date +%s) + secs))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		if [ -f "$FLOW_DIR/$name.pid" ] && ! kill -0 "$(cat "$FLOW_DIR/$name.pid")" 2>/dev/null; then
+			echo "$name exited; its log:" >&2
+			tail -n 30 "$FLOW_DIR/logs/$name.log" >&2
+			return 1
+		fi
+		sleep 0.2
+	done
+	echo "$name not ready after ${secs}s; its log:" >&2
+	tail -n 30 "$FLOW_DIR/logs/$name.log" >&2
+	return 1
+}
+
+_flow_gen_certs() {
+	P=$FLOW_DIR/pki
+	[ -f "$P/admin.crt" ] && [ -f "$P/sa.pub" ] && return 0
+	mkdir -p "$P"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=kubec-ca" \
+		-keyout "$P/ca.key" -out "$P/ca.crt" 2>/dev/null || return 1
+	# SANs as kubeadm gives the apiserver: its names, the loopback and the first service IP.
+	cat >"$P/apiserver.ext" <<EOC
+subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1,IP:$FLOW_NODE_IP
+extendedKeyUsage=serverAuth
+EOC
+	printf 'extendedKeyUsage=clientAuth\n' >"$P/client.ext"
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
+		-keyout "$P/apiserver.key" -out "$P/apiserver.csr" 2>/dev/null || return 1
+	openssl x509 -req -in "$P/apiserver.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" \
+		-CAcreateserial -days 3650 -extfile "$P/apiserver.ext" -out "$P/apiserver.crt" 2>/dev/null || return 1
+	openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=kubernetes-admin" \
+		-keyout "$P/admin.key" -out "$P/admin.csr" 2>/dev/null || return 1
+	openssl x509 -req -in "$P/admin.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" \
+		-CAcreateserial -days 3650 -extfile "$P/client.ext" -out "$P/admin.crt" 2>/dev/null || return 1
+	openssl genrsa -out "$P/sa.key" 2048 2>/dev/null || return 1
+	openssl rsa -in "$P/sa.key" -pubout -out "$P/sa.pub" 2>/dev/null || return 1
+}
+
+_flow_write_kubeconfig() {
+	P=$FLOW_DIR/pki
+	cat >"$FLOW_DIR/admin.kubeconfig" <<EOK
+apiVersion: v1
+kind: Config
+clusters:
+- name: kubec
+  cluster:
+    server: https://127.0.0.1:$FLOW_API_PORT
+    certificate-authority: $P/ca.crt
+users:
+- name: admin
+  user:
+    client-certificate: $P/admin.crt
+    client-key: $P/admin.key
+contexts:
+- name: kubec
+  context:
+    cluster: kubec
+    user: admin
+current-context: kubec
+EOK
+}
+
+# _flow_start NAME CMD...: background CMD, log in logs/NAME.log, pid in NAME.pid, the
+# command line in NAME.cmd (for flow_restart; the paths used hold no spaces)
+_flow_start() {
+	name=$1; shift
+	echo "$*" >"$FLOW_DIR/$name.cmd"
+	"$@" >>"$FLOW_DIR/logs/$name.log" 2>&1 &
+	echo $! >"$FLOW_DIR/$name.pid"
+}
+
+# flow_kill9 DIR NAME: SIGKILL a daemon (a crash), wait until it is gone
+flow_kill9() {
+	pf=$1/$2.pid
+	[ -f "$pf" ] || return 1
+	pid=$(cat "$pf")
+	kill -9 "$pid" 2>/dev/null || return 1
+	# reap it if it is this shell's child (a zombie still answers kill -0)
+	wait "$pid" 2>/dev/null
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	! kill -0 "$pid" 2>/dev/null
+}
+
+# flow_restart DIR NAME: start NAME again with the command line it was first started with
+flow_restart() {
+	FLOW_DIR=$1
+	[ -f "$FLOW_DIR/$2.cmd" ] || return 1
+	# shellcheck disable=SC2046 # word splitting of the recorded command line is intended
+	_flow_start "$2" $(cat "$FLOW_DIR/$2.cmd")
+}
+
+_flow_http_ok() { # url [curl args]
+	u=$1; shift
+	[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "$u")" = 200 ]
+}
+
+_flow_node_ready() {
+	[ "$(kubectl --kubeconfig "$FLOW_DIR/admin.kubeconfig" get node "$FLOW_NODE" \
+		-o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
+}
+
+flow_up() {
+	FLOW_DIR=$1
+	mode=$2
+	mkdir -p "$FLOW_DIR/logs"
+	# The node's address: the first global IPv4 (NodePort is checked on it), else loopback.
+	FLOW_NODE_IP=$(ip -4 -o addr show scope global | awk '{sub("/.*", "", $4); print $4; exit}')
+	[ -n "$FLOW_NODE_IP" ] || FLOW_NODE_IP=127.0.0.1
+	if [ "$mode" = local ]; then
+		FLOW_STORE_PORT=2379; FLOW_PEER_PORT=2380; FLOW_API_PORT=6443
+		FLOW_CM_PORT=10257; FLOW_SCHED_PORT=10259
+		FLOW_PROXY_HZ=10256; FLOW_PROXY_METRICS=10249
+		CTRD_BRIDGE=kubec0
+		CTRD_SUBNET=10.244.0
+		CTRD_CGROUP=/kubec-local
+		FLOW_NODE=$(hostname | tr '[:upper:]' '[:lower:]')
+		[ -n "$FLOW_NODE" ] || FLOW_NODE=kubec-node
+	else
+		FLOW_STORE_PORT=$(_flow_free_port); FLOW_PEER_PORT=$(_flow_free_port)
+		FLOW_API_PORT=$(_flow_free_port)
+		FLOW_CM_PORT=$(_flow_free_port); FLOW_SCHED_PORT=$(_flow_free_port)
+		FLOW_PROXY_HZ=$(_flow_free_port); FLOW_PROXY_METRICS=$(_flow_free_port)
+		CTRD_BRIDGE="kcbr$(printf '%02x%02x%02x' "$(_kc_rand_byte)" "$(_kc_rand_byte)" "$(_kc_rand_byte)")"
+		CTRD_SUBNET=$(_kc_pick_subnet) || { echo "no free 10.251.x.0/24" >&2; return 1; }
+		CTRD_CGROUP="/kubec-e2e-$(basename "$FLOW_DIR")"
+		FLOW_NODE="kubec-e2e-$(od -An -N3 -tx1 /dev/urandom | tr -d ' ')"
+	fi
+	CTRD_DIR=$FLOW_DIR/containerd
+	CTRD_SOCK=$CTRD_DIR/containerd.sock
+	CTRD_ENDPOINT=unix://$CTRD_SOCK
+	CTRD_OLD_FORWARD=$(cat /proc/sys/net/ipv4/ip_forward)
+	FLOW_POD_CIDR=$CTRD_SUBNET.0/24
+	# Everything flow_down needs, written before anything starts so a half-started
+	# cluster is still torn down completely.
+	cat >"$FLOW_DIR/cluster.env" <<ENV
+FLOW_NODE='$FLOW_NODE'
+FLOW_NODE_IP='$FLOW_NODE_IP'
+FLOW_API_PORT='$FLOW_API_PORT'
+FLOW_CM_PORT='$FLOW_CM_PORT'
+FLOW_SCHED_PORT='$FLOW_SCHED_PORT'
+FLOW_POD_CIDR='$FLOW_POD_CIDR'
+CTRD_DIR='$CTRD_DIR'
+CTRD_SOCK='$CTRD_SOCK'
+CTRD_BRIDGE='$CTRD_BRIDGE'
+CTRD_SUBNET='$CTRD_SUBNET'
+CTRD_CGROUP='$CTRD_CGROUP'
+CTRD_OLD_FORWARD='$CTRD_OLD_FORWARD'
+ENV
+	_flow_gen_certs || { echo "certificate generation failed" >&2; return 1; }
+	_flow_write_kubeconfig
+	KC="$FLOW_DIR/admin.kubeconfig"
+	P=$FLOW_DIR/pki
+
+	# containerd as containerd.sh configures it (CNI bridge + host-local on the podCIDR)
+	kc_ctrd_write_config
+	mv "$CTRD_DIR/logs/containerd.log" "$CTRD_DIR/logs/containerd.log.old" 2>/dev/null
+	_kc_ctrd_launch || return 1
+	echo "$CTRD_PID" >"$FLOW_DIR/containerd.pid"
+	kc_ctrd_import_images "$KUBEC_BUILD/images" || { echo "ctr images import failed" >&2; return 1; }
+
+	_flow_start kube-store "$KUBEC_BUILD/bin/kube-store" --name local --data-dir "$FLOW_DIR/store" \
+		--listen-client-urls "http://127.0.0.1:$FLOW_STORE_PORT" \
+		--advertise-client-urls "http://127.0.0.1:$FLOW_STORE_PORT" \
+		--listen-peer-urls "http://127.0.0.1:$FLOW_PEER_PORT" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$FLOW_PEER_PORT" \
+		--initial-cluster "local=http://127.0.0.1:$FLOW_PEER_PORT"
+	_flow_wait 20 kube-store _flow_http_ok "http://127.0.0.1:$FLOW_STORE_PORT/health" || return 1
+
+	_flow_start kube-apiserver "$KUBEC_BUILD/bin/kube-apiserver" \
+		--etcd-servers "http://127.0.0.1:$FLOW_STORE_PORT" \
+		--secure-port "$FLOW_API_PORT" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+		--tls-cert-file "$P/apiserver.crt" --tls-private-key-file "$P/apiserver.key" \
+		--client-ca-file "$P/ca.crt" \
+		--service-account-key-file "$P/sa.pub" --service-account-signing-key-file "$P/sa.key" \
+		--service-account-issuer https://kubernetes.default.svc.cluster.local \
+		--service-cluster-ip-range 10.96.0.0/12 --allow-privileged=true --v=2
+	_flow_wait 30 kube-apiserver _flow_http_ok "https://127.0.0.1:$FLOW_API_PORT/readyz" --cacert "$P/ca.crt" || return 1
+
+	# The control-plane components use the admin kubeconfig; per-component client
+	# certificates come with the bootstrap issue.
+	_flow_start kube-controller-manager "$KUBEC_BUILD/bin/kube-controller-manager" \
+		--kubeconfig "$KC" --leader-elect=true --bind-address 127.0.0.1 \
+		--secure-port "$FLOW_CM_PORT" --service-cluster-ip-range 10.96.0.0/12 --v=2
+	_flow_wait 30 kube-controller-manager _flow_http_ok "https://127.0.0.1:$FLOW_CM_PORT/healthz" -k || return 1
+	_flow_start kube-scheduler "$KUBEC_BUILD/bin/kube-scheduler" \
+		--kubeconfig "$KC" --leader-elect=true --bind-address 127.0.0.1 \
+		--secure-port "$FLOW_SCHED_PORT" --v=2
+	# kube-scheduler serves /healthz on plain HTTP until it has a serving cert.
+	_flow_wait 30 kube-scheduler _flow_http_ok "http://127.0.0.1:$FLOW_SCHED_PORT/healthz" || return 1
+
+	# The podCIDR is the CNI bridge's subnet: containerd's host-local IPAM hands out the
+	# pod IPs, so the kubelet reports that range rather than one the node IPAM chose.
+	cat >"$FLOW_DIR/kubelet-config.yaml" <<YAML
+kind: KubeletConfiguration
+apiVersion: kubelet.config.k8s.io/v1beta1
+cgroupDriver: cgroupfs
+containerRuntimeEndpoint: "$CTRD_ENDPOINT"
+podCIDR: "$FLOW_POD_CIDR"
+nodeStatusUpdateFrequency: 2s
+YAML
+	_flow_start kubelet "$KUBEC_BUILD/bin/kubelet" --config "$FLOW_DIR/kubelet-config.yaml" \
+		--kubeconfig "$KC" --hostname-override "$FLOW_NODE" --node-ip "$FLOW_NODE_IP" \
+		--root-dir "$FLOW_DIR/kubelet" --pod-logs-dir "$FLOW_DIR/pod-logs" \
+		--cgroup-root "$CTRD_CGROUP" --v 2
+	_flow_wait 40 kubelet _flow_node_ready || return 1
+
+	_flow_start kube-proxy "$KUBEC_BUILD/bin/kube-proxy" --kubeconfig "$KC" \
+		--hostname-override "$FLOW_NODE" --cluster-cidr "$FLOW_POD_CIDR" \
+		--healthz-bind-address "127.0.0.1:$FLOW_PROXY_HZ" \
+		--metrics-bind-address "127.0.0.1:$FLOW_PROXY_METRICS" \
+		--iptables-min-sync-period 100ms -v=2
+	_flow_wait 30 kube-proxy _flow_http_ok "http://127.0.0.1:$FLOW_PROXY_HZ/healthz" || return 1
+	return 0
+}
+
+# _flow_stop NAME: SIGTERM, wait up to 10 s, then SIGKILL
+_flow_stop() {
+	pf=$FLOW_DIR/$1.pid
+	[ -f "$pf" ] || return 0
+	pid=$(cat "$pf")
+	if kill "$pid" 2>/dev/null; then
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$pid" 2>/dev/null && echo "$1 (pid $pid) ignored SIGTERM: killed" >&2
+		echo "stopped $1 (pid $pid)"
+	fi
+	rm -f "$pf" "$FLOW_DIR/$1.cmd"
+}
+
+flow_down() {
+	FLOW_DIR=$1
+	[ -f "$FLOW_DIR/cluster.env" ] || return 0
+	. "$FLOW_DIR/cluster.env"
+	# kubelet first: nothing must restart pods while containerd's tasks are killed below.
+	_flow_stop kubelet
+	_flow_stop kube-proxy
+	"$KUBEC_BUILD/bin/kube-proxy" --cleanup >>"$FLOW_DIR/logs/kube-proxy-cleanup.log" 2>&1 ||
+		echo "kube-proxy --cleanup failed; see $FLOW_DIR/logs/kube-proxy-cleanup.log" >&2
+	_flow_stop kube-scheduler
+	_flow_stop kube-controller-manager
+	_flow_stop kube-apiserver
+	_flow_stop kube-store
+	CTRD_PID=""
+	[ -f "$FLOW_DIR/containerd.pid" ] && CTRD_PID=$(cat "$FLOW_DIR/containerd.pid")
+	# containerd.sh's clean-up: tasks, containerd, shims, mounts, bridge, veths, cgroups,
+	# ip_forward; it removes CTRD_DIR (FLOW_DIR/containerd) itself.
+	kc_ctrd_cleanup
+	[ -n "$CTRD_PID" ] && echo "stopped containerd (pid $CTRD_PID)"
+	rm -f "$FLOW_DIR/containerd.pid" "$FLOW_DIR/cluster.env"
+	# The netns bind mounts live under containerd's state dir (netns_mounts_under_state_dir),
+	# removed above; the pod sandboxes' veths went with their netns.
+	return 0
+}
+
+flow_dump_logs() {
+	for l in "$1"/logs/*.log; do
+		[ -f "$l" ] || continue
+		echo "===== $l (last 40 lines)"
+		tail -n 40 "$l"
+	done
+	[ -n "$CTRD_DIR" ] && [ -f "$CTRD_DIR/logs/containerd.log" ] &&
+		{ echo "===== containerd.log (last 40 lines)"; tail -n 40 "$CTRD_DIR/logs/containerd.log"; }
+	return 0
+}
