@@ -253,8 +253,11 @@ static bool has_dependents(gc_controller *gc, const gc_kind *k, const cJSON *obj
 	return any;
 }
 
-/* Upstream attemptToDeleteItem for one dependent. */
-static int attempt_to_delete(gc_controller *gc, const gc_kind *k, const cJSON *obj)
+/* Upstream attemptToDeleteItem for one dependent. obj comes from the cache (live false)
+ * or from a live GET (live true): before changing anything the decision is taken again on
+ * the live object, as upstream does, because a cached copy can still carry an owner
+ * reference that was removed meanwhile (e.g. orphaned just before its owner went away). */
+static int attempt_to_delete(gc_controller *gc, const gc_kind *k, const cJSON *obj, bool live)
 {
 	const cJSON *refs = kc_meta_owner_refs(obj), *r;
 	if (!cJSON_GetArraySize(refs))
@@ -290,6 +293,20 @@ static int attempt_to_delete(gc_controller *gc, const gc_kind *k, const cJSON *o
 		}
 	}
 	int rc = 0;
+	if (!live && (dangling || (!solid && !unknown))) {
+		cJSON *cur = NULL;
+		cJSON_Delete(fix);
+		rc = gc->api->get(gc->api, k->resource, kc_meta_namespace(obj), kc_meta_name(obj),
+				  &cur);
+		if (rc == KC_ENOTFOUND)
+			return 0;
+		if (rc < 0)
+			return rc;
+		if (!strcmp(kc_meta_uid(cur), kc_meta_uid(obj)))
+			rc = attempt_to_delete(gc, k, cur, true);
+		cJSON_Delete(cur);
+		return rc;
+	}
 	if (solid || unknown) {
 		/* some owner remains: only drop the references to dangling owners (upstream
 		 * also unblocks references to waiting owners; a blocking reference to an
@@ -403,7 +420,7 @@ static int foreground(gc_controller *gc, const gc_kind *k, const cJSON *owner)
 			    kc_json_get_bool(r, "blockOwnerDeletion", false))
 				blocking++;
 		}
-		int e = attempt_to_delete(gc, d.v[i].k, d.v[i].obj);
+		int e = attempt_to_delete(gc, d.v[i].k, d.v[i].obj, false);
 		if (e < 0 && rc == 0)
 			rc = e;
 	}
@@ -445,7 +462,7 @@ int gc_sync(void *arg, const char *key)
 		 kc_meta_has_finalizer(obj, "foregroundDeletion"))
 		rc = foreground(gc, k, obj);
 	else
-		rc = attempt_to_delete(gc, k, obj);
+		rc = attempt_to_delete(gc, k, obj, false);
 	cJSON_Delete(obj);
 	if (rc < 0)
 		kc_warn("garbage collector: %s: %s", key, kc_strerror(rc));
