@@ -1,5 +1,7 @@
 #include "watchcache.h"
 
+#include <malloc.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,6 +22,8 @@
 #define WC_DEFAULT_TIMEOUT 1800 /* upstream: minRequestTimeout 1800 s (x random 1..2) */
 #define WC_BOOKMARK_EVERY 60    /* upstream sends bookmarks about once a minute */
 #define WC_MAX_BUFFER (64 << 20)
+#define WC_TRIM_EVERY 10          /* seconds between malloc_trim calls */
+#define WC_KEEP_BUFFER (64 << 10) /* a drained buffer larger than this is released */
 
 enum { EV_ADDED, EV_MODIFIED, EV_DELETED };
 static const char *const ev_names[] = { "ADDED", "MODIFIED", "DELETED" };
@@ -198,8 +202,58 @@ static int w_matches(const wc_watcher *w, const cJSON *obj)
 	return reg_matches(w->c->d, obj, &w->ls, &w->fs);
 }
 
-/* Delivers one event to one watcher with upstream's selector transitions. */
-static void w_deliver(wc_watcher *w, const wc_event *e)
+/* One store event serialized once per output type for every watcher that sees it in the
+ * storage version without Tables (the common case), instead of once per watcher: with 1,000
+ * watches the per-watcher copy and print under c->mu was what made requests wait (the
+ * cacher likewise caches an event's serialization, cachingObject). */
+typedef struct ev_text {
+	char *s[3];
+	size_t n[3];
+	int failed[3];
+} ev_text;
+
+static void ev_text_free(ev_text *t)
+{
+	for (int i = 0; i < 3; i++)
+		free(t->s[i]);
+	memset(t, 0, sizeof(*t));
+}
+
+static void w_send_ev(wc_watcher *w, int type, const cJSON *obj, ev_text *t)
+{
+	if (!t || w->table || w->view != w->c->d) {
+		w_send(w, ev_names[type], obj);
+		return;
+	}
+	if (!t->s[type] && !t->failed[type]) {
+		cJSON *ev = cJSON_CreateObject();
+		cJSON_AddStringToObject(ev, "type", ev_names[type]);
+		/* A reference item: the envelope borrows obj, cJSON_Delete leaves it alone. */
+		cJSON_AddItemReferenceToObject(ev, "object", (cJSON *)obj);
+		size_t n = 0;
+		char *str = kc_json_print_len(ev, &n);
+		cJSON_Delete(ev);
+		char *line = str ? realloc(str, n + 2) : NULL;
+		if (!line) {
+			free(str);
+			t->failed[type] = 1;
+		} else {
+			line[n] = '\n';
+			line[n + 1] = 0;
+			t->s[type] = line;
+			t->n[type] = n + 1;
+		}
+	}
+	if (!t->s[type]) {
+		w->closed = 1;
+		return;
+	}
+	w_append(w, t->s[type], t->n[type]);
+}
+
+/* Delivers one event to one watcher with upstream's selector transitions. t (may be NULL)
+ * caches the serialized event across the watchers of one fan-out. */
+static void w_deliver(wc_watcher *w, const wc_event *e, ev_text *t)
 {
 	if (e->rev <= w->last_rv || w->closed)
 		return;
@@ -207,16 +261,16 @@ static void w_deliver(wc_watcher *w, const wc_event *e)
 	int cur = w_matches(w, e->obj);
 	if (e->type == EV_DELETED) {
 		if (cur)
-			w_send(w, "DELETED", e->obj);
+			w_send_ev(w, EV_DELETED, e->obj, t);
 		return;
 	}
 	int prev = e->type == EV_MODIFIED && w_matches(w, e->prev);
 	if (cur && (prev || e->type == EV_ADDED))
-		w_send(w, ev_names[e->type], e->obj);
+		w_send_ev(w, e->type, e->obj, t);
 	else if (cur)
-		w_send(w, "ADDED", e->obj);
+		w_send_ev(w, EV_ADDED, e->obj, t);
 	else if (prev)
-		w_send(w, "DELETED", e->obj);
+		w_send_ev(w, EV_DELETED, e->obj, t);
 }
 
 static void w_bookmark(wc_watcher *w, int64_t rev)
@@ -287,11 +341,14 @@ static int on_watch(void *arg, const struct kc_etcd_watch_resp *resp)
 			cJSON_Delete(e.prev);
 			continue;
 		}
+		ev_text t;
+		memset(&t, 0, sizeof(t));
 		for (wc_watcher *w = c->watchers; w; w = w->next) {
-			w_deliver(w, &e);
+			w_deliver(w, &e, &t);
 			if (w->len > w->off || w->closed)
 				w_wake(w, &wl);
 		}
+		ev_text_free(&t);
 		ring_push(c, &e);
 		if (e.rev > c->cur_rev)
 			c->cur_rev = e.rev;
@@ -356,14 +413,40 @@ static void *watch_thread(void *arg)
 	return NULL;
 }
 
-/* Timeouts and bookmarks, checked once a second. */
+/* A suspended connection is not polled by libmicrohttpd, so a client that closed its watch
+ * would keep its connection slot, descriptor and memory until the next event or the
+ * timeout (upstream's server notices the close at once through the request context). Peek
+ * at the socket: a peer that shut down or reset marks the watch closed, and resuming it
+ * lets MHD finish and free the connection. c->mu held; w->suspended, so MHD cannot close
+ * the connection (and its descriptor stays ours) meanwhile. */
+static int w_peer_gone(wc_watcher *w)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(w->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci || ci->connect_fd < 0)
+		return 0;
+	struct pollfd pf = { .fd = ci->connect_fd, .events = POLLIN | POLLRDHUP };
+	if (poll(&pf, 1, 0) != 1)
+		return 0;
+	return (pf.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+/* Timeouts, bookmarks and closed clients, checked once a second. */
 static void *timer_thread(void *arg)
 {
 	wc_set *s = arg;
+	int64_t last_trim = mono_sec();
 	while (!atomic_load(&s->stop)) {
 		struct timespec ts = { 1, 0 };
 		nanosleep(&ts, NULL);
 		int64_t now = mono_sec();
+		if (now - last_trim >= WC_TRIM_EVERY) {
+			/* Bursts (a fill of thousands of objects, big lists) leave the malloc heaps
+			 * full of free fragments glibc keeps resident; hand whole free pages back
+			 * (Go's runtime scavenger does the same for upstream). */
+			last_trim = now;
+			malloc_trim(0);
+		}
 		for (int i = 0; i < s->n; i++) {
 			wc_cache *c = &s->caches[i];
 			wake_list wl;
@@ -372,6 +455,10 @@ static void *timer_thread(void *arg)
 			for (wc_watcher *w = c->watchers; w; w = w->next) {
 				if (now >= w->deadline)
 					w->closed = 1;
+				else if (w->suspended && !w->closed && w_peer_gone(w)) {
+					kc_log_v(3, "watch of %s closed by the client", c->d->plural);
+					w->closed = 1;
+				}
 				else if (w->bookmarks && now - w->last_bookmark >= WC_BOOKMARK_EVERY) {
 					w->last_bookmark = now;
 					w_bookmark(w, c->cur_rev > w->last_rv ? c->cur_rev : w->last_rv);
@@ -470,6 +557,13 @@ static ssize_t w_read(void *cls, uint64_t pos, char *buf, size_t max)
 		memcpy(buf, w->buf + w->off, k);
 		w->off += k;
 		n = (ssize_t)k;
+		if (w->off == w->len && w->cap > WC_KEEP_BUFFER) {
+			/* A burst (the initial list of a big collection) grew the buffer; an
+			 * idle watch should not keep megabytes for the rest of its life. */
+			free(w->buf);
+			w->buf = NULL;
+			w->len = w->off = w->cap = 0;
+		}
 	} else if (w->closed) {
 		n = MHD_CONTENT_READER_END_OF_STREAM;
 	} else {
@@ -595,12 +689,12 @@ int wc_watch(wc_set *s, const res_desc *d, const wc_params *p, struct MHD_Connec
 	}
 	if (!w->closed)
 		for (size_t i = 0; i < c->count; i++)
-			w_deliver(w, &c->ring[(c->head + i) % WC_RING]);
+			w_deliver(w, &c->ring[(c->head + i) % WC_RING], NULL);
 	w->next = c->watchers;
 	c->watchers = w;
 	pthread_mutex_unlock(&c->mu);
 	cJSON_Delete(initial);
-	*resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, w_read, w, w_free);
+	*resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4 * 1024, w_read, w, w_free);
 	if (!*resp) {
 		w_free(w);
 		*err = st_internal("cannot create the watch response");
