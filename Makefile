@@ -133,7 +133,7 @@ asan:
 
 # libFuzzer harnesses: test/fuzz/fuzz_*.c, each linked with libkubec built by clang.
 FUZZ_SECONDS ?= 60
-fuzz:
+fuzz: all
 	@./test/scripts/run-fuzz.sh $(FUZZ_SECONDS)
 
 bench: all

@@ -6,14 +6,20 @@ secs=${1:-60}
 O=build-fuzz
 mkdir -p "$O"
 CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -Icommon -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-LIBS=$(pkg-config --cflags --libs libmicrohttpd libcurl libcjson openssl yaml-0.1)
+LIBS=$(pkg-config --cflags --libs libmicrohttpd gnutls libcurl libcjson openssl yaml-0.1 libprotobuf-c)
 fail=0
 for f in test/fuzz/fuzz_*.c; do
 	[ -f "$f" ] || continue
 	name=$(basename "$f" .c)
 	echo "== fuzz: building $name"
+	# fuzz_store_* harnesses also link the store's sources and generated protobufs
+	# (run `make` first so build/gen exists).
+	extra=""
+	case $name in
+	fuzz_store_*) extra="$(ls store/*.c | grep -v '^store/main.c$') build/gen/store/*.pb-c.c -Ibuild/gen -lprotobuf-c" ;;
+	esac
 	# shellcheck disable=SC2086
-	clang $CFLAGS -o "$O/$name" "$f" common/*.c $LIBS -lpthread -lm
+	clang $CFLAGS -o "$O/$name" "$f" common/*.c $extra $LIBS -lpthread -lm
 	corpus="$O/corpus-$name"
 	mkdir -p "$corpus"
 	[ -d "test/fuzz/corpus/$name" ] && cp -n test/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null || true
