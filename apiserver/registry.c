@@ -1,5 +1,6 @@
 /* Generic registry over etcd v3 (see registry.h). */
 #include "registry.h"
+#include "registry_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,16 +184,16 @@ int reg_revision(reg *r, int64_t *rev)
 	return 0;
 }
 
-static int fail(cJSON **out, cJSON *st)
+int reg__fail(cJSON **out, cJSON *st)
 {
 	*out = st;
 	return st_code(st);
 }
 
-static int store_fail(cJSON **out, int err, const char *what)
+int reg__store_fail(cJSON **out, int err, const char *what)
 {
 	kc_error("store: %s: %s", what, kc_strerror(err));
-	return fail(out, st_from_store(err, what));
+	return reg__fail(out, st_from_store(err, what));
 }
 
 /* ---- get ---- */
@@ -201,236 +202,19 @@ int reg_get(reg *r, const res_desc *d, const char *ns, const char *name, cJSON *
 {
 	char key[512];
 	if (reg_key(r, d, ns, name, key, sizeof(key)) < 0)
-		return fail(out, st_not_found(d, name));
+		return reg__fail(out, st_not_found(d, name));
 	int64_t mod;
 	cJSON *obj;
 	int rc = load(r, key, &obj, &mod);
 	if (rc == KC_ENOTFOUND)
-		return fail(out, st_not_found(d, name));
+		return reg__fail(out, st_not_found(d, name));
 	if (rc)
-		return store_fail(out, rc, "get");
+		return reg__store_fail(out, rc, "get");
 	*out = obj;
 	return 200;
 }
 
 /* ---- selectors ---- */
-
-int reg_parse_selectors(const res_desc *d, const char *lsel, const char *fsel,
-			kc_label_selector *ls, kc_field_selector *fs, cJSON **err_out)
-{
-	char err[KC_SELECTOR_ERRLEN];
-	*err_out = NULL;
-	kc_selector_init(ls);
-	kc_fields_init(fs);
-	if (kc_selector_parse(lsel, ls, err, sizeof(err))) {
-		*err_out = st_bad_request("unable to parse requirement: %s", err);
-		if (strstr(err, "unable to parse requirement") == err) {
-			cJSON_Delete(*err_out);
-			*err_out = st_bad_request("%s", err);
-		}
-		return -1;
-	}
-	if (kc_fields_parse(fsel, fs, err, sizeof(err))) {
-		*err_out = st_bad_request("%s", err);
-		kc_selector_close(ls);
-		return -1;
-	}
-	/* Every field must be selectable for this resource (field label conversion). */
-	char buf[64];
-	cJSON *probe = cJSON_CreateObject();
-	for (size_t i = 0; i < fs->nreqs; i++) {
-		const char *f = fs->reqs[i].field;
-		if (!strcmp(f, "metadata.name") || !strcmp(f, "metadata.namespace"))
-			continue;
-		if (!d->field || !d->field(probe, f, buf, sizeof(buf))) {
-			*err_out = st_bad_request("field label not supported: %s", f);
-			break;
-		}
-	}
-	cJSON_Delete(probe);
-	if (*err_out) {
-		kc_selector_close(ls);
-		kc_fields_close(fs);
-		return -1;
-	}
-	return 0;
-}
-
-int reg_matches(const res_desc *d, const cJSON *obj, const kc_label_selector *ls,
-		const kc_field_selector *fs)
-{
-	if (ls && !kc_selector_matches_object(ls, obj))
-		return 0;
-	for (size_t i = 0; fs && i < fs->nreqs; i++) {
-		const char *f = fs->reqs[i].field, *v;
-		char buf[256];
-		if (!strcmp(f, "metadata.name"))
-			v = kc_meta_name(obj);
-		else if (!strcmp(f, "metadata.namespace"))
-			v = kc_meta_namespace(obj);
-		else
-			v = d->field ? d->field(obj, f, buf, sizeof(buf)) : NULL;
-		if (!v)
-			v = "";
-		int eq = !strcmp(v, fs->reqs[i].value);
-		if ((fs->reqs[i].op == KC_FIELD_EQUALS) != eq)
-			return 0;
-	}
-	return 1;
-}
-
-/* ---- list ---- */
-
-/* Continue token as upstream's storage/etcd3 continueToken: base64 of
- * {"v":"meta.k8s.io/v1","rv":N,"start":"<key after the collection prefix>"}. */
-static char *make_continue(int64_t rv, const char *start)
-{
-	cJSON *t = cJSON_CreateObject();
-	cJSON_AddStringToObject(t, "v", "meta.k8s.io/v1");
-	cJSON_AddNumberToObject(t, "rv", (double)rv);
-	cJSON_AddStringToObject(t, "start", start);
-	char *js = kc_json_print(t), *b64 = NULL;
-	cJSON_Delete(t);
-	if (js)
-		kc_etcd_b64_encode(js, strlen(js), &b64);
-	free(js);
-	return b64;
-}
-
-static int parse_continue(const char *tok, int64_t *rv, char *start, size_t n)
-{
-	uint8_t *raw = NULL;
-	size_t len = 0;
-	if (kc_etcd_b64_decode(tok, strlen(tok), &raw, &len))
-		return -1;
-	cJSON *t = NULL;
-	int rc = kc_json_parse((char *)raw, len, 0, &t, NULL, 0);
-	free(raw);
-	if (rc)
-		return -1;
-	const char *v = kc_json_get_string(t, "v", ""), *s = kc_json_get_string(t, "start", NULL);
-	*rv = kc_json_get_int64(t, "rv", 0);
-	rc = (strcmp(v, "meta.k8s.io/v1") || !s || *rv <= 0 || strstr(s, "..")) ? -1 : 0;
-	if (!rc)
-		snprintf(start, n, "%s", s);
-	cJSON_Delete(t);
-	return rc;
-}
-
-int reg_list(reg *r, const res_desc *d, const char *ns, const reg_list_opts *o, cJSON **out)
-{
-	kc_label_selector ls;
-	kc_field_selector fs;
-	cJSON *st;
-	if (reg_parse_selectors(d, o->label_selector, o->field_selector, &ls, &fs, &st))
-		return fail(out, st);
-	char prefix[512], start[1024], last[1024] = "";
-	reg_key(r, d, ns, NULL, prefix, sizeof(prefix));
-	size_t plen = strlen(prefix), start_len = plen;
-	int64_t rev = o->exact_rv > 0 ? o->exact_rv : 0;
-	memcpy(start, prefix, plen + 1);
-	if (o->cont && o->cont[0]) {
-		if (parse_continue(o->cont, &rev, last, sizeof(last)) ||
-		    plen + strlen(last) + 1 >= sizeof(start)) {
-			kc_selector_close(&ls);
-			kc_fields_close(&fs);
-			return fail(out, st_bad_request("continue key is not valid: incorrect encoded "
-							"start resourceVersion (version "
-							"meta.k8s.io/v1)"));
-		}
-		/* Resume just after the last key examined: key + "\0". */
-		start_len = plen + strlen(last) + 1;
-		memcpy(start + plen, last, strlen(last) + 1);
-	}
-	uint8_t end[512];
-	size_t end_len = kc_etcd_prefix_end(prefix, plen, end);
-	cJSON *items = cJSON_CreateArray();
-	int count = 0, more = 0;
-	int rc = 0;
-	for (;;) {
-		/* Page through etcd; with selectors, matches may be sparse. */
-		int64_t page = o->limit > 0 ? (o->limit - count) : 0;
-		if (page > 0 && (ls.nreqs || fs.nreqs))
-			page = page < 100 ? 100 : page;
-		struct kc_etcd_range_req q = { .key = start, .key_len = start_len,
-					       .range_end = end, .range_end_len = end_len,
-					       .limit = page, .revision = rev };
-		struct kc_etcd_range_resp resp;
-		rc = kc_etcd_range(r->etcd, &q, &resp, NULL);
-		if (rc)
-			break;
-		if (!rev)
-			rev = resp.header.revision;
-		size_t i;
-		for (i = 0; i < resp.n_kvs; i++) {
-			if (o->limit > 0 && count >= o->limit) {
-				more = 1;
-				break;
-			}
-			if (resp.kvs[i].key_len > plen && resp.kvs[i].key_len - plen < sizeof(last))
-				snprintf(last, sizeof(last), "%s", (char *)resp.kvs[i].key + plen);
-			cJSON *obj = reg_decode(resp.kvs[i].value, resp.kvs[i].value_len,
-						resp.kvs[i].mod_revision);
-			if (!obj)
-				continue;
-			if (reg_matches(d, obj, &ls, &fs)) {
-				cJSON_AddItemToArray(items, obj);
-				count++;
-			} else {
-				cJSON_Delete(obj);
-			}
-		}
-		int etcd_more = resp.more;
-		kc_etcd_range_resp_free(&resp);
-		if (more || !etcd_more || page == 0)
-			break;
-		if (o->limit > 0 && count >= o->limit) {
-			more = 1;
-			break;
-		}
-		start_len = plen + strlen(last) + 1;
-		memcpy(start + plen, last, strlen(last) + 1);
-	}
-	kc_selector_close(&ls);
-	kc_fields_close(&fs);
-	if (rc) {
-		cJSON_Delete(items);
-		if (rc == KC_EGONE && !(o->cont && o->cont[0]))
-			return fail(out, st_new(410, "Expired", "The resourceVersion for the provided "
-								"list is too old."));
-		if (rc == KC_EGONE)
-			return fail(out, st_new(410, "Expired",
-						"The provided continue parameter is too old to "
-						"display a consistent list result. You can start a new "
-						"list without the continue parameter, or use the "
-						"continue token in this response to retrieve the "
-						"remainder of the results. Continuing with the "
-						"provided token results in an inconsistent list - "
-						"objects that were created, modified, or deleted "
-						"between the time the first chunk was returned and now "
-						"may show up in the list."));
-		return store_fail(out, rc, "list");
-	}
-	char apiv[96];
-	cJSON *list = cJSON_CreateObject();
-	cJSON_AddStringToObject(list, "kind", d->list_kind);
-	cJSON_AddStringToObject(list, "apiVersion", res_api_version(d, apiv, sizeof(apiv)));
-	cJSON *md = cJSON_AddObjectToObject(list, "metadata");
-	char rvs[32];
-	snprintf(rvs, sizeof(rvs), "%lld", (long long)rev);
-	cJSON_AddStringToObject(md, "resourceVersion", rvs);
-	if (more) {
-		char *tok = make_continue(rev, last);
-		if (tok)
-			cJSON_AddStringToObject(md, "continue", tok);
-		free(tok);
-	}
-	cJSON_AddItemToObject(list, "items", items);
-	*out = list;
-	return 200;
-}
-
-/* ---- create ---- */
 
 static int check_type_meta(const res_desc *d, cJSON *obj, cJSON **err)
 {
@@ -551,13 +335,13 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 {
 	cJSON *st = NULL;
 	if (!cJSON_IsObject(body))
-		return fail(out, st_bad_request("the body of the request was in an unknown format "
+		return reg__fail(out, st_bad_request("the body of the request was in an unknown format "
 						"- accepted media types include: application/json, "
 						"application/yaml, application/vnd.kubernetes.protobuf"));
 	cJSON *obj = cJSON_Duplicate(body, 1);
 	if (check_type_meta(d, obj, &st)) {
 		cJSON_Delete(obj);
-		return fail(out, st);
+		return reg__fail(out, st);
 	}
 	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(obj, "metadata"))) {
 		cJSON_DeleteItemFromObjectCaseSensitive(obj, "metadata");
@@ -567,7 +351,7 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 		const char *bns = kc_meta_namespace(obj);
 		if (bns[0] && strcmp(bns, ns)) {
 			cJSON_Delete(obj);
-			return fail(out, st_bad_request("the namespace of the provided object does "
+			return reg__fail(out, st_bad_request("the namespace of the provided object does "
 							"not match the namespace sent on the "
 							"request"));
 		}
@@ -610,19 +394,19 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 	if (e.n) {
 		st = st_invalid(d, name, &e);
 		cJSON_Delete(obj);
-		return fail(out, st);
+		return reg__fail(out, st);
 	}
 	if (d->namespaced && (st = ns_admit(r, ns)) != NULL) {
 		cJSON_Delete(obj);
-		return fail(out, st);
+		return reg__fail(out, st);
 	}
 	if (d == &res_pods && (st = adm_priority(r, obj)) != NULL) {
 		cJSON_Delete(obj);
-		return fail(out, st);
+		return reg__fail(out, st);
 	}
 	if (d == &res_pods && (st = adm_limitranger(r, ns, obj)) != NULL) {
 		cJSON_Delete(obj);
-		return fail(out, st);
+		return reg__fail(out, st);
 	}
 	if (d == &res_pods && cJSON_GetObjectItemCaseSensitive(res_path(obj, "metadata.annotations"),
 							       "kubernetes.io/limit-ranger")) {
@@ -633,7 +417,7 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 	}
 	if (d == &res_resourcequotas && quota_init_status(r, ns, obj)) {
 		cJSON_Delete(obj);
-		return fail(out, st_internal("resourcequotas: cannot compute usage in namespace %s",
+		return reg__fail(out, st_internal("resourcequotas: cannot compute usage in namespace %s",
 					     ns));
 	}
 	if (cur_fm) {
@@ -657,7 +441,7 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 	char key[512];
 	if (reg_key(r, d, ns, name, key, sizeof(key)) < 0) {
 		cJSON_Delete(obj);
-		return fail(out, st_bad_request("name too long"));
+		return reg__fail(out, st_bad_request("name too long"));
 	}
 	if (dry_run) {
 		int64_t mod;
@@ -667,7 +451,7 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 		if (rc == 0) {
 			st = st_already_exists(d, name);
 			cJSON_Delete(obj);
-			return fail(out, st);
+			return reg__fail(out, st);
 		}
 		*out = obj;
 		return 201;
@@ -681,11 +465,11 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 			cJSON_Delete(old);
 			st = st_already_exists(d, name);
 			cJSON_Delete(obj);
-			return fail(out, st);
+			return reg__fail(out, st);
 		}
 		if (svc_alloc_create(r, ns, obj, &st)) {
 			cJSON_Delete(obj);
-			return fail(out, st);
+			return reg__fail(out, st);
 		}
 		allocated = 1;
 	}
@@ -714,18 +498,18 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 		if (allocated)
 			svc_alloc_release(r, obj);
 		cJSON_Delete(obj);
-		return fail(out, st);
+		return reg__fail(out, st);
 	}
 	if (rc && allocated)
 		svc_alloc_release(r, obj);
 	if (rc == KC_ECONFLICT) {
 		st = st_already_exists(d, name);
 		cJSON_Delete(obj);
-		return fail(out, st);
+		return reg__fail(out, st);
 	}
 	if (rc) {
 		cJSON_Delete(obj);
-		return store_fail(out, rc, "create");
+		return reg__store_fail(out, rc, "create");
 	}
 	set_rv(obj, rev);
 	kc_log_v(2, "created %s %s%s%s rv=%lld", d->plural, ns ? ns : "", ns && ns[0] ? "/" : "",
@@ -822,7 +606,7 @@ static int write_update(reg *r, const res_desc *d, const char *key, const cJSON 
 		d->validate(nobj, old, &e);
 	if (e.n) {
 		cJSON_Delete(nobj);
-		return fail(out, st_invalid(d, name, &e));
+		return reg__fail(out, st_invalid(d, name, &e));
 	}
 	if (same_ignoring_rv(old, nobj)) {
 		/* No-op: upstream skips the write, so resourceVersion does not move. */
@@ -851,11 +635,11 @@ static int write_update(reg *r, const res_desc *d, const char *key, const cJSON 
 	if (rc == KC_ECONFLICT) {
 		*conflict = 1;
 		cJSON_Delete(nobj);
-		return fail(out, st_conflict(d, name, ST_MODIFIED));
+		return reg__fail(out, st_conflict(d, name, ST_MODIFIED));
 	}
 	if (rc) {
 		cJSON_Delete(nobj);
-		return store_fail(out, rc, "update");
+		return reg__store_fail(out, rc, "update");
 	}
 	set_rv(nobj, rev);
 	*out = nobj;
@@ -874,7 +658,7 @@ static int write_service_update(reg *r, const char *ns, const char *key, const c
 		return write_update(r, &res_services, key, old, mod, nobj, dry_run, conflict, out);
 	if (svc_alloc_update(r, ns, old, nobj, &st)) {
 		cJSON_Delete(nobj);
-		return fail(out, st);
+		return reg__fail(out, st);
 	}
 	cJSON *attempt = cJSON_Duplicate(nobj, 1);
 	int code = write_update(r, &res_services, key, old, mod, nobj, dry_run, conflict, out);
@@ -891,27 +675,27 @@ int reg_update(reg *r, const res_desc *d, const char *ns, const char *name, cons
 {
 	cJSON *st = NULL;
 	if (!cJSON_IsObject(body))
-		return fail(out, st_bad_request("the body of the request was in an unknown format"));
+		return reg__fail(out, st_bad_request("the body of the request was in an unknown format"));
 	cJSON *nobj = cJSON_Duplicate(body, 1);
 	if (check_type_meta(d, nobj, &st)) {
 		cJSON_Delete(nobj);
-		return fail(out, st);
+		return reg__fail(out, st);
 	}
 	const char *bname = kc_meta_name(nobj), *bns = kc_meta_namespace(nobj);
 	if (strcmp(bname, name)) {
 		cJSON_Delete(nobj);
-		return fail(out, st_bad_request("the name of the object (%s) does not match the "
+		return reg__fail(out, st_bad_request("the name of the object (%s) does not match the "
 						"name on the URL (%s)", bname, name));
 	}
 	if (d->namespaced && bns[0] && strcmp(bns, ns)) {
 		cJSON_Delete(nobj);
-		return fail(out, st_bad_request("the namespace of the provided object does not "
+		return reg__fail(out, st_bad_request("the namespace of the provided object does not "
 						"match the namespace sent on the request"));
 	}
 	char key[512];
 	if (reg_key(r, d, ns, name, key, sizeof(key)) < 0) {
 		cJSON_Delete(nobj);
-		return fail(out, st_not_found(d, name));
+		return reg__fail(out, st_not_found(d, name));
 	}
 	cJSON *old;
 	int64_t mod;
@@ -922,17 +706,17 @@ int reg_update(reg *r, const res_desc *d, const char *ns, const char *name, cons
 		 * but events/leases/endpoints do: mirror those). */
 		if (sub == REG_MAIN && (d == &res_events || d == &res_leases || d == &res_endpoints))
 			return reg_create(r, d, ns, body, dry_run, out);
-		return fail(out, st_not_found(d, name));
+		return reg__fail(out, st_not_found(d, name));
 	}
 	if (rc) {
 		cJSON_Delete(nobj);
-		return store_fail(out, rc, "update");
+		return reg__store_fail(out, rc, "update");
 	}
 	const char *brv = kc_meta_resource_version(nobj);
 	if (brv[0] && strcmp(brv, kc_meta_resource_version(old))) {
 		cJSON_Delete(nobj);
 		cJSON_Delete(old);
-		return fail(out, st_conflict(d, name, ST_MODIFIED));
+		return reg__fail(out, st_conflict(d, name, ST_MODIFIED));
 	}
 	if (sub == REG_FINALIZE) {
 		/* namespaces/<name>/finalize (FinalizeREST): only spec.finalizers changes. */
@@ -1028,22 +812,22 @@ static int patch_view(reg *r, const res_desc *d, const char *ns, const char *nam
 			fm_req(r, d, &rq, apiv, sizeof(apiv));
 			if (!cJSON_IsObject(patch)) {
 				cJSON_Delete(cur);
-				return fail(out, st_bad_request("the apply configuration is not a "
+				return reg__fail(out, st_bad_request("the apply configuration is not a "
 								"JSON object"));
 			}
 			if (mf_apply(cur, patch, d->kind, &rq, &nobj, &st)) {
 				cJSON_Delete(cur);
-				return fail(out, st);
+				return reg__fail(out, st);
 			}
 		} else if (apply_patch(d, cur, ctype, patch, &nobj, &st)) {
 			cJSON_Delete(cur);
-			return fail(out, st);
+			return reg__fail(out, st);
 		}
 		const char *prv = kc_json_get_string(patch, "metadata.resourceVersion", "");
 		if (cJSON_IsObject(patch) && prv[0] && strcmp(prv, kc_meta_resource_version(cur))) {
 			cJSON_Delete(cur);
 			cJSON_Delete(nobj);
-			return fail(out, st_conflict(sd, name, ST_MODIFIED));
+			return reg__fail(out, st_conflict(sd, name, ST_MODIFIED));
 		}
 		kc_meta_set_resource_version(nobj, kc_meta_resource_version(cur));
 		cJSON_Delete(cur);
@@ -1061,7 +845,7 @@ static int patch_view(reg *r, const res_desc *d, const char *ns, const char *nam
 		cJSON_Delete(*out);
 		*out = NULL;
 	}
-	return fail(out, st_conflict(sd, name, ST_MODIFIED));
+	return reg__fail(out, st_conflict(sd, name, ST_MODIFIED));
 }
 
 int reg_patch(reg *r, const res_desc *d, const char *ns, const char *name, const char *ctype,
@@ -1071,7 +855,7 @@ int reg_patch(reg *r, const res_desc *d, const char *ns, const char *name, const
 		return patch_view(r, d, ns, name, ctype, patch, sub, dry_run, out);
 	char key[512];
 	if (reg_key(r, d, ns, name, key, sizeof(key)) < 0)
-		return fail(out, st_not_found(d, name));
+		return reg__fail(out, st_not_found(d, name));
 	int apply = !strncmp(ctype, "application/apply-patch", 23);
 	for (int attempt = 0; attempt < REG_RETRIES; attempt++) {
 		cJSON *old, *nobj = NULL, *st = NULL;
@@ -1087,14 +871,14 @@ int reg_patch(reg *r, const res_desc *d, const char *ns, const char *name, const
 				cJSON_Delete(body);
 				return code;
 			}
-			return fail(out, st_not_found(d, name));
+			return reg__fail(out, st_not_found(d, name));
 		}
 		if (rc)
-			return store_fail(out, rc, "patch");
+			return reg__store_fail(out, rc, "patch");
 		if (apply && cur_fm) {
 			if (!cJSON_IsObject(patch)) {
 				cJSON_Delete(old);
-				return fail(out, st_bad_request("the apply configuration is not a "
+				return reg__fail(out, st_bad_request("the apply configuration is not a "
 								"JSON object"));
 			}
 			mf_req rq;
@@ -1102,29 +886,29 @@ int reg_patch(reg *r, const res_desc *d, const char *ns, const char *name, const
 			fm_req(r, d, &rq, apiv, sizeof(apiv));
 			if (mf_apply(old, patch, d->kind, &rq, &nobj, &st)) {
 				cJSON_Delete(old);
-				return fail(out, st);
+				return reg__fail(out, st);
 			}
 		} else if (apply_patch(d, old, ctype, patch, &nobj, &st)) {
 			cJSON_Delete(old);
-			return fail(out, st);
+			return reg__fail(out, st);
 		}
 		/* A patch carrying metadata.resourceVersion is a precondition. */
 		const char *prv = kc_json_get_string(patch, "metadata.resourceVersion", "");
 		if (cJSON_IsObject(patch) && prv[0] && strcmp(prv, kc_meta_resource_version(old))) {
 			cJSON_Delete(old);
 			cJSON_Delete(nobj);
-			return fail(out, st_conflict(d, name, ST_MODIFIED));
+			return reg__fail(out, st_conflict(d, name, ST_MODIFIED));
 		}
 		if (strcmp(kc_meta_name(nobj), name)) {
 			cJSON_Delete(old);
 			cJSON_Delete(nobj);
-			return fail(out, st_bad_request("metadata.name: Invalid value: \"%s\": field "
+			return reg__fail(out, st_bad_request("metadata.name: Invalid value: \"%s\": field "
 							"is immutable", kc_meta_name(nobj)));
 		}
 		if (check_type_meta(d, nobj, &st)) {
 			cJSON_Delete(old);
 			cJSON_Delete(nobj);
-			return fail(out, st);
+			return reg__fail(out, st);
 		}
 		nobj = prepare_update(r, d, old, nobj, sub);
 		int conflict;
@@ -1138,7 +922,7 @@ int reg_patch(reg *r, const res_desc *d, const char *ns, const char *name, const
 		cJSON_Delete(*out); /* GuaranteedUpdate: retry on a concurrent write */
 		*out = NULL;
 	}
-	return fail(out, st_conflict(d, name, ST_MODIFIED));
+	return reg__fail(out, st_conflict(d, name, ST_MODIFIED));
 }
 
 /* ---- delete ---- */
@@ -1157,23 +941,23 @@ static int delete_namespace(reg *r, const char *key, const char *name, const cJS
 			cJSON *st = st_new(403, "Forbidden", "namespaces \"%s\" is forbidden: this "
 							     "namespace may not be deleted", name);
 			st_details(st, name, "", "namespaces");
-			return fail(out, st);
+			return reg__fail(out, st);
 		}
 	for (int attempt = 0; attempt < REG_RETRIES; attempt++) {
 		cJSON *old;
 		int64_t mod, rev = 0;
 		int rc = load(r, key, &old, &mod);
 		if (rc == KC_ENOTFOUND)
-			return fail(out, st_not_found(&res_namespaces, name));
+			return reg__fail(out, st_not_found(&res_namespaces, name));
 		if (rc)
-			return store_fail(out, rc, "delete");
+			return reg__store_fail(out, rc, "delete");
 		const char *puid = kc_json_get_string(opts, "preconditions.uid", NULL);
 		if (puid && strcmp(puid, kc_meta_uid(old))) {
 			char why[256];
 			snprintf(why, sizeof(why), "Precondition failed: UID in precondition: %s, "
 						   "UID in object meta: %s", puid, kc_meta_uid(old));
 			cJSON_Delete(old);
-			return fail(out, st_conflict(&res_namespaces, name, why));
+			return reg__fail(out, st_conflict(&res_namespaces, name, why));
 		}
 		cJSON *nobj = cJSON_Duplicate(old, 1);
 		if (kc_meta_deletion_timestamp(old)[0] && !ns_finalized(old)) {
@@ -1207,14 +991,14 @@ static int delete_namespace(reg *r, const char *key, const char *name, const cJS
 		}
 		if (rc) {
 			cJSON_Delete(nobj);
-			return store_fail(out, rc, "delete");
+			return reg__store_fail(out, rc, "delete");
 		}
 		if (!gone)
 			set_rv(nobj, rev);
 		*out = nobj;
 		return 200;
 	}
-	return fail(out, st_conflict(&res_namespaces, name, ST_MODIFIED));
+	return reg__fail(out, st_conflict(&res_namespaces, name, ST_MODIFIED));
 }
 
 int reg_delete(reg *r, const res_desc *d, const char *ns, const char *name, const cJSON *opts,
@@ -1222,7 +1006,7 @@ int reg_delete(reg *r, const res_desc *d, const char *ns, const char *name, cons
 {
 	char key[512];
 	if (reg_key(r, d, ns, name, key, sizeof(key)) < 0)
-		return fail(out, st_not_found(d, name));
+		return reg__fail(out, st_not_found(d, name));
 	if (d == &res_namespaces)
 		return delete_namespace(r, key, name, opts, dry_run, out);
 	for (int attempt = 0; attempt < REG_RETRIES; attempt++) {
@@ -1230,9 +1014,9 @@ int reg_delete(reg *r, const res_desc *d, const char *ns, const char *name, cons
 		int64_t mod, rev = 0;
 		int rc = load(r, key, &old, &mod);
 		if (rc == KC_ENOTFOUND)
-			return fail(out, st_not_found(d, name));
+			return reg__fail(out, st_not_found(d, name));
 		if (rc)
-			return store_fail(out, rc, "delete");
+			return reg__store_fail(out, rc, "delete");
 		/* Preconditions {uid, resourceVersion}. */
 		const char *puid = kc_json_get_string(opts, "preconditions.uid", NULL);
 		const char *prv = kc_json_get_string(opts, "preconditions.resourceVersion", NULL);
@@ -1244,7 +1028,7 @@ int reg_delete(reg *r, const res_desc *d, const char *ns, const char *name, cons
 				 puid ? puid : prv, puid ? "UID in object meta" : "ResourceVersion in object meta",
 				 puid ? kc_meta_uid(old) : kc_meta_resource_version(old));
 			cJSON_Delete(old);
-			return fail(out, st_conflict(d, name, why));
+			return reg__fail(out, st_conflict(d, name, why));
 		}
 		const char *policy = kc_json_get_string(opts, "propagationPolicy", "");
 		int64_t grace = kc_json_get_int64(opts, "gracePeriodSeconds", -1);
@@ -1300,7 +1084,7 @@ int reg_delete(reg *r, const res_desc *d, const char *ns, const char *name, cons
 		}
 		if (rc) {
 			cJSON_Delete(nobj);
-			return store_fail(out, rc, "delete");
+			return reg__store_fail(out, rc, "delete");
 		}
 		if (rev && graceful)
 			set_rv(nobj, rev);
@@ -1318,7 +1102,7 @@ int reg_delete(reg *r, const res_desc *d, const char *ns, const char *name, cons
 		*out = nobj;
 		return 200;
 	}
-	return fail(out, st_conflict(d, name, ST_MODIFIED));
+	return reg__fail(out, st_conflict(d, name, ST_MODIFIED));
 }
 
 /* ---- scale ---- */
@@ -1391,7 +1175,7 @@ int reg_set_scale(reg *r, const res_desc *d, const char *ns, const char *name,
 		cJSON_Delete(cur);
 		if (st) {
 			cJSON_Delete(obj);
-			return fail(out, st);
+			return reg__fail(out, st);
 		}
 		cJSON *rep = res_path(want, "spec.replicas");
 		const char *wrv = kc_json_get_string(want, "metadata.resourceVersion", "");
@@ -1406,12 +1190,12 @@ int reg_set_scale(reg *r, const res_desc *d, const char *ns, const char *name,
 			st = st_invalid(&scale_desc, name, &e);
 			cJSON_Delete(want);
 			cJSON_Delete(obj);
-			return fail(out, st);
+			return reg__fail(out, st);
 		}
 		if (!ctype && wrv[0] && strcmp(wrv, kc_meta_resource_version(obj))) {
 			cJSON_Delete(want);
 			cJSON_Delete(obj);
-			return fail(out, st_conflict(d, name, ST_MODIFIED));
+			return reg__fail(out, st_conflict(d, name, ST_MODIFIED));
 		}
 		cJSON *nobj = cJSON_Duplicate(obj, 1);
 		kc_json_set_int64(nobj, "spec.replicas", (int64_t)rep->valuedouble);
@@ -1436,7 +1220,7 @@ int reg_set_scale(reg *r, const res_desc *d, const char *ns, const char *name,
 		cJSON_Delete(res);
 		return 200;
 	}
-	return fail(out, st_conflict(d, name, ST_MODIFIED));
+	return reg__fail(out, st_conflict(d, name, ST_MODIFIED));
 }
 
 /* ---- pods/binding ---- */
@@ -1448,19 +1232,19 @@ int reg_bind(reg *r, const char *ns, const char *name, const cJSON *binding, cJS
 		res_errs e = { 0 };
 		res_err_required(&e, "target.name");
 		static const res_desc bdesc = { .group = "", .kind = "Binding", .plural = "bindings" };
-		return fail(out, st_invalid(&bdesc, name, &e));
+		return reg__fail(out, st_invalid(&bdesc, name, &e));
 	}
 	char key[512];
 	if (reg_key(r, &res_pods, ns, name, key, sizeof(key)) < 0)
-		return fail(out, st_not_found(&res_pods, name));
+		return reg__fail(out, st_not_found(&res_pods, name));
 	for (int attempt = 0; attempt < REG_RETRIES; attempt++) {
 		cJSON *old;
 		int64_t mod, rev;
 		int rc = load(r, key, &old, &mod);
 		if (rc == KC_ENOTFOUND)
-			return fail(out, st_not_found(&res_pods, name));
+			return reg__fail(out, st_not_found(&res_pods, name));
 		if (rc)
-			return store_fail(out, rc, "bind");
+			return reg__store_fail(out, rc, "bind");
 		const char *cur = kc_json_get_string(old, "spec.nodeName", "");
 		if (cur[0] || kc_meta_deletion_timestamp(old)[0]) {
 			/* assignPod: "pod %v is already assigned to node %q" / being deleted. */
@@ -1476,7 +1260,7 @@ int reg_bind(reg *r, const char *ns, const char *name, const cJSON *binding, cJS
 					   "Operation cannot be fulfilled on pods/binding \"%s\": %s",
 					   name, why);
 			st_details(st, name, "", "pods/binding");
-			return fail(out, st);
+			return reg__fail(out, st);
 		}
 		cJSON *nobj = cJSON_Duplicate(old, 1);
 		kc_json_set_string(nobj, "spec.nodeName", node);
@@ -1504,11 +1288,11 @@ int reg_bind(reg *r, const char *ns, const char *name, const cJSON *binding, cJS
 		if (rc == KC_ECONFLICT)
 			continue;
 		if (rc)
-			return store_fail(out, rc, "bind");
+			return reg__store_fail(out, rc, "bind");
 		*out = st_success(201);
 		return 201;
 	}
-	return fail(out, st_conflict(&res_pods, name, ST_MODIFIED));
+	return reg__fail(out, st_conflict(&res_pods, name, ST_MODIFIED));
 }
 
 int reg_ensure_namespace(reg *r, const char *name)
