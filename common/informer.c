@@ -201,6 +201,8 @@ struct kc_informer {
 	kc_client *client;
 	char *path, *label_selector, *field_selector, *name;
 	int64_t resync_ms, backoff_min_ms, backoff_max_ms;
+	void (*transform)(cJSON *obj, void *arg);
+	void *transform_arg;
 	int page_size;
 
 	kc_informer_handlers handlers[MAX_HANDLERS];
@@ -422,6 +424,8 @@ int kc_informer_new(kc_client *c, const kc_informer_opts *opts, kc_informer **ou
 	inf->field_selector = dup_opt(opts->field_selector, &rc);
 	inf->name = dup_opt(opts->name ? opts->name : opts->path, &rc);
 	inf->resync_ms = opts->resync_ms > 0 ? opts->resync_ms : 0;
+	inf->transform = opts->transform;
+	inf->transform_arg = opts->transform_arg;
 	inf->page_size = opts->page_size ? opts->page_size : 500;
 	inf->backoff_min_ms = opts->backoff_min_ms > 0 ? opts->backoff_min_ms : 800;
 	inf->backoff_max_ms = opts->backoff_max_ms > 0 ? opts->backoff_max_ms : 30000;
@@ -646,6 +650,8 @@ static void replace(kc_informer *inf, cJSON *items, const char *rv)
 		}
 		cJSON *prev;
 		const cJSON *stored;
+		if (inf->transform)
+			inf->transform(it, inf->transform_arg);
 		cache_put(inf, key, it, &prev, &stored);
 	}
 	pthread_rwlock_unlock(&inf->lock);
@@ -702,6 +708,8 @@ static int on_event(kc_watch_event *ev, void *arg)
 			inf->name, kc_watch_type_name(ev->type));
 		return 0;
 	}
+	if (inf->transform)
+		inf->transform(ev->object, inf->transform_arg);
 	pthread_mutex_lock(&inf->deliver_mu);
 	if (ev->type == KC_WATCH_DELETED) {
 		pthread_rwlock_wrlock(&inf->lock);

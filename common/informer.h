@@ -57,6 +57,13 @@ typedef struct kc_informer_opts {
 	int64_t backoff_min_ms;     /* default 800 (reflector's initial backoff) */
 	int64_t backoff_max_ms;     /* default 30000 */
 	const char *name;           /* for logs; default the path */
+	/* client-go's TransformFunc: called on every object (list items and watch events,
+	 * DELETED included) before it is cached or handed to handlers, on the informer's
+	 * thread; it may strip fields in place to save memory (e.g. metadata.managedFields).
+	 * It must keep metadata.name/namespace/resourceVersion and whatever the indexes and
+	 * handlers read. NULL: objects are cached as received. */
+	void (*transform)(cJSON *obj, void *arg);
+	void *transform_arg;
 } kc_informer_opts;
 
 typedef struct kc_informer_handlers {

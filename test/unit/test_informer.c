@@ -568,6 +568,44 @@ static int count_cb(const cJSON *obj, void *arg)
 	return 0;
 }
 
+static void strip_spec(cJSON *obj, void *arg)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "spec");
+	(*(int *)arg)++;
+}
+
+/* The transform runs before caching and indexing, for listed and watched objects alike. */
+START_TEST(transform_strips_before_cache_and_index)
+{
+	int calls = 0;
+	fake_put(&F, "a", "node-1", "web", 0);
+	kc_informer *inf = start_informer(&(kc_informer_opts){ .path = "/api/v1/pods",
+							       .transform = strip_spec,
+							       .transform_arg = &calls });
+	ck_assert_int_eq(kc_informer_start(inf), 0);
+	ck_assert_int_eq(kc_informer_wait_for_sync(inf, 10000), 0);
+	ck_assert(wait_watches(&F, 1));
+	fake_put(&F, "b", "node-1", "web", 1);
+	ck_assert(seen(&H, "ADD default/b 12"));
+	cJSON *o, *arr;
+	ck_assert_int_eq(kc_informer_get(inf, "default/a", &o), 0);
+	ck_assert_ptr_null(cJSON_GetObjectItem(o, "spec"));
+	ck_assert_ptr_nonnull(cJSON_GetObjectItem(o, "metadata"));
+	cJSON_Delete(o);
+	ck_assert_int_eq(kc_informer_get(inf, "default/b", &o), 0);
+	ck_assert_ptr_null(cJSON_GetObjectItem(o, "spec"));
+	cJSON_Delete(o);
+	ck_assert_int_eq(kc_informer_by_index(inf, KC_INDEX_NODENAME, "node-1", &arr), 0);
+	ck_assert_int_eq(cJSON_GetArraySize(arr), 0); /* indexed after the transform */
+	cJSON_Delete(arr);
+	ck_assert_int_eq(kc_informer_by_index(inf, KC_INDEX_LABEL, "app=web", &arr), 0);
+	ck_assert(names_in(arr, "a b"));
+	cJSON_Delete(arr);
+	kc_informer_free(inf);
+	ck_assert_int_eq(calls, 2);
+}
+END_TEST
+
 START_TEST(user_index_and_selectors)
 {
 	fake_put(&F, "a", "n", "web", 0);
@@ -642,6 +680,7 @@ static Suite *informer_suite(void)
 	tcase_add_test(tc, sync_wait_times_out_while_server_fails);
 	tcase_add_test(tc, resync_calls_update_for_every_object);
 	tcase_add_test(tc, user_index_and_selectors);
+	tcase_add_test(tc, transform_strips_before_cache_and_index);
 	tcase_add_test(tc, keys_and_bad_options);
 	suite_add_tcase(s, tc);
 	return s;
