@@ -4,11 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "discovery.h"
 #include "eviction.h"
 #include "fieldschema.h"
 #include "metrics.h"
+#include "openapi.h"
+#include "podlog.h"
 #include "yamljson.h"
 #include "errors.h"
 #include "protobuf.h"
@@ -454,6 +457,25 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 	}
 	const char *name = n > i + 1 ? segs[i + 1] : NULL;
 	const char *sub = n > i + 2 ? segs[i + 2] : NULL;
+	if (d == &res_pods && ns && name && sub && n == i + 3 &&
+	    (!strcmp(sub, "log") || !strcmp(sub, "exec") || !strcmp(sub, "attach") ||
+	     !strcmp(sub, "portforward"))) {
+		snprintf(resp->m_verb, sizeof(resp->m_verb), "%s",
+			 !strcmp(sub, "log") ? "GET" : "CONNECT");
+		snprintf(resp->m_resource, sizeof(resp->m_resource), "pods");
+		snprintf(resp->m_version, sizeof(resp->m_version), "v1");
+		snprintf(resp->m_sub, sizeof(resp->m_sub), "%s", sub);
+		snprintf(resp->m_scope, sizeof(resp->m_scope), "resource");
+		if (!strcmp(sub, "log") && strcmp(q->method, "GET"))
+			api_json(resp, 405, st_new(405, "MethodNotAllowed", "the server does not "
+								    "allow this method on the requested resource"),
+				 NULL);
+		else if (!strcmp(sub, "log"))
+			pl_serve_log(c, q, ns, name, resp);
+		else
+			pl_serve_upgrade(q, ns, name, sub, resp);
+		return;
+	}
 	if (n > i + 3 || (sub && strcmp(sub, "status") && strcmp(sub, "scale") &&
 			  strcmp(sub, "binding") && strcmp(sub, "eviction") && strcmp(sub, "token") &&
 			  strcmp(sub, "finalize")) ||
@@ -667,6 +689,76 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 	api_json(resp, code, out, NULL);
 }
 
+/* /openapi/v2 and /openapi/v3[/<gv>] with kube-openapi's caching: an ETag of the document's
+ * SHA-512, 304 on If-None-Match, and for /openapi/v3/<gv>?hash=H either "public, immutable"
+ * (H current) or a 301 to the current hash (handler3.HandleGroupVersion). */
+static void serve_openapi(const api_req *q, char segs[][256], int n, api_resp *resp)
+{
+	char path[600];
+	if (n == 2 && !strcmp(segs[1], "v2")) {
+		/* kubectl asks for application/com.github.proto-openapi.spec.v2@v1.0+protobuf */
+		int pb = q->accept && strstr(q->accept, "protobuf");
+		snprintf(path, sizeof(path), "%s", pb ? "v2.pb" : "v2");
+	} else if (n >= 2 && !strcmp(segs[1], "v3") && n <= 5) {
+		snprintf(path, sizeof(path), "v3");
+		for (int i = 2; i < n; i++) {
+			size_t l = strlen(path);
+			snprintf(path + l, sizeof(path) - l, "/%s", segs[i]);
+		}
+	} else {
+		text(resp, 404, "404 page not found\n");
+		return;
+	}
+	oa_doc d;
+	if (oa_get(path, &d) != 0) {
+		text(resp, 404, "404 page not found\n");
+		return;
+	}
+	char etag[140];
+	snprintf(etag, sizeof(etag), "\"%s\"", d.etag);
+	const char *hash = q->conn ? qarg(q, "hash") : NULL;
+	if (n > 2 && hash && hash[0] && strcmp(hash, d.etag)) {
+		char loc[800];
+		snprintf(loc, sizeof(loc), "/openapi/%s?hash=%s", path, d.etag);
+		text(resp, 301, "Moved Permanently\n");
+		if (asprintf(&resp->headers, "Location: %s\n", loc) < 0)
+			resp->headers = NULL;
+		return;
+	}
+	char hdr[400];
+	if (n > 2 && hash && hash[0]) {
+		char exp[64];
+		time_t t = time(NULL) + 365 * 24 * 3600;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(exp, sizeof(exp), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		snprintf(hdr, sizeof(hdr),
+			 "ETag: %s\nCache-Control: public, immutable\nExpires: %s\n", etag, exp);
+	} else {
+		snprintf(hdr, sizeof(hdr), "ETag: %s\n", etag);
+	}
+	resp->headers = strdup(hdr);
+	const char *inm = q->conn ? MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
+								"If-None-Match")
+				  : NULL;
+	if (inm && !strcmp(inm, etag)) {
+		resp->code = 304;
+		resp->body = strdup("");
+		resp->len = 0;
+		resp->ctype = d.ctype;
+		return;
+	}
+	resp->body = malloc(d.len ? d.len : 1);
+	if (!resp->body) {
+		text(resp, 500, "out of memory\n");
+		return;
+	}
+	memcpy(resp->body, d.body, d.len);
+	resp->len = d.len;
+	resp->code = 200;
+	resp->ctype = d.ctype;
+}
+
 void api_handle(api_ctx *c, const api_req *q, api_resp *resp)
 {
 	memset(resp, 0, sizeof(*resp));
@@ -694,19 +786,8 @@ void api_handle(api_ctx *c, const api_req *q, api_resp *resp)
 		api_json(resp, 200, disc_version(), NULL);
 		return;
 	}
-	if (n >= 1 && !strcmp(segs[0], "openapi") && get) {
-		cJSON *doc = NULL;
-		if (n == 2 && !strcmp(segs[1], "v3"))
-			doc = disc_openapi_root();
-		else if (n == 4 && !strcmp(segs[1], "v3") && !strcmp(segs[2], "api"))
-			doc = disc_openapi_gv("", segs[3]);
-		else if (n == 5 && !strcmp(segs[1], "v3") && !strcmp(segs[2], "apis"))
-			doc = disc_openapi_gv(segs[3], segs[4]);
-		/* /openapi/v2 (protobuf only) is not served: kubectl falls back to its
-		 * compiled-in types for strategic merge patches. */
-		if (!doc)
-			goto notfound;
-		api_json(resp, 200, doc, NULL);
+	if (n >= 2 && !strcmp(segs[0], "openapi") && get) {
+		serve_openapi(q, segs, n, resp);
 		return;
 	}
 	if (n >= 1 && !strcmp(segs[0], "api")) {

@@ -38,6 +38,7 @@ typedef struct api_resp {
 	const char *ctype; /* static */
 	struct MHD_Response *stream; /* a watch; owned until queued */
 	char *warnings;    /* heap, may be NULL: one Warning header value per line */
+	char *headers;     /* heap, may be NULL: extra "Name: value" lines (ETag, Location) */
 	/* Labels for /metrics as upstream's: verb (GET LIST WATCH POST PUT PATCH APPLY DELETE
 	 * DELETECOLLECTION, or the HTTP method outside resources), group, version, resource
 	 * ("" outside resources), subresource, scope (resource, namespace, cluster). */

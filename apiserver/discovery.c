@@ -35,8 +35,7 @@ cJSON *disc_api_versions(const char *server_addr)
 	return v;
 }
 
-/* Named groups in table order, deduplicated. */
-static int groups(const char *out[], int max)
+int disc_groups(const char *out[], int max)
 {
 	int n = 0;
 	for (int i = 0; res_all[i]; i++) {
@@ -60,9 +59,7 @@ static const char *group_version(const char *g)
 	return NULL;
 }
 
-/* Versions of group g in table order, deduplicated; the first is the preferred one
- * (autoscaling: v2 before v1, as upstream). */
-static int group_versions(const char *g, const char *out[], int max)
+int disc_group_versions(const char *g, const char *out[], int max)
 {
 	int n = 0;
 	for (int i = 0; res_all[i]; i++) {
@@ -81,7 +78,7 @@ static cJSON *group_obj(const char *g)
 {
 	char gv[128];
 	const char *vers[8];
-	int nv = group_versions(g, vers, 8);
+	int nv = disc_group_versions(g, vers, 8);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "name", g);
 	cJSON *vs = cJSON_AddArrayToObject(o, "versions");
@@ -102,7 +99,7 @@ static cJSON *group_obj(const char *g)
 cJSON *disc_api_groups(void)
 {
 	const char *gs[32];
-	int n = groups(gs, 32);
+	int n = disc_groups(gs, 32);
 	cJSON *l = cJSON_CreateObject();
 	cJSON_AddStringToObject(l, "kind", "APIGroupList");
 	cJSON_AddStringToObject(l, "apiVersion", "v1");
@@ -281,7 +278,7 @@ static cJSON *agg_group(const char *group)
 		cJSON_AddStringToObject(md, "name", group);
 	cJSON *vs = cJSON_AddArrayToObject(item, "versions");
 	const char *vers[8];
-	int nv = group_versions(group, vers, 8);
+	int nv = disc_group_versions(group, vers, 8);
 	for (int vi = 0; vi < nv; vi++)
 		cJSON_AddItemToArray(vs, agg_version(group, vers[vi]));
 	return item;
@@ -298,115 +295,9 @@ cJSON *disc_aggregated(int core)
 		cJSON_AddItemToArray(items, agg_group(""));
 	} else {
 		const char *gs[32];
-		int n = groups(gs, 32);
+		int n = disc_groups(gs, 32);
 		for (int i = 0; i < n; i++)
 			cJSON_AddItemToArray(items, agg_group(gs[i]));
 	}
 	return l;
-}
-
-/* ---- OpenAPI v3 ---- */
-
-/* A stable hash of the descriptor table for the serverRelativeURL (clients cache by it). */
-static void gv_hash(const char *group, const char *version, char *out, size_t n)
-{
-	unsigned long long h = 1469598103934665603ULL;
-	for (int i = 0; res_all[i]; i++) {
-		const res_desc *d = res_all[i];
-		if (strcmp(d->group, group) || strcmp(d->version, version))
-			continue;
-		for (const char *p = d->plural; *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-		h = (h ^ (unsigned)d->has_status ^ ((unsigned)d->scale << 1)) * 1099511628211ULL;
-	}
-	snprintf(out, n, "%016llX", h);
-}
-
-cJSON *disc_openapi_root(void)
-{
-	cJSON *root = cJSON_CreateObject();
-	cJSON *paths = cJSON_AddObjectToObject(root, "paths");
-	char hash[32], url[256], key[128];
-	gv_hash("", "v1", hash, sizeof(hash));
-	snprintf(url, sizeof(url), "/openapi/v3/api/v1?hash=%s", hash);
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(paths, "api/v1"), "serverRelativeURL", url);
-	const char *gs[32];
-	int n = groups(gs, 32);
-	for (int i = 0; i < n; i++) {
-		const char *vers[8];
-		int nv = group_versions(gs[i], vers, 8);
-		for (int k = 0; k < nv; k++) {
-			const char *v = vers[k];
-			gv_hash(gs[i], v, hash, sizeof(hash));
-			snprintf(key, sizeof(key), "apis/%s/%s", gs[i], v);
-			snprintf(url, sizeof(url), "/openapi/v3/apis/%s/%s?hash=%s", gs[i], v, hash);
-			cJSON_AddStringToObject(cJSON_AddObjectToObject(paths, key),
-						"serverRelativeURL", url);
-		}
-	}
-	return root;
-}
-
-static cJSON *op(const char *verb, const char *action, const char *kind, const res_desc *d,
-		 int params)
-{
-	char opid[128];
-	snprintf(opid, sizeof(opid), "%s%s%s", verb, d->namespaced ? "Namespaced" : "", kind);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "operationId", opid);
-	cJSON_AddStringToObject(o, "x-kubernetes-action", action);
-	cJSON_AddItemToObject(o, "x-kubernetes-group-version-kind", gvk(d->group, d->version, d->kind));
-	if (params) {
-		cJSON *ps = cJSON_AddArrayToObject(o, "parameters");
-		static const char *const names[] = { "fieldValidation", "dryRun", "fieldManager" };
-		for (int i = 0; i < 3; i++) {
-			cJSON *p = cJSON_CreateObject();
-			cJSON_AddStringToObject(p, "name", names[i]);
-			cJSON_AddStringToObject(p, "in", "query");
-			cJSON *s = cJSON_AddObjectToObject(p, "schema");
-			cJSON_AddStringToObject(s, "type", "string");
-			if (i == 0)
-				cJSON_AddBoolToObject(s, "uniqueItems", 1);
-			cJSON_AddItemToArray(ps, p);
-		}
-	}
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(o, "responses"), "200"),
-				"description", "OK");
-	return o;
-}
-
-cJSON *disc_openapi_gv(const char *group, const char *version)
-{
-	int any = 0;
-	for (int i = 0; res_all[i]; i++)
-		any |= !strcmp(res_all[i]->group, group) && !strcmp(res_all[i]->version, version);
-	if (!any)
-		return NULL;
-	cJSON *doc = cJSON_CreateObject();
-	cJSON_AddStringToObject(doc, "openapi", "3.0.0");
-	cJSON *info = cJSON_AddObjectToObject(doc, "info");
-	cJSON_AddStringToObject(info, "title", "Kubernetes");
-	cJSON_AddStringToObject(info, "version", "v1.32.4");
-	cJSON *paths = cJSON_AddObjectToObject(doc, "paths");
-	for (int i = 0; res_all[i]; i++) {
-		const res_desc *d = res_all[i];
-		if (strcmp(d->group, group) || strcmp(d->version, version))
-			continue;
-		char base[256], item[300];
-		if (group[0])
-			snprintf(base, sizeof(base), "/apis/%s/%s%s/%s", group, version,
-				 d->namespaced ? "/namespaces/{namespace}" : "", d->plural);
-		else
-			snprintf(base, sizeof(base), "/api/%s%s/%s", version,
-				 d->namespaced ? "/namespaces/{namespace}" : "", d->plural);
-		snprintf(item, sizeof(item), "%s/{name}", base);
-		cJSON *pi = cJSON_AddObjectToObject(paths, item);
-		cJSON_AddItemToObject(pi, "get", op("read", "get", d->kind, d, 0));
-		cJSON_AddItemToObject(pi, "put", op("replace", "put", d->kind, d, 1));
-		cJSON_AddItemToObject(pi, "patch", op("patch", "patch", d->kind, d, 1));
-		cJSON *pc = cJSON_AddObjectToObject(paths, base);
-		cJSON_AddItemToObject(pc, "post", op("create", "post", d->kind, d, 1));
-	}
-	cJSON_AddObjectToObject(cJSON_AddObjectToObject(doc, "components"), "schemas");
-	return doc;
 }

@@ -1,4 +1,4 @@
-/* /version, legacy and aggregated discovery, and the OpenAPI v3 documents, all generated
+/* /version, legacy and aggregated discovery (OpenAPI is openapi.h), all generated
  * from the descriptor table (res_all). Every function returns a new cJSON owned by the
  * caller, or NULL for an unknown group/version. */
 #ifndef APISERVER_DISCOVERY_H
@@ -19,12 +19,12 @@ cJSON *disc_api_group(const char *group);
 cJSON *disc_resource_list(const char *group, const char *version);
 /* Accept asks for apidiscovery.k8s.io/v2 APIGroupDiscoveryList? */
 int disc_wants_aggregated(const char *accept);
+/* Named groups (core excluded) in table order, deduplicated: at most max into out. */
+int disc_groups(const char *out[], int max);
+/* Versions of group g ("" for core) in table order, deduplicated; the first is the
+ * preferred one (autoscaling: v2 before v1, as upstream). */
+int disc_group_versions(const char *g, const char *out[], int max);
 /* core: /api (the legacy group only) else /apis (every named group). */
 cJSON *disc_aggregated(int core);
-/* /openapi/v3 and /openapi/v3/<api/v1|apis/g/v>: enough for kubectl's field-validation
- * check (QueryParamVerifierV3: a patch operation per GVK with a fieldValidation
- * parameter); components.schemas is empty. */
-cJSON *disc_openapi_root(void);
-cJSON *disc_openapi_gv(const char *group, const char *version);
 
 #endif

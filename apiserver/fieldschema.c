@@ -1,170 +1,475 @@
-/* The field-name schema behind fieldValidation. Field lists follow k8s.io/api v1.32
- * (types.go of core/v1, apps/v1, batch/v1, policy/v1, autoscaling/v1 and v2,
- * networking/v1, scheduling/v1, storage/v1, events/v1, coordination/v1, discovery/v1). */
+/* The field schema behind fieldValidation and OpenAPI. Field lists and types follow k8s.io/api
+ * v1.32 (types.go of core/v1, apps/v1, batch/v1, policy/v1, autoscaling/v1 and v2,
+ * networking/v1, scheduling/v1, storage/v1, events/v1, coordination/v1, discovery/v1);
+ * required fields, list-map keys and patch merge keys are upstream's struct tags
+ * (`+listType=map`, `+listMapKey`, `patchMergeKey`). Deep structures (probes, affinity,
+ * security contexts, volume sources, statuses) are free-form. Upstream marks a few more fields
+ * required (Event.involvedObject, events.k8s.io eventTime, EndpointSlice.endpoints,
+ * LimitRangeSpec.limits, ControllerRevision.revision) that Go always serializes, even empty;
+ * objects written by kubec's own components may omit them when empty, and kubectl's
+ * client-side validation of `kind: List` would then reject what `get -o yaml` printed. */
 #include "fieldschema.h"
 
 #include <stdio.h>
 #include <string.h>
 
-typedef struct fs_type {
-	const char *name;
-	const char *fields;
-} fs_type;
-
-#define TOP "apiVersion kind metadata:ObjectMeta "
+#define TOP "apiVersion:s kind:s metadata:ObjectMeta "
+#define CORE "io.k8s.api.core.v1."
+#define META "io.k8s.apimachinery.pkg.apis.meta.v1."
 
 static const fs_type fs_types[] = {
-	/* ---- shared ---- */
-	{ "ObjectMeta",
-	  "name generateName namespace selfLink uid resourceVersion generation creationTimestamp "
-	  "deletionTimestamp deletionGracePeriodSeconds labels annotations "
-	  "ownerReferences:[OwnerReference] finalizers managedFields" },
-	{ "OwnerReference", "apiVersion kind name uid controller blockOwnerDeletion" },
-	{ "LabelSelector", "matchLabels matchExpressions:[LabelSelectorRequirement]" },
-	{ "LabelSelectorRequirement", "key operator values" },
-	{ "PodTemplateSpec", "metadata:ObjectMeta spec:PodSpec" },
-	{ "PodSpec",
-	  "volumes initContainers:[Container] containers:[Container] ephemeralContainers "
-	  "restartPolicy terminationGracePeriodSeconds activeDeadlineSeconds dnsPolicy "
-	  "nodeSelector serviceAccountName serviceAccount automountServiceAccountToken nodeName "
-	  "hostNetwork hostPID hostIPC shareProcessNamespace securityContext imagePullSecrets "
-	  "hostname subdomain affinity schedulerName tolerations hostAliases priorityClassName "
-	  "priority dnsConfig readinessGates runtimeClassName enableServiceLinks "
-	  "preemptionPolicy overhead topologySpreadConstraints setHostnameAsFQDN os hostUsers "
-	  "schedulingGates resourceClaims resources" },
-	{ "Container",
-	  "name image command args workingDir ports:[ContainerPort] envFrom env:[EnvVar] "
-	  "resources:ResourceRequirements resizePolicy restartPolicy volumeMounts:[VolumeMount] "
-	  "volumeDevices livenessProbe readinessProbe startupProbe lifecycle "
-	  "terminationMessagePath terminationMessagePolicy imagePullPolicy securityContext "
-	  "stdin stdinOnce tty" },
-	{ "ContainerPort", "name hostPort containerPort protocol hostIP" },
-	{ "EnvVar", "name value valueFrom" },
-	{ "ResourceRequirements", "limits requests claims" },
-	{ "VolumeMount",
-	  "name readOnly recursiveReadOnly mountPath subPath mountPropagation subPathExpr" },
+	/* ---- meta/v1 and shared core/v1 types ---- */
+	{ "ObjectMeta", META "ObjectMeta",
+	  "ObjectMeta is metadata that all persisted resources must have, which includes all "
+	  "objects users must create.",
+	  "name:s generateName:s namespace:s selfLink:s uid:s resourceVersion:s generation:i64 "
+	  "creationTimestamp:time deletionTimestamp:time deletionGracePeriodSeconds:i64 "
+	  "labels:{s} annotations:{s} ownerReferences:[OwnerReference]@uid finalizers:[s]@@ "
+	  "managedFields:[ManagedFieldsEntry]" },
+	{ "OwnerReference", META "OwnerReference",
+	  "OwnerReference contains enough information to let you identify an owning object.",
+	  "apiVersion*:s kind*:s name*:s uid*:s controller:b blockOwnerDeletion:b" },
+	{ "ManagedFieldsEntry", META "ManagedFieldsEntry",
+	  "ManagedFieldsEntry is a workflow-id, a FieldSet and the group version of the resource "
+	  "that the fieldset applies to.",
+	  "manager:s operation:s apiVersion:s time:time fieldsType:s fieldsV1:any subresource:s" },
+	{ "LabelSelector", META "LabelSelector",
+	  "A label selector is a label query over a set of resources. An empty label selector "
+	  "matches all objects. A null label selector matches no objects.",
+	  "matchLabels:{s} matchExpressions:[LabelSelectorRequirement]" },
+	{ "LabelSelectorRequirement", META "LabelSelectorRequirement",
+	  "A label selector requirement is a selector that contains values, a key, and an "
+	  "operator that relates the key and values.",
+	  "key*:s operator*:s values:[s]" },
+	{ "LocalObjectReference", CORE "LocalObjectReference",
+	  "LocalObjectReference contains enough information to let you locate the referenced "
+	  "object inside the same namespace.",
+	  "name:s" },
+	{ "PodTemplateSpec", CORE "PodTemplateSpec",
+	  "PodTemplateSpec describes the data a pod should have when created from a template",
+	  "metadata:ObjectMeta spec:PodSpec" },
+	{ "PodSpec", CORE "PodSpec", "PodSpec is a description of a pod.",
+	  "volumes:[Volume]@name^merge,retainKeys initContainers:[Container]@name containers*:[Container]@name "
+	  "ephemeralContainers:[any]@name restartPolicy:s terminationGracePeriodSeconds:i64 "
+	  "activeDeadlineSeconds:i64 dnsPolicy:s nodeSelector:{s} serviceAccountName:s "
+	  "serviceAccount:s automountServiceAccountToken:b nodeName:s hostNetwork:b hostPID:b "
+	  "hostIPC:b shareProcessNamespace:b securityContext:any "
+	  "imagePullSecrets:[LocalObjectReference]@name hostname:s subdomain:s affinity:any "
+	  "schedulerName:s tolerations:[Toleration] hostAliases:[any]@ip priorityClassName:s "
+	  "priority:i32 dnsConfig:any readinessGates:[any] runtimeClassName:s "
+	  "enableServiceLinks:b preemptionPolicy:s overhead:{qty} "
+	  "topologySpreadConstraints:[any]@topologyKey+whenUnsatisfiable setHostnameAsFQDN:b "
+	  "os:any hostUsers:b schedulingGates:[any]@name resourceClaims:[any]@name "
+	  "resources:ResourceRequirements" },
+	{ "Container", CORE "Container",
+	  "A single application container that you want to run within a pod.",
+	  "name*:s image:s command:[s] args:[s] workingDir:s "
+	  "ports:[ContainerPort]@containerPort+protocol envFrom:[any] env:[EnvVar]@name "
+	  "resources:ResourceRequirements resizePolicy:[any] restartPolicy:s "
+	  "volumeMounts:[VolumeMount]@mountPath volumeDevices:[any]@devicePath livenessProbe "
+	  "readinessProbe startupProbe lifecycle terminationMessagePath:s "
+	  "terminationMessagePolicy:s imagePullPolicy:s securityContext stdin:b stdinOnce:b "
+	  "tty:b" },
+	{ "ContainerPort", CORE "ContainerPort",
+	  "ContainerPort represents a network port in a single container.",
+	  "name:s hostPort:i32 containerPort*:i32 protocol:s hostIP:s" },
+	{ "EnvVar", CORE "EnvVar", "EnvVar represents an environment variable present in a Container.",
+	  "name*:s value:s valueFrom:any" },
+	{ "ResourceRequirements", CORE "ResourceRequirements",
+	  "ResourceRequirements describes the compute resource requirements.",
+	  "limits:{qty} requests:{qty} claims:[any]@name" },
+	{ "VolumeMount", CORE "VolumeMount",
+	  "VolumeMount describes a mounting of a Volume within a container.",
+	  "name*:s readOnly:b recursiveReadOnly:s mountPath*:s subPath:s mountPropagation:s "
+	  "subPathExpr:s" },
+	{ "Volume", CORE "Volume",
+	  "Volume represents a named volume in a pod that may be accessed by any container in "
+	  "the pod.",
+	  "name*:s hostPath:any emptyDir:any gcePersistentDisk:any awsElasticBlockStore:any "
+	  "gitRepo:any secret:any nfs:any iscsi:any glusterfs:any persistentVolumeClaim:any "
+	  "rbd:any flexVolume:any cinder:any cephfs:any flocker:any downwardAPI:any fc:any "
+	  "azureFile:any configMap:any vsphereVolume:any quobyte:any azureDisk:any "
+	  "photonPersistentDisk:any projected:any portworxVolume:any scaleIO:any storageos:any "
+	  "csi:any ephemeral:any image:any" },
+	{ "Toleration", CORE "Toleration",
+	  "The pod this Toleration is attached to tolerates any taint that matches the triple "
+	  "<key,value,effect> using the matching operator <operator>.",
+	  "key:s operator:s value:s effect:s tolerationSeconds:i64" },
 
 	/* ---- core/v1 ---- */
-	{ "v1.Pod", TOP "spec:PodSpec status" },
-	{ "v1.Namespace", TOP "spec status" },
-	{ "v1.ConfigMap", TOP "data binaryData immutable" },
-	{ "v1.Secret", TOP "data stringData type immutable" },
-	{ "v1.ServiceAccount", TOP "secrets imagePullSecrets automountServiceAccountToken" },
-	{ "v1.Service", TOP "spec:ServiceSpec status" },
-	{ "ServiceSpec",
-	  "ports:[ServicePort] selector clusterIP clusterIPs type externalIPs sessionAffinity "
-	  "loadBalancerIP loadBalancerSourceRanges externalName externalTrafficPolicy "
-	  "healthCheckNodePort publishNotReadyAddresses sessionAffinityConfig ipFamilies "
-	  "ipFamilyPolicy allocateLoadBalancerNodePorts loadBalancerClass internalTrafficPolicy "
-	  "trafficDistribution" },
-	{ "ServicePort", "name protocol appProtocol port targetPort nodePort" },
-	{ "v1.Endpoints", TOP "subsets" },
-	{ "v1.Node", TOP "spec status" },
-	{ "v1.Event",
-	  TOP "involvedObject reason message source firstTimestamp lastTimestamp count type "
-	      "eventTime series action related reportingComponent reportingInstance" },
-	{ "v1.PersistentVolume", TOP "spec status" },
-	{ "v1.PersistentVolumeClaim", TOP "spec:PersistentVolumeClaimSpec status" },
-	{ "PersistentVolumeClaimSpec",
-	  "accessModes selector resources storageClassName volumeMode volumeName dataSource "
-	  "dataSourceRef volumeAttributesClassName" },
-	{ "v1.ResourceQuota", TOP "spec:ResourceQuotaSpec status" },
-	{ "ResourceQuotaSpec", "hard scopes scopeSelector" },
-	{ "v1.LimitRange", TOP "spec:LimitRangeSpec" },
-	{ "LimitRangeSpec", "limits:[LimitRangeItem]" },
-	{ "LimitRangeItem", "type max min default defaultRequest maxLimitRequestRatio" },
+	{ "v1.Pod", CORE "Pod",
+	  "Pod is a collection of containers that can run on a host. This resource is created "
+	  "by clients and scheduled onto hosts.",
+	  TOP "spec:PodSpec status:any" },
+	{ "v1.Namespace", CORE "Namespace",
+	  "Namespace provides a scope for Names. Use of multiple namespaces is optional.",
+	  TOP "spec:NamespaceSpec status:any" },
+	{ "NamespaceSpec", CORE "NamespaceSpec",
+	  "NamespaceSpec describes the attributes on a Namespace.", "finalizers:[s]" },
+	{ "v1.ConfigMap", CORE "ConfigMap", "ConfigMap holds configuration data for pods to consume.",
+	  TOP "data:{s} binaryData:{byte} immutable:b" },
+	{ "v1.Secret", CORE "Secret",
+	  "Secret holds secret data of a certain type. The total bytes of the values in the Data "
+	  "field must be less than MaxSecretSize bytes.",
+	  TOP "data:{byte} stringData:{s} type:s immutable:b" },
+	{ "v1.ServiceAccount", CORE "ServiceAccount",
+	  "ServiceAccount binds together: a name, understood by users, and perhaps by "
+	  "peripheral systems, for an identity; a principal that can be authenticated and "
+	  "authorized; a set of secrets",
+	  TOP "secrets:[any]@name imagePullSecrets:[LocalObjectReference] "
+	      "automountServiceAccountToken:b" },
+	{ "v1.Service", CORE "Service",
+	  "Service is a named abstraction of software service (for example, mysql) consisting "
+	  "of local port (for example 3306) that the proxy listens on, and the selector that "
+	  "determines which pods will answer requests sent through the proxy.",
+	  TOP "spec:ServiceSpec status:any" },
+	{ "ServiceSpec", CORE "ServiceSpec",
+	  "ServiceSpec describes the attributes that a user creates on a service.",
+	  "ports:[ServicePort]@port+protocol selector:{s} clusterIP:s clusterIPs:[s] type:s "
+	  "externalIPs:[s] sessionAffinity:s loadBalancerIP:s loadBalancerSourceRanges:[s] "
+	  "externalName:s externalTrafficPolicy:s healthCheckNodePort:i32 "
+	  "publishNotReadyAddresses:b sessionAffinityConfig:any ipFamilies:[s] "
+	  "ipFamilyPolicy:s allocateLoadBalancerNodePorts:b loadBalancerClass:s "
+	  "internalTrafficPolicy:s trafficDistribution:s" },
+	{ "ServicePort", CORE "ServicePort", "ServicePort contains information on service's port.",
+	  "name:s protocol:s appProtocol:s port*:i32 targetPort:ios nodePort:i32" },
+	{ "v1.Endpoints", CORE "Endpoints",
+	  "Endpoints is a collection of endpoints that implement the actual service.",
+	  TOP "subsets:[any]" },
+	{ "v1.Node", CORE "Node",
+	  "Node is a worker node in Kubernetes. Each node will have a unique identifier in the "
+	  "cache (i.e. in etcd).",
+	  TOP "spec:NodeSpec status:any" },
+	{ "NodeSpec", CORE "NodeSpec",
+	  "NodeSpec describes the attributes that a node is created with.",
+	  "podCIDR:s podCIDRs:[s]@@ providerID:s unschedulable:b taints:[Taint] "
+	  "configSource:any externalID:s" },
+	{ "Taint", CORE "Taint",
+	  "The node this Taint is attached to has the \"effect\" on any pod that does not "
+	  "tolerate the Taint.",
+	  "key*:s value:s effect*:s timeAdded:time" },
+	{ "v1.Event", CORE "Event",
+	  "Event is a report of an event somewhere in the cluster.",
+	  TOP "involvedObject:any reason:s message:s source:any firstTimestamp:time "
+	      "lastTimestamp:time count:i32 type:s eventTime:mtime series:any action:s "
+	      "related:any reportingComponent:s reportingInstance:s" },
+	{ "v1.PersistentVolume", CORE "PersistentVolume",
+	  "PersistentVolume (PV) is a storage resource provisioned by an administrator.",
+	  TOP "spec:any status:any" },
+	{ "v1.PersistentVolumeClaim", CORE "PersistentVolumeClaim",
+	  "PersistentVolumeClaim is a user's request for and claim to a persistent volume",
+	  TOP "spec:PersistentVolumeClaimSpec status:any" },
+	{ "PersistentVolumeClaimSpec", CORE "PersistentVolumeClaimSpec",
+	  "PersistentVolumeClaimSpec describes the common attributes of storage devices and "
+	  "allows a Source for provider-specific attributes",
+	  "accessModes:[s] selector:LabelSelector resources:VolumeResourceRequirements "
+	  "storageClassName:s volumeMode:s volumeName:s dataSource:any dataSourceRef:any "
+	  "volumeAttributesClassName:s" },
+	{ "VolumeResourceRequirements", CORE "VolumeResourceRequirements",
+	  "VolumeResourceRequirements describes the storage resource requirements for a volume.",
+	  "limits:{qty} requests:{qty}" },
+	{ "v1.ResourceQuota", CORE "ResourceQuota",
+	  "ResourceQuota sets aggregate quota restrictions enforced per namespace",
+	  TOP "spec:ResourceQuotaSpec status:any" },
+	{ "ResourceQuotaSpec", CORE "ResourceQuotaSpec",
+	  "ResourceQuotaSpec defines the desired hard limits to enforce for Quota.",
+	  "hard:{qty} scopes:[s] scopeSelector:any" },
+	{ "v1.LimitRange", CORE "LimitRange",
+	  "LimitRange sets resource usage limits for each kind of resource in a Namespace.",
+	  TOP "spec:LimitRangeSpec" },
+	{ "LimitRangeSpec", CORE "LimitRangeSpec",
+	  "LimitRangeSpec defines a min/max usage limit for resources that match on kind.",
+	  "limits:[LimitRangeItem]" },
+	{ "LimitRangeItem", CORE "LimitRangeItem",
+	  "LimitRangeItem defines a min/max usage limit for any resource that matches on kind.",
+	  "type*:s max:{qty} min:{qty} default:{qty} defaultRequest:{qty} "
+	  "maxLimitRequestRatio:{qty}" },
 
 	/* ---- apps/v1 ---- */
-	{ "apps/v1.Deployment", TOP "spec:DeploymentSpec status" },
-	{ "DeploymentSpec",
-	  "replicas selector:LabelSelector template:PodTemplateSpec strategy minReadySeconds "
-	  "revisionHistoryLimit paused progressDeadlineSeconds" },
-	{ "apps/v1.ReplicaSet", TOP "spec:ReplicaSetSpec status" },
-	{ "ReplicaSetSpec", "replicas minReadySeconds selector:LabelSelector template:PodTemplateSpec" },
-	{ "apps/v1.StatefulSet", TOP "spec:StatefulSetSpec status" },
-	{ "StatefulSetSpec",
-	  "replicas selector:LabelSelector template:PodTemplateSpec volumeClaimTemplates "
-	  "serviceName podManagementPolicy updateStrategy revisionHistoryLimit minReadySeconds "
-	  "persistentVolumeClaimRetentionPolicy ordinals" },
-	{ "apps/v1.DaemonSet", TOP "spec:DaemonSetSpec status" },
-	{ "DaemonSetSpec",
-	  "selector:LabelSelector template:PodTemplateSpec updateStrategy minReadySeconds "
-	  "revisionHistoryLimit" },
-	{ "apps/v1.ControllerRevision", TOP "data revision" },
+	{ "apps/v1.Deployment", "io.k8s.api.apps.v1.Deployment",
+	  "Deployment enables declarative updates for Pods and ReplicaSets.",
+	  TOP "spec:DeploymentSpec status:any" },
+	{ "DeploymentSpec", "io.k8s.api.apps.v1.DeploymentSpec",
+	  "DeploymentSpec is the specification of the desired behavior of the Deployment.",
+	  "replicas:i32 selector*:LabelSelector template*:PodTemplateSpec "
+	  "strategy:DeploymentStrategy^retainKeys minReadySeconds:i32 revisionHistoryLimit:i32 paused:b "
+	  "progressDeadlineSeconds:i32" },
+	{ "DeploymentStrategy", "io.k8s.api.apps.v1.DeploymentStrategy",
+	  "DeploymentStrategy describes how to replace existing pods with new ones.",
+	  "type:s rollingUpdate:RollingUpdateDeployment" },
+	{ "RollingUpdateDeployment", "io.k8s.api.apps.v1.RollingUpdateDeployment",
+	  "Spec to control the desired behavior of rolling update.",
+	  "maxUnavailable:ios maxSurge:ios" },
+	{ "apps/v1.ReplicaSet", "io.k8s.api.apps.v1.ReplicaSet",
+	  "ReplicaSet ensures that a specified number of pod replicas are running at any given "
+	  "time.",
+	  TOP "spec:ReplicaSetSpec status:any" },
+	{ "ReplicaSetSpec", "io.k8s.api.apps.v1.ReplicaSetSpec",
+	  "ReplicaSetSpec is the specification of a ReplicaSet.",
+	  "replicas:i32 minReadySeconds:i32 selector*:LabelSelector template:PodTemplateSpec" },
+	{ "apps/v1.StatefulSet", "io.k8s.api.apps.v1.StatefulSet",
+	  "StatefulSet represents a set of pods with consistent identities.",
+	  TOP "spec:StatefulSetSpec status:any" },
+	{ "StatefulSetSpec", "io.k8s.api.apps.v1.StatefulSetSpec",
+	  "A StatefulSetSpec is the specification of a StatefulSet.",
+	  "replicas:i32 selector*:LabelSelector template*:PodTemplateSpec "
+	  "volumeClaimTemplates:[any] serviceName:s podManagementPolicy:s updateStrategy:any "
+	  "revisionHistoryLimit:i32 minReadySeconds:i32 persistentVolumeClaimRetentionPolicy:any "
+	  "ordinals:any" },
+	{ "apps/v1.DaemonSet", "io.k8s.api.apps.v1.DaemonSet",
+	  "DaemonSet represents the configuration of a daemon set.",
+	  TOP "spec:DaemonSetSpec status:any" },
+	{ "DaemonSetSpec", "io.k8s.api.apps.v1.DaemonSetSpec",
+	  "DaemonSetSpec is the specification of a daemon set.",
+	  "selector*:LabelSelector template*:PodTemplateSpec updateStrategy:any "
+	  "minReadySeconds:i32 revisionHistoryLimit:i32" },
+	{ "apps/v1.ControllerRevision", "io.k8s.api.apps.v1.ControllerRevision",
+	  "ControllerRevision implements an immutable snapshot of state data.",
+	  TOP "data:any revision:i64" },
 
 	/* ---- batch/v1 ---- */
-	{ "batch/v1.Job", TOP "spec:JobSpec status" },
-	{ "JobSpec",
-	  "parallelism completions activeDeadlineSeconds podFailurePolicy successPolicy "
-	  "backoffLimit backoffLimitPerIndex maxFailedIndexes selector:LabelSelector "
-	  "manualSelector template:PodTemplateSpec ttlSecondsAfterFinished completionMode "
-	  "suspend podReplacementPolicy managedBy" },
-	{ "batch/v1.CronJob", TOP "spec:CronJobSpec status" },
-	{ "CronJobSpec",
-	  "schedule timeZone startingDeadlineSeconds concurrencyPolicy suspend "
-	  "jobTemplate:JobTemplateSpec successfulJobsHistoryLimit failedJobsHistoryLimit" },
-	{ "JobTemplateSpec", "metadata:ObjectMeta spec:JobSpec" },
+	{ "batch/v1.Job", "io.k8s.api.batch.v1.Job",
+	  "Job represents the configuration of a single job.", TOP "spec:JobSpec status:any" },
+	{ "JobSpec", "io.k8s.api.batch.v1.JobSpec",
+	  "JobSpec describes how the job execution will look like.",
+	  "parallelism:i32 completions:i32 activeDeadlineSeconds:i64 podFailurePolicy:any "
+	  "successPolicy:any backoffLimit:i32 backoffLimitPerIndex:i32 maxFailedIndexes:i32 "
+	  "selector:LabelSelector manualSelector:b template*:PodTemplateSpec "
+	  "ttlSecondsAfterFinished:i32 completionMode:s suspend:b podReplacementPolicy:s "
+	  "managedBy:s" },
+	{ "batch/v1.CronJob", "io.k8s.api.batch.v1.CronJob",
+	  "CronJob represents the configuration of a single cron job.",
+	  TOP "spec:CronJobSpec status:any" },
+	{ "CronJobSpec", "io.k8s.api.batch.v1.CronJobSpec",
+	  "CronJobSpec describes how the job execution will look like and when it will actually "
+	  "run.",
+	  "schedule*:s timeZone:s startingDeadlineSeconds:i64 concurrencyPolicy:s suspend:b "
+	  "jobTemplate*:JobTemplateSpec successfulJobsHistoryLimit:i32 "
+	  "failedJobsHistoryLimit:i32" },
+	{ "JobTemplateSpec", "io.k8s.api.batch.v1.JobTemplateSpec",
+	  "JobTemplateSpec describes the data a Job should have when created from a template",
+	  "metadata:ObjectMeta spec:JobSpec" },
 
 	/* ---- other groups ---- */
-	{ "coordination.k8s.io/v1.Lease", TOP "spec" },
-	{ "discovery.k8s.io/v1.EndpointSlice", TOP "addressType endpoints ports" },
-	{ "policy/v1.PodDisruptionBudget", TOP "spec:PodDisruptionBudgetSpec status" },
-	{ "PodDisruptionBudgetSpec",
-	  "minAvailable selector:LabelSelector maxUnavailable unhealthyPodEvictionPolicy" },
-	{ "autoscaling/v2.HorizontalPodAutoscaler", TOP "spec:HPAv2Spec status" },
-	{ "HPAv2Spec", "scaleTargetRef minReplicas maxReplicas metrics behavior" },
-	{ "autoscaling/v1.HorizontalPodAutoscaler", TOP "spec:HPAv1Spec status" },
-	{ "HPAv1Spec", "scaleTargetRef minReplicas maxReplicas targetCPUUtilizationPercentage" },
-	{ "networking.k8s.io/v1.Ingress", TOP "spec:IngressSpec status" },
-	{ "IngressSpec", "ingressClassName defaultBackend tls rules" },
-	{ "networking.k8s.io/v1.NetworkPolicy", TOP "spec:NetworkPolicySpec" },
-	{ "NetworkPolicySpec", "podSelector:LabelSelector ingress egress policyTypes" },
-	{ "scheduling.k8s.io/v1.PriorityClass",
-	  TOP "value globalDefault description preemptionPolicy" },
-	{ "storage.k8s.io/v1.StorageClass",
-	  TOP "provisioner parameters reclaimPolicy mountOptions allowVolumeExpansion "
-	      "volumeBindingMode allowedTopologies" },
-	{ "events.k8s.io/v1.Event",
-	  TOP "eventTime series reportingController reportingInstance action reason regarding "
-	      "related note type deprecatedSource deprecatedFirstTimestamp "
-	      "deprecatedLastTimestamp deprecatedCount" },
+	{ "coordination.k8s.io/v1.Lease", "io.k8s.api.coordination.v1.Lease",
+	  "Lease defines a lease concept.", TOP "spec:LeaseSpec" },
+	{ "LeaseSpec", "io.k8s.api.coordination.v1.LeaseSpec",
+	  "LeaseSpec is a specification of a Lease.",
+	  "acquireTime:mtime holderIdentity:s leaseDurationSeconds:i32 leaseTransitions:i32 "
+	  "renewTime:mtime preferredHolder:s strategy:s" },
+	{ "discovery.k8s.io/v1.EndpointSlice", "io.k8s.api.discovery.v1.EndpointSlice",
+	  "EndpointSlice represents a subset of the endpoints that implement a service.",
+	  TOP "addressType*:s endpoints:[any] ports:[any]" },
+	{ "policy/v1.PodDisruptionBudget", "io.k8s.api.policy.v1.PodDisruptionBudget",
+	  "PodDisruptionBudget is an object to define the max disruption that can be caused to "
+	  "a collection of pods",
+	  TOP "spec:PodDisruptionBudgetSpec status:any" },
+	{ "PodDisruptionBudgetSpec", "io.k8s.api.policy.v1.PodDisruptionBudgetSpec",
+	  "PodDisruptionBudgetSpec is a description of a PodDisruptionBudget.",
+	  "minAvailable:ios selector:LabelSelector maxUnavailable:ios "
+	  "unhealthyPodEvictionPolicy:s" },
+	{ "autoscaling/v2.HorizontalPodAutoscaler", "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler",
+	  "HorizontalPodAutoscaler is the configuration for a horizontal pod autoscaler, which "
+	  "automatically manages the replica count of any resource implementing the scale "
+	  "subresource based on the metrics specified.",
+	  TOP "spec:HPAv2Spec status:any" },
+	{ "HPAv2Spec", "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerSpec",
+	  "HorizontalPodAutoscalerSpec describes the desired functionality of the "
+	  "HorizontalPodAutoscaler.",
+	  "scaleTargetRef*:CrossVersionObjectReferenceV2 minReplicas:i32 maxReplicas*:i32 "
+	  "metrics:[any] behavior:any" },
+	{ "CrossVersionObjectReferenceV2", "io.k8s.api.autoscaling.v2.CrossVersionObjectReference",
+	  "CrossVersionObjectReference contains enough information to let you identify the "
+	  "referred resource.",
+	  "kind*:s name*:s apiVersion:s" },
+	{ "autoscaling/v1.HorizontalPodAutoscaler", "io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler",
+	  "configuration of a horizontal pod autoscaler.", TOP "spec:HPAv1Spec status:any" },
+	{ "HPAv1Spec", "io.k8s.api.autoscaling.v1.HorizontalPodAutoscalerSpec",
+	  "specification of a horizontal pod autoscaler.",
+	  "scaleTargetRef*:CrossVersionObjectReferenceV1 minReplicas:i32 maxReplicas*:i32 "
+	  "targetCPUUtilizationPercentage:i32" },
+	{ "CrossVersionObjectReferenceV1", "io.k8s.api.autoscaling.v1.CrossVersionObjectReference",
+	  "CrossVersionObjectReference contains enough information to let you identify the "
+	  "referred resource.",
+	  "kind*:s name*:s apiVersion:s" },
+	{ "networking.k8s.io/v1.Ingress", "io.k8s.api.networking.v1.Ingress",
+	  "Ingress is a collection of rules that allow inbound connections to reach the "
+	  "endpoints defined by a backend.",
+	  TOP "spec:IngressSpec status:any" },
+	{ "IngressSpec", "io.k8s.api.networking.v1.IngressSpec",
+	  "IngressSpec describes the Ingress the user wishes to exist.",
+	  "ingressClassName:s defaultBackend:any tls:[any] rules:[any]" },
+	{ "networking.k8s.io/v1.NetworkPolicy", "io.k8s.api.networking.v1.NetworkPolicy",
+	  "NetworkPolicy describes what network traffic is allowed for a set of Pods",
+	  TOP "spec:NetworkPolicySpec" },
+	{ "NetworkPolicySpec", "io.k8s.api.networking.v1.NetworkPolicySpec",
+	  "NetworkPolicySpec provides the specification of a NetworkPolicy",
+	  "podSelector:LabelSelector ingress:[any] egress:[any] policyTypes:[s]" },
+	{ "scheduling.k8s.io/v1.PriorityClass", "io.k8s.api.scheduling.v1.PriorityClass",
+	  "PriorityClass defines mapping from a priority class name to the priority integer "
+	  "value.",
+	  TOP "value*:i32 globalDefault:b description:s preemptionPolicy:s" },
+	{ "storage.k8s.io/v1.StorageClass", "io.k8s.api.storage.v1.StorageClass",
+	  "StorageClass describes the parameters for a class of storage for which "
+	  "PersistentVolumes can be dynamically provisioned.",
+	  TOP "provisioner*:s parameters:{s} reclaimPolicy:s mountOptions:[s] "
+	      "allowVolumeExpansion:b volumeBindingMode:s allowedTopologies:[any]" },
+	{ "events.k8s.io/v1.Event", "io.k8s.api.events.v1.Event",
+	  "Event is a report of an event somewhere in the cluster.",
+	  TOP "eventTime:mtime series:any reportingController:s reportingInstance:s action:s "
+	      "reason:s regarding:any related:any note:s type:s deprecatedSource:any "
+	      "deprecatedFirstTimestamp:time deprecatedLastTimestamp:time deprecatedCount:i32" },
 };
 
-static const char *type_fields(const char *name, size_t len)
+/* Descriptions of a few key fields ("*" applies to every type), shortened from upstream's. */
+static const struct {
+	const char *type, *field, *desc;
+} fs_descs[] = {
+	{ "*", "apiVersion",
+	  "APIVersion defines the versioned schema of this representation of an object." },
+	{ "*", "kind", "Kind is a string value representing the REST resource this object "
+		       "represents. In CamelCase." },
+	{ "*", "metadata", "Standard object's metadata." },
+	{ "*", "spec", "Specification of the desired behavior." },
+	{ "*", "status", "Most recently observed status. Populated by the system. Read-only." },
+	{ "ObjectMeta", "name", "Name must be unique within a namespace." },
+	{ "ObjectMeta", "namespace", "Namespace defines the space within which each name must "
+				     "be unique." },
+	{ "ObjectMeta", "labels", "Map of string keys and values that can be used to organize "
+				  "and categorize (scope and select) objects." },
+	{ "ObjectMeta", "annotations", "Annotations is an unstructured key value map stored "
+				       "with a resource." },
+	{ "PodSpec", "containers", "List of containers belonging to the pod. Containers cannot "
+				   "currently be added or removed." },
+	{ "PodSpec", "nodeName", "NodeName indicates in which node this pod is scheduled." },
+	{ "Container", "name", "Name of the container specified as a DNS_LABEL." },
+	{ "Container", "image", "Container image name." },
+	{ "DeploymentSpec", "replicas", "Number of desired pods. Defaults to 1." },
+	{ "DeploymentSpec", "selector", "Label selector for pods. It must match the pod "
+					"template's labels." },
+	{ "DeploymentSpec", "template", "Template describes the pods that will be created." },
+	{ "DeploymentSpec", "strategy", "The deployment strategy to use to replace existing "
+					"pods with new ones." },
+	{ "DeploymentStrategy", "type", "Type of deployment. Can be \"Recreate\" or "
+					"\"RollingUpdate\". Default is RollingUpdate." },
+	{ "DeploymentStrategy", "rollingUpdate", "Rolling update config params. Present only if "
+						 "DeploymentStrategyType = RollingUpdate." },
+	{ "RollingUpdateDeployment", "maxUnavailable",
+	  "The maximum number of pods that can be unavailable during the update. Value can be "
+	  "an absolute number (ex: 5) or a percentage of desired pods (ex: 10%). Defaults to "
+	  "25%." },
+	{ "RollingUpdateDeployment", "maxSurge",
+	  "The maximum number of pods that can be scheduled above the desired number of pods. "
+	  "Value can be an absolute number (ex: 5) or a percentage of desired pods (ex: 10%). "
+	  "Defaults to 25%." },
+	{ "ServiceSpec", "type", "type determines how the Service is exposed. Defaults to "
+				 "ClusterIP." },
+	{ "ServicePort", "port", "The port that will be exposed by this service." },
+	{ "ServicePort", "targetPort", "Number or name of the port to access on the pods "
+				       "targeted by the service." },
+};
+
+const fs_type *fs_type_at(int i)
 {
+	if (i < 0 || (size_t)i >= sizeof(fs_types) / sizeof(fs_types[0]))
+		return NULL;
+	return &fs_types[i];
+}
+
+const fs_type *fs_type_get(const char *name)
+{
+	if (!name)
+		return NULL;
 	for (size_t i = 0; i < sizeof(fs_types) / sizeof(fs_types[0]); i++)
-		if (strlen(fs_types[i].name) == len && !strncmp(fs_types[i].name, name, len))
-			return fs_types[i].fields;
+		if (!strcmp(fs_types[i].name, name))
+			return &fs_types[i];
 	return NULL;
 }
 
-/* Finds key in the field list; sets type and tlen to its type token ("" when free-form).
- * Returns 0 when the key is not a known field. */
-static int find_field(const char *fields, const char *key, const char **type, size_t *tlen)
+const char *fs_field_desc(const fs_type *t, const char *field)
 {
-	size_t klen = strlen(key);
-	const char *p = fields;
-	while (*p) {
-		while (*p == ' ')
+	const char *any = "";
+	for (size_t i = 0; i < sizeof(fs_descs) / sizeof(fs_descs[0]); i++) {
+		if (strcmp(fs_descs[i].field, field))
+			continue;
+		if (t && !strcmp(fs_descs[i].type, t->name))
+			return fs_descs[i].desc;
+		if (!strcmp(fs_descs[i].type, "*"))
+			any = fs_descs[i].desc;
+	}
+	return any;
+}
+
+static void copy_tok(char *dst, size_t n, const char *s, size_t len)
+{
+	if (len >= n)
+		len = n - 1;
+	memcpy(dst, s, len);
+	dst[len] = 0;
+}
+
+int fs_next_field(const char **cursor, fs_field *f)
+{
+	const char *p = *cursor;
+	while (*p == ' ')
+		p++;
+	if (!*p)
+		return 0;
+	memset(f, 0, sizeof(*f));
+	const char *start = p;
+	while (*p && *p != ' ' && *p != ':' && *p != '*')
+		p++;
+	copy_tok(f->name, sizeof(f->name), start, (size_t)(p - start));
+	if (*p == '*') {
+		f->required = 1;
+		p++;
+	}
+	f->kind = FS_ANY;
+	if (*p == ':') {
+		const char *t = ++p;
+		while (*p && *p != ' ' && *p != '^')
 			p++;
-		const char *start = p;
-		while (*p && *p != ' ' && *p != ':')
-			p++;
-		size_t nlen = (size_t)(p - start);
-		const char *t = "";
-		size_t tl = 0;
-		if (*p == ':') {
-			t = ++p;
+		size_t tl = (size_t)(p - t);
+		if (*p == '^') {
+			const char *st = ++p;
 			while (*p && *p != ' ')
 				p++;
-			tl = (size_t)(p - t);
+			copy_tok(f->strategy, sizeof(f->strategy), st, (size_t)(p - st));
 		}
-		if (nlen == klen && !strncmp(start, key, klen)) {
-			*type = t;
-			*tlen = tl;
-			return 1;
+		if (tl && (t[0] == '[' || t[0] == '{')) {
+			char close = t[0] == '[' ? ']' : '}';
+			const char *e = memchr(t, close, tl);
+			if (e) {
+				copy_tok(f->elem, sizeof(f->elem), t + 1, (size_t)(e - t - 1));
+				f->kind = t[0] == '[' ? FS_LIST : FS_MAP;
+				const char *rest = e + 1;
+				size_t rl = tl - (size_t)(rest - t);
+				if (f->kind == FS_LIST && rl > 1 && rest[0] == '@') {
+					if (rl == 2 && rest[1] == '@')
+						strcpy(f->keys, "@");
+					else
+						copy_tok(f->keys, sizeof(f->keys), rest + 1, rl - 1);
+				}
+			}
+		} else if (tl) {
+			copy_tok(f->elem, sizeof(f->elem), t, tl);
+			if (!strcmp(f->elem, "any"))
+				f->kind = FS_ANY;
+			else
+				f->kind = fs_type_get(f->elem) ? FS_OBJ : FS_SCALAR;
 		}
 	}
+	*cursor = p;
+	return 1;
+}
+
+/* Finds key in the field list; 0 when it is not a known field. */
+static int find_field(const char *fields, const char *key, fs_field *f)
+{
+	const char *cur = fields;
+	while (fs_next_field(&cur, f))
+		if (!strcmp(f->name, key))
+			return 1;
 	return 0;
 }
 
@@ -187,6 +492,12 @@ static void report(fs_out *o, const char *path)
 		o->off = o->n - 1;
 }
 
+static const char *elem_fields(const char *elem)
+{
+	const fs_type *t = fs_type_get(elem);
+	return t ? t->fields : NULL;
+}
+
 static void walk(const char *fields, const cJSON *obj, const char *path, fs_out *o, int depth)
 {
 	if (!fields || !cJSON_IsObject(obj) || depth > 32)
@@ -199,16 +510,13 @@ static void walk(const char *fields, const cJSON *obj, const char *path, fs_out 
 			continue; /* $patch, $setElementOrder/..., $retainKeys, ... */
 		char sub[512];
 		snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", key);
-		const char *type;
-		size_t tl;
-		if (!find_field(fields, key, &type, &tl)) {
+		fs_field f;
+		if (!find_field(fields, key, &f)) {
 			report(o, sub);
 			continue;
 		}
-		if (!tl)
-			continue;
-		if (type[0] == '[' && tl > 2 && type[tl - 1] == ']') {
-			const char *ef = type_fields(type + 1, tl - 2);
+		if (f.kind == FS_LIST) {
+			const char *ef = elem_fields(f.elem);
 			int i = 0;
 			const cJSON *el;
 			cJSON_ArrayForEach(el, it)
@@ -217,8 +525,8 @@ static void walk(const char *fields, const cJSON *obj, const char *path, fs_out 
 				snprintf(ep, sizeof(ep), "%s[%d]", sub, i++);
 				walk(ef, el, ep, o, depth + 1);
 			}
-		} else if (type[0] == '{' && tl > 2 && type[tl - 1] == '}') {
-			const char *ef = type_fields(type + 1, tl - 2);
+		} else if (f.kind == FS_MAP) {
+			const char *ef = elem_fields(f.elem);
 			const cJSON *el;
 			cJSON_ArrayForEach(el, it)
 			{
@@ -226,23 +534,23 @@ static void walk(const char *fields, const cJSON *obj, const char *path, fs_out 
 				snprintf(ep, sizeof(ep), "%s[%s]", sub, el->string ? el->string : "");
 				walk(ef, el, ep, o, depth + 1);
 			}
-		} else {
-			walk(type_fields(type, tl), it, sub, o, depth + 1);
+		} else if (f.kind == FS_OBJ) {
+			walk(elem_fields(f.elem), it, sub, o, depth + 1);
 		}
 	}
 }
 
-static const char *root_fields(const res_desc *d)
+const fs_type *fs_kind_type(const res_desc *d)
 {
 	char name[160];
 	char apiv[96];
 	snprintf(name, sizeof(name), "%s.%s", res_api_version(d, apiv, sizeof(apiv)), d->kind);
-	return type_fields(name, strlen(name));
+	return fs_type_get(name);
 }
 
 int fs_has_schema(const res_desc *d)
 {
-	return root_fields(d) != NULL;
+	return fs_kind_type(d) != NULL;
 }
 
 int fs_unknown_fields(const res_desc *d, const cJSON *obj, char *msg, size_t n)
@@ -250,6 +558,7 @@ int fs_unknown_fields(const res_desc *d, const cJSON *obj, char *msg, size_t n)
 	fs_out o = { .msg = msg, .n = n, .off = 0, .count = 0 };
 	if (n)
 		msg[0] = 0;
-	walk(root_fields(d), obj, "", &o, 0);
+	const fs_type *t = fs_kind_type(d);
+	walk(t ? t->fields : NULL, obj, "", &o, 0);
 	return o.count;
 }

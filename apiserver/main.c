@@ -15,6 +15,7 @@
 #include "etcd.h"
 #include "flags.h"
 #include "log.h"
+#include "podlog.h"
 #include "registry.h"
 #include "satoken.h"
 #include "server.h"
@@ -55,8 +56,7 @@ static char *read_file(const char *path)
 #define IGNORED_STR(name) { name, 0, KC_FLAG_STRING, NULL, "accepted for compatibility; ignored" }
 static const char *const ignored_string[] = {
 	"authorization-mode", "enable-admission-plugins", "disable-admission-plugins",
-	"admission-control", "kubelet-certificate-authority", "kubelet-client-certificate",
-	"kubelet-client-key", "kubelet-preferred-address-types", "encryption-provider-config",
+	"admission-control", "encryption-provider-config",
 	"runtime-config", "audit-log-path",
 	"audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize", "audit-policy-file",
 	"apiserver-count", "requestheader-client-ca-file", "requestheader-allowed-names",
@@ -90,6 +90,7 @@ int main(int argc, char **argv)
 	const char *svc_range = "10.0.0.0/24", *advertise = NULL, *bind = "0.0.0.0";
 	const char *client_ca = NULL, *token_file = NULL, *tls_cert = NULL, *tls_key = NULL;
 	const char *sa_signing = NULL, *sa_issuer = NULL;
+	const char *kl_cert = NULL, *kl_key = NULL, *kl_ca = NULL, *kl_addr_types = NULL;
 	kc_strlist sa_keys = { 0 };
 	int port = 6443;
 	int64_t event_ttl = 3600LL * 1000000000LL;
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
 		nbool++;
 	const char **ign_str = calloc((size_t)nstr, sizeof(char *));
 	bool *ign_bool = calloc((size_t)nbool, sizeof(bool));
-	kc_flag *flags = calloc((size_t)(nstr + nbool + 20), sizeof(kc_flag));
+	kc_flag *flags = calloc((size_t)(nstr + nbool + 32), sizeof(kc_flag));
 	if (!ign_str || !ign_bool || !flags)
 		return 1;
 	int n = 0;
@@ -128,6 +129,18 @@ int main(int argc, char **argv)
 				"authorization." };
 	flags[n++] = (kc_flag){ "service-node-port-range", 0, KC_FLAG_STRING, &node_port_range,
 				"A port range to reserve for services with NodePort visibility." };
+	flags[n++] = (kc_flag){ "kubelet-client-certificate", 0, KC_FLAG_STRING, &kl_cert,
+				"Path to a client cert file for TLS to the kubelets (pods/log)." };
+	flags[n++] = (kc_flag){ "kubelet-client-key", 0, KC_FLAG_STRING, &kl_key,
+				"Path to a client key file for TLS to the kubelets." };
+	flags[n++] = (kc_flag){ "kubelet-certificate-authority", 0, KC_FLAG_STRING, &kl_ca,
+				"Path to a cert file for the certificate authority of the kubelets' "
+				"serving certificates; without it they are not verified." };
+	flags[n++] = (kc_flag){ "kubelet-preferred-address-types", 0, KC_FLAG_STRING,
+				&kl_addr_types,
+				"List of the preferred NodeAddressTypes to use for kubelet "
+				"connections (default Hostname,InternalDNS,InternalIP,ExternalDNS,"
+				"ExternalIP)." };
 	flags[n++] = (kc_flag){ "event-ttl", 0, KC_FLAG_DURATION, &event_ttl,
 				"Amount of time to retain events." };
 	flags[n++] = (kc_flag){ "client-ca-file", 0, KC_FLAG_STRING, &client_ca,
@@ -176,6 +189,11 @@ int main(int argc, char **argv)
 		if (ign_bool[i])
 			kc_warn("flag --%s is accepted but not implemented yet; ignoring",
 				ignored_bool[i]);
+
+	if (pl_configure(kl_cert, kl_key, kl_ca, kl_addr_types))
+		kc_fatal("out of memory");
+	if ((kl_cert && !kl_key) || (!kl_cert && kl_key))
+		kc_fatal("--kubelet-client-certificate and --kubelet-client-key must be set together");
 
 	srv_config sc = { .bind_address = bind, .port = port, .threads = 4 };
 	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;

@@ -105,10 +105,27 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, api_resp *r)
 		resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
 		if (!resp) {
 			free(r->body);
+			free(r->headers);
+			free(r->warnings);
+			r->headers = r->warnings = NULL;
 			return MHD_NO;
 		}
 		MHD_add_response_header(resp, "Content-Type", r->ctype);
-		MHD_add_response_header(resp, "Cache-Control", "no-cache, private");
+		if (!r->headers || !strstr(r->headers, "Cache-Control:"))
+			MHD_add_response_header(resp, "Cache-Control", "no-cache, private");
+	}
+	if (r->headers) {
+		char *save = NULL;
+		for (char *line = strtok_r(r->headers, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char *colon = strchr(line, ':');
+			if (!colon)
+				continue;
+			*colon = 0;
+			MHD_add_response_header(resp, line, colon + 1 + (colon[1] == ' '));
+		}
+		free(r->headers);
+		r->headers = NULL;
 	}
 	if (r->warnings) {
 		/* One Warning header per line, as upstream's warning recorder writes them. */

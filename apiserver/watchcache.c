@@ -35,12 +35,24 @@ typedef struct wc_event {
 	cJSON *prev; /* previous state for MODIFIED (selector transitions), may be NULL */
 } wc_event;
 
+/* What the ring keeps of an event: its objects as compact JSON text, parsed again only when
+ * a watch starting at an older resourceVersion replays it. A parsed pod costs about five
+ * times its text (a cJSON node and a malloc'd key per member), and the ring of a resource
+ * holds 4,096 events: parsed, the pods' ring alone was tens of MB with 10,000 pods stored. */
+typedef struct wc_slot {
+	int type;
+	int64_t rev;
+	char *obj;  /* NUL-terminated JSON */
+	char *prev; /* may be NULL */
+	size_t obj_n, prev_n;
+} wc_slot;
+
 typedef struct wc_watcher wc_watcher;
 typedef struct wc_cache {
 	wc_set *set;
 	const res_desc *d;
 	pthread_mutex_t mu;
-	wc_event ring[WC_RING];
+	wc_slot ring[WC_RING];
 	size_t head, count;
 	int64_t floor;   /* events with rev > floor are all in the ring */
 	int64_t cur_rev; /* last revision the store watch delivered (or started at) */
@@ -287,28 +299,72 @@ static void w_bookmark(wc_watcher *w, int64_t rev)
 
 /* ---- the ring (c->mu held) ---- */
 
-static void ring_push(wc_cache *c, wc_event *e)
+static void slot_free(wc_slot *sl)
 {
-	if (c->count == WC_RING) {
-		wc_event *old = &c->ring[c->head];
-		c->floor = old->rev;
-		cJSON_Delete(old->obj);
-		cJSON_Delete(old->prev);
-		c->head = (c->head + 1) % WC_RING;
-		c->count--;
-	}
-	c->ring[(c->head + c->count) % WC_RING] = *e;
-	c->count++;
+	free(sl->obj);
+	free(sl->prev);
+	memset(sl, 0, sizeof(*sl));
 }
 
 static void ring_clear(wc_cache *c)
 {
-	for (size_t i = 0; i < c->count; i++) {
-		wc_event *e = &c->ring[(c->head + i) % WC_RING];
-		cJSON_Delete(e->obj);
-		cJSON_Delete(e->prev);
-	}
+	for (size_t i = 0; i < c->count; i++)
+		slot_free(&c->ring[(c->head + i) % WC_RING]);
 	c->head = c->count = 0;
+}
+
+/* Takes e's objects (freed here). */
+static void ring_push(wc_cache *c, wc_event *e)
+{
+	wc_slot sl = { .type = e->type, .rev = e->rev };
+	int had_prev = e->prev != NULL;
+	sl.obj = kc_json_print_len(e->obj, &sl.obj_n);
+	if (had_prev)
+		sl.prev = kc_json_print_len(e->prev, &sl.prev_n);
+	cJSON_Delete(e->obj);
+	cJSON_Delete(e->prev);
+	e->obj = e->prev = NULL;
+	if (!sl.obj || (had_prev && !sl.prev)) {
+		/* Out of memory: the history is no longer complete, so forget it; watches
+		 * from before this revision get 410 and re-list. */
+		slot_free(&sl);
+		ring_clear(c);
+		c->floor = e->rev;
+		return;
+	}
+	if (c->count == WC_RING) {
+		wc_slot *old = &c->ring[c->head];
+		c->floor = old->rev;
+		slot_free(old);
+		c->head = (c->head + 1) % WC_RING;
+		c->count--;
+	}
+	c->ring[(c->head + c->count) % WC_RING] = sl;
+	c->count++;
+}
+
+/* Replays the ring's events newer than what w has seen. 0, or -1 when an event could not
+ * be parsed again (out of memory: the watch is closed and the client re-lists). */
+static int ring_replay(wc_cache *c, wc_watcher *w)
+{
+	for (size_t i = 0; i < c->count && !w->closed; i++) {
+		const wc_slot *sl = &c->ring[(c->head + i) % WC_RING];
+		if (sl->rev <= w->last_rv)
+			continue;
+		wc_event e = { .type = sl->type, .rev = sl->rev };
+		int bad = kc_json_parse(sl->obj, sl->obj_n, sl->obj_n + 1, &e.obj, NULL, 0) != 0;
+		if (!bad && sl->prev)
+			bad = kc_json_parse(sl->prev, sl->prev_n, sl->prev_n + 1, &e.prev, NULL, 0) != 0;
+		if (!bad)
+			w_deliver(w, &e, NULL);
+		cJSON_Delete(e.obj);
+		cJSON_Delete(e.prev);
+		if (bad) {
+			w->closed = 1;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* ---- store watch ---- */
@@ -688,8 +744,7 @@ int wc_watch(wc_set *s, const res_desc *d, const wc_params *p, struct MHD_Connec
 		cJSON_Delete(o);
 	}
 	if (!w->closed)
-		for (size_t i = 0; i < c->count; i++)
-			w_deliver(w, &c->ring[(c->head + i) % WC_RING], NULL);
+		ring_replay(c, w);
 	w->next = c->watchers;
 	c->watchers = w;
 	pthread_mutex_unlock(&c->mu);

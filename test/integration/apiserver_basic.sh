@@ -285,6 +285,20 @@ suite() {
 		"$API/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=2" > "$T/watch410"
 	grep -q '"type":"ERROR".*"code":410' "$T/watch410" && grep -q '"reason":"Expired"' "$T/watch410" || fail "410: $(cat "$T/watch410")"
 
+	# A watch from an older resourceVersion replays the cache's history with upstream's
+	# selector transitions: an object whose labels leave the selector arrives as DELETED.
+	req POST /api/v1/namespaces/default/configmaps -d '{"metadata":{"name":"sel","labels":{"tier":"a"}}}'
+	expect 201 metadata.name sel "create sel"
+	rvsel=$(jq_get "$T/out" metadata.resourceVersion)
+	CT=application/merge-patch+json req PATCH /api/v1/namespaces/default/configmaps/sel -d '{"metadata":{"labels":{"tier":"b"}}}'
+	expect 200 metadata.labels.tier b "relabel sel"
+	curl -s -N --cacert "$T/ca.crt" -H "Authorization: Bearer test-token" \
+		"$API/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=$rvsel&labelSelector=tier%3Da&timeoutSeconds=1" > "$T/watchsel"
+	grep -q '"type":"DELETED".*"name":"sel"' "$T/watchsel" || fail "replayed selector transition: $(cat "$T/watchsel")"
+	curl -s -N --cacert "$T/ca.crt" -H "Authorization: Bearer test-token" \
+		"$API/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=$rvsel&labelSelector=tier%3Db&timeoutSeconds=1" > "$T/watchsel2"
+	grep -q '"type":"ADDED".*"name":"sel"' "$T/watchsel2" || fail "replayed selector entry: $(cat "$T/watchsel2")"
+
 	# Events live on a lease of --event-ttl (2s here): gone a few seconds later.
 	req POST /api/v1/namespaces/default/events -d '{"metadata":{"name":"e1"},"involvedObject":{"kind":"Pod","name":"p","namespace":"default"},"reason":"Test","message":"m","type":"Normal"}'
 	expect 201 reason Test "create event"

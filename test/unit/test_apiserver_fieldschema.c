@@ -65,6 +65,30 @@ START_TEST(patch_directives_skipped_and_truncation_safe)
 }
 END_TEST
 
+/* The typed schema reaches the structures it knows (strategy, tolerations, volumes, service
+ * ports, label selectors) and still leaves the free-form ones alone. */
+START_TEST(typed_structures_checked_deeper)
+{
+	cJSON *d = J("{\"spec\":{\"strategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":"
+		     "{\"maxSurge\":1,\"maxSurgee\":2}},\"selector\":{\"matchExpressions\":[{\"key\":"
+		     "\"a\",\"operator\":\"In\",\"values\":[\"x\"],\"vals\":1}]},\"template\":{\"spec\":"
+		     "{\"tolerations\":[{\"key\":\"k\",\"operator\":\"Exists\",\"effect\":\"NoSchedule\","
+		     "\"tolerationSeconds\":5,\"efect\":1}],\"volumes\":[{\"name\":\"v\",\"configMap\":"
+		     "{\"name\":\"c\",\"anything\":1}},{\"name\":\"w\",\"emptyDirr\":{}}]}}}}");
+	char msg[512];
+	ck_assert_int_eq(fs_unknown_fields(&res_deployments, d, msg, sizeof(msg)), 4);
+	ck_assert_str_eq(msg, "unknown field \"spec.strategy.rollingUpdate.maxSurgee\", "
+			      "unknown field \"spec.selector.matchExpressions[0].vals\", "
+			      "unknown field \"spec.template.spec.tolerations[0].efect\", "
+			      "unknown field \"spec.template.spec.volumes[1].emptyDirr\"");
+	cJSON_Delete(d);
+	cJSON *svc = J("{\"spec\":{\"ports\":[{\"port\":80,\"targetPort\":\"http\",\"nodeport\":1}]}}");
+	ck_assert_int_eq(fs_unknown_fields(&res_services, svc, msg, sizeof(msg)), 1);
+	ck_assert_str_eq(msg, "unknown field \"spec.ports[0].nodeport\"");
+	cJSON_Delete(svc);
+}
+END_TEST
+
 static Suite *apiserver_fieldschema_suite(void)
 {
 	Suite *s = suite_create("apiserver_fieldschema");
@@ -72,6 +96,7 @@ static Suite *apiserver_fieldschema_suite(void)
 	tcase_add_test(tc, known_fields_pass);
 	tcase_add_test(tc, unknown_fields_reported_with_paths);
 	tcase_add_test(tc, patch_directives_skipped_and_truncation_safe);
+	tcase_add_test(tc, typed_structures_checked_deeper);
 	suite_add_tcase(s, tc);
 	return s;
 }
