@@ -15,7 +15,7 @@ static const char *const bool_flags[] = {
 	"prefix", "keys-only", "print-value-only", "from-key", "prev-kv", "ignore-value",
 	"ignore-lease", "physical", "keys", "once", "hex", "debug", "insecure-skip-tls-verify",
 	"insecure-transport", "insecure-discovery", "interactive", "i", "progress-notify",
-	"h", "help", "cluster", "skip-hash-check", NULL,
+	"h", "help", "cluster", "skip-hash-check", "learner", NULL,
 };
 
 static bool is_bool_flag(const char *name)
@@ -228,8 +228,9 @@ static void usage(void)
 	      "COMMANDS:\n"
 	      "\tget, put, del, watch, txn, compaction, defrag\n"
 	      "\tlease grant|revoke|keep-alive|timetolive|list\n"
-	      "\talarm list|disarm, snapshot save|restore, member list\n"
-	      "\tendpoint health|status\n\n"
+	      "\talarm list|disarm, snapshot save|restore\n"
+	      "\tmember list|add|remove|update|promote, move-leader <hexid>\n"
+	      "\tendpoint health|status [--cluster]\n\n"
 	      "GLOBAL OPTIONS:\n"
 	      "\t--endpoints=[127.0.0.1:2379] --cacert --cert --key --dial-timeout=2s\n"
 	      "\t--command-timeout=5s -w, --write-out=simple|json|table --hex\n",
@@ -249,6 +250,7 @@ static const struct command commands[] = {
 	{ "compaction", ctl_cmd_compaction, true }, { "defrag", ctl_cmd_defrag, true },
 	{ "alarm", ctl_cmd_alarm, true },     { "snapshot", ctl_cmd_snapshot, false },
 	{ "member", ctl_cmd_member, true },   { "endpoint", ctl_cmd_endpoint, true },
+	{ "move-leader", ctl_cmd_move_leader, true },
 	{ NULL, NULL, false },
 };
 
@@ -329,7 +331,8 @@ int main(int argc, char **argv)
 	c.cfg.insecure_skip_verify = ctl_flag_bool(&c, "insecure-skip-tls-verify");
 	/* etcdctl's tablePrinter only implements member list and endpoint tables; the others
 	 * fail with exit 4. (etcdctl performs the call first; refusing before is safer.) */
-	if (c.out == CTL_OUT_TABLE && strcmp(cmd->name, "member") != 0 && strcmp(cmd->name, "endpoint") != 0)
+	if (c.out == CTL_OUT_TABLE && strcmp(cmd->name, "member") != 0 && strcmp(cmd->name, "endpoint") != 0 &&
+	    strcmp(cmd->name, "move-leader") != 0)
 		ctl_die(4, "table not supported as output format");
 	if (cmd->needs_client || strcmp(args.pos[0], "snapshot") == 0) {
 		int rc = kc_etcd_new(&c.cfg, &c.cli);

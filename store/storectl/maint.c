@@ -1,5 +1,5 @@
-/* compaction, defrag, alarm, snapshot, member list, endpoint health|status:
- * etcdctl 3.4's ctlv3/command/{compaction,defrag,alarm,snapshot,member,ep}_command.go. */
+/* compaction, defrag, alarm, snapshot, endpoint health|status:
+ * etcdctl 3.4's ctlv3/command/{compaction,defrag,alarm,snapshot,ep}_command.go. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -198,86 +198,6 @@ int ctl_cmd_snapshot(struct ctl *c)
 	ctl_die(CTL_EXIT_BADARGS, "unknown command \"%s\" for \"kube-storectl snapshot\"", a->pos[1]);
 }
 
-static void join(char *out, size_t len, char **v, size_t n, const char *sep)
-{
-	out[0] = 0;
-	size_t used = 0;
-	for (size_t i = 0; i < n; i++) {
-		int w = snprintf(out + used, len - used, "%s%s", i ? sep : "", v[i]);
-		if (w < 0 || (size_t)w >= len - used)
-			break;
-		used += (size_t)w;
-	}
-}
-
-static void json_strs(char **v, size_t n)
-{
-	putchar('[');
-	for (size_t i = 0; i < n; i++)
-		printf("%s\"%s\"", i ? "," : "", v[i]);
-	putchar(']');
-}
-
-int ctl_cmd_member(struct ctl *c)
-{
-	struct ctl_args *a = c->args;
-	if (a->n_pos != 2 || strcmp(a->pos[1], "list") != 0)
-		ctl_die(CTL_EXIT_BADARGS, "kube-storectl supports only \"member list\"");
-	struct kc_etcd_member_list ml;
-	struct kc_etcd_error err = { 0 };
-	int rc = kc_etcd_member_list(c->cli, &ml, &err);
-	if (rc)
-		ctl_die_err(rc, &err);
-	if (c->out == CTL_OUT_JSON) {
-		fputs("{\"header\":", stdout);
-		ctl_json_header(stdout, &ml.header);
-		fputs(",\"members\":[", stdout);
-		for (size_t i = 0; i < ml.n_members; i++) {
-			const struct kc_etcd_member *m = &ml.members[i];
-			printf("%s{\"ID\":%" PRIu64, i ? "," : "", m->id);
-			if (m->name[0])
-				printf(",\"name\":\"%s\"", m->name);
-			if (m->n_peer_urls) {
-				fputs(",\"peerURLs\":", stdout);
-				json_strs(m->peer_urls, m->n_peer_urls);
-			}
-			if (m->n_client_urls) {
-				fputs(",\"clientURLs\":", stdout);
-				json_strs(m->client_urls, m->n_client_urls);
-			}
-			if (m->is_learner)
-				fputs(",\"isLearner\":true", stdout);
-			putchar('}');
-		}
-		printf("]}\n");
-		kc_etcd_member_list_free(&ml);
-		return 0;
-	}
-	static const char *const hdr[] = { "ID", "STATUS", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER" };
-	struct ctl_table t;
-	if (c->out == CTL_OUT_TABLE)
-		ctl_table_init(&t, 6, hdr);
-	for (size_t i = 0; i < ml.n_members; i++) {
-		const struct kc_etcd_member *m = &ml.members[i];
-		char id[32], peers[2048], clients[2048];
-		snprintf(id, sizeof(id), "%" PRIx64, m->id);
-		join(peers, sizeof(peers), m->peer_urls, m->n_peer_urls, ",");
-		join(clients, sizeof(clients), m->client_urls, m->n_client_urls, ",");
-		const char *status = m->name[0] ? "started" : "unstarted";
-		const char *learner = m->is_learner ? "true" : "false";
-		if (c->out == CTL_OUT_TABLE) {
-			const char *row[] = { id, status, m->name, peers, clients, learner };
-			ctl_table_row(&t, row);
-		} else {
-			printf("%s, %s, %s, %s, %s, %s\n", id, status, m->name, peers, clients, learner);
-		}
-	}
-	if (c->out == CTL_OUT_TABLE)
-		ctl_table_print(stdout, &t);
-	kc_etcd_member_list_free(&ml);
-	return 0;
-}
-
 /* The endpoints to probe: the given ones, or with --cluster every member's client URLs. */
 static size_t endpoint_targets(struct ctl *c, char ***out)
 {
@@ -308,7 +228,7 @@ static size_t endpoint_targets(struct ctl *c, char ***out)
 	return n;
 }
 
-static kc_etcd *one_client(struct ctl *c, const char *ep)
+kc_etcd *ctl_endpoint_client(struct ctl *c, const char *ep)
 {
 	char url[1024];
 	if (strncmp(ep, "http://", 7) == 0 || strncmp(ep, "https://", 8) == 0)
@@ -344,7 +264,7 @@ static int endpoint_health(struct ctl *c)
 	if (c->out == CTL_OUT_JSON)
 		putchar('[');
 	for (size_t i = 0; i < n; i++) {
-		kc_etcd *cli = one_client(c, eps[i]);
+		kc_etcd *cli = ctl_endpoint_client(c, eps[i]);
 		/* etcdctl 3.4: healthy when a linearizable Get("health") succeeds and no alarm
 		 * is active. */
 		int64_t t0 = mono_ns();
@@ -416,7 +336,7 @@ static int endpoint_status(struct ctl *c)
 	if (c->out == CTL_OUT_TABLE)
 		ctl_table_init(&t, 10, hdr);
 	for (size_t i = 0; i < n; i++) {
-		kc_etcd *cli = one_client(c, eps[i]);
+		kc_etcd *cli = ctl_endpoint_client(c, eps[i]);
 		struct kc_etcd_status s;
 		struct kc_etcd_error err = { 0 };
 		int rc = kc_etcd_status_get(cli, 0, &s, &err);
@@ -433,7 +353,7 @@ static int endpoint_status(struct ctl *c)
 		snprintf(term, sizeof(term), "%" PRIu64, s.raft_term);
 		snprintf(idx, sizeof(idx), "%" PRIu64, s.raft_index);
 		snprintf(app, sizeof(app), "%" PRIu64, s.raft_applied_index);
-		join(errs, sizeof(errs), s.errors, s.n_errors, ", ");
+		ctl_join(errs, sizeof(errs), s.errors, s.n_errors, ", ");
 		const char *leader = s.header.member_id == s.leader ? "true" : "false";
 		const char *learner = s.is_learner ? "true" : "false";
 		if (c->out == CTL_OUT_TABLE) {
@@ -456,7 +376,7 @@ static int endpoint_status(struct ctl *c)
 				printf(",\"raftAppliedIndex\":%" PRIu64, s.raft_applied_index);
 			if (s.n_errors) {
 				fputs(",\"errors\":", stdout);
-				json_strs(s.errors, s.n_errors);
+				ctl_json_strs(stdout, s.errors, s.n_errors);
 			}
 			if (s.db_size_in_use)
 				printf(",\"dbSizeInUse\":%" PRId64, s.db_size_in_use);

@@ -360,3 +360,47 @@ void ctl_go_duration(int64_t ns, char *out, size_t len)
 	else
 		frac(out, len, u, 1000000000, "s"); /* minutes never occur for a probe */
 }
+
+void ctl_join(char *out, size_t len, char **v, size_t n, const char *sep)
+{
+	out[0] = 0;
+	size_t used = 0;
+	for (size_t i = 0; i < n; i++) {
+		int w = snprintf(out + used, len - used, "%s%s", i ? sep : "", v[i]);
+		if (w < 0 || (size_t)w >= len - used)
+			break;
+		used += (size_t)w;
+	}
+}
+
+void ctl_json_str(FILE *f, const char *s)
+{
+	/* encoding/json: quote, backslash and control characters escaped */
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p == '\t')
+			fputs("\\t", f);
+		else if (*p == '\r')
+			fputs("\\r", f);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+void ctl_json_strs(FILE *f, char **v, size_t n)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc(',', f);
+		ctl_json_str(f, v[i]);
+	}
+	fputc(']', f);
+}

@@ -71,6 +71,12 @@ void ctl_table_init(struct ctl_table *t, size_t cols, const char *const *headers
 void ctl_table_row(struct ctl_table *t, const char *const *cells);
 void ctl_table_print(FILE *f, struct ctl_table *t); /* and frees */
 
+/* Joins v[0..n) with sep into out (truncated to len). */
+void ctl_join(char *out, size_t len, char **v, size_t n, const char *sep);
+/* s (borrowed) as a JSON string; v (borrowed) as a JSON array of strings. */
+void ctl_json_str(FILE *f, const char *s);
+void ctl_json_strs(FILE *f, char **v, size_t n);
+
 /* humanize.Bytes (SI units, as etcdctl's DB SIZE). */
 void ctl_human_bytes(uint64_t n, char *out, size_t len);
 /* Go's time.Duration.String() for nanoseconds. */
@@ -96,6 +102,11 @@ int ctl_cmd_alarm(struct ctl *c);
 int ctl_cmd_snapshot(struct ctl *c);
 int ctl_cmd_member(struct ctl *c);
 int ctl_cmd_endpoint(struct ctl *c);
+int ctl_cmd_move_leader(struct ctl *c);
+
+/* A client for one endpoint (as the user wrote it, scheme optional) with c's TLS and
+ * timeouts; exits on a malformed endpoint. Free with kc_etcd_free. (maint.c) */
+kc_etcd *ctl_endpoint_client(struct ctl *c, const char *ep);
 
 /* Splits a txn op line like etcdctl's argify (quotes group words) and runs the same
  * flag parser as the command line. Used by txn.c. */
