@@ -391,10 +391,13 @@ void cm_json_replace(cJSON *dst, cJSON *src)
 	cJSON *c;
 	while ((c = src->child)) {
 		cJSON_DetachItemViaPointer(src, c);
+		/* a key from the informers' string pool (transform.h) is not ours to free */
+		bool pooled = c->type & cJSON_StringIsConst;
 		char *k = c->string;
 		c->string = NULL;
 		cJSON_AddItemToObject(dst, k ? k : "", c);
-		free(k);
+		if (!pooled)
+			free(k);
 	}
 	cJSON_Delete(src);
 }

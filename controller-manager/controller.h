@@ -47,6 +47,20 @@ struct cm_lister {
 	 * does not copy a whole namespace to look at a few objects */
 	int (*list_filtered)(cm_lister *l, const char *resource, const char *ns,
 			     bool (*keep)(const cJSON *obj, void *arg), void *arg, cJSON **out);
+	/* as list_filtered over the objects of namespace ns whose controllerRef uid is one
+	 * of the NULL-terminated uids, plus (orphans true) those with no controllerRef;
+	 * keep may be NULL (keep all). Production serves it from an index by controller
+	 * uid, so a sync does not scan every pod of the namespace (upstream's
+	 * ControllerRefManager reads the same set from a namespace lister, in Go). */
+	int (*list_controlled)(cm_lister *l, const char *resource, const char *ns,
+			       const char *const *uids, bool orphans,
+			       bool (*keep)(const cJSON *obj, void *arg), void *arg,
+			       cJSON **out);
+	/* call fn(obj, arg) with the named object borrowed (no copy: event handlers use
+	 * it on every event), under the cache's read lock: fn must not call back into the
+	 * lister nor block. Returns 0 after fn ran, KC_ENOTFOUND, -ENOENT. */
+	int (*with)(cm_lister *l, const char *resource, const char *ns, const char *name,
+		    int (*fn)(const cJSON *obj, void *arg), void *arg);
 };
 
 /* A keep function for list_filtered: objects controlled by owner_uid, and orphans

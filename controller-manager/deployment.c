@@ -775,8 +775,10 @@ static int claim_rss(dc_ctx *c, const kc_label_selector *sel)
 {
 	cJSON *list = NULL;
 	cm_claimable cl = { kc_meta_uid(c->d), sel };
-	int rc = c->dc->lister->list_filtered(c->dc->lister, "replicasets", kc_meta_namespace(c->d),
-					      cm_keep_claimable, &cl, &list);
+	const char *uids[] = { kc_meta_uid(c->d), NULL };
+	int rc = c->dc->lister->list_controlled(c->dc->lister, "replicasets",
+						kc_meta_namespace(c->d), uids, true,
+						cm_keep_claimable, &cl, &list);
 	if (rc < 0)
 		return rc;
 	cm_owner owner = { c->d, D_API_VERSION, D_KIND };
@@ -832,8 +834,8 @@ int dc_sync(void *arg, const char *key)
 		}
 		const cJSON *rs;
 		cJSON_ArrayForEach(rs, c.rss) uids[i++] = kc_meta_uid(rs);
-		rc = dc->lister->list_filtered(dc->lister, "pods", ns, cm_keep_controlled_by_any,
-					       uids, &c.pods);
+		rc = dc->lister->list_controlled(dc->lister, "pods", ns, uids, false, NULL, NULL,
+						 &c.pods);
 		free(uids);
 		if (rc < 0)
 			goto out;
@@ -894,6 +896,18 @@ void dc_on_deploy_delete(const cJSON *obj, int final_state_unknown, void *arg)
 	cm_controller_enqueue_obj(((dc_controller *)arg)->ctrl, obj);
 }
 
+typedef struct uid_match {
+	const char *uid;
+	bool ok;
+} uid_match;
+
+static int match_uid(const cJSON *obj, void *arg)
+{
+	uid_match *m = arg;
+	m->ok = !strcmp(kc_meta_uid(obj), m->uid);
+	return 0;
+}
+
 /* The Deployment an object's controllerRef names, if cached with that uid. */
 static bool resolve_deployment(dc_controller *dc, const char *ns, const cJSON *ref, char *key,
 			       size_t len)
@@ -901,11 +915,11 @@ static bool resolve_deployment(dc_controller *dc, const char *ns, const cJSON *r
 	if (!ref || strcmp(kc_json_get_string(ref, "kind", ""), D_KIND))
 		return false;
 	const char *name = kc_json_get_string(ref, "name", "");
-	cJSON *d = NULL;
-	if (dc->lister->get(dc->lister, "deployments", ns, name, &d) < 0)
+	/* borrowed, not copied: this runs for every ReplicaSet event */
+	uid_match m = { kc_json_get_string(ref, "uid", ""), false };
+	if (dc->lister->with(dc->lister, "deployments", ns, name, match_uid, &m) < 0)
 		return false;
-	bool ok = !strcmp(kc_meta_uid(d), kc_json_get_string(ref, "uid", ""));
-	cJSON_Delete(d);
+	bool ok = m.ok;
 	if (ok)
 		snprintf(key, len, "%s/%s", ns, name);
 	return ok;

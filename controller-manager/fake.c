@@ -95,6 +95,38 @@ static int f_get(cm_lister *l, const char *resource, const char *ns, const char 
 	return o ? 0 : KC_ENOTFOUND;
 }
 
+static int f_list_controlled(cm_lister *l, const char *resource, const char *ns,
+			     const char *const *uids, bool orphans,
+			     bool (*keep)(const cJSON *obj, void *arg), void *arg, cJSON **out)
+{
+	cm_fake *f = FAKE(l, lister);
+	cJSON *arr = cJSON_CreateArray(), *o;
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(f->store, resource))
+	{
+		if (ns && *ns && strcmp(kc_meta_namespace(o), ns))
+			continue;
+		const cJSON *ref = kc_meta_controller_ref(o);
+		bool in = !ref && orphans;
+		for (int i = 0; ref && uids && uids[i] && !in; i++)
+			in = !strcmp(kc_json_get_string(ref, "uid", ""), uids[i]);
+		if (in && (!keep || keep(o, arg)))
+			cJSON_AddItemToArray(arr, kc_json_dup(o));
+	}
+	*out = arr;
+	return 0;
+}
+
+static int f_with(cm_lister *l, const char *resource, const char *ns, const char *name,
+		  int (*fn)(const cJSON *obj, void *arg), void *arg)
+{
+	cm_fake *f = FAKE(l, lister);
+	const cJSON *o = cm_fake_find(f, resource, ns ? ns : "", name);
+	if (!o)
+		return KC_ENOTFOUND;
+	fn(o, arg);
+	return 0;
+}
+
 static int f_list(cm_lister *l, const char *resource, const char *ns, cJSON **out)
 {
 	cm_fake *f = FAKE(l, lister);
@@ -244,8 +276,61 @@ static int f_update(cm_api *a, const char *resource, const char *ns, const char 
 	return 0;
 }
 
-/* Only the strategic-merge patch of metadata.ownerReferences the controllers send
- * (ControllerRefManager's adopt/release), with metadata.uid as a precondition. */
+/* RFC 7386 JSON merge patch of target (an object) with patch, in place. */
+static void merge_patch(cJSON *target, const cJSON *patch)
+{
+	const cJSON *p;
+	cJSON_ArrayForEach(p, patch)
+	{
+		if (!p->string)
+			continue;
+		cJSON *t = cJSON_GetObjectItemCaseSensitive(target, p->string);
+		if (cJSON_IsNull(p)) {
+			cJSON_DeleteItemFromObjectCaseSensitive(target, p->string);
+		} else if (cJSON_IsObject(p) && cJSON_IsObject(t)) {
+			merge_patch(t, p);
+		} else {
+			cJSON *v = kc_json_dup(p);
+			if (cJSON_IsObject(v)) { /* nulls inside a new object are dropped */
+				cJSON *o = cJSON_CreateObject();
+				merge_patch(o, v);
+				cJSON_Delete(v);
+				v = o;
+			}
+			cJSON_DeleteItemFromObjectCaseSensitive(target, p->string);
+			cJSON_AddItemToObject(target, p->string, v);
+		}
+	}
+}
+
+/* A merge patch (the garbage collector's finalizer removal): metadata.resourceVersion
+ * in the patch is a precondition, and the result goes through f_update's rules. */
+static int f_merge_patch(cm_fake *f, const char *resource, const char *ns, const char *name,
+			 const cJSON *cur, const cJSON *patch, cJSON **out)
+{
+	const char *rv = kc_json_get_string(patch, "metadata.resourceVersion", NULL);
+	if (rv && strcmp(rv, kc_meta_resource_version(cur)))
+		return KC_ECONFLICT;
+	cJSON *n = kc_json_dup(cur);
+	if (!n)
+		return -ENOMEM;
+	merge_patch(n, patch);
+	kc_meta_set_resource_version(n, kc_meta_resource_version(cur));
+	int rc = f->api.update(&f->api, resource, ns, name, NULL, n, out);
+	cJSON_Delete(n);
+	if (rc == 0) {
+		/* recorded as a patch, as the apiserver sees it */
+		cJSON *last = cJSON_GetArrayItem(f->actions, cJSON_GetArraySize(f->actions) - 1);
+		if (last)
+			cJSON_DeleteItemFromArray(f->actions, cJSON_GetArraySize(f->actions) - 1);
+		action(f, "patch", resource, ns, name, NULL);
+	}
+	return rc;
+}
+
+/* The strategic-merge patch of metadata.ownerReferences the controllers send
+ * (ControllerRefManager's adopt/release), with metadata.uid as a precondition, and
+ * merge patches (f_merge_patch). */
 static int f_patch(cm_api *a, const char *resource, const char *ns, const char *name,
 		   enum kc_patch_type type, const cJSON *patch, cJSON **out)
 {
@@ -255,6 +340,8 @@ static int f_patch(cm_api *a, const char *resource, const char *ns, const char *
 	cJSON *cur = cm_fake_find(f, resource, ns, name);
 	if (!cur)
 		return KC_ENOTFOUND;
+	if (type == KC_PATCH_MERGE)
+		return f_merge_patch(f, resource, ns, name, cur, patch, out);
 	if (type != KC_PATCH_STRATEGIC)
 		return -ENOTSUP;
 	const char *uid = kc_json_get_string(patch, "metadata.uid", NULL);
@@ -359,6 +446,8 @@ int cm_fake_init(cm_fake *f, kc_clock_t *clock)
 	f->lister.get = f_get;
 	f->lister.list = f_list;
 	f->lister.list_filtered = f_list_filtered;
+	f->lister.with = f_with;
+	f->lister.list_controlled = f_list_controlled;
 	f->api.create = f_create;
 	f->api.update = f_update;
 	f->api.patch = f_patch;

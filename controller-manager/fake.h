@@ -10,7 +10,8 @@
  *   status", "patch pods ns/name", "delete pods ns/name"
  * and every event as {"type","reason","message","kind","name"} in `events`.
  * api.get reads the store and the parked writes (the "server" state).
- * An update that leaves an object with deletionTimestamp and no finalizers removes it.
+ * An update (or a merge patch, which carries metadata.resourceVersion as a precondition)
+ * that leaves an object with deletionTimestamp and no finalizers removes it.
  * Refused creates (fail_creates, fail_from) answer 403 with the message
  * `<resource> "<name or generateName>" is forbidden: exceeded quota: fake`.
  * Not thread-safe: one test thread drives it. */

@@ -126,17 +126,53 @@ static int find_dependents(gc_controller *gc, const char *ns, const char *owner_
 	return 0;
 }
 
+typedef struct owner_check {
+	const char *uid;
+	bool live; /* cached with that uid and not being deleted */
+} owner_check;
+
+static int check_owner(const cJSON *owner, void *arg)
+{
+	owner_check *c = arg;
+	c->live = !strcmp(kc_meta_uid(owner), c->uid) && !*kc_meta_deletion_timestamp(owner);
+	return 0;
+}
+
+/* As upstream's graph builder, which queues a dependent for attemptToDelete only when
+ * one of its owners is absent from the graph (a "virtual" node): true when some owner
+ * of a kind the collector knows is not in the cache with that uid, is being deleted,
+ * or is of a kind not watched here (then the sync decides). Owners found alive need no
+ * sync, which spares one per pod and ReplicaSet event (borrowed lookups, no copies). */
+static bool owner_needs_attention(gc_controller *gc, const char *ns, const cJSON *obj)
+{
+	const cJSON *r;
+	cJSON_ArrayForEach(r, kc_meta_owner_refs(obj))
+	{
+		const gc_kind *ok = gc_kind_lookup(kc_json_get_string(r, "apiVersion", NULL),
+						   kc_json_get_string(r, "kind", NULL));
+		if (!ok)
+			continue; /* unknown kinds are left alone by the sync too */
+		owner_check c = { kc_json_get_string(r, "uid", ""), false };
+		int rc = gc->lister->with(gc->lister, ok->resource, ok->namespaced ? ns : "",
+					  kc_json_get_string(r, "name", ""), check_owner, &c);
+		if (rc < 0 || !c.live)
+			return true;
+	}
+	return false;
+}
+
 void gc_object_changed(gc_controller *gc, const char *resource, const cJSON *obj, bool deleted)
 {
 	if (!obj)
 		return;
 	const char *ns = kc_meta_namespace(obj), *name = kc_meta_name(obj);
 	if (!deleted) {
-		/* a dependent to check, or an owner whose GC finalizer we must honour */
-		if (cJSON_GetArraySize(kc_meta_owner_refs(obj)) > 0 ||
-		    (*kc_meta_deletion_timestamp(obj) &&
+		/* an owner whose GC finalizer we must honour, or a dependent with an owner
+		 * that is not plainly there */
+		if ((*kc_meta_deletion_timestamp(obj) &&
 		     (kc_meta_has_finalizer(obj, "orphan") ||
-		      kc_meta_has_finalizer(obj, "foregroundDeletion"))))
+		      kc_meta_has_finalizer(obj, "foregroundDeletion"))) ||
+		    owner_needs_attention(gc, ns, obj))
 			enqueue(gc, resource, ns, name);
 		return;
 	}
@@ -346,26 +382,46 @@ static int attempt_to_delete(gc_controller *gc, const gc_kind *k, const cJSON *o
 	return delete_obj(gc, k, obj, policy);
 }
 
+/* Upstream removeFinalizer: read the object live (the cache may hold only part of it,
+ * see transform.h) and send a JSON merge patch of metadata.finalizers with the
+ * resourceVersion read as the precondition; on a conflict (another writer, such as
+ * the object's own controller updating its status) read again, as RetryOnConflict. */
 static int remove_finalizer(gc_controller *gc, const gc_kind *k, const cJSON *obj,
 			    const char *fin)
 {
 	const char *ns = kc_meta_namespace(obj), *name = kc_meta_name(obj);
-	cJSON *n = kc_json_dup(obj);
-	int rc = n ? 0 : -ENOMEM;
-	/* the owner's other writers (its own controller's status) race with us: on a
-	 * conflict re-read it live and try again, as upstream's RetryOnConflict */
-	for (int attempt = 0; rc == 0 && attempt < 3; attempt++) {
-		if (!kc_meta_has_finalizer(n, fin) || strcmp(kc_meta_uid(n), kc_meta_uid(obj)))
+	int rc = 0;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		cJSON *cur = NULL;
+		rc = gc->api->get(gc->api, k->resource, ns, name, &cur);
+		if (rc < 0)
+			break;
+		if (!kc_meta_has_finalizer(cur, fin) || strcmp(kc_meta_uid(cur), kc_meta_uid(obj))) {
+			cJSON_Delete(cur);
 			break; /* someone else removed it, or a new object took the name */
-		kc_meta_remove_finalizer(n, fin);
-		rc = gc->api->update(gc->api, k->resource, ns, name, NULL, n, NULL);
+		}
+		cJSON *patch = cJSON_CreateObject();
+		cJSON *md = cJSON_AddObjectToObject(patch, "metadata");
+		cJSON *fins = cJSON_AddArrayToObject(md, "finalizers");
+		if (!fins) {
+			cJSON_Delete(patch);
+			cJSON_Delete(cur);
+			rc = -ENOMEM;
+			break;
+		}
+		cJSON_AddStringToObject(md, "resourceVersion", kc_meta_resource_version(cur));
+		const cJSON *f;
+		cJSON_ArrayForEach(f, kc_json_get(cur, "metadata.finalizers"))
+		{
+			if (cJSON_IsString(f) && strcmp(f->valuestring, fin))
+				cJSON_AddItemToArray(fins, cJSON_CreateString(f->valuestring));
+		}
+		cJSON_Delete(cur);
+		rc = gc->api->patch(gc->api, k->resource, ns, name, KC_PATCH_MERGE, patch, NULL);
+		cJSON_Delete(patch);
 		if (rc != KC_ECONFLICT)
 			break;
-		cJSON_Delete(n);
-		n = NULL;
-		rc = gc->api->get(gc->api, k->resource, ns, name, &n);
 	}
-	cJSON_Delete(n);
 	kc_log_v(2, "garbage collector: removed finalizer %s from %s %s/%s: %s", fin, k->resource,
 		 ns, name, rc < 0 ? kc_strerror(rc) : "ok");
 	return rc == KC_ENOTFOUND ? 0 : rc;

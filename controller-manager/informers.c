@@ -9,12 +9,15 @@
 #include "errors.h"
 #include "json.h"
 #include "log.h"
+#include "meta.h"
+#include "transform.h"
 
 #define CM_MAX_INFORMERS 32
 
 typedef struct inf_slot {
 	char resource[32];
 	kc_informer *inf;
+	struct cm_informers *f;
 } inf_slot;
 
 typedef struct inf_lister {
@@ -27,6 +30,7 @@ struct cm_informers {
 	inf_slot slots[CM_MAX_INFORMERS];
 	int n, started;
 	inf_lister lister;
+	cm_strpool pool; /* strings of the cached objects (transform.h); closed last */
 };
 
 static kc_informer *find_inf(cm_informers *f, const char *resource)
@@ -37,6 +41,15 @@ static kc_informer *find_inf(cm_informers *f, const char *resource)
 	return NULL;
 }
 
+/* The informer cache key of ns/name ("name" for cluster-scoped objects). */
+static void cache_key(const char *ns, const char *name, char *key, size_t len)
+{
+	if (ns && *ns)
+		snprintf(key, len, "%s/%s", ns, name);
+	else
+		snprintf(key, len, "%s", name);
+}
+
 static int lister_get(cm_lister *l, const char *resource, const char *ns, const char *name,
 		      cJSON **out)
 {
@@ -45,10 +58,7 @@ static int lister_get(cm_lister *l, const char *resource, const char *ns, const 
 	if (!inf)
 		return -ENOENT;
 	char key[512];
-	if (ns && *ns)
-		snprintf(key, sizeof(key), "%s/%s", ns, name);
-	else
-		snprintf(key, sizeof(key), "%s", name);
+	cache_key(ns, name, key, sizeof(key));
 	return kc_informer_get(inf, key, out);
 }
 
@@ -63,7 +73,24 @@ static int lister_list(cm_lister *l, const char *resource, const char *ns, cJSON
 	return kc_informer_by_index(inf, KC_INDEX_NAMESPACE, ns, out);
 }
 
+typedef struct with_ctx {
+	int (*fn)(const cJSON *obj, void *arg);
+	void *arg;
+	int *found;
+} with_ctx;
+
+static int with_one(const cJSON *obj, void *arg)
+{
+	with_ctx *w = arg;
+	*w->found = 1;
+	w->fn(obj, w->arg);
+	return 1; /* the key is unique: stop */
+}
+
+/* Copies into out the objects of namespace ns (NULL: any) that keep (NULL: all)
+ * accepts. */
 typedef struct filter_ctx {
+	const char *ns;
 	bool (*keep)(const cJSON *obj, void *arg);
 	void *arg;
 	cJSON *out;
@@ -72,12 +99,14 @@ typedef struct filter_ctx {
 static int filter_one(const cJSON *obj, void *arg)
 {
 	filter_ctx *fc = arg;
-	if (fc->keep(obj, fc->arg)) {
-		cJSON *c = kc_json_dup(obj);
-		if (!c)
-			return -ENOMEM;
-		cJSON_AddItemToArray(fc->out, c);
-	}
+	if (fc->ns && *fc->ns && strcmp(kc_meta_namespace(obj), fc->ns))
+		return 0;
+	if (fc->keep && !fc->keep(obj, fc->arg))
+		return 0;
+	cJSON *c = kc_json_dup(obj);
+	if (!c)
+		return -ENOMEM;
+	cJSON_AddItemToArray(fc->out, c);
 	return 0;
 }
 
@@ -88,7 +117,7 @@ static int lister_list_filtered(cm_lister *l, const char *resource, const char *
 	kc_informer *inf = find_inf(((inf_lister *)l)->f, resource);
 	if (!inf)
 		return -ENOENT;
-	filter_ctx fc = { keep, arg, cJSON_CreateArray() };
+	filter_ctx fc = { NULL, keep, arg, cJSON_CreateArray() };
 	if (!fc.out)
 		return -ENOMEM;
 	int rc = kc_informer_foreach(inf, ns && *ns ? KC_INDEX_NAMESPACE : NULL,
@@ -101,15 +130,108 @@ static int lister_list_filtered(cm_lister *l, const char *resource, const char *
 	return 0;
 }
 
+/* An index of each object by its own cache key, so that lister_with finds one object
+ * without copying it (kc_informer_get copies). */
+#define KEY_INDEX "cm-key"
+
+static void key_index(const cJSON *obj, kc_index_keys *keys, void *arg)
+{
+	(void)arg;
+	char key[512];
+	if (kc_informer_key(obj, key, sizeof(key)) == 0)
+		kc_index_keys_add(keys, key);
+}
+
+/* An index by controller: "u/<controllerRef uid>", or "o/<namespace>" for objects
+ * without a controllerRef (the orphans an owner may adopt). */
+#define CTRL_INDEX "cm-controller"
+
+static void ctrl_index(const cJSON *obj, kc_index_keys *keys, void *arg)
+{
+	(void)arg;
+	char v[300];
+	const cJSON *ref = kc_meta_controller_ref(obj);
+	if (ref)
+		snprintf(v, sizeof(v), "u/%s", kc_json_get_string(ref, "uid", ""));
+	else
+		snprintf(v, sizeof(v), "o/%s", kc_meta_namespace(obj));
+	kc_index_keys_add(keys, v);
+}
+
+static int lister_list_controlled(cm_lister *l, const char *resource, const char *ns,
+				  const char *const *uids, bool orphans,
+				  bool (*keep)(const cJSON *obj, void *arg), void *arg,
+				  cJSON **out)
+{
+	*out = NULL;
+	kc_informer *inf = find_inf(((inf_lister *)l)->f, resource);
+	if (!inf)
+		return -ENOENT;
+	filter_ctx c = { ns, keep, arg, cJSON_CreateArray() };
+	if (!c.out)
+		return -ENOMEM;
+	char v[300];
+	int rc = 0;
+	for (int i = 0; uids && uids[i] && rc >= 0; i++) {
+		/* a uid listed twice must not list its objects twice */
+		bool dup = false;
+		for (int j = 0; j < i && !dup; j++)
+			dup = !strcmp(uids[i], uids[j]);
+		if (dup || !*uids[i])
+			continue;
+		snprintf(v, sizeof(v), "u/%s", uids[i]);
+		rc = kc_informer_foreach(inf, CTRL_INDEX, v, filter_one, &c);
+	}
+	if (rc >= 0 && orphans) {
+		snprintf(v, sizeof(v), "o/%s", ns ? ns : "");
+		rc = kc_informer_foreach(inf, CTRL_INDEX, v, filter_one, &c);
+	}
+	if (rc < 0) {
+		cJSON_Delete(c.out);
+		return rc;
+	}
+	*out = c.out;
+	return 0;
+}
+
+static int lister_with(cm_lister *l, const char *resource, const char *ns, const char *name,
+		       int (*fn)(const cJSON *obj, void *arg), void *arg)
+{
+	kc_informer *inf = find_inf(((inf_lister *)l)->f, resource);
+	if (!inf)
+		return -ENOENT;
+	char key[512];
+	cache_key(ns, name, key, sizeof(key));
+	int found = 0;
+	with_ctx w = { fn, arg, &found };
+	int rc = kc_informer_foreach(inf, KEY_INDEX, key, with_one, &w);
+	if (rc < 0)
+		return rc;
+	return found ? 0 : KC_ENOTFOUND;
+}
+
+/* The informers' TransformFunc: what each resource keeps (transform.h). */
+static void transform(cJSON *obj, void *arg)
+{
+	inf_slot *s = arg;
+	cm_transform_object(s->resource, obj, &s->f->pool);
+}
+
 int cm_informers_new(kc_client *client, cm_informers **out)
 {
 	cm_informers *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
+	if (cm_strpool_init(&f->pool, 0, 0) < 0) {
+		free(f);
+		return -ENOMEM;
+	}
 	f->client = client;
 	f->lister.base.get = lister_get;
 	f->lister.base.list = lister_list;
 	f->lister.base.list_filtered = lister_list_filtered;
+	f->lister.base.with = lister_with;
+	f->lister.base.list_controlled = lister_list_controlled;
 	f->lister.f = f;
 	*out = f;
 	return 0;
@@ -126,11 +248,20 @@ kc_informer *cm_informers_get(cm_informers *f, const char *resource)
 	char path[128];
 	snprintf(path, sizeof(path), "%s/%s/%s", strchr(av, '/') ? "/apis" : "/api", av,
 		 resource);
-	kc_informer_opts o = { .path = path, .name = resource };
+	inf_slot *s = &f->slots[f->n];
+	snprintf(s->resource, sizeof(s->resource), "%s", resource);
+	s->f = f;
+	kc_informer_opts o = { .path = path, .name = resource, .transform = transform,
+			       .transform_arg = s };
 	if (kc_informer_new(f->client, &o, &inf) < 0)
 		return NULL;
-	snprintf(f->slots[f->n].resource, sizeof(f->slots[0].resource), "%s", resource);
-	f->slots[f->n++].inf = inf;
+	if (kc_informer_add_index(inf, KEY_INDEX, key_index, NULL) < 0 ||
+	    kc_informer_add_index(inf, CTRL_INDEX, ctrl_index, NULL) < 0) {
+		kc_informer_free(inf);
+		return NULL;
+	}
+	s->inf = inf;
+	f->n++;
 	return inf;
 }
 
@@ -140,6 +271,14 @@ int cm_informers_start(cm_informers *f)
 	for (int i = 0; i < f->n; i++) {
 		int rc = kc_informer_start(f->slots[i].inf);
 		if (rc < 0)
+			return rc;
+		/* One initial list at a time: an informer holds its whole list, as parsed,
+		 * until the transform trims each object, so lists running together would add
+		 * up (thousands of pods, ReplicaSets and Deployments at once). Bounded, so
+		 * one resource the apiserver is slow to list does not hold the rest back;
+		 * cm_informers_wait_for_sync still waits for all. */
+		rc = kc_informer_wait_for_sync(f->slots[i].inf, 5000);
+		if (rc < 0 && rc != -ETIMEDOUT)
 			return rc;
 	}
 	return 0;
@@ -167,6 +306,7 @@ void cm_informers_free(cm_informers *f)
 		return;
 	for (int i = 0; i < f->n; i++)
 		kc_informer_free(f->slots[i].inf);
+	cm_strpool_close(&f->pool);
 	free(f);
 }
 

@@ -6,6 +6,7 @@
  * wait for their caches and start the workers. Losing the lease exits the process
  * ("leaderelection lost"), so a restarted process begins from a clean cache. */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 #include "options.h"
 #include "podgc.h"
 #include "replicaset.h"
+#include "rootcacertpublisher.h"
 #include "server.h"
 #include "serviceaccount.h"
 #include "ttlafterfinished.h"
@@ -73,6 +75,10 @@ typedef struct cm_app {
 	nodeipam_controller ipam;
 	pdb_controller pdb;
 	ttl_controller ttl;
+	rca_controller rca;
+	char *root_ca;       /* PEM for root-ca-cert-publisher, NULL when none */
+	size_t root_ca_len;
+	bool rca_on;
 	bool rs_on, dc_on, eps_on, gc_on, ns_on, sa_on, nl_on, pgc_on;
 	bool ep_on, ipam_on, pdb_on, ttl_on;
 	int ep_workers, ttl_workers;
@@ -289,6 +295,16 @@ static int run_controllers(cm_app *a, int rs_workers, int dc_workers)
 		    (rc = ttl_controller_register(&a->ttl, a->informers)) < 0)
 			return rc;
 	}
+	if (a->rca_on) {
+		cm_api *api = new_api(a, "root-ca-cert-publisher");
+		if (!api)
+			return -ENOMEM;
+		if ((rc = rca_controller_init(&a->rca, l, api, a->root_ca, a->root_ca_len)) < 0 ||
+		    (rc = add_ctrl(a, "root_ca_cert_publisher", 1, 0, rca_sync, &a->rca,
+				   &a->rca.ctrl)) < 0 ||
+		    (rc = rca_controller_register(&a->rca, a->informers)) < 0)
+			return rc;
+	}
 	if ((rc = cm_informers_start(a->informers)) < 0)
 		return rc;
 	kc_info("Waiting for caches to sync");
@@ -297,6 +313,9 @@ static int run_controllers(cm_app *a, int rs_workers, int dc_workers)
 	if (rc < 0)
 		return rc;
 	kc_info("Caches are synced");
+	/* the initial lists were parsed whole before the transform trimmed each object:
+	 * hand the freed pages back */
+	malloc_trim(0);
 	for (int i = 0; i < a->nctrls; i++)
 		if ((rc = cm_controller_start(a->ctrls[i])) < 0)
 			return rc;
@@ -322,6 +341,8 @@ static void shutdown_all(cm_app *a)
 		rs_controller_close(&a->rs);
 	if (a->ipam_on)
 		nodeipam_close(&a->ipam);
+	if (a->rca_on)
+		rca_controller_close(&a->rca);
 }
 
 int main(int argc, char **argv)
@@ -330,6 +351,7 @@ int main(int argc, char **argv)
 	const char *tls_cert = NULL, *tls_key = NULL;
 	const char *le_ns = "kube-system", *le_name = "kube-controller-manager";
 	const char *cluster_cidr = NULL, *service_range = NULL, *cluster_name = "kubernetes";
+	const char *root_ca_file = NULL;
 	const char *unused_str[12] = { 0 };
 	kc_strlist controllers = { (char *[]){ "*" }, 1, false };
 	bool leader_elect = true, allocate_cidrs = false, use_sa_creds = false;
@@ -396,7 +418,7 @@ int main(int argc, char **argv)
 		{ "use-service-account-credentials", 0, KC_FLAG_BOOL, &use_sa_creds, "If true, use individual service account credentials for each controller. (not implemented)" },
 		{ "cluster-signing-cert-file", 0, KC_FLAG_STRING, &unused_str[0], "(not implemented)" },
 		{ "cluster-signing-key-file", 0, KC_FLAG_STRING, &unused_str[1], "(not implemented)" },
-		{ "root-ca-file", 0, KC_FLAG_STRING, &unused_str[2], "(not implemented)" },
+		{ "root-ca-file", 0, KC_FLAG_STRING, &root_ca_file, "If set, this root certificate authority will be included in service account's token secret. This must be a valid PEM-encoded CA bundle." },
 		{ "service-account-private-key-file", 0, KC_FLAG_STRING, &unused_str[3], "(not implemented)" },
 		{ "authentication-kubeconfig", 0, KC_FLAG_STRING, &unused_str[4], "(not implemented)" },
 		{ "authorization-kubeconfig", 0, KC_FLAG_STRING, &unused_str[5], "(not implemented)" },
@@ -458,6 +480,15 @@ int main(int argc, char **argv)
 			kc_warn("controller %s is not implemented yet and will not run", c);
 	}
 
+	/* ~90 threads (workers, informers, HTTP) would otherwise get up to 8 malloc arenas
+	 * per core, each keeping its own free memory: caches and copies move between
+	 * threads, so per-thread arenas only add fragmentation (issue 7: RSS target) */
+	mallopt(M_ARENA_MAX, 2);
+	/* no fastbins: freed small chunks coalesce at once, so the memory of a parsed
+	 * object the informer transform replaced (transform.h) becomes one free block the
+	 * next objects are packed into, instead of thousands of 80-byte holes */
+	mallopt(M_MXFAST, 0);
+
 	cm_app a;
 	memset(&a, 0, sizeof(a));
 	pthread_mutex_init(&a.mu, NULL);
@@ -482,6 +513,12 @@ int main(int argc, char **argv)
 	a.pdb_on = cm_controller_enabled(&controllers, "disruption", false);
 	a.ttl_on = cm_controller_enabled(&controllers, "ttl-after-finished", false);
 	a.ttl_workers = ttl_workers;
+	a.rca_on = cm_controller_enabled(&controllers, "root-ca-cert-publisher", false);
+	if (a.rca_on && root_ca_file &&
+	    rca_read_ca_file(root_ca_file, &a.root_ca, &a.root_ca_len, err, sizeof(err)) < 0) {
+		fprintf(stderr, "Error: %s\n", err);
+		return 1;
+	}
 	/* upstream startNodeIpamController: a no-op unless --allocate-node-cidrs */
 	a.ipam_on = allocate_cidrs && cm_controller_enabled(&controllers, "nodeipam", false);
 	if (a.ipam_on && nodeipam_init(&a.ipam, NULL, NULL, cluster_cidr, service_range,
@@ -495,6 +532,30 @@ int main(int argc, char **argv)
 	if ((rc = kc_kubeconfig_from_flags(&kc, master, kubeconfig, err, sizeof(err))) < 0) {
 		fprintf(stderr, "Error: invalid kubeconfig: %s\n", err);
 		return 1;
+	}
+	/* upstream startRootCACertPublisher: without --root-ca-file, the CA the
+	 * controller-manager itself trusts the apiserver with */
+	if (a.rca_on && !a.root_ca) {
+		char *pem = NULL;
+		size_t plen = 0;
+		if (kc.ca_data && kc.ca_len) {
+			if ((pem = malloc(kc.ca_len + 1))) {
+				memcpy(pem, kc.ca_data, kc.ca_len);
+				pem[kc.ca_len] = 0;
+				plen = kc.ca_len;
+			}
+		} else if (kc.ca_file &&
+			   rca_read_ca_file(kc.ca_file, &pem, &plen, err, sizeof(err)) < 0) {
+			kc_warn("root-ca-cert-publisher: %s", err);
+		}
+		if (pem) {
+			a.root_ca = pem;
+			a.root_ca_len = plen;
+		} else {
+			kc_warn("root-ca-cert-publisher: no --root-ca-file and no certificate "
+				"authority in the kubeconfig: the controller will not run");
+			a.rca_on = false;
+		}
 	}
 	kc_client_opts co = { .user_agent = "kube-controller-manager/v1.32.0 (linux/amd64) kubec" };
 	rc = kc_client_new(&kc, &co, &a.client);
@@ -520,6 +581,9 @@ int main(int argc, char **argv)
 	if (leader_elect) {
 		char id[KC_LEADER_HOLDER_MAX];
 		kc_leader_default_identity(id, sizeof(id), NULL);
+		/* the Lease's holderIdentity when this replica leads (tests find the leader
+		 * by it) */
+		kc_info("leader election identity: %s", id);
 		if ((rc = kc_leader_lease_lock_new(a.client, le_ns, le_name, &lock)) < 0) {
 			fprintf(stderr, "Error: leader election lock: %s\n", kc_strerror(rc));
 			return 1;
@@ -568,13 +632,15 @@ int main(int argc, char **argv)
 			kc_info("Started leading: starting controllers (replicaset: %s, deployment: "
 				"%s, endpointslice: %s, garbagecollector: %s, namespace: %s, "
 				"serviceaccount: %s, nodelifecycle: %s, podgc: %s, endpoint: %s, "
-				"nodeipam: %s, disruption: %s, ttl-after-finished: %s)",
+				"nodeipam: %s, disruption: %s, ttl-after-finished: %s, "
+				"root-ca-cert-publisher: %s)",
 				a.rs_on ? "on" : "off", a.dc_on ? "on" : "off",
 				a.eps_on ? "on" : "off", a.gc_on ? "on" : "off",
 				a.ns_on ? "on" : "off", a.sa_on ? "on" : "off",
 				a.nl_on ? "on" : "off", a.pgc_on ? "on" : "off",
 				a.ep_on ? "on" : "off", a.ipam_on ? "on" : "off",
-				a.pdb_on ? "on" : "off", a.ttl_on ? "on" : "off");
+				a.pdb_on ? "on" : "off", a.ttl_on ? "on" : "off",
+				a.rca_on ? "on" : "off");
 			if ((rc = run_controllers(&a, rs_workers, dc_workers)) < 0) {
 				kc_error("error starting controllers: %s", kc_strerror(rc));
 				exit_code = 1;
@@ -600,5 +666,6 @@ int main(int argc, char **argv)
 	kc_event_sink_client_free(a.sink);
 	kc_client_free(a.client);
 	kc_strlist_free(&controllers);
+	free(a.root_ca);
 	return exit_code;
 }

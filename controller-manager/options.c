@@ -9,7 +9,8 @@
 static const char *const implemented[] = { "deployment", "replicaset", "endpointslice",
 					   "garbagecollector", "namespace", "serviceaccount",
 					   "nodelifecycle", "podgc", "endpoint", "nodeipam",
-					   "disruption", "ttl-after-finished", NULL };
+					   "disruption", "ttl-after-finished",
+					   "root-ca-cert-publisher", NULL };
 
 /* Upstream 1.32's other controllers (their short aliases), accepted so that a
  * kube-controller-manager command line keeps working; they are not run yet. */
@@ -20,7 +21,7 @@ static const char *const upstream_only[] = {
 	"bootstrapsigner", "tokencleaner", "service",
 	"route", "cloud-node-lifecycle", "persistentvolume-binder", "attachdetach",
 	"persistentvolume-expander", "clusterrole-aggregation", "pvc-protection",
-	"pv-protection", "root-ca-cert-publisher", "ephemeral-volume",
+	"pv-protection", "ephemeral-volume",
 	"storage-version-gc", "resourceclaim", "legacy-service-account-token-cleaner",
 	"validatingadmissionpolicy-status", "service-cidr", "taint-eviction-controller",
 	"selinux-warning-controller", NULL

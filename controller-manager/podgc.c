@@ -119,16 +119,42 @@ static int gc_orphan(podgc_controller *pc, const cJSON *pod)
 	return force_delete(pc, pod, "orphaned");
 }
 
+static bool node_known(const cJSON *nodes, const char *node)
+{
+	const cJSON *n;
+	cJSON_ArrayForEach(n, nodes)
+	{
+		if (!strcmp(kc_meta_name(n), node))
+			return true;
+	}
+	return false;
+}
+
+/* A pod one of the passes below may act on: terminated (gcTerminated), bound to a node
+ * not in the cache (gcOrphaned; confirmed live), unscheduled and terminating
+ * (gcUnscheduledTerminating). nodes is the node list. */
+static bool gc_candidate(const cJSON *pod, void *arg)
+{
+	const char *node = kc_json_get_string(pod, "spec.nodeName", "");
+	if (terminated(pod))
+		return true;
+	if (!*node)
+		return *kc_meta_deletion_timestamp(pod) != 0;
+	return !node_known(arg, node);
+}
+
 int podgc_sync(void *arg, const char *key)
 {
 	podgc_controller *pc = arg;
 	(void)key;
 	cJSON *pods = NULL, *nodes = NULL;
-	int rc = pc->lister->list(pc->lister, "pods", NULL, &pods);
+	int rc = pc->lister->list(pc->lister, "nodes", NULL, &nodes);
+	/* copy only the pods one of the three passes may act on, not the whole cache */
 	if (rc == 0)
-		rc = pc->lister->list(pc->lister, "nodes", NULL, &nodes);
+		rc = pc->lister->list_filtered(pc->lister, "pods", NULL, gc_candidate, nodes,
+					       &pods);
 	if (rc < 0) {
-		cJSON_Delete(pods);
+		cJSON_Delete(nodes);
 		return rc;
 	}
 	int first_err = gc_terminated(pc, pods);
@@ -141,16 +167,7 @@ int podgc_sync(void *arg, const char *key)
 			if (*kc_meta_deletion_timestamp(p))
 				e = force_delete(pc, p, "unscheduled terminating");
 		} else {
-			bool known = false;
-			const cJSON *n;
-			cJSON_ArrayForEach(n, nodes)
-			{
-				if (!strcmp(kc_meta_name(n), node)) {
-					known = true;
-					break;
-				}
-			}
-			if (!known) {
+			if (!node_known(nodes, node)) {
 				/* the cache may lag a new node: ask the apiserver */
 				cJSON *live = NULL;
 				e = pc->api->get(pc->api, "nodes", "", node, &live);

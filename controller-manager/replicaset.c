@@ -280,8 +280,9 @@ static cJSON *related_pods(rs_controller *rc, const cJSON *rs, const cJSON *filt
 		return kc_json_dup(filtered);
 	const char *ns = kc_meta_namespace(rs);
 	cJSON *sibs = NULL, *out = NULL;
-	if (rc->lister->list_filtered(rc->lister, "replicasets", ns, keep_sibling,
-				      (void *)kc_json_get_string(owner, "uid", ""), &sibs) < 0)
+	const char *owner_uid[] = { kc_json_get_string(owner, "uid", ""), NULL };
+	if (rc->lister->list_controlled(rc->lister, "replicasets", ns, owner_uid, false,
+					keep_sibling, (void *)owner_uid[0], &sibs) < 0)
 		return kc_json_dup(filtered);
 	int n = cJSON_GetArraySize(sibs);
 	const char **uids = calloc((size_t)n + 1, sizeof(*uids));
@@ -289,8 +290,8 @@ static cJSON *related_pods(rs_controller *rc, const cJSON *rs, const cJSON *filt
 		int i = 0;
 		const cJSON *s;
 		cJSON_ArrayForEach(s, sibs) uids[i++] = kc_meta_uid(s);
-		if (rc->lister->list_filtered(rc->lister, "pods", ns, cm_keep_controlled_by_any,
-					      uids, &out) < 0)
+		if (rc->lister->list_controlled(rc->lister, "pods", ns, uids, false, NULL, NULL,
+						&out) < 0)
 			out = NULL;
 		free(uids);
 	}
@@ -494,7 +495,9 @@ int rs_sync(void *arg, const char *key)
 	/* only pods this ReplicaSet controls or could adopt are copied out of the cache */
 	cJSON *all = NULL, *claimed = NULL;
 	cm_claimable cl = { kc_meta_uid(rs), &sel };
-	r = rc->lister->list_filtered(rc->lister, "pods", ns, cm_keep_claimable, &cl, &all);
+	const char *uids[] = { kc_meta_uid(rs), NULL };
+	r = rc->lister->list_controlled(rc->lister, "pods", ns, uids, true, cm_keep_claimable, &cl,
+					&all);
 	if (r < 0)
 		goto out;
 	/* only active pods count towards replicas */
@@ -561,6 +564,20 @@ void rs_on_rs_delete(const cJSON *obj, int final_state_unknown, void *arg)
 	cm_controller_enqueue(rc->ctrl, key);
 }
 
+typedef struct resolve_ctx {
+	const char *uid;
+	bool ok;
+	int64_t min_ready;
+} resolve_ctx;
+
+static int resolve_one(const cJSON *rs, void *arg)
+{
+	resolve_ctx *r = arg;
+	r->ok = !strcmp(kc_meta_uid(rs), r->uid);
+	r->min_ready = cm_int(rs, "spec.minReadySeconds", 0);
+	return 0;
+}
+
 /* resolveControllerRef: the key of the cached ReplicaSet pod's controllerRef names,
  * if its uid matches. */
 static bool resolve(rs_controller *rc, const cJSON *pod, char *key, size_t len,
@@ -571,17 +588,14 @@ static bool resolve(rs_controller *rc, const cJSON *pod, char *key, size_t len,
 		return false;
 	const char *ns = kc_meta_namespace(pod);
 	const char *name = kc_json_get_string(ref, "name", "");
-	cJSON *rs = NULL;
-	if (rc->lister->get(rc->lister, "replicasets", ns, name, &rs) < 0)
+	/* borrowed, not copied: this runs for every pod event */
+	resolve_ctx r = { kc_json_get_string(ref, "uid", ""), false, 0 };
+	if (rc->lister->with(rc->lister, "replicasets", ns, name, resolve_one, &r) < 0 || !r.ok)
 		return false;
-	bool ok = !strcmp(kc_meta_uid(rs), kc_json_get_string(ref, "uid", ""));
-	if (ok) {
-		snprintf(key, len, "%s/%s", ns, name);
-		if (min_ready)
-			*min_ready = cm_int(rs, "spec.minReadySeconds", 0);
-	}
-	cJSON_Delete(rs);
-	return ok;
+	snprintf(key, len, "%s/%s", ns, name);
+	if (min_ready)
+		*min_ready = r.min_ready;
+	return true;
 }
 
 /* getPodReplicaSets: enqueue every ReplicaSet whose selector matches an orphan. */
