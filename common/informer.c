@@ -181,7 +181,8 @@ static void keys_free(kc_index_keys *k)
 struct item {
 	char *key;
 	cJSON *obj;
-	kc_index_keys ik[MAX_INDEXES]; /* this object's values in each index */
+	int nik;
+	kc_index_keys ik[]; /* this object's values in each index (nik = the informer's) */
 };
 
 /* The objects sharing one index value. */
@@ -230,7 +231,7 @@ static void item_free(void *p)
 	struct item *it = p;
 	if (!it)
 		return;
-	for (int i = 0; i < MAX_INDEXES; i++)
+	for (int i = 0; i < it->nik; i++)
 		keys_free(&it->ik[i]);
 	cJSON_Delete(it->obj);
 	free(it->key);
@@ -315,7 +316,10 @@ static int cache_put(kc_informer *inf, const char *key, cJSON *obj, cJSON **old,
 		*old = it->obj;
 		it->obj = obj;
 	} else {
-		it = calloc(1, sizeof(*it));
+		/* Indexes are fixed at start, so each item holds exactly that many key sets. */
+		it = calloc(1, sizeof(*it) + (size_t)inf->nindexes * sizeof(it->ik[0]));
+		if (it)
+			it->nik = inf->nindexes;
 		if (!it || !(it->key = strdup(key)) || hmap_add(&inf->cache, key, it) < 0) {
 			if (it)
 				free(it->key);
@@ -617,8 +621,13 @@ static int list_all(kc_informer *inf, cJSON **items, char *rv, size_t rvlen)
 		snprintf(cont, sizeof(cont), "%s", paginate && next ? next : "");
 		cJSON *it;
 		while (cJSON_IsArray(list_items) && (it = cJSON_DetachItemViaPointer(
-							     list_items, list_items->child)))
+							     list_items, list_items->child))) {
+			/* Transform page by page, so a large first list never holds every
+			 * object untrimmed at once. */
+			if (inf->transform)
+				inf->transform(it, inf->transform_arg);
 			cJSON_AddItemToArray(all, it);
+		}
 		cJSON_Delete(list_items);
 		cJSON_Delete(resp);
 		if (!cont[0])
@@ -650,9 +659,7 @@ static void replace(kc_informer *inf, cJSON *items, const char *rv)
 		}
 		cJSON *prev;
 		const cJSON *stored;
-		if (inf->transform)
-			inf->transform(it, inf->transform_arg);
-		cache_put(inf, key, it, &prev, &stored);
+		cache_put(inf, key, it, &prev, &stored); /* transformed by list_all */
 	}
 	pthread_rwlock_unlock(&inf->lock);
 	cJSON_Delete(items);
