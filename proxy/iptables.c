@@ -56,77 +56,84 @@ int px_ipt_restore(const px_ipt *t, const char *data, size_t len, char *err, siz
 	return run_tool(argv, data, len, NULL, err, errlen);
 }
 
-/* upstream's iptablesJumpChains (minus the load-balancer firewall chain, which kubec
- * does not generate). */
-typedef struct jump {
-	const char *table, *chain, *from, *comment;
-	bool ctnew; /* -m conntrack --ctstate NEW */
-} jump;
-
-static const jump jumps[] = {
-	{ "filter", "KUBE-EXTERNAL-SERVICES", "INPUT",
-	  "kubernetes externally-visible service portals", true },
-	{ "filter", "KUBE-EXTERNAL-SERVICES", "FORWARD",
-	  "kubernetes externally-visible service portals", true },
-	{ "filter", "KUBE-NODEPORTS", "INPUT", "kubernetes health check service ports", false },
-	{ "filter", "KUBE-SERVICES", "FORWARD", "kubernetes service portals", true },
-	{ "filter", "KUBE-SERVICES", "OUTPUT", "kubernetes service portals", true },
-	{ "filter", "KUBE-FORWARD", "FORWARD", "kubernetes forwarding rules", false },
-	{ "nat", "KUBE-SERVICES", "OUTPUT", "kubernetes service portals", false },
-	{ "nat", "KUBE-SERVICES", "PREROUTING", "kubernetes service portals", false },
-	{ "nat", "KUBE-POSTROUTING", "POSTROUTING", "kubernetes postrouting rules", false },
-};
-
-static int jump_cmd(const px_ipt *t, const jump *j, const char *op, char *err, size_t errlen,
-		    bool quiet)
+int px_ipt_save(const px_ipt *t, const char *table, px_buf *out, char *err, size_t errlen)
 {
-	char w[16];
-	snprintf(w, sizeof(w), "%d", t->wait_seconds);
-	const char *argv[20];
-	int n = 0;
-	argv[n++] = t->iptables;
-	argv[n++] = "-w";
-	argv[n++] = w;
-	argv[n++] = "-t";
-	argv[n++] = j->table;
-	argv[n++] = op;
-	argv[n++] = j->from;
-	argv[n++] = "-m";
-	argv[n++] = "comment";
-	argv[n++] = "--comment";
-	argv[n++] = j->comment;
-	if (j->ctnew) {
-		argv[n++] = "-m";
-		argv[n++] = "conntrack";
-		argv[n++] = "--ctstate";
-		argv[n++] = "NEW";
-	}
-	argv[n++] = "-j";
-	argv[n++] = j->chain;
-	argv[n] = NULL;
-	return run_tool(argv, NULL, 0, NULL, quiet ? NULL : err, quiet ? 0 : errlen);
+	px_buf_reset(out);
+	const char *argv[] = { t->save, "-t", table, NULL };
+	int rc = run_tool(argv, NULL, 0, out, err, errlen);
+	if (rc == 0 && px_buf_status(out))
+		rc = -ENOMEM;
+	return rc;
 }
 
-int px_ipt_ensure_jumps(const px_ipt *t, char *err, size_t errlen)
+/* Copy the whitespace-delimited token at s (at most cap-1 bytes) into out; returns the
+ * position after it. */
+static const char *token(const char *s, const char *end, char *out, size_t cap)
 {
-	char w[16];
-	snprintf(w, sizeof(w), "%d", t->wait_seconds);
-	for (size_t i = 0; i < sizeof(jumps) / sizeof(jumps[0]); i++) {
-		const jump *j = &jumps[i];
-		/* -N fails when the chain exists; that is the common case. */
-		const char *nargv[] = { t->iptables, "-w", w, "-t", j->table, "-N", j->chain, NULL };
-		int rc = run_tool(nargv, NULL, 0, NULL, NULL, 0);
-		if (rc == -ENOENT) {
-			set_err(err, errlen, t->iptables, rc, NULL);
-			return rc;
+	size_t k = 0;
+	while (s < end && *s != ' ') {
+		if (k + 1 < cap)
+			out[k++] = *s;
+		s++;
+	}
+	out[k] = '\0';
+	return s;
+}
+
+/* The target of a saved rule line ("... -j TARGET [target options]"). */
+static void rule_target(const char *line, const char *end, char *out, size_t cap)
+{
+	out[0] = '\0';
+	const char *hit = NULL;
+	for (const char *s = line; s + 4 <= end; s++)
+		if (memcmp(s, " -j ", 4) == 0)
+			hit = s + 4;
+	if (hit)
+		token(hit, end, out, cap);
+}
+
+static bool contains(const char *s, const char *end, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; s + n <= end; s++)
+		if (memcmp(s, needle, n) == 0)
+			return true;
+	return false;
+}
+
+int px_ipt_parse_save(const char *text, const char *table, px_chainset *chains,
+		      unsigned *jumps)
+{
+	if (jumps)
+		*jumps = 0;
+	const char *s = text;
+	while (*s) {
+		const char *e = strchr(s, '\n');
+		if (!e)
+			e = s + strlen(s);
+		if (chains && e - s > 6 && s[0] == ':' && strncmp(s + 1, "KUBE-", 5) == 0) {
+			/* ":NAME POLICY [p:b]" */
+			char name[PX_CHAIN_LEN];
+			token(s + 1, e, name, sizeof(name));
+			if (px_chainset_add(chains, name) < 0)
+				return -ENOMEM;
+		} else if (jumps && e - s > 3 && strncmp(s, "-A ", 3) == 0) {
+			char from[32], target[PX_CHAIN_LEN];
+			token(s + 3, e, from, sizeof(from));
+			rule_target(s, e, target, sizeof(target));
+			for (unsigned i = 0; i < PX_NJUMPS; i++) {
+				const px_jump *j = &px_jumps[i];
+				char cm[128];
+				snprintf(cm, sizeof(cm), "--comment \"%s\"", j->comment);
+				/* As iptables -C: the same matches, in whatever order
+				 * iptables-save prints them. */
+				if (strcmp(j->table, table) == 0 && strcmp(j->from, from) == 0 &&
+				    strcmp(j->chain, target) == 0 && contains(s, e, cm) &&
+				    contains(s, e, "--ctstate NEW") == j->ctnew)
+					*jumps |= 1u << i;
+			}
 		}
-		if (jump_cmd(t, j, "-C", NULL, 0, true) == 0)
-			continue;
-		rc = jump_cmd(t, j, "-I", err, errlen, false);
-		if (rc < 0 || rc == KC_ESERVER) {
-			kc_error("failed to ensure jump from %s/%s to %s", j->table, j->from, j->chain);
-			return rc;
-		}
+		s = *e ? e + 1 : e;
 	}
 	return 0;
 }
@@ -136,34 +143,9 @@ int px_ipt_list_chains(const px_ipt *t, const char *table, px_chainset *out, cha
 {
 	px_buf ob;
 	px_buf_init(&ob);
-	const char *argv[] = { t->save, "-t", table, NULL };
-	int rc = run_tool(argv, NULL, 0, &ob, err, errlen);
-	if (rc == 0 && px_buf_status(&ob))
-		rc = -ENOMEM;
-	if (rc == 0) {
-		/* Chain lines read ":NAME POLICY [p:b]". */
-		const char *s = px_buf_str(&ob);
-		while (*s) {
-			const char *e = strchr(s, '\n');
-			size_t n = e ? (size_t)(e - s) : strlen(s);
-			if (n > 6 && s[0] == ':' && strncmp(s + 1, "KUBE-", 5) == 0) {
-				char name[PX_CHAIN_LEN];
-				size_t k = 0;
-				while (k + 1 < n && s[1 + k] != ' ' && k < PX_CHAIN_LEN - 1) {
-					name[k] = s[1 + k];
-					k++;
-				}
-				name[k] = '\0';
-				if (px_chainset_add(out, name) < 0) {
-					rc = -ENOMEM;
-					break;
-				}
-			}
-			s += n;
-			if (*s == '\n')
-				s++;
-		}
-	}
+	int rc = px_ipt_save(t, table, &ob, err, errlen);
+	if (rc == 0)
+		rc = px_ipt_parse_save(px_buf_str(&ob), table, out, NULL);
 	px_buf_close(&ob);
 	return rc;
 }
@@ -183,51 +165,80 @@ static bool owned_chain(const char *table, const char *c)
 	return strcmp(table, "nat") == 0 && px_is_service_chain(c);
 }
 
+static bool builtin_chain(const char *c)
+{
+	static const char *const b[] = { "PREROUTING", "INPUT", "FORWARD", "OUTPUT",
+					 "POSTROUTING" };
+	for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
+		if (strcmp(b[i], c) == 0)
+			return true;
+	return false;
+}
+
+/* One table's cleanup input from its iptables-save text: flush the owned chains, delete
+ * every built-in-chain rule jumping into one of them (as saved, whatever its matches:
+ * older kube-proxies wrote them in another order), delete the chains. */
+static int cleanup_input(const char *table, const char *saved, px_buf *in, size_t *nchains)
+{
+	px_chainset cs;
+	px_chainset_init(&cs);
+	int rc = px_ipt_parse_save(saved, table, &cs, NULL);
+	if (rc < 0) {
+		px_chainset_close(&cs);
+		return rc;
+	}
+	px_chainset_sort(&cs);
+	*nchains = 0;
+	px_buf_reset(in);
+	px_buf_printf(in, "*%s\n", table);
+	for (size_t i = 0; i < cs.n; i++)
+		if (owned_chain(table, cs.names[i])) {
+			px_buf_printf(in, ":%s - [0:0]\n", cs.names[i]);
+			(*nchains)++;
+		}
+	for (const char *s = saved; *s;) {
+		const char *e = strchr(s, '\n');
+		if (!e)
+			e = s + strlen(s);
+		if (e - s > 3 && strncmp(s, "-A ", 3) == 0) {
+			char from[32], target[PX_CHAIN_LEN];
+			token(s + 3, e, from, sizeof(from));
+			rule_target(s, e, target, sizeof(target));
+			if (builtin_chain(from) && px_chainset_has(&cs, target) &&
+			    owned_chain(table, target)) {
+				px_buf_puts(in, "-D");
+				px_buf_add(in, s + 2, (size_t)(e - s - 2));
+				px_buf_puts(in, "\n");
+			}
+		}
+		s = *e ? e + 1 : e;
+	}
+	for (size_t i = 0; i < cs.n; i++)
+		if (owned_chain(table, cs.names[i]))
+			px_buf_printf(in, "-X %s\n", cs.names[i]);
+	px_buf_puts(in, "COMMIT\n");
+	px_chainset_close(&cs);
+	return px_buf_status(in);
+}
+
 int px_ipt_cleanup(const px_ipt *t, char *err, size_t errlen)
 {
 	int first = 0;
-	/* Jumps first (a referenced chain cannot be deleted). Delete until -C fails, in
-	 * case a rule was inserted twice. */
-	for (size_t i = 0; i < sizeof(jumps) / sizeof(jumps[0]); i++) {
-		for (int k = 0; k < 16 && jump_cmd(t, &jumps[i], "-C", NULL, 0, true) == 0; k++) {
-			int rc = jump_cmd(t, &jumps[i], "-D", err, errlen, false);
-			if (rc != 0) {
-				first = first ? first : rc;
-				break;
-			}
-		}
-	}
 	static const char *const tables[] = { "filter", "nat" };
-	px_buf in;
+	px_buf in, saved;
 	px_buf_init(&in);
+	px_buf_init(&saved);
 	for (size_t ti = 0; ti < 2; ti++) {
-		px_chainset cs;
-		px_chainset_init(&cs);
-		int rc = px_ipt_list_chains(t, tables[ti], &cs, err, errlen);
+		int rc = px_ipt_save(t, tables[ti], &saved, err, errlen);
+		size_t cnt = 0;
+		if (rc == 0)
+			rc = cleanup_input(tables[ti], px_buf_str(&saved), &in, &cnt);
 		if (rc != 0) {
 			first = first ? first : rc;
-			px_chainset_close(&cs);
 			continue;
 		}
-		px_buf_reset(&in);
-		px_buf_printf(&in, "*%s\n", tables[ti]);
-		size_t cnt = 0;
-		for (size_t i = 0; i < cs.n; i++)
-			if (owned_chain(tables[ti], cs.names[i])) {
-				px_buf_printf(&in, ":%s - [0:0]\n", cs.names[i]);
-				cnt++;
-			}
-		for (size_t i = 0; i < cs.n; i++)
-			if (owned_chain(tables[ti], cs.names[i]))
-				px_buf_printf(&in, "-X %s\n", cs.names[i]);
-		px_buf_puts(&in, "COMMIT\n");
-		px_chainset_close(&cs);
 		if (cnt == 0)
 			continue;
-		if (px_buf_status(&in)) {
-			first = first ? first : -ENOMEM;
-			continue;
-		}
 		rc = px_ipt_restore(t, px_buf_str(&in), in.len, err, errlen);
 		if (rc != 0)
 			first = first ? first : rc;
@@ -235,6 +246,7 @@ int px_ipt_cleanup(const px_ipt *t, char *err, size_t errlen)
 			kc_info("cleanup: deleted %zu kube-proxy chains in table %s", cnt, tables[ti]);
 	}
 	px_buf_close(&in);
+	px_buf_close(&saved);
 	return first;
 }
 

@@ -16,6 +16,39 @@
 #define KUBE_MARK_MASQ "KUBE-MARK-MASQ"
 #define KUBE_FORWARD "KUBE-FORWARD"
 
+const px_jump px_jumps[PX_NJUMPS] = {
+	{ "filter", "KUBE-EXTERNAL-SERVICES", "INPUT",
+	  "kubernetes externally-visible service portals", true },
+	{ "filter", "KUBE-EXTERNAL-SERVICES", "FORWARD",
+	  "kubernetes externally-visible service portals", true },
+	{ "filter", "KUBE-NODEPORTS", "INPUT", "kubernetes health check service ports", false },
+	{ "filter", "KUBE-SERVICES", "FORWARD", "kubernetes service portals", true },
+	{ "filter", "KUBE-SERVICES", "OUTPUT", "kubernetes service portals", true },
+	{ "filter", "KUBE-FORWARD", "FORWARD", "kubernetes forwarding rules", false },
+	{ "nat", "KUBE-SERVICES", "OUTPUT", "kubernetes service portals", false },
+	{ "nat", "KUBE-SERVICES", "PREROUTING", "kubernetes service portals", false },
+	{ "nat", "KUBE-POSTROUTING", "POSTROUTING", "kubernetes postrouting rules", false },
+};
+
+void px_jump_args(const px_jump *j, px_buf *out)
+{
+	px_buf_printf(out, "%s -m comment --comment \"%s\" -j %s",
+		      j->ctnew ? " -m conntrack --ctstate NEW" : "", j->comment, j->chain);
+}
+
+/* "-I <from> <args>" for each requested jump of this table. -I prepends, as upstream's
+ * EnsureRule(Prepend); under --noflush the built-in chain keeps its other rules. */
+static void write_jumps(px_buf *b, const char *table, unsigned insert)
+{
+	for (unsigned i = 0; i < PX_NJUMPS; i++) {
+		if (!(insert & (1u << i)) || strcmp(px_jumps[i].table, table) != 0)
+			continue;
+		px_buf_printf(b, "-I %s", px_jumps[i].from);
+		px_jump_args(&px_jumps[i], b);
+		px_buf_puts(b, "\n");
+	}
+}
+
 void px_chainset_init(px_chainset *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -87,6 +120,7 @@ typedef struct gen {
 	const px_rules_cache *prev;   /* partial sync: skip chains whose text is unchanged */
 	px_rules_cache *next;
 	size_t skipped;
+	bool large; /* large cluster mode: no comments on per-endpoint rules */
 	int err;
 } gen;
 
@@ -104,17 +138,20 @@ static void endpoint_jumps(gen *g, const px_svcport *p, const char *chain,
 	if (p->affinity) {
 		for (size_t i = 0; i < n; i++) {
 			const px_endpoint *e = &p->eps[idx[i]];
-			px_buf_printf(&g->sr,
-				      "-A %s -m comment --comment \"%s -> %s\" -m recent --name %s "
-				      "--rcheck --seconds %d --reap -j %s\n",
-				      chain, p->spn, e->addr, e->chain, p->affinity_seconds,
-				      e->chain);
+			px_buf_printf(&g->sr, "-A %s", chain);
+			if (!g->large)
+				px_buf_printf(&g->sr, " -m comment --comment \"%s -> %s\"", p->spn,
+					      e->addr);
+			px_buf_printf(&g->sr, " -m recent --name %s --rcheck --seconds %d --reap -j %s\n",
+				      e->chain, p->affinity_seconds, e->chain);
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		const px_endpoint *e = &p->eps[idx[i]];
-		px_buf_printf(&g->sr, "-A %s -m comment --comment \"%s -> %s\"", chain, p->spn,
-			      e->addr);
+		px_buf_printf(&g->sr, "-A %s", chain);
+		if (!g->large)
+			px_buf_printf(&g->sr, " -m comment --comment \"%s -> %s\"", p->spn,
+				      e->addr);
 		if (i < n - 1) {
 			char prob[32];
 			px_probability((int)(n - i), prob, sizeof(prob));
@@ -389,9 +426,12 @@ static void service_rules(gen *g, const px_svcport *p, size_t *cl, size_t *lo, s
 	for (size_t i = 0; i < nall; i++) {
 		const px_endpoint *e = &p->eps[all[i]];
 		declare_nat(g, e->chain);
-		px_buf_printf(&g->sr, "-A %s -m comment --comment %s -s %s -j " KUBE_MARK_MASQ "\n",
-			      e->chain, spn, e->ip);
-		px_buf_printf(&g->sr, "-A %s -m comment --comment %s", e->chain, spn);
+		char cm[PX_SPN_LEN + 32] = "";
+		if (!g->large)
+			snprintf(cm, sizeof(cm), " -m comment --comment %s", spn);
+		px_buf_printf(&g->sr, "-A %s%s -s %s -j " KUBE_MARK_MASQ "\n", e->chain, cm,
+			      e->ip);
+		px_buf_printf(&g->sr, "-A %s%s", e->chain, cm);
 		if (p->affinity)
 			px_buf_printf(&g->sr, " -m recent --name %s --set", e->chain);
 		px_buf_printf(&g->sr, " -m %s -p %s -j DNAT --to-destination %s\n", pr, pr,
@@ -401,7 +441,7 @@ static void service_rules(gen *g, const px_svcport *p, size_t *cl, size_t *lo, s
 }
 
 int px_rules_build(const px_model *m, const px_rules_opts *o, const px_chainset *existing,
-		   px_buf *out, px_chainset *active, const px_rules_cache *prev,
+		   unsigned insert_jumps, px_buf *out, px_chainset *active, const px_rules_cache *prev,
 		   px_rules_cache *next, size_t *skipped)
 {
 	gen g;
@@ -430,10 +470,14 @@ int px_rules_build(const px_model *m, const px_rules_opts *o, const px_chainset 
 		snprintf(g.local, sizeof(g.local), "-s %s", o->cluster_cidr);
 	}
 
-	size_t maxeps = 1;
-	for (size_t i = 0; i < m->n; i++)
+	size_t maxeps = 1, total_eps = 0;
+	for (size_t i = 0; i < m->n; i++) {
 		if (m->ports[i].neps > maxeps)
 			maxeps = m->ports[i].neps;
+		total_eps += m->ports[i].neps;
+	}
+	/* Upstream counts every endpoint of every service port, ready or not. */
+	g.large = total_eps > PX_LARGE_CLUSTER_ENDPOINTS;
 	size_t *cl = calloc(maxeps, sizeof(size_t));
 	size_t *lo = calloc(maxeps, sizeof(size_t));
 	size_t *all = calloc(maxeps, sizeof(size_t));
@@ -450,6 +494,9 @@ int px_rules_build(const px_model *m, const px_rules_opts *o, const px_chainset 
 					       KUBE_MARK_MASQ };
 	for (size_t i = 0; i < sizeof(nchains) / sizeof(nchains[0]); i++)
 		px_buf_printf(&g.nc, ":%s - [0:0]\n", nchains[i]);
+	/* Missing jumps go first: they only need the chain lines above. */
+	write_jumps(&g.fr, "filter", insert_jumps);
+	write_jumps(&g.nr, "nat", insert_jumps);
 
 	/* KUBE-POSTROUTING: masquerade only marked packets, clearing the mark so a packet
 	 * that re-traverses the stack is not masqueraded twice. */

@@ -36,6 +36,28 @@ typedef struct px_rules_opts {
 	bool localhost_nodeports; /* false: NodePorts are not served on 127.0.0.0/8 */
 } px_rules_opts;
 
+/* The jumps from the built-in chains into the top-level kube chains, as upstream's
+ * iptablesJumpChains (minus KUBE-PROXY-FIREWALL, which kubec does not generate), in
+ * upstream's order; extra matches (ctstate NEW) come before the comment, as upstream
+ * builds the rule. Each is inserted (prepended) when missing. */
+typedef struct px_jump {
+	const char *table, *chain, *from, *comment;
+	bool ctnew; /* -m conntrack --ctstate NEW */
+} px_jump;
+
+#define PX_NJUMPS 9
+#define PX_ALL_JUMPS ((1u << PX_NJUMPS) - 1)
+extern const px_jump px_jumps[PX_NJUMPS];
+
+/* Write px_jumps[i]'s rule arguments after the chain name (" -m ... -j CHAIN"). */
+void px_jump_args(const px_jump *j, px_buf *out);
+
+/* Upstream's largeClusterEndpointsThreshold: with more endpoints than this in total,
+ * the per-endpoint rules (KUBE-SVC -> KUBE-SEP jumps and the KUBE-SEP rules) are
+ * written without their "-m comment" match, which makes the ruleset ~30% smaller and
+ * iptables-restore correspondingly faster (appendServiceCommentLocked). */
+#define PX_LARGE_CLUSTER_ENDPOINTS 1000
+
 /* A sorted set of chain names. */
 typedef struct px_chainset {
 	char (*names)[PX_CHAIN_LEN];
@@ -72,7 +94,9 @@ void px_rules_cache_close(px_rules_cache *c);
 
 /* Append the ruleset for m to out (borrowed; appended to, not reset).
  * existing (borrowed, sorted, may be NULL): per-service nat chains that exist in the
- * kernel now; those not used any more are flushed and deleted. active (may be NULL):
+ * kernel now; those not used any more are flushed and deleted. insert_jumps: bit i set
+ * inserts px_jumps[i] (an "-I <built-in chain> ..." line in its table's section; the
+ * caller found it missing in iptables-save), so the whole sync is one restore. active (may be NULL):
  * reset and filled with every per-service nat chain in use (written or skipped), sorted.
  * prev (borrowed, may be NULL): the cache of the last successfully applied ruleset; a
  * service port whose own chains are unchanged since then is left out of the output
@@ -81,7 +105,7 @@ void px_rules_cache_close(px_rules_cache *c);
  * *skipped (may be NULL) receives the number of service ports left out.
  * Returns 0 or -ENOMEM. */
 int px_rules_build(const px_model *m, const px_rules_opts *o, const px_chainset *existing,
-		   px_buf *out, px_chainset *active, const px_rules_cache *prev,
+		   unsigned insert_jumps, px_buf *out, px_chainset *active, const px_rules_cache *prev,
 		   px_rules_cache *next, size_t *skipped);
 
 /* The statistic-match probability text for the i-th of n remaining endpoints: 1/n with

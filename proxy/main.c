@@ -62,8 +62,10 @@ static int split_model(cJSON *doc, cJSON **svcs, cJSON **slices)
 		return -ENOMEM;
 	cJSON *items = cJSON_GetObjectItemCaseSensitive(doc, "items");
 	if (cJSON_IsArray(items)) {
-		while (cJSON_GetArraySize(items) > 0) {
-			cJSON *it = cJSON_DetachItemFromArray(items, 0);
+		/* Detach through the list itself: cJSON_GetArraySize walks the list, so
+		 * a size check per item made this quadratic (seconds at 20,000 items). */
+		while (items->child) {
+			cJSON *it = cJSON_DetachItemViaPointer(items, items->child);
 			const char *kind = kc_json_get_string(it, "kind", "");
 			if (strcmp(kind, "Service") == 0)
 				cJSON_AddItemToArray(*svcs, it);

@@ -23,6 +23,8 @@ struct px_proxier {
 	px_chainset chains; /* per-service nat chains believed to exist */
 	bool chains_known;
 	px_buf rules;
+	px_buf spare;     /* the next sync generates here, then swaps with rules */
+	px_buf saved;     /* iptables-save output, reused */
 	px_rules_cache cache; /* per-port chain hashes of the last applied ruleset */
 	bool cache_valid;
 
@@ -50,6 +52,8 @@ int px_proxier_new(const px_proxier_opts *o, px_proxier **out)
 	px_model_init(&p->prev);
 	px_chainset_init(&p->chains);
 	px_buf_init(&p->rules);
+	px_buf_init(&p->spare);
+	px_buf_init(&p->saved);
 	px_rules_cache_init(&p->cache);
 	pthread_mutex_init(&p->mu, NULL);
 	*out = p;
@@ -63,6 +67,8 @@ void px_proxier_free(px_proxier *p)
 	px_model_close(&p->prev);
 	px_chainset_close(&p->chains);
 	px_buf_close(&p->rules);
+	px_buf_close(&p->spare);
+	px_buf_close(&p->saved);
 	px_rules_cache_close(&p->cache);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
@@ -177,6 +183,34 @@ static void observe(px_proxier *p, double secs, bool ok)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* Read the filter and nat tables once (upstream's iptables-save on a full sync): the
+ * per-service nat chains that exist (so unused ones are deleted) and which jumps from the
+ * built-in chains are missing (written into the same restore). */
+static int read_kernel(px_proxier *p, unsigned *missing, char *err, size_t errlen)
+{
+	unsigned have_f = 0, have_n = 0;
+	int rc = px_ipt_save(&p->o.ipt, "filter", &p->saved, err, errlen);
+	if (rc == 0)
+		rc = px_ipt_parse_save(px_buf_str(&p->saved), "filter", NULL, &have_f);
+	if (rc != 0)
+		return rc;
+	px_chainset fresh;
+	px_chainset_init(&fresh);
+	rc = px_ipt_save(&p->o.ipt, "nat", &p->saved, err, errlen);
+	if (rc == 0)
+		rc = px_ipt_parse_save(px_buf_str(&p->saved), "nat", &fresh, &have_n);
+	if (rc != 0) {
+		px_chainset_close(&fresh);
+		return rc;
+	}
+	px_chainset_sort(&fresh);
+	px_chainset_close(&p->chains);
+	p->chains = fresh;
+	p->chains_known = true;
+	*missing = PX_ALL_JUMPS & ~(have_f | have_n);
+	return 0;
+}
+
 int px_proxier_sync(px_proxier *p, const cJSON *services, const cJSON *slices, bool full)
 {
 	int64_t t0 = kc_now_mono(p->clock);
@@ -186,44 +220,35 @@ int px_proxier_sync(px_proxier *p, const cJSON *services, const cJSON *slices, b
 	int rc = px_model_build(&m, services, slices, p->o.node_name);
 	if (rc < 0)
 		goto out;
+	int64_t t_model = kc_now_mono(p->clock);
+	unsigned missing = 0;
 	if (!p->o.dry_run && (full || !p->chains_known)) {
-		rc = px_ipt_ensure_jumps(&p->o.ipt, err, sizeof(err));
+		rc = read_kernel(p, &missing, err, sizeof(err));
 		if (rc != 0) {
-			kc_error("ensuring iptables jump rules: %s", err);
+			kc_error("reading the iptables state: %s", err);
 			goto fail;
 		}
-		px_chainset fresh;
-		px_chainset_init(&fresh);
-		rc = px_ipt_list_chains(&p->o.ipt, "nat", &fresh, err, sizeof(err));
-		if (rc != 0) {
-			px_chainset_close(&fresh);
-			kc_error("listing nat chains: %s", err);
-			goto fail;
-		}
-		px_chainset_sort(&fresh);
-		px_chainset_close(&p->chains);
-		p->chains = fresh;
-		p->chains_known = true;
 	}
+	int64_t t_save = kc_now_mono(p->clock);
 	px_chainset active;
 	px_chainset_init(&active);
-	px_buf nb;
-	px_buf_init(&nb);
 	px_rules_cache next;
 	px_rules_cache_init(&next);
 	size_t skipped = 0;
-	rc = px_rules_build(&m, &p->o.rules, &p->chains, &nb, &active,
+	/* Generate into the spare buffer (its allocation is reused from two syncs ago). */
+	px_buf_reset(&p->spare);
+	rc = px_rules_build(&m, &p->o.rules, &p->chains, missing, &p->spare, &active,
 			    (!full && p->cache_valid) ? &p->cache : NULL, &next, &skipped);
 	if (rc < 0) {
-		px_buf_close(&nb);
 		px_chainset_close(&active);
 		px_rules_cache_close(&next);
 		goto out;
 	}
 	/* Swap under the lock so px_proxier_rules_copy never sees a half-built buffer. */
 	pthread_mutex_lock(&p->mu);
-	px_buf_close(&p->rules);
-	p->rules = nb;
+	px_buf tmp = p->rules;
+	p->rules = p->spare;
+	p->spare = tmp;
 	pthread_mutex_unlock(&p->mu);
 	int64_t t_gen = kc_now_mono(p->clock);
 	if (!p->o.dry_run) {
@@ -254,10 +279,12 @@ int px_proxier_sync(px_proxier *p, const cJSON *services, const cJSON *slices, b
 	p->have_prev = true;
 	observe(p, (double)(kc_now_mono(p->clock) - t0) / 1e9, true);
 	kc_log_v(2, "synced %zu service ports, %zu nat chains in %.3fs (%s, %zu unchanged ports "
-		    "skipped; model+jumps+generate %.3fs, iptables-restore %.3fs)",
+		    "skipped, %d jumps inserted; model %.3fs, iptables-save %.3fs, generate %.3fs, "
+		    "%zu bytes to iptables-restore %.3fs)",
 		 p->prev.n, p->chains.n, (double)(kc_now_mono(p->clock) - t0) / 1e9,
-		 full ? "full" : "partial", skipped, (double)(t_gen - t0) / 1e9,
-		 (double)(t_restore - t_gen) / 1e9);
+		 full ? "full" : "partial", skipped, __builtin_popcount(missing),
+		 (double)(t_model - t0) / 1e9, (double)(t_save - t_model) / 1e9,
+		 (double)(t_gen - t_save) / 1e9, p->rules.len, (double)(t_restore - t_gen) / 1e9);
 	return 0;
 fail:
 	observe(p, (double)(kc_now_mono(p->clock) - t0) / 1e9, false);

@@ -175,7 +175,7 @@ for comp in kube-apiserver kube-scheduler kube-controller-manager; do
 	flow_restart "$T" "$comp" || fail "restart $comp"
 	case $comp in
 	kube-apiserver) wait_for 30 curl -sf --cacert "$T/pki/ca.crt" "https://127.0.0.1:$FLOW_API_PORT/readyz" ;;
-	kube-scheduler) wait_for 30 curl -sf "http://127.0.0.1:$FLOW_SCHED_PORT/healthz" ;;
+	kube-scheduler) wait_for 30 flow_sched_healthy ;;
 	*) wait_for 30 curl -sfk "https://127.0.0.1:$FLOW_CM_PORT/healthz" ;;
 	esac || fail "$comp not healthy after its restart"
 	if [ -z "$VICTIM" ]; then

@@ -26,7 +26,7 @@ static char *render_ex(const char *doc, const char *node, const char *cidr,
 	px_rules_opts o = { .cluster_cidr = cidr, .masq_bit = 14 };
 	px_buf b;
 	px_buf_init(&b);
-	ck_assert_int_eq(px_rules_build(&m, &o, existing, &b, NULL, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(px_rules_build(&m, &o, existing, 0, &b, NULL, NULL, NULL, NULL), 0);
 	char *s = strdup(px_buf_str(&b));
 	px_buf_close(&b);
 	px_model_close(&m);
@@ -568,14 +568,14 @@ START_TEST(partial_sync_skips_unchanged_ports)
 	size_t skipped = 99;
 
 	/* A full sync writes both ports and records them. */
-	ck_assert_int_eq(px_rules_build(&m1, &o, NULL, &full, &a1, NULL, &c1, &skipped), 0);
+	ck_assert_int_eq(px_rules_build(&m1, &o, NULL, 0, &full, &a1, NULL, &c1, &skipped), 0);
 	ck_assert_uint_eq(skipped, 0);
 	ck_assert_uint_eq(c1.n, 2);
 	ck_assert_ptr_nonnull(strstr(px_buf_str(&full), ":KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]\n"));
 
 	/* Nothing changed: no per-service chain is written, KUBE-SERVICES still is in
 	 * full, and no chain is deleted as stale. */
-	ck_assert_int_eq(px_rules_build(&m1, &o, &a1, &same, &a2, &c1, &c2, &skipped), 0);
+	ck_assert_int_eq(px_rules_build(&m1, &o, &a1, 0, &same, &a2, &c1, &c2, &skipped), 0);
 	ck_assert_uint_eq(skipped, 2);
 	const char *s = px_buf_str(&same);
 	ck_assert_ptr_null(strstr(s, ":KUBE-SVC-"));
@@ -589,7 +589,7 @@ START_TEST(partial_sync_skips_unchanged_ports)
 	ck_assert_uint_eq(a2.n, a1.n);
 
 	/* svc1 gains an endpoint: only svc1's chains are rewritten. */
-	ck_assert_int_eq(px_rules_build(&m2, &o, &a2, &changed, &a3, &c2, &c3, &skipped), 0);
+	ck_assert_int_eq(px_rules_build(&m2, &o, &a2, 0, &changed, &a3, &c2, &c3, &skipped), 0);
 	ck_assert_uint_eq(skipped, 1);
 	s = px_buf_str(&changed);
 	ck_assert_ptr_nonnull(strstr(s, ":KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]\n"));
@@ -614,6 +614,126 @@ START_TEST(partial_sync_skips_unchanged_ports)
 }
 END_TEST
 
+
+/* {"services": [...], "slices": [...]} with n services of 3 ready endpoints each. */
+static char *many_services(int n)
+{
+	px_buf b;
+	px_buf_init(&b);
+	px_buf_puts(&b, "{\"services\":[");
+	for (int i = 0; i < n; i++)
+		px_buf_printf(&b, "%s{\"metadata\":{\"namespace\":\"ns\",\"name\":\"s%d\"},"
+				  "\"spec\":{\"clusterIP\":\"10.96.%d.%d\",\"ports\":[{\"port\":80}]}}",
+			      i ? "," : "", i, i / 250, i % 250 + 1);
+	px_buf_puts(&b, "],\"slices\":[");
+	for (int i = 0; i < n; i++)
+		px_buf_printf(&b, "%s{\"metadata\":{\"namespace\":\"ns\",\"name\":\"s%d-x\","
+				  "\"labels\":{\"kubernetes.io/service-name\":\"s%d\"}},"
+				  "\"ports\":[{\"port\":8080}],\"endpoints\":["
+				  "{\"addresses\":[\"10.1.%d.%d\"]},{\"addresses\":[\"10.2.%d.%d\"]},"
+				  "{\"addresses\":[\"10.3.%d.%d\"]}]}",
+			      i ? "," : "", i, i, i / 250, i % 250, i / 250, i % 250, i / 250,
+			      i % 250);
+	px_buf_puts(&b, "]}");
+	ck_assert_int_eq(px_buf_status(&b), 0);
+	char *s = strdup(px_buf_str(&b));
+	px_buf_close(&b);
+	return s;
+}
+
+/* Upstream's large cluster mode (largeClusterEndpointsThreshold = 1000): above 1,000
+ * endpoints in total the KUBE-SVC -> KUBE-SEP jumps and the KUBE-SEP rules are written
+ * without comments; at or below it they keep them. The service-level rules keep theirs
+ * either way. */
+START_TEST(large_cluster_mode_drops_endpoint_comments)
+{
+	char *doc = many_services(333); /* 999 endpoints */
+	char *r = render(doc);
+	ck_assert_ptr_nonnull(strstr(r, " -m comment --comment \"ns/s0 -> 10.1.0.0:8080\""));
+	ck_assert_ptr_nonnull(strstr(r, " -m comment --comment ns/s0 -s 10.1.0.0 -j KUBE-MARK-MASQ\n"));
+	free(r);
+	free(doc);
+
+	doc = many_services(334); /* 1,002 endpoints */
+	r = render(doc);
+	ck_assert_ptr_null(strstr(r, " -> 10.1.0.0:8080"));
+	ck_assert_ptr_null(strstr(r, "--comment ns/s0 "));
+	char sep[PX_CHAIN_LEN], svc[PX_CHAIN_LEN], line[256];
+	px_chain_name(svc, "KUBE-SVC-", "ns/s0", "tcp", NULL);
+	px_chain_name(sep, "KUBE-SEP-", "ns/s0", "tcp", "10.1.0.0:8080");
+	snprintf(line, sizeof(line), "-A %s -s 10.1.0.0 -j KUBE-MARK-MASQ\n", sep);
+	ck_assert_ptr_nonnull(strstr(r, line));
+	snprintf(line, sizeof(line), "-A %s -m tcp -p tcp -j DNAT --to-destination 10.1.0.0:8080\n",
+		 sep);
+	ck_assert_ptr_nonnull(strstr(r, line));
+	snprintf(line, sizeof(line), "-A %s -m statistic --mode random --probability 0.3333333333 "
+		 "-j %s\n", svc, sep);
+	ck_assert_ptr_nonnull(strstr(r, line));
+	ck_assert_ptr_nonnull(strstr(r, "-A KUBE-SERVICES -m comment --comment \"ns/s0 cluster IP\" "
+					"-m tcp -p tcp -d 10.96.0.1 --dport 80 -j "));
+	free(r);
+	free(doc);
+}
+END_TEST
+
+/* Missing jumps from the built-in chains are "-I" lines of the same restore, each in its
+ * own table after that table's chain lines, with upstream's match order. */
+START_TEST(missing_jumps_are_inserted_by_the_restore)
+{
+	cJSON *root = NULL;
+	char err[KC_JSON_ERRLEN];
+	ck_assert_int_eq(kc_json_parse_str("{\"services\":[" SVC1 "]}", &root, err, sizeof(err)), 0);
+	px_model m;
+	px_model_init(&m);
+	ck_assert_int_eq(px_model_build(&m, cJSON_GetObjectItem(root, "services"), NULL, "n"), 0);
+	px_rules_opts o = { .masq_bit = 14 };
+	px_buf none, all, two;
+	px_buf_init(&none);
+	px_buf_init(&all);
+	px_buf_init(&two);
+	ck_assert_int_eq(px_rules_build(&m, &o, NULL, 0, &none, NULL, NULL, NULL, NULL), 0);
+	ck_assert_ptr_null(strstr(px_buf_str(&none), "-I "));
+	ck_assert_int_eq(px_rules_build(&m, &o, NULL, PX_ALL_JUMPS, &all, NULL, NULL, NULL, NULL), 0);
+	const char *a = px_buf_str(&all), *nat = strstr(a, "*nat\n");
+	ck_assert_ptr_nonnull(nat);
+	ck_assert_ptr_nonnull(strstr(a, ":KUBE-FORWARD - [0:0]\n"
+					"-I INPUT -m conntrack --ctstate NEW -m comment --comment "
+					"\"kubernetes externally-visible service portals\" "
+					"-j KUBE-EXTERNAL-SERVICES\n"
+					"-I FORWARD -m conntrack --ctstate NEW -m comment --comment "
+					"\"kubernetes externally-visible service portals\" "
+					"-j KUBE-EXTERNAL-SERVICES\n"
+					"-I INPUT -m comment --comment \"kubernetes health check service "
+					"ports\" -j KUBE-NODEPORTS\n"
+					"-I FORWARD -m conntrack --ctstate NEW -m comment --comment "
+					"\"kubernetes service portals\" -j KUBE-SERVICES\n"
+					"-I OUTPUT -m conntrack --ctstate NEW -m comment --comment "
+					"\"kubernetes service portals\" -j KUBE-SERVICES\n"
+					"-I FORWARD -m comment --comment \"kubernetes forwarding rules\" "
+					"-j KUBE-FORWARD\n"));
+	ck_assert_ptr_nonnull(strstr(nat, ":KUBE-MARK-MASQ - [0:0]\n"
+					  "-I OUTPUT -m comment --comment \"kubernetes service portals\" "
+					  "-j KUBE-SERVICES\n"
+					  "-I PREROUTING -m comment --comment \"kubernetes service "
+					  "portals\" -j KUBE-SERVICES\n"
+					  "-I POSTROUTING -m comment --comment \"kubernetes postrouting "
+					  "rules\" -j KUBE-POSTROUTING\n"));
+	/* only the requested ones */
+	ck_assert_int_eq(px_rules_build(&m, &o, NULL, (1u << 2) | (1u << 8), &two, NULL, NULL,
+					NULL, NULL), 0);
+	const char *t = px_buf_str(&two);
+	ck_assert_ptr_nonnull(strstr(t, "\n-I INPUT -m comment --comment \"kubernetes health"));
+	ck_assert_ptr_nonnull(strstr(t, "\n-I POSTROUTING "));
+	ck_assert_ptr_null(strstr(t, "-I FORWARD"));
+	ck_assert_ptr_null(strstr(t, "-I PREROUTING"));
+	px_buf_close(&none);
+	px_buf_close(&all);
+	px_buf_close(&two);
+	px_model_close(&m);
+	cJSON_Delete(root);
+}
+END_TEST
+
 static Suite *proxy_rules_suite(void)
 {
 	Suite *s = suite_create("proxy_rules");
@@ -632,6 +752,8 @@ static Suite *proxy_rules_suite(void)
 	tcase_add_test(tc, model_reads_conditions_and_dedups);
 	tcase_add_test(tc, comments_fit_iptables_limit);
 	tcase_add_test(tc, partial_sync_skips_unchanged_ports);
+	tcase_add_test(tc, large_cluster_mode_drops_endpoint_comments);
+	tcase_add_test(tc, missing_jumps_are_inserted_by_the_restore);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -25,14 +25,20 @@ BACKENDS=${2:-"legacy nft"}
 [ -x "$KP" ] || { echo "FAIL: $KP not built"; exit 1; }
 T=$(mktemp -d)
 NS=kubec-proxy-bench-$$
+KPID=""
+FPID=""
 cleanup() {
+	# the daemon and the fake apiserver of an interrupted run, then their netns
+	[ -n "$KPID" ] && kill "$KPID" 2>/dev/null
+	[ -n "$FPID" ] && kill "$FPID" 2>/dev/null
+	[ -n "$KPID$FPID" ] && wait 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' INT TERM HUP PIPE
 
-secs() { sed -n 's/.*nat chains in \([0-9.]*\)s.*restore \([0-9.]*\)s.*/\1 (restore \2)/p' "$1" | tail -n 1; }
+secs() { sed -n "s/.* in \([0-9.]*\)s (.*iptables-restore \([0-9.]*\)s.*/\1 (restore \2)/p" "$1" | tail -n 1; }
 
 printf '%-7s %6s %22s %22s %22s %7s %7s\n' backend svcs "first sync s" "second sync s" \
 	"endpoint change s" rules chains
@@ -119,12 +125,15 @@ PY
 	t1=$(tod "$(grep 'synced ' "$T/kp.log" | sed -n 2p)")
 	if [ -n "$t1" ]; then
 		printf '%-7s %6s %26ss\n' $b "$n" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
+		echo "        that sync: $(grep 'synced ' "$T/kp.log" | sed -n '2s/.*] synced //p')"
 	else
 		printf '%-7s %6s %28s\n' $b "$n" "no second sync"
 		tail -n 5 "$T/kp.log"
 	fi
 	kill "$KPID" "$FPID" 2>/dev/null
 	wait "$KPID" "$FPID" 2>/dev/null
+	KPID=""
+	FPID=""
 	ip netns exec "$NS" "$KP" --iptables-backend $b --cleanup >/dev/null 2>&1
 	ip netns del "$NS"
 done

@@ -14,6 +14,7 @@
 #   flow_restart DIR NAME        start it again with its first command line
 #   flow_dump_logs DIR           the tail of every log
 #   flow_proxy_running           0 if a kube-proxy daemon runs in this network namespace
+#   flow_sched_healthy           0 if kube-scheduler's /healthz answers (HTTPS or HTTP)
 #
 # Needs KUBEC_ROOT and KUBEC_BUILD.  Every pid goes into DIR/<name>.pid so `make down` from
 # another shell stops exactly what `make up` started.
@@ -152,6 +153,13 @@ _flow_http_ok() { # url [curl args]
 	[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "$u")" = 200 ]
 }
 
+# kube-scheduler's /healthz: HTTPS with its self-signed serving certificate (as
+# upstream's --secure-port), or plain HTTP from builds that serve insecurely.
+flow_sched_healthy() {
+	_flow_http_ok "https://127.0.0.1:$FLOW_SCHED_PORT/healthz" -k ||
+		_flow_http_ok "http://127.0.0.1:$FLOW_SCHED_PORT/healthz"
+}
+
 _flow_node_ready() {
 	[ "$(kubectl --kubeconfig "$FLOW_DIR/admin.kubeconfig" get node "$FLOW_NODE" \
 		-o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
@@ -243,8 +251,7 @@ ENV
 	_flow_start kube-scheduler "$KUBEC_BUILD/bin/kube-scheduler" \
 		--kubeconfig "$KC" --leader-elect=true --bind-address 127.0.0.1 \
 		--secure-port "$FLOW_SCHED_PORT" --v=2
-	# kube-scheduler serves /healthz on plain HTTP until it has a serving cert.
-	_flow_wait 30 kube-scheduler _flow_http_ok "http://127.0.0.1:$FLOW_SCHED_PORT/healthz" || return 1
+	_flow_wait 30 kube-scheduler flow_sched_healthy || return 1
 
 	# The podCIDR is the CNI bridge's subnet: containerd's host-local IPAM hands out the
 	# pod IPs, so the kubelet reports that range rather than one the node IPAM chose.
@@ -319,4 +326,106 @@ flow_dump_logs() {
 	[ -n "$CTRD_DIR" ] && [ -f "$CTRD_DIR/logs/containerd.log" ] &&
 		{ echo "===== containerd.log (last 40 lines)"; tail -n 40 "$CTRD_DIR/logs/containerd.log"; }
 	return 0
+}
+
+# ---------------------------------------------------------------------------------------
+# The shared frame of the scenario tests (test/e2e/flow_*.sh): one cluster per test in a
+# temp dir, torn down (pods, netns, bridge, iptables chains) whatever happens.
+#
+#   flow_scenario_init NAME      requirements; exit 77 beside another kube-proxy (its
+#                                chains are global); offline images; cluster up in
+#                                FLOW_T; KUBECONFIG exported; a trap tears it all down and
+#                                dumps the logs unless flow_pass ran
+#   flow_fail MSG / flow_pass    end the test
+#   flow_wait_for SECS CMD...    until CMD succeeds (polls every 0.3 s), else non-zero
+#   flow_ready_pods SELECTOR     names of the Running, Ready, not terminating pods
+#   flow_ready_endpoints SVC     number of ready endpoints in SVC's EndpointSlices
+#   flow_pod_log POD CONTAINER   the container's output (every attempt) from the kubelet's
+#                                log files (there is no `kubectl logs` yet: no 10250 server)
+
+flow_fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+flow_pass() {
+	echo "PASS $FLOW_NAME in $(($(date +%s) - FLOW_START))s"
+	FLOW_FAILED=0
+}
+
+_flow_scenario_exit() {
+	if [ "$FLOW_FAILED" != 0 ] && [ -n "${FLOW_T:-}" ]; then
+		echo "===== kubectl get pods,svc,endpointslices -o wide"
+		kubectl get pods,svc,endpointslices -o wide 2>&1 | head -n 40
+		echo "===== kubectl get events"
+		kubectl get events 2>&1 | tail -n 30
+		echo "===== iptables-save -t nat | grep KUBE (first 60)"
+		iptables-save -t nat 2>/dev/null | grep KUBE | head -n 60
+		flow_dump_logs "$FLOW_T"
+	fi
+	if [ -n "${FLOW_T:-}" ]; then
+		flow_down "$FLOW_T" >/dev/null
+		rm -rf "$FLOW_T"
+	fi
+}
+
+flow_scenario_init() {
+	FLOW_NAME=$1
+	FLOW_FAILED=1
+	FLOW_T=""
+	flow_require
+	if flow_proxy_running; then
+		echo "SKIP: a kube-proxy already runs on this host (make up?); its iptables chains are global, run 'make down' first"
+		exit 77
+	fi
+	sh "$KUBEC_ROOT/test/images/build.sh" "$KUBEC_BUILD/images" >/dev/null ||
+		flow_fail "test/images/build.sh"
+	FLOW_T=$(mktemp -d "/tmp/kubec-e2e-$FLOW_NAME.XXXXXX")
+	trap _flow_scenario_exit EXIT
+	trap 'exit 130' INT TERM
+	FLOW_START=$(date +%s)
+	flow_up "$FLOW_T" test || flow_fail "cluster did not start"
+	. "$FLOW_T/cluster.env"
+	export KUBECONFIG="$FLOW_T/admin.kubeconfig"
+	echo "ok cluster up in $(($(date +%s) - FLOW_START))s (node $FLOW_NODE, IP $FLOW_NODE_IP, pods $FLOW_POD_CIDR)"
+}
+
+flow_wait_for() {
+	_fw_end=$(($(date +%s) + $1))
+	shift
+	while [ "$(date +%s)" -lt "$_fw_end" ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.3
+	done
+	return 1
+}
+
+flow_ready_pods() {
+	kubectl get pods -l "$1" -o json | $FLOW_PY -c '
+import json, sys
+for p in json.load(sys.stdin)["items"]:
+    st = p.get("status", {})
+    conds = {c["type"]: c["status"] for c in st.get("conditions", [])}
+    if p["metadata"].get("deletionTimestamp") or st.get("phase") != "Running" or conds.get("Ready") != "True":
+        continue
+    print(p["metadata"]["name"])'
+}
+
+flow_ready_endpoints() {
+	kubectl get endpointslices -l "kubernetes.io/service-name=$1" -o json | $FLOW_PY -c '
+import json, sys
+n = 0
+for s in json.load(sys.stdin)["items"]:
+    for e in s.get("endpoints") or []:
+        if (e.get("conditions") or {}).get("ready", True):
+            n += len(e.get("addresses", []))
+print(n)'
+}
+
+flow_pod_log() {
+	# <pod-logs-dir>/<ns>_<name>_<uid>/<container>/<attempt>.log, CRI format
+	# "<time> <stream> <P|F> <text>"
+	for f in "$FLOW_T"/pod-logs/default_"$1"_*/"$2"/*.log; do
+		[ -f "$f" ] && cut -d' ' -f4- "$f"
+	done
 }
