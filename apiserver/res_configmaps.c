@@ -1,6 +1,10 @@
 /* core/v1 configmaps and secrets: printConfigMap / printSecret. */
 #include "resource.h"
 
+#include <stdlib.h>
+
+#include "etcd.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -58,8 +62,40 @@ const res_desc res_configmaps = {
 	.namespaced = 1, .validate = cm_validate, .cols = cm_cols, .ncols = 3, .row = cm_row,
 };
 
+/* stringData is write-only: upstream's conversion to the internal type merges it into
+ * data (a stringData key wins over the same data key) and never stores it. */
+static void secret_merge_string_data(cJSON *obj)
+{
+	cJSON *sd = cJSON_DetachItemFromObjectCaseSensitive(obj, "stringData");
+	if (!cJSON_IsObject(sd) || !sd->child) {
+		cJSON_Delete(sd);
+		return;
+	}
+	cJSON *data = cJSON_GetObjectItemCaseSensitive(obj, "data");
+	if (!cJSON_IsObject(data)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(obj, "data");
+		data = cJSON_AddObjectToObject(obj, "data");
+	}
+	for (cJSON *kv = sd->child; data && kv; kv = kv->next) {
+		const char *v = cJSON_IsString(kv) ? kv->valuestring : "";
+		char *b64 = NULL;
+		if (kc_etcd_b64_encode(v, strlen(v), &b64) < 0)
+			break;
+		cJSON *item = cJSON_CreateString(b64);
+		free(b64);
+		if (!item)
+			break;
+		if (cJSON_GetObjectItemCaseSensitive(data, kv->string))
+			cJSON_ReplaceItemInObjectCaseSensitive(data, kv->string, item);
+		else
+			cJSON_AddItemToObject(data, kv->string, item);
+	}
+	cJSON_Delete(sd);
+}
+
 static void secret_defaults(cJSON *obj)
 {
+	secret_merge_string_data(obj);
 	/* kubectl create secret generic sends an empty type: SetDefaults_Secret -> Opaque. */
 	res_def_str(obj, "type", "Opaque");
 }

@@ -27,6 +27,26 @@ static int has_cause(const res_errs *e, const char *field, const char *msg_part)
 #define JOB "{\"metadata\":{\"name\":\"pi\",\"uid\":\"u-1\"},\"spec\":{\"template\":{\"spec\":{" \
 	    "\"restartPolicy\":\"%s\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}"
 
+/* stringData is merged into data (base64, stringData wins) and never stored. */
+START_TEST(secret_string_data_merges_into_data)
+{
+	cJSON *s = J("{\"metadata\":{\"name\":\"s\"},\"data\":{\"a\":\"b2xk\",\"keep\":\"eA==\"},"
+		     "\"stringData\":{\"a\":\"new\",\"password\":\"s3cr3t\"}}");
+	res_secrets.defaults(s);
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(s, "stringData"));
+	cJSON *d = cJSON_GetObjectItemCaseSensitive(s, "data");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(d, "a")->valuestring, "bmV3");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(d, "password")->valuestring, "czNjcjN0");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(d, "keep")->valuestring, "eA==");
+	ck_assert_str_eq(kc_json_get_string(s, "type", ""), "Opaque");
+	cJSON_Delete(s);
+	s = J("{\"metadata\":{\"name\":\"s\"},\"stringData\":{\"k\":\"v\"}}");
+	res_secrets.defaults(s);
+	ck_assert_str_eq(kc_json_get_string(s, "data.k", ""), "dg==");
+	cJSON_Delete(s);
+}
+END_TEST
+
 START_TEST(job_defaults_generate_selector)
 {
 	char buf[512];
@@ -291,6 +311,7 @@ static Suite *apiserver_kinds_suite(void)
 	tcase_add_test(tc, events_v1_share_core_storage);
 	tcase_add_test(tc, events_v1_field_selectors_map_to_core);
 	tcase_add_test(tc, job_and_pv_tables);
+	tcase_add_test(tc, secret_string_data_merges_into_data);
 	suite_add_tcase(s, tc);
 	return s;
 }
