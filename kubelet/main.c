@@ -5,8 +5,8 @@
  * nodeInfo and conditions, periodic status updates every nodeStatusUpdateFrequency, the
  * heartbeat Lease in kube-node-lease, and the pod workers (pod_worker.h) that run the
  * pods bound to this node.  The Node is Ready once the runtime reports RuntimeReady and
- * NetworkReady.  Volumes, init containers, static pods and the 10250 server are not
- * implemented yet.  Without --kubeconfig (standalone mode) there is nothing this kubelet
+ * NetworkReady.  The kubelet server (server.h) serves 10250 and the healthz port.  Static
+ * pods are not implemented yet.  Without --kubeconfig (standalone mode) there is nothing this kubelet
  * can do yet (no static pods), and it exits 1 after the runtime check. */
 #include <errno.h>
 #include <poll.h>
@@ -24,11 +24,14 @@
 #include "cri_client.h"
 #include "errors.h"
 #include "flags.h"
+#include "json.h"
+#include "quantity.h"
 #include "kubeconfig.h"
 #include "log.h"
 #include "node_lease.h"
 #include "node_status.h"
 #include "pod_worker.h"
+#include "server.h"
 
 /* The Ready condition from the runtime's Status, as upstream's runtime state checks
  * (kubelet.go updateRuntimeUp): RuntimeReady and NetworkReady must both be true. */
@@ -237,7 +240,21 @@ int main(int argc, char **argv)
 	char rd_msg[512];
 	runtime_readiness(&cri, &rd, rd_msg, sizeof(rd_msg));
 	pw_config pwc = { .api = api, .cri = &cri, .cfg = &cfg, .node_name = facts.name, .node_ip = facts.internal_ip,
-			  .pod_logs_dir = pod_logs_dir, .cgroup_root = cgroup_root };
+			  .pod_logs_dir = pod_logs_dir, .cgroup_root = cgroup_root, .root_dir = root_dir };
+	/* the node's allocatable, for resourceFieldRef of containers without limits */
+	{
+		cJSON *ns = node_build_status(&facts, &cfg, &rd, wall_ns());
+		kc_quantity q;
+		char qe[64];
+		if (kc_quantity_from_json(kc_json_get(ns, "allocatable.cpu"), &q, qe, sizeof(qe)) == 0)
+			pwc.alloc_cpu_milli = kc_quantity_milli_value(&q);
+		if (kc_quantity_from_json(kc_json_get(ns, "allocatable.memory"), &q, qe, sizeof(qe)) == 0)
+			pwc.alloc_memory = kc_quantity_value(&q);
+		const cJSON *es = cJSON_GetObjectItemCaseSensitive(kc_json_get(ns, "allocatable"), "ephemeral-storage");
+		if (es && kc_quantity_from_json(es, &q, qe, sizeof(qe)) == 0)
+			pwc.alloc_ephemeral = kc_quantity_value(&q);
+		cJSON_Delete(ns);
+	}
 	pw_manager *pods = NULL;
 	rc = pw_manager_new(&pwc, &pods);
 	if (rc < 0 || (rc = pw_manager_start(pods)) < 0) {
@@ -246,6 +263,29 @@ int main(int argc, char **argv)
 		kc_client_free(api);
 		cri_client_close(&cri);
 		return 1;
+	}
+	/* the kubelet server (10250) and the healthz port (10248) */
+	ksrv *srv = NULL;
+	if (cfg.enable_server || cfg.healthz_port > 0) {
+		ksrv_config sc = { .address = cfg.address, .port = cfg.enable_server ? cfg.port : 0,
+				   .healthz_address = cfg.healthz_bind_address, .healthz_port = cfg.healthz_port,
+				   .tls_cert_file = cfg.tls_cert_file, .tls_key_file = cfg.tls_private_key_file,
+				   .client_ca_file = cfg.client_ca_file, .anonymous = cfg.anonymous_auth,
+				   .authorization_mode = cfg.authorization_mode, .root_dir = root_dir,
+				   .node_name = facts.name, .node_ip = facts.internal_ip, .pods = pods };
+		rc = ksrv_start(&sc, &srv, err, sizeof(err));
+		if (rc == -EADDRINUSE) {
+			/* upstream exits here; kubec's tests and `make up` share one machine, so a
+			 * port held by another kubelet costs only this server (logged), not the pods */
+			kc_error("\"Failed to start the kubelet server, running without it\" err=\"%s\"", err);
+			srv = NULL;
+		} else if (rc < 0) {
+			kc_error("\"Failed to start the kubelet server\" err=\"%s\"", err);
+			pw_manager_free(pods);
+			kc_client_free(api);
+			cri_client_close(&cri);
+			return 1;
+		}
 	}
 	char uid[64] = "", lease_rv[64] = "";
 	int registered = 0, stop = 0;
@@ -295,11 +335,13 @@ int main(int argc, char **argv)
 					 kst.message[0] ? kst.message : kc_strerror(rc));
 			next_status = now + cfg.node_status_update_frequency_ns;
 		}
+		pw_cleanup_orphans(pods);
 		int64_t next = next_lease < next_status ? next_lease : next_status;
 		stop = wait_signal(sfd, next - mono_ns());
 	}
 	if (sfd >= 0)
 		close(sfd);
+	ksrv_stop(srv);
 	pw_manager_free(pods);
 	kc_client_free(api);
 	cri_client_close(&cri);

@@ -139,64 +139,6 @@ char *pspec_expand(const char *in, const pspec_env *env)
 	return b.p;
 }
 
-static const char *field_ref(const cJSON *pod, const pspec_podinfo *pi, const char *path)
-{
-	if (!strcmp(path, "metadata.name"))
-		return kc_json_get_string(pod, "metadata.name", "");
-	if (!strcmp(path, "metadata.namespace"))
-		return kc_json_get_string(pod, "metadata.namespace", "default");
-	if (!strcmp(path, "metadata.uid"))
-		return kc_json_get_string(pod, "metadata.uid", "");
-	if (!strcmp(path, "spec.nodeName"))
-		return pi && pi->node_name ? pi->node_name : kc_json_get_string(pod, "spec.nodeName", "");
-	if (!strcmp(path, "spec.serviceAccountName"))
-		return kc_json_get_string(pod, "spec.serviceAccountName", "default");
-	if (!strcmp(path, "status.podIP"))
-		return pi && pi->pod_ip ? pi->pod_ip : "";
-	if (!strcmp(path, "status.hostIP"))
-		return pi && pi->host_ip ? pi->host_ip : "";
-	return NULL;
-}
-
-int pspec_build_env(const cJSON *pod, const cJSON *container, const pspec_podinfo *pi, pspec_env *out,
-		    char *err, size_t errlen)
-{
-	if (cJSON_GetArraySize(kc_json_get(container, "envFrom")) > 0) {
-		snprintf(err, errlen, "envFrom is not supported by this kubelet yet");
-		return -ENOTSUP;
-	}
-	const cJSON *e;
-	cJSON_ArrayForEach(e, kc_json_get(container, "env"))
-	{
-		const char *name = kc_json_get_string(e, "name", NULL);
-		if (!name || !name[0]) {
-			snprintf(err, errlen, "env: a variable without a name");
-			return -EINVAL;
-		}
-		const cJSON *vf = kc_json_get(e, "valueFrom");
-		int rc;
-		if (vf) {
-			const char *path = kc_json_get_string(vf, "fieldRef.fieldPath", NULL);
-			const char *v = path ? field_ref(pod, pi, path) : NULL;
-			if (!v) {
-				snprintf(err, errlen, "env %s: this valueFrom source is not supported by this kubelet yet",
-					 name);
-				return -ENOTSUP;
-			}
-			rc = pspec_env_set(out, name, v);
-		} else {
-			char *v = pspec_expand(kc_json_get_string(e, "value", ""), out);
-			if (!v)
-				return -ENOMEM;
-			rc = pspec_env_set(out, name, v);
-			free(v);
-		}
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
 /* milli-units of resources.<kind>.<res>; -1 when absent, -2 when malformed */
 static int64_t res_milli(const cJSON *c, const char *kind, const char *res)
 {

@@ -27,21 +27,66 @@ const char *pspec_env_get(const pspec_env *e, const char *name);
  * stay literally.  Returns a malloc'd string (NULL on ENOMEM). */
 char *pspec_expand(const char *in, const pspec_env *env);
 
-/* What fieldRef / the pod-level facts env needs. All borrowed. */
+/* Where configMapKeyRef / secretKeyRef / envFrom / volumes read their objects.
+ * fetch: GET <resource> ("configmaps" / "secrets" / "services") ns/name, or the list of
+ * the namespace when name is NULL; 0 with *out (a new tree the
+ * caller deletes), KC_ENOTFOUND when the object does not exist, another negative error
+ * with err set otherwise.  event: a Warning event about the pod (reason, message); may
+ * be NULL.  The kubelet passes GETs through the apiserver (upstream reads a cache). */
+typedef struct pspec_sources {
+	int (*fetch)(void *arg, const char *resource, const char *ns, const char *name, cJSON **out, char *err,
+		     size_t errlen);
+	void (*event)(void *arg, const char *reason, const char *message);
+	void *arg;
+} pspec_sources;
+
+/* What fieldRef / resourceFieldRef / the pod-level facts env needs. All borrowed. */
 typedef struct pspec_podinfo {
 	const char *pod_ip;
 	const char *host_ip;
 	const char *node_name;
+	const pspec_sources *src;   /* NULL: any configMap/secret source is an error */
+	/* node allocatable: the limit a container without one reports through the downward
+	 * API (defaultPodLimitsForDownwardAPI); 0 = unknown */
+	int64_t alloc_cpu_milli, alloc_memory, alloc_ephemeral;
 } pspec_podinfo;
 
-/* The container's environment, as makeEnvironmentVariables: in order, each value
- * expanded with the variables defined before it; valueFrom.fieldRef for metadata.name,
- * metadata.namespace, metadata.uid, spec.nodeName, spec.serviceAccountName,
- * status.podIP, status.hostIP.  Other valueFrom sources and envFrom are not
- * implemented: -ENOTSUP with err naming the variable (reported as
- * CreateContainerConfigError, never silently skipped). */
+/* The container's environment, as makeEnvironmentVariables: first the service
+ * variables (envvars.FromServices: <SVC>_SERVICE_HOST, <SVC>_SERVICE_PORT[_<PORT>],
+ * <SVC>_PORT, <SVC>_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]) of default/kubernetes and,
+ * unless spec.enableServiceLinks is false, of every service of the pod's namespace with a
+ * cluster IP (fetch(resource "services", name NULL) lists them), then envFrom
+ * (configMapRef / secretRef, keys with `prefix`, keys that are not valid variable names
+ * skipped with an InvalidEnvironmentVariableNames event, a missing object skipped when
+ * optional), then env in order, each value expanded with the variables defined before
+ * it, later entries replacing earlier ones; valueFrom.fieldRef (metadata.name,
+ * metadata.namespace, metadata.uid, metadata.labels['k'], metadata.annotations['k'],
+ * spec.nodeName, spec.serviceAccountName, status.podIP, status.hostIP),
+ * resourceFieldRef (pspec_resource_value), configMapKeyRef and secretKeyRef (optional
+ * honoured).  Errors use upstream's messages (`configmap "x" not found`, `couldn't find
+ * key k in ConfigMap ns/x`) and are reported as CreateContainerConfigError. */
 int pspec_build_env(const cJSON *pod, const cJSON *container, const pspec_podinfo *pi, pspec_env *out,
 		    char *err, size_t errlen);
+
+/* Upstream IsEnvVarName: [-._a-zA-Z][-._a-zA-Z0-9]* */
+int pspec_is_env_var_name(const char *s);
+
+/* A fieldRef path's value (the env's list plus metadata.labels / metadata.annotations
+ * for volumes); NULL for an unsupported path.  Borrowed from pod or pi. */
+const char *pspec_field_ref(const cJSON *pod, const pspec_podinfo *pi, const char *path);
+
+/* resourceFieldRef (ExtractContainerResourceValue): resource "limits.cpu",
+ * "limits.memory", "limits.ephemeral-storage", "requests.cpu", "requests.memory",
+ * "requests.ephemeral-storage"; divisor (NULL/absent = "1"); cpu is
+ * ceil(milli / divisor milli), the others ceil(value / divisor value); a limit that is
+ * not set is the node's allocatable.  Writes the decimal text into buf; -EINVAL with err
+ * for an unsupported resource or a bad divisor. */
+int pspec_resource_value(const cJSON *container, const char *resource, const cJSON *divisor,
+			 const pspec_podinfo *pi, char *buf, size_t len, char *err, size_t errlen);
+
+/* Decode a Secret's data value (standard base64) into a new NUL-terminated buffer
+ * (*len excludes the NUL).  0, KC_EPARSE or -ENOMEM. */
+int pspec_secret_value(const char *b64, char **out, size_t *len);
 
 /* "Guaranteed" / "Burstable" / "BestEffort" (pkg/apis/core/v1/helper/qos GetPodQOS,
  * for cpu and memory; a request missing where a limit is set counts as the limit). */

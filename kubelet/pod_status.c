@@ -53,6 +53,36 @@ const char *pstat_phase(const char *restart_policy, const pstat_container *cs, i
 	return "Running"; /* OnFailure: a failed container will be restarted */
 }
 
+const char *pstat_phase_init(const char *restart_policy, const pstat_container *ics, int ni, const pstat_container *cs,
+			     int n)
+{
+	int pending = 0, failed = 0;
+	for (int i = 0; i < ni; i++) {
+		const pstat_container *c = &ics[i];
+		if (c->state == PSTAT_RUNNING)
+			pending++;
+		else if (c->state == PSTAT_TERMINATED)
+			failed += c->term.exit_code != 0;
+		else if (c->has_last)
+			failed += c->last.exit_code != 0;
+		else
+			pending++;
+	}
+	if (failed > 0 && restart_policy && !strcmp(restart_policy, "Never"))
+		return "Failed";
+	if (pending > 0)
+		return "Pending";
+	return pstat_phase(restart_policy, cs, n);
+}
+
+int pstat_initialized(const pstat_container *ics, int ni)
+{
+	for (int i = 0; i < ni; i++)
+		if (ics[i].state != PSTAT_TERMINATED || ics[i].term.exit_code != 0)
+			return 0;
+	return 1;
+}
+
 static const cJSON *old_cond(const cJSON *pod, const char *type)
 {
 	const cJSON *c;
@@ -147,7 +177,7 @@ cJSON *pstat_build(const pstat_input *in)
 	if (!s)
 		return NULL;
 	const char *policy = kc_json_get_string(in->pod, "spec.restartPolicy", "Always");
-	const char *phase = pstat_phase(policy, in->containers, in->n_containers);
+	const char *phase = pstat_phase_init(policy, in->init_containers, in->n_init, in->containers, in->n_containers);
 	cJSON_AddStringToObject(s, "phase", phase);
 
 	/* ContainersReady / Ready: "containers with unready status: [a b]" */
@@ -165,7 +195,19 @@ cJSON *pstat_build(const pstat_input *in)
 	int succeeded = !strcmp(phase, "Succeeded");
 	cJSON *conds = cJSON_AddArrayToObject(s, "conditions");
 	add_cond(conds, in->pod, "PodReadyToStartContainers", in->sandbox_ready, NULL, NULL, in->now_ns);
-	add_cond(conds, in->pod, "Initialized", 1, NULL, NULL, in->now_ns);
+	char incomplete[512] = "";
+	for (int i = 0; i < in->n_init; i++) {
+		const pstat_container *c = &in->init_containers[i];
+		if (c->state == PSTAT_TERMINATED && c->term.exit_code == 0)
+			continue;
+		size_t l = strlen(incomplete);
+		snprintf(incomplete + l, sizeof(incomplete) - l, "%s%s", l ? " " : "", c->name);
+	}
+	char imsg[600];
+	snprintf(imsg, sizeof(imsg), "containers with incomplete status: [%s]", incomplete);
+	int inited = pstat_initialized(in->init_containers, in->n_init);
+	add_cond(conds, in->pod, "Initialized", inited, inited ? NULL : "ContainersNotInitialized", inited ? NULL : imsg,
+		 in->now_ns);
 	add_cond(conds, in->pod, "Ready", all_ready, all_ready ? NULL : succeeded ? "PodCompleted" : "ContainersNotReady",
 		 all_ready || succeeded ? NULL : msg, in->now_ns);
 	add_cond(conds, in->pod, "ContainersReady", all_ready,
@@ -196,6 +238,11 @@ cJSON *pstat_build(const pstat_input *in)
 		cJSON_AddStringToObject(s, "startTime", ts);
 	}
 	cJSON_AddStringToObject(s, "qosClass", pspec_qos_class(in->pod));
+	if (in->n_init > 0) {
+		cJSON *ics = cJSON_AddArrayToObject(s, "initContainerStatuses");
+		for (int i = 0; i < in->n_init; i++)
+			cJSON_AddItemToArray(ics, container_json(&in->init_containers[i]));
+	}
 	cJSON *cs = cJSON_AddArrayToObject(s, "containerStatuses");
 	for (int i = 0; i < in->n_containers; i++)
 		cJSON_AddItemToArray(cs, container_json(&in->containers[i]));

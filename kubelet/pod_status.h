@@ -16,6 +16,7 @@ typedef struct pstat_term {
 	char message[256];
 	int64_t started_ns, finished_ns;
 	char container_id[96];  /* "containerd://<id>" */
+	int attempt;            /* the instance's attempt (its log file); not reported */
 } pstat_term;
 
 typedef struct pstat_container {
@@ -33,6 +34,8 @@ typedef struct pstat_container {
 	int restart_count;
 	int ready;
 	int started;
+	int attempt;            /* the current instance's attempt; not reported */
+	int init;               /* an init container; not reported */
 } pstat_container;
 
 typedef struct pstat_input {
@@ -43,16 +46,29 @@ typedef struct pstat_input {
 	int64_t start_time_ns;     /* when the kubelet first accepted the pod */
 	const pstat_container *containers; /* in spec order */
 	int n_containers;
+	const pstat_container *init_containers; /* spec.initContainers order; NULL/0: none */
+	int n_init;
 	int64_t now_ns;            /* wall clock, for lastTransitionTime */
 } pstat_input;
 
 /* "Pending" / "Running" / "Succeeded" / "Failed" (getPhase). */
 const char *pstat_phase(const char *restart_policy, const pstat_container *cs, int n);
+/* getPhase with init containers: one running, waiting without a previous run, or not
+ * yet started keeps the pod Pending; one that failed (terminated, or waiting after a
+ * failed run) makes it Failed under restartPolicy Never. */
+const char *pstat_phase_init(const char *restart_policy, const pstat_container *ics, int ni, const pstat_container *cs,
+			     int n);
+/* Whether every init container has terminated with exit code 0 (the Initialized
+ * condition). */
+int pstat_initialized(const pstat_container *ics, int ni);
 
 /* Build the status object (new tree): phase, conditions (PodReadyToStartContainers,
  * Initialized, Ready, ContainersReady, PodScheduled; lastTransitionTime kept from the
  * old status when the condition's status did not change), hostIP(s), podIP(s),
- * startTime, qosClass, containerStatuses.  NULL on ENOMEM. */
+ * startTime, qosClass, initContainerStatuses (when the pod has init containers),
+ * containerStatuses; Initialized is False with reason ContainersNotInitialized and
+ * "containers with incomplete status: [a b]" until every init container succeeded.
+ * NULL on ENOMEM. */
 cJSON *pstat_build(const pstat_input *in);
 
 /* RFC 3339 UTC with second precision ("2026-11-25T13:40:00Z") into buf (>= 21 bytes). */

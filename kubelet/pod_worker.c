@@ -1,13 +1,13 @@
 /* Pod workers; see pod_worker.h. */
-#include "pod_worker.h"
+#include "pod_worker_int.h"
 
 /* Names, ids and runtime messages are copied into fixed buffers sized for what
  * Kubernetes allows; a longer runtime message is cut, which is intended. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,86 +23,14 @@
 #include "log.h"
 #include "pod_spec.h"
 #include "pod_status.h"
+#include "atomic_writer.h"
+#include "lifecycle.h"
 #include "prober.h"
-
-#define SEC 1000000000LL
-/* backoff reset: a container that ran this long before exiting starts over at 10 s
- * (kubelet's backOffPeriod reset, 2 * MaxContainerBackOff) */
-#define BACKOFF_RESET_NS (600 * SEC)
-
-typedef struct cstate {
-	char id[96];              /* current CRI container id, "" when none */
-	int attempt;              /* attempt of the current/next container = restartCount */
-	int backoff_n;            /* restarts counted for the back-off */
-	int exit_seen;            /* the exit of `id` was handled (back-off computed) */
-	int64_t backoff_until;    /* monotonic */
-	int pull_fail_n;
-	int64_t pull_backoff_until;
-	char pull_err[256];
-	probe_spec rp, lp;
-	probe_state rs, ls;
-	int probes_ok;            /* probes parsed */
-	char probe_err[256];
-	pstat_container st;       /* what the status says */
-} cstate;
-
-typedef struct pw_worker {
-	struct pw_manager *m;
-	char uid[64], ns[256], name[256];
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	cJSON *pod;          /* latest object, under mu */
-	int removed;         /* gone from the API / bound elsewhere (under mu) */
-	int stop;            /* kubelet shutdown (under mu) */
-	int dirty;           /* under mu */
-	int done;            /* thread has finished its work (under mu) */
-	/* worker thread only: */
-	int adopted;
-	int sandbox_stopped;  /* the pod reached Succeeded/Failed and its sandbox was stopped */
-	int sandbox_attempt;  /* PodSandboxMetadata.attempt of the next sandbox */
-	int sweep_pending;    /* an old sandbox could not be removed yet: retry each sync */
-	int kill_tries;       /* termination attempts that left something behind */
-	char sandbox_id[96];
-	char pod_ip[64];
-	int64_t start_wall_ns;
-	cstate *cs;
-	int ncs;
-	char *last_status;
-	struct pw_worker *next;
-} pw_worker;
-
-struct pw_manager {
-	kc_client *api;
-	cri_client *cri;
-	const kubelet_config *cfg;
-	char node_name[256], node_ip[64], logs_dir[1024], cgroup_root[512];
-	kc_informer *inf;
-	kc_event_sink *sink;
-	kc_recorder *rec;
-	pthread_mutex_t mu;
-	pw_worker *workers;
-};
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
-}
-
-static int64_t wall_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
-}
+#include "volumes.h"
 
 /* An Event about the pod (container events carry fieldPath spec.containers{name}, as
  * upstream's recordContainerEvent); never blocks. */
-static void pw_event(pw_worker *w, const cJSON *pod, const char *container, const char *type, const char *reason,
-		     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static void pw_event(pw_worker *w, const cJSON *pod, const char *container, const char *type, const char *reason,
+void pw_event(pw_worker *w, const cJSON *pod, const char *container, const char *type, const char *reason,
 		     const char *fmt, ...)
 {
 	if (!w->m->rec || !pod)
@@ -241,8 +169,7 @@ static void build_sandbox_cfg(pw_worker *w, const cJSON *pod, sandbox_cfg *s)
 
 /* ---- helpers ---- */
 
-static void set_waiting(cstate *c, const char *reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_waiting(cstate *c, const char *reason, const char *fmt, ...)
+void pw_set_waiting(cstate *c, const char *reason, const char *fmt, ...)
 {
 	c->st.state = PSTAT_WAITING;
 	snprintf(c->st.reason, sizeof(c->st.reason), "%s", reason);
@@ -255,15 +182,6 @@ static void set_waiting(cstate *c, const char *reason, const char *fmt, ...)
 	}
 	c->st.ready = 0;
 	c->st.started = 0;
-}
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(p);
-	return 0;
 }
 
 /* Remove the pod's cgroup directories (created by the runtime under our parent) in
@@ -281,14 +199,19 @@ static void remove_pod_cgroup(const char *cg)
 	}
 }
 
-static const cJSON *spec_container(const cJSON *pod, const char *name)
+const cJSON *pw_spec_container(const cJSON *pod, const char *name, int init)
 {
 	const cJSON *c;
-	cJSON_ArrayForEach(c, kc_json_get(pod, "spec.containers"))
+	cJSON_ArrayForEach(c, kc_json_get(pod, init ? "spec.initContainers" : "spec.containers"))
 	if (!strcmp(kc_json_get_string(c, "name", ""), name))
 		return c;
 	return NULL;
 }
+
+
+
+
+
 
 /* ---- status ---- */
 
@@ -300,12 +223,22 @@ static void post_status(pw_worker *w, const cJSON *pod, int sandbox_ready)
 	for (int i = 0; i < w->ncs; i++)
 		cs[i] = w->cs[i].st;
 	pstat_input in = { .pod = pod, .host_ip = w->m->node_ip, .pod_ip = w->pod_ip, .sandbox_ready = sandbox_ready,
-			   .start_time_ns = w->start_wall_ns, .containers = cs, .n_containers = w->ncs,
-			   .now_ns = wall_ns() };
+			   .start_time_ns = w->start_wall_ns, .containers = cs + w->nics, .n_containers = w->ncs - w->nics,
+			   .init_containers = cs, .n_init = w->nics, .now_ns = wall_ns() };
 	cJSON *st = pstat_build(&in);
-	free(cs);
-	if (!st)
+	if (!st) {
+		free(cs);
 		return;
+	}
+	/* the server's view, swapped under the lock */
+	cJSON *vs = kc_json_dup(st);
+	pthread_mutex_lock(&w->mu);
+	free(w->view);
+	w->view = cs;
+	w->nview = w->ncs;
+	cJSON_Delete(w->view_status);
+	w->view_status = vs;
+	pthread_mutex_unlock(&w->mu);
 	char *txt = kc_json_print(st);
 	if (txt && w->last_status && !strcmp(txt, w->last_status)) {
 		free(txt);
@@ -408,7 +341,8 @@ static void check_sandbox(pw_worker *w, const cJSON *pod)
 			w->cs[i].attempt++;
 			w->cs[i].exit_seen = 0;
 		}
-		set_waiting(&w->cs[i], "ContainerCreating", NULL);
+		w->cs[i].init_done = 0;
+		pw_set_waiting(&w->cs[i], w->cs[i].init ? "PodInitializing" : "ContainerCreating", NULL);
 	}
 }
 
@@ -479,7 +413,7 @@ static int ensure_image(pw_worker *w, const cJSON *pod, cstate *c, const cJSON *
 		}
 		cri_msg_free(r);
 		if (!strcmp(policy, "Never")) {
-			set_waiting(c, "ErrImageNeverPull",
+			pw_set_waiting(c, "ErrImageNeverPull",
 				    "Container image \"%s\" is not present with pull policy of Never", image);
 			return -ENOENT;
 		}
@@ -488,7 +422,7 @@ static int ensure_image(pw_worker *w, const cJSON *pod, cstate *c, const cJSON *
 	if (c->pull_fail_n > 0 && now < c->pull_backoff_until) {
 		if (strcmp(c->st.reason, "ImagePullBackOff") != 0)
 			pw_event(w, pod, c->st.name, "Normal", "BackOff", "Back-off pulling image \"%s\"", image);
-		set_waiting(c, "ImagePullBackOff", "Back-off pulling image \"%s\": %s", image, c->pull_err);
+		pw_set_waiting(c, "ImagePullBackOff", "Back-off pulling image \"%s\": %s", image, c->pull_err);
 		return -EAGAIN;
 	}
 	char *got = NULL;
@@ -499,7 +433,7 @@ static int ensure_image(pw_worker *w, const cJSON *pod, cstate *c, const cJSON *
 			 st.message);
 		c->pull_backoff_until = now + pspec_backoff_ns(c->pull_fail_n + 1);
 		c->pull_fail_n++;
-		set_waiting(c, "ErrImagePull", "%s", c->pull_err);
+		pw_set_waiting(c, "ErrImagePull", "%s", c->pull_err);
 		pw_event(w, pod, c->st.name, "Warning", "Failed", "Failed to pull image \"%s\": %s", image, c->pull_err);
 		kc_warn("\"Failed to pull image\" image=\"%s\" pod=\"%s/%s\" err=\"%s\"", image, w->ns, w->name, c->pull_err);
 		return rc;
@@ -512,6 +446,43 @@ static int ensure_image(pw_worker *w, const cJSON *pod, cstate *c, const cJSON *
 	return 0;
 }
 
+/* ---- killing one container (kuberuntime_container.go killContainer) ---- */
+
+static int64_t grace_period(const cJSON *pod);
+
+/* preStop (when the container runs, it has one and there is a grace period), then
+ * StopContainer with what is left of the grace period (at least 2 s after a hook). */
+static void kill_container_id(pw_worker *w, const cJSON *pod, const char *name, const char *id, const cJSON *ctr,
+			      int running, int64_t grace_s)
+{
+	pw_manager *m = w->m;
+	if (running && grace_s > 0 && ctr && hook_present(ctr, "preStop")) {
+		char hmsg[1024], desc[600];
+		snprintf(desc, sizeof(desc), "%s_%s(%s)", w->name, w->ns, w->uid);
+		int64_t t0 = mono_ns();
+		if (hook_run(ctr, "preStop", m->cri, w->pod_ip, id, desc, grace_s, hmsg, sizeof(hmsg)) != 0) {
+			kc_error("\"PreStop hook failed\" pod=\"%s/%s\" containerName=\"%s\" err=\"%s\"", w->ns, w->name, name,
+				 hmsg);
+			pw_event(w, pod, name, "Warning", "FailedPreStopHook", "%s", hmsg);
+		} else {
+			kc_info("\"PreStop hook completed\" pod=\"%s/%s\" containerName=\"%s\"", w->ns, w->name, name);
+		}
+		grace_s = hook_remaining_grace(grace_s, (mono_ns() - t0) / SEC);
+	}
+	cri_grpc_status st;
+	kc_info("\"Killing container with a grace period\" pod=\"%s/%s\" containerName=\"%s\" gracePeriod=%lld", w->ns,
+		w->name, name, (long long)grace_s);
+	if (cri_stop_container(m->cri, id, grace_s, &st) < 0 && st.code != CRI_GRPC_NOT_FOUND)
+		kc_warn("\"StopContainer failed\" containerID=\"%s\" err=\"%s\"", id, st.message);
+}
+
+static void kill_container(pw_worker *w, const cJSON *pod, cstate *c, const cJSON *ctr, int64_t grace_s,
+			   const char *why)
+{
+	(void)why;
+	kill_container_id(w, pod, c->st.name, c->id, ctr, c->st.state == PSTAT_RUNNING || c->st.started, grace_s);
+}
+
 /* ---- containers (kuberuntime_container.go startContainer) ---- */
 
 static int start_container(pw_worker *w, const cJSON *pod, cstate *c, const cJSON *ctr)
@@ -522,21 +493,34 @@ static int start_container(pw_worker *w, const cJSON *pod, cstate *c, const cJSO
 		return -1;
 	snprintf(c->st.image_id, sizeof(c->st.image_id), "%s", ref);
 
-	pspec_podinfo pi = { .pod_ip = w->pod_ip, .host_ip = m->node_ip, .node_name = m->node_name };
+	pspec_sources src = { .fetch = pw_api_fetch, .event = pw_api_event, .arg = w };
+	pspec_podinfo pi;
+	pw_pod_info(w, &src, &pi);
 	pspec_env env = { 0 };
 	pspec_resources res;
+	vol_mount *vms = NULL;
+	int nvms = 0;
 	int rc = pspec_build_env(pod, ctr, &pi, &env, err, sizeof(err));
 	if (rc == 0)
 		rc = pspec_container_resources(ctr, &res, err, sizeof(err));
-	if (rc == 0 && cJSON_GetArraySize(kc_json_get(ctr, "volumeMounts")) > 0) {
-		snprintf(err, sizeof(err), "volumeMounts are not supported by this kubelet yet");
-		rc = -ENOTSUP;
+	if (rc == 0) {
+		/* /etc/hosts managed by the kubelet for pods on the pod network with an IP
+		 * (makeMounts: not for hostNetwork pods); the termination-message file */
+		char hosts[1400] = "";
+		if (!kc_json_get_bool(pod, "spec.hostNetwork", false) && w->pod_ip[0] &&
+		    vol_write_etc_hosts(&w->vp, pod, w->pod_ip, m->cfg ? m->cfg->cluster_domain : "", hosts, sizeof(hosts)) < 0)
+			hosts[0] = 0;
+		if (vol_termination_file(&w->vp, c->st.name, c->attempt, c->term_path, sizeof(c->term_path)) < 0)
+			c->term_path[0] = 0;
+		rc = vol_container_mounts(&w->vp, pod, ctr, &env, hosts[0] ? hosts : NULL,
+					  c->term_path[0] ? c->term_path : NULL, &vms, &nvms, err, sizeof(err));
 	}
 	if (rc < 0) {
-		if (strcmp(c->st.reason, "CreateContainerConfigError") != 0)
+		if (strcmp(c->st.reason, "CreateContainerConfigError") != 0 || strcmp(c->st.message, err))
 			pw_event(w, pod, c->st.name, "Warning", "Failed", "Error: %s", err);
-		set_waiting(c, "CreateContainerConfigError", "%s", err);
+		pw_set_waiting(c, "CreateContainerConfigError", "%s", err);
 		pspec_env_close(&env);
+		free(vms);
 		return -1;
 	}
 	Runtime__V1__ContainerConfig cc = RUNTIME__V1__CONTAINER_CONFIG__INIT;
@@ -555,8 +539,10 @@ static int start_container(pw_worker *w, const cJSON *pod, cstate *c, const cJSO
 	char **cmd = calloc((size_t)nc + 1, sizeof(char *)), **args = calloc((size_t)na + 1, sizeof(char *));
 	Runtime__V1__KeyValue *kv = calloc(env.n + 1, sizeof(*kv));
 	Runtime__V1__KeyValue **kvp = calloc(env.n + 1, sizeof(*kvp));
+	Runtime__V1__Mount *mnt = calloc((size_t)nvms + 1, sizeof(*mnt));
+	Runtime__V1__Mount **mntp = calloc((size_t)nvms + 1, sizeof(*mntp));
 	char logpath[128];
-	if (!cmd || !args || !kv || !kvp) {
+	if (!cmd || !args || !kv || !kvp || !mnt || !mntp) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -580,6 +566,16 @@ static int start_container(pw_worker *w, const cJSON *pod, cstate *c, const cJSO
 	}
 	cc.n_envs = env.n;
 	cc.envs = kvp;
+	for (int k = 0; k < nvms; k++) {
+		Runtime__V1__Mount init = RUNTIME__V1__MOUNT__INIT;
+		mnt[k] = init;
+		mnt[k].container_path = vms[k].container_path;
+		mnt[k].host_path = vms[k].host_path;
+		mnt[k].readonly = vms[k].readonly;
+		mntp[k] = &mnt[k];
+	}
+	cc.n_mounts = (size_t)nvms;
+	cc.mounts = mntp;
 	cc.working_dir = (char *)kc_json_get_string(ctr, "workingDir", "");
 	kvs labels = { 0 };
 	pod_labels(&labels, &runtime__v1__container_config__labels_entry__descriptor, w);
@@ -610,7 +606,7 @@ static int start_container(pw_worker *w, const cJSON *pod, cstate *c, const cJSO
 	cri_grpc_status st;
 	rc = cri_create_container(m->cri, w->sandbox_id, &cc, &s.c, &id, &st);
 	if (rc < 0) {
-		set_waiting(c, "CreateContainerError", "rpc error: code = %s desc = %s", cri_grpc_code_name(st.code),
+		pw_set_waiting(c, "CreateContainerError", "rpc error: code = %s desc = %s", cri_grpc_code_name(st.code),
 			    st.message);
 		goto out;
 	}
@@ -623,16 +619,31 @@ static int start_container(pw_worker *w, const cJSON *pod, cstate *c, const cJSO
 	rc = cri_start_container(m->cri, c->id, &st);
 	if (rc < 0) {
 		/* the container stays (exited/created); its status decides what follows */
-		set_waiting(c, "RunContainerError", "rpc error: code = %s desc = %s", cri_grpc_code_name(st.code),
+		pw_set_waiting(c, "RunContainerError", "rpc error: code = %s desc = %s", cri_grpc_code_name(st.code),
 			    st.message);
 		goto out;
 	}
 	pw_event(w, pod, c->st.name, "Normal", "Started", "Started container %s", c->st.name);
 	kc_info("\"Started container\" pod=\"%s/%s\" containerName=\"%s\"", w->ns, w->name, c->st.name);
-	/* probes restart with every new container (prober worker per container instance) */
+	/* probes restart with every new container (prober worker per container instance);
+	 * the startup result starts Unknown (2) and gates the other two */
 	int64_t now = mono_ns();
 	probe_state_init(&c->rs, 0, now, &c->rp);
 	probe_state_init(&c->ls, 1, now, &c->lp);
+	probe_state_init(&c->ss, 2, now, &c->sp);
+	c->startup_done = c->sp.kind == PROBE_NONE;
+	/* postStart runs right after the start (startContainer); a failure kills the
+	 * container, which the restart policy then handles */
+	if (hook_present(ctr, "postStart")) {
+		char hmsg[1024], desc[600];
+		snprintf(desc, sizeof(desc), "%s_%s(%s)", w->name, w->ns, w->uid);
+		if (hook_run(ctr, "postStart", m->cri, w->pod_ip, c->id, desc, 120, hmsg, sizeof(hmsg)) != 0) {
+			kc_error("\"PostStartHook failed\" pod=\"%s/%s\" containerName=\"%s\" err=\"%s\"", w->ns, w->name,
+				 c->st.name, hmsg);
+			pw_event(w, pod, c->st.name, "Warning", "FailedPostStartHook", "%s", hmsg);
+			kill_container(w, pod, c, ctr, grace_period(pod), "FailedPostStartHook");
+		}
+	}
 out:
 	for (int k = 0; cmd && k < nc; k++)
 		free(cmd[k]);
@@ -642,6 +653,9 @@ out:
 	free(args);
 	free(kv);
 	free(kvp);
+	free(mnt);
+	free(mntp);
+	free(vms);
 	pspec_env_close(&env);
 	return rc;
 }
@@ -662,9 +676,52 @@ static void fill_term(pstat_term *t, const Runtime__V1__ContainerStatus *s, cons
 	snprintf(t->container_id, sizeof(t->container_id), "%s", cid);
 }
 
-static void run_probes(pw_worker *w, const cJSON *pod, cstate *c, int64_t now)
+/* the terminationMessagePath file's content, when the runtime gave no message
+ * (kuberuntime_container.go getTerminationMessage) */
+static void read_term_message(const cstate *c, pstat_term *t)
+{
+	if (t->message[0] || !c->term_path[0])
+		return;
+	FILE *f = fopen(c->term_path, "re");
+	if (!f)
+		return;
+	size_t n = fread(t->message, 1, sizeof(t->message) - 1, f);
+	t->message[n] = 0;
+	fclose(f);
+}
+
+static void run_probes(pw_worker *w, const cJSON *pod, cstate *c, const cJSON *ctr, int64_t now)
 {
 	char msg[512];
+	/* startup probe: until it succeeds, liveness and readiness do not run and the
+	 * container is not started; failureThreshold failures kill it (prober worker.go) */
+	if (!c->startup_done) {
+		if (now >= c->ss.next_ns) {
+			int ok = probe_run(&c->sp, w->m->cri, w->pod_ip, c->id, msg, sizeof(msg));
+			if (!ok)
+				pw_event(w, pod, c->st.name, "Warning", "Unhealthy", "Startup probe failed: %s", msg);
+			if (probe_state_record(&c->ss, &c->sp, ok, now)) {
+				if (ok) {
+					c->startup_done = 1;
+					/* the others start now (their initial delay counts from here) */
+					probe_state_init(&c->rs, 0, now, &c->rp);
+					probe_state_init(&c->ls, 1, now, &c->lp);
+				} else {
+					kc_info("\"Container failed startup probe, will be restarted\" pod=\"%s/%s\" "
+						"containerName=\"%s\" output=\"%s\"", w->ns, w->name, c->st.name, msg);
+					pw_event(w, pod, c->st.name, "Normal", "Killing",
+						 "Container %s failed startup probe, will be restarted", c->st.name);
+					kill_container(w, pod, c, ctr, kc_json_get_int64(pod, "spec.terminationGracePeriodSeconds", 30),
+						       "startup");
+				}
+			}
+		}
+		c->st.started = c->startup_done;
+		if (!c->startup_done) {
+			c->st.ready = 0;
+			return;
+		}
+	}
 	if (c->rp.kind != PROBE_NONE && now >= c->rs.next_ns) {
 		int ok = probe_run(&c->rp, w->m->cri, w->pod_ip, c->id, msg, sizeof(msg));
 		if (!ok)
@@ -684,8 +741,8 @@ static void run_probes(pw_worker *w, const cJSON *pod, cstate *c, int64_t now)
 				"output=\"%s\"", w->ns, w->name, c->st.name, msg);
 			pw_event(w, pod, c->st.name, "Normal", "Killing",
 				 "Container %s failed liveness probe, will be restarted", c->st.name);
-			cri_stop_container(w->m->cri, c->id,
-					   kc_json_get_int64(pod, "spec.terminationGracePeriodSeconds", 30), NULL);
+			kill_container(w, pod, c, ctr, kc_json_get_int64(pod, "spec.terminationGracePeriodSeconds", 30),
+				       "liveness");
 		}
 	}
 	c->st.ready = c->rp.kind == PROBE_NONE ? 1 : c->rs.result;
@@ -694,22 +751,35 @@ static void run_probes(pw_worker *w, const cJSON *pod, cstate *c, int64_t now)
 static void sync_container(pw_worker *w, const cJSON *pod, cstate *c)
 {
 	pw_manager *m = w->m;
-	const cJSON *ctr = spec_container(pod, c->st.name);
+	const cJSON *ctr = pw_spec_container(pod, c->st.name, c->init);
 	if (!ctr)
 		return;
 	const char *policy = kc_json_get_string(pod, "spec.restartPolicy", "Always");
+	/* init containers are restarted on failure unless the pod's policy is Never: under
+	 * Always they behave as OnFailure (an exit 0 is final) */
+	if (c->init)
+		policy = !strcmp(policy, "Never") ? "Never" : "OnFailure";
 	int64_t now = mono_ns();
 	c->st.restart_count = c->attempt;
 	snprintf(c->st.image, sizeof(c->st.image), "%s", kc_json_get_string(ctr, "image", ""));
-	if (!c->probes_ok) {
+	if (c->init && !strcmp(kc_json_get_string(ctr, "restartPolicy", ""), "Always")) {
+		pw_set_waiting(c, "CreateContainerConfigError",
+			    "sidecar init containers (restartPolicy: Always) are not supported by this kubelet");
+		return;
+	}
+	if (!c->probes_ok && !c->init) {
 		c->probes_ok = 1;
 		char err[256];
 		if (probe_parse(ctr, "readinessProbe", &c->rp, err, sizeof(err)) < 0 ||
-		    probe_parse(ctr, "livenessProbe", &c->lp, err, sizeof(err)) < 0)
+		    probe_parse(ctr, "livenessProbe", &c->lp, err, sizeof(err)) < 0 ||
+		    probe_parse(ctr, "startupProbe", &c->sp, err, sizeof(err)) < 0)
 			snprintf(c->probe_err, sizeof(c->probe_err), "%s", err);
+		/* an adopted running container (kubelet restart) probes its startup again */
+		c->startup_done = c->sp.kind == PROBE_NONE;
+		probe_state_init(&c->ss, 2, now, &c->sp);
 	}
 	if (c->probe_err[0]) {
-		set_waiting(c, "CreateContainerConfigError", "%s", c->probe_err);
+		pw_set_waiting(c, "CreateContainerConfigError", "%s", c->probe_err);
 		return;
 	}
 	if (c->id[0]) {
@@ -726,33 +796,44 @@ static void sync_container(pw_worker *w, const cJSON *pod, cstate *c)
 		} else {
 			const Runtime__V1__ContainerStatus *s = r->status;
 			snprintf(c->st.container_id, sizeof(c->st.container_id), "containerd://%s", c->id);
+			c->st.attempt = c->attempt;
 			if (s->image_ref && s->image_ref[0])
 				snprintf(c->st.image_id, sizeof(c->st.image_id), "%s", s->image_ref);
 			if (s->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING) {
 				c->st.state = PSTAT_RUNNING;
 				c->st.started_ns = s->started_at;
-				c->st.started = 1;
+				c->st.started = c->init || c->startup_done;
 				c->st.reason[0] = c->st.message[0] = 0;
 				cri_msg_free(r);
-				run_probes(w, pod, c, now);
+				if (c->init)
+					c->st.ready = 0; /* ready only once it has succeeded */
+				else
+					run_probes(w, pod, c, ctr, now);
 				return;
 			}
 			if (s->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED) {
 				cri_msg_free(r);
 				cri_grpc_status st2;
 				if (cri_start_container(m->cri, c->id, &st2) < 0)
-					set_waiting(c, "RunContainerError", "%s", st2.message);
+					pw_set_waiting(c, "RunContainerError", "%s", st2.message);
 				return;
 			}
 			/* exited (or unknown): restart policy */
 			pstat_term t;
 			fill_term(&t, s, c->st.container_id);
 			cri_msg_free(r);
+			read_term_message(c, &t);
+			t.attempt = c->attempt;
 			c->st.ready = 0;
 			c->st.started = 0;
 			if (!pspec_should_restart(policy, t.exit_code)) {
 				c->st.state = PSTAT_TERMINATED;
 				c->st.term = t;
+				/* a completed init container counts as ready (prober manager) */
+				if (c->init && t.exit_code == 0) {
+					c->st.ready = 1;
+					c->init_done = 1;
+				}
 				return;
 			}
 			if (!c->exit_seen) {
@@ -769,7 +850,7 @@ static void sync_container(pw_worker *w, const cJSON *pod, cstate *c)
 			}
 			if (now < c->backoff_until) {
 				int64_t d = pspec_backoff_ns(c->backoff_n) / SEC;
-				set_waiting(c, "CrashLoopBackOff",
+				pw_set_waiting(c, "CrashLoopBackOff",
 					    "back-off %llds restarting failed container=%s pod=%s_%s(%s)", (long long)d,
 					    c->st.name, w->name, w->ns, w->uid);
 				return;
@@ -778,20 +859,30 @@ static void sync_container(pw_worker *w, const cJSON *pod, cstate *c)
 			 * there is no logs endpoint yet) */
 			cri_remove_container(m->cri, c->id, NULL);
 			c->id[0] = 0;
+			/* keep the log of the instance that just died (logs --previous), drop
+			 * the one before it, as upstream's container GC keeps one dead instance */
+			if (c->attempt > 0) {
+				char old[1700];
+				snprintf(old, sizeof(old), "%s/%s_%s_%s/%s/%d.log", m->logs_dir, w->ns, w->name, w->uid,
+					 c->st.name, c->attempt - 1);
+				unlink(old);
+			}
 			c->attempt++;
 			c->backoff_n++;
 			c->st.restart_count = c->attempt;
 		}
 	}
 	if (!c->st.reason[0] || c->st.state != PSTAT_WAITING)
-		set_waiting(c, "ContainerCreating", NULL);
+		pw_set_waiting(c, c->init ? "PodInitializing" : "ContainerCreating", NULL);
 	if (start_container(w, pod, c, ctr) == 0) {
 		c->st.state = PSTAT_RUNNING;
 		c->st.started_ns = wall_ns();
 		c->st.started = 1;
 		c->st.reason[0] = c->st.message[0] = 0;
 		snprintf(c->st.container_id, sizeof(c->st.container_id), "containerd://%s", c->id);
-		c->st.ready = c->rp.kind == PROBE_NONE;
+		c->st.ready = !c->init && c->rp.kind == PROBE_NONE && c->startup_done;
+		c->st.started = c->init || c->startup_done;
+		c->st.attempt = c->attempt;
 	}
 }
 
@@ -844,6 +935,22 @@ static int sweep_sandboxes(pw_worker *w, const char *keep)
 }
 
 
+typedef struct kill_job {
+	pw_worker *w;
+	const cJSON *pod, *ctr;
+	const char *name, *id;
+	int running, started;
+	int64_t grace;
+	pthread_t th;
+} kill_job;
+
+static void *kill_job_main(void *arg)
+{
+	kill_job *j = arg;
+	kill_container_id(j->w, j->pod, j->name, j->id, j->ctr, j->running, j->grace);
+	return NULL;
+}
+
 static int kill_pod(pw_worker *w, const cJSON *pod, int64_t grace_s)
 {
 	pw_manager *m = w->m;
@@ -851,15 +958,28 @@ static int kill_pod(pw_worker *w, const cJSON *pod, int64_t grace_s)
 	/* discover anything of this pod the runtime has (also sandboxes we never saw) */
 	if (!w->adopted)
 		adopt(w);
-	for (int i = 0; i < w->ncs; i++) {
-		if (!w->cs[i].id[0])
+	/* every container at once, each with its preStop hook first, as upstream's
+	 * killContainersWithSyncResult runs one goroutine per container */
+	kill_job *jobs = calloc((size_t)(w->ncs ? w->ncs : 1), sizeof(*jobs));
+	for (int i = 0; jobs && i < w->ncs; i++) {
+		cstate *c = &w->cs[i];
+		if (!c->id[0])
 			continue;
-		pw_event(w, pod, w->cs[i].st.name, "Normal", "Killing", "Stopping container %s", w->cs[i].st.name);
-		kc_info("\"Killing container with a grace period\" pod=\"%s/%s\" containerName=\"%s\" gracePeriod=%lld",
-			w->ns, w->name, w->cs[i].st.name, (long long)grace_s);
-		if (cri_stop_container(m->cri, w->cs[i].id, grace_s, &st) < 0 && st.code != CRI_GRPC_NOT_FOUND)
-			kc_warn("\"StopContainer failed\" containerID=\"%s\" err=\"%s\"", w->cs[i].id, st.message);
+		pw_event(w, pod, c->st.name, "Normal", "Killing", "Stopping container %s", c->st.name);
+		kill_job *j = &jobs[i];
+		*j = (kill_job){ .w = w, .pod = pod, .name = c->st.name, .id = c->id,
+				 .ctr = pw_spec_container(pod, c->st.name, c->init),
+				 .running = c->st.state == PSTAT_RUNNING, .grace = grace_s };
+		if (pthread_create(&j->th, NULL, kill_job_main, j) == 0)
+			j->started = 1;
+		else
+			kill_job_main(j);
 	}
+	for (int i = 0; jobs && i < w->ncs; i++)
+		if (jobs[i].started)
+			pthread_join(jobs[i].th, NULL);
+	free(jobs);
+	(void)st;
 	int failed = sweep_sandboxes(w, NULL);
 	w->sandbox_id[0] = 0;
 	for (int i = 0; i < w->ncs; i++)
@@ -867,7 +987,15 @@ static int kill_pod(pw_worker *w, const cJSON *pod, int64_t grace_s)
 	sandbox_cfg s;
 	build_sandbox_cfg(w, pod, &s);
 	remove_pod_cgroup(s.cgroup);
-	nftw(s.logdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	aw_remove_tree(s.logdir);
+	/* volumes after the containers are gone (nothing holds the mounts any more) */
+	if (failed == 0) {
+		int left = vol_teardown(m->root_dir, w->uid);
+		if (left > 0) {
+			kc_warn("\"Failed to unmount volumes\" pod=\"%s/%s\" mounts=%d", w->ns, w->name, left);
+			failed += left;
+		}
+	}
 	return failed;
 }
 
@@ -883,19 +1011,49 @@ static int64_t grace_period(const cJSON *pod)
 
 static int init_containers(pw_worker *w, const cJSON *pod)
 {
+	int ni = cJSON_GetArraySize(kc_json_get(pod, "spec.initContainers"));
 	int n = cJSON_GetArraySize(kc_json_get(pod, "spec.containers"));
-	w->cs = calloc((size_t)(n ? n : 1), sizeof(cstate));
+	w->cs = calloc((size_t)(n + ni ? n + ni : 1), sizeof(cstate));
 	if (!w->cs)
 		return -ENOMEM;
-	const cJSON *c;
-	cJSON_ArrayForEach(c, kc_json_get(pod, "spec.containers"))
-	{
-		cstate *s = &w->cs[w->ncs++];
-		snprintf(s->st.name, sizeof(s->st.name), "%s", kc_json_get_string(c, "name", ""));
-		snprintf(s->st.image, sizeof(s->st.image), "%s", kc_json_get_string(c, "image", ""));
-		set_waiting(s, "ContainerCreating", NULL);
+	const char *lists[2] = { "spec.initContainers", "spec.containers" };
+	for (int l = 0; l < 2; l++) {
+		const cJSON *c;
+		cJSON_ArrayForEach(c, kc_json_get(pod, lists[l]))
+		{
+			cstate *s = &w->cs[w->ncs++];
+			s->init = l == 0;
+			s->st.init = s->init;
+			snprintf(s->st.name, sizeof(s->st.name), "%s", kc_json_get_string(c, "name", ""));
+			snprintf(s->st.image, sizeof(s->st.image), "%s", kc_json_get_string(c, "image", ""));
+			/* convertToAPIContainerStatuses' default waiting states */
+			pw_set_waiting(s, s->init || ni > 0 ? "PodInitializing" : "ContainerCreating", NULL);
+		}
+		if (l == 0)
+			w->nics = w->ncs;
 	}
 	return 0;
+}
+
+
+/* Init containers in order, then the app containers (computePodActions). */
+static void sync_containers(pw_worker *w, const cJSON *pod)
+{
+	for (int i = 0; i < w->nics; i++) {
+		cstate *c = &w->cs[i];
+		if (c->init_done)
+			continue;
+		sync_container(w, pod, c);
+		if (!c->init_done) {
+			/* this one is not done: the app containers wait */
+			for (int j = w->nics; j < w->ncs; j++)
+				if (!w->cs[j].id[0])
+					pw_set_waiting(&w->cs[j], "PodInitializing", NULL);
+			return;
+		}
+	}
+	for (int i = w->nics; i < w->ncs; i++)
+		sync_container(w, pod, &w->cs[i]);
 }
 
 static void *worker_main(void *arg)
@@ -903,6 +1061,7 @@ static void *worker_main(void *arg)
 	pw_worker *w = arg;
 	pw_manager *m = w->m;
 	w->start_wall_ns = wall_ns();
+	vol_pod_init(&w->vp, m->root_dir, w->uid);
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
 		if (w->stop) {
@@ -969,18 +1128,18 @@ static void *worker_main(void *arg)
 			adopt(w);
 		char err[512] = "";
 		int sandbox_ok = 0;
-		if (cJSON_GetArraySize(kc_json_get(pod, "spec.initContainers")) > 0) {
-			for (int i = 0; i < w->ncs; i++)
-				set_waiting(&w->cs[i], "CreateContainerConfigError",
-					    "init containers are not supported by this kubelet yet");
+		w->cur_pod = pod;
+		if (w->sandbox_stopped) {
+			sandbox_ok = 1; /* terminal: nothing runs any more, the status stays */
+		} else if (pw_sync_volumes(w, pod) < 0) {
+			/* containers wait; the status says why */
 		} else if (ensure_sandbox(w, pod, err, sizeof(err)) < 0) {
 			kc_error("\"Error syncing pod, skipping\" pod=\"%s/%s\" err=\"%s\"", w->ns, w->name, err);
 			for (int i = 0; i < w->ncs; i++)
-				set_waiting(&w->cs[i], "ContainerCreating", "%s", err);
+				pw_set_waiting(&w->cs[i], "ContainerCreating", "%s", err);
 		} else {
 			sandbox_ok = 1;
-			for (int i = 0; i < w->ncs; i++)
-				sync_container(w, pod, &w->cs[i]);
+			sync_containers(w, pod);
 		}
 		/* a pod in a terminal phase keeps its exited containers (their status) but not
 		 * its sandbox: the pause process and the IP are released, as
@@ -990,13 +1149,19 @@ static void *worker_main(void *arg)
 			if (snap) {
 				for (int i = 0; i < w->ncs; i++)
 					snap[i] = w->cs[i].st;
-				const char *ph = pstat_phase(kc_json_get_string(pod, "spec.restartPolicy", "Always"), snap, w->ncs);
+				const char *ph = pstat_phase_init(kc_json_get_string(pod, "spec.restartPolicy", "Always"), snap,
+								  w->nics, snap + w->nics, w->ncs - w->nics);
 				if (!strcmp(ph, "Succeeded") || !strcmp(ph, "Failed")) {
 					cri_grpc_status sst;
 					if (cri_stop_pod_sandbox(m->cri, w->sandbox_id, &sst) == 0) {
 						w->sandbox_stopped = 1;
 						kc_info("\"Pod is terminal, stopped its sandbox\" pod=\"%s/%s\" phase=\"%s\"", w->ns,
 							w->name, ph);
+						/* nothing runs any more: its volumes are unmounted and removed
+						 * (upstream's volume manager unmounts a terminated pod's) */
+						if (vol_teardown(m->root_dir, w->uid) == 0)
+							kc_info("\"Unmounted the volumes of a terminal pod\" pod=\"%s/%s\"", w->ns,
+								w->name);
 					}
 				}
 				free(snap);
@@ -1029,8 +1194,12 @@ static void worker_free(pw_worker *w)
 	for (int i = 0; i < w->ncs; i++) {
 		probe_spec_close(&w->cs[i].rp);
 		probe_spec_close(&w->cs[i].lp);
+		probe_spec_close(&w->cs[i].sp);
 	}
 	free(w->cs);
+	free(w->view);
+	cJSON_Delete(w->view_status);
+	vol_pod_close(&w->vp);
 	free(w->last_status);
 	cJSON_Delete(w->pod);
 	pthread_mutex_destroy(&w->mu);
@@ -1056,7 +1225,7 @@ static void reap(pw_manager *m)
 	}
 }
 
-static pw_worker *find(pw_manager *m, const char *uid)
+pw_worker *pw_find(pw_manager *m, const char *uid)
 {
 	for (pw_worker *w = m->workers; w; w = w->next)
 		if (!strcmp(w->uid, uid))
@@ -1076,7 +1245,7 @@ static void on_pod(const cJSON *pod, int removed, pw_manager *m)
 		removed = 1;
 	pthread_mutex_lock(&m->mu);
 	reap(m);
-	pw_worker *w = find(m, uid);
+	pw_worker *w = pw_find(m, uid);
 	if (!w) {
 		if (removed) {
 			pthread_mutex_unlock(&m->mu);
@@ -1156,6 +1325,10 @@ int pw_manager_new(const pw_config *cfg, pw_manager **out)
 	snprintf(m->node_ip, sizeof(m->node_ip), "%s", cfg->node_ip ? cfg->node_ip : "");
 	snprintf(m->logs_dir, sizeof(m->logs_dir), "%s", cfg->pod_logs_dir && cfg->pod_logs_dir[0] ? cfg->pod_logs_dir : "/var/log/pods");
 	snprintf(m->cgroup_root, sizeof(m->cgroup_root), "%s", cfg->cgroup_root ? cfg->cgroup_root : "");
+	snprintf(m->root_dir, sizeof(m->root_dir), "%s", cfg->root_dir && cfg->root_dir[0] ? cfg->root_dir : "/var/lib/kubelet");
+	m->alloc_cpu_milli = cfg->alloc_cpu_milli;
+	m->alloc_memory = cfg->alloc_memory;
+	m->alloc_ephemeral = cfg->alloc_ephemeral;
 	pthread_mutex_init(&m->mu, NULL);
 	char fsel[300];
 	snprintf(fsel, sizeof(fsel), "spec.nodeName=%s", m->node_name);
@@ -1175,6 +1348,57 @@ int pw_manager_new(const pw_config *cfg, pw_manager **out)
 	kc_informer_add_handlers(m->inf, &h);
 	*out = m;
 	return 0;
+}
+
+void pw_cleanup_orphans(pw_manager *m)
+{
+	int64_t now = mono_ns();
+	if (!kc_informer_has_synced(m->inf))
+		return;
+	pthread_mutex_lock(&m->mu);
+	int due = now >= m->next_orphan_ns;
+	if (due)
+		m->next_orphan_ns = now + 10 * SEC;
+	pthread_mutex_unlock(&m->mu);
+	if (!due)
+		return;
+	char dir[1100];
+	snprintf(dir, sizeof(dir), "%s/pods", m->root_dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	cJSON *pods = NULL;
+	if (kc_informer_list(m->inf, &pods) < 0) {
+		closedir(d);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		/* a pod with a worker, or one in the API that is not terminal, is not an orphan */
+		pthread_mutex_lock(&m->mu);
+		int owned = pw_find(m, de->d_name) != NULL;
+		pthread_mutex_unlock(&m->mu);
+		const cJSON *p;
+		cJSON_ArrayForEach(p, pods)
+		{
+			if (strcmp(kc_json_get_string(p, "metadata.uid", ""), de->d_name))
+				continue;
+			const char *ph = kc_json_get_string(p, "status.phase", "");
+			if (strcmp(ph, "Succeeded") && strcmp(ph, "Failed"))
+				owned = 1;
+		}
+		if (owned)
+			continue;
+		int left = vol_teardown(m->root_dir, de->d_name);
+		if (left == 0)
+			kc_info("\"Cleaned up orphaned pod directory\" podUID=\"%s\"", de->d_name);
+		else
+			kc_warn("\"Orphaned pod directory still has mounts\" podUID=\"%s\" mounts=%d", de->d_name, left);
+	}
+	closedir(d);
+	cJSON_Delete(pods);
 }
 
 int pw_manager_start(pw_manager *m)
@@ -1215,3 +1439,8 @@ void pw_manager_free(pw_manager *m)
 	pthread_mutex_destroy(&m->mu);
 	free(m);
 }
+
+
+
+
+

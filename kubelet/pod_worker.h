@@ -11,9 +11,16 @@
  * gone from the API or bound elsewhere are killed).  A kubelet restart re-adopts the
  * sandboxes and containers the runtime reports for a pod uid (labels).
  *
- * Not implemented yet (reported, never faked): init containers, volumes, envFrom and
- * valueFrom other than fieldRef (the container waits with CreateContainerConfigError),
- * startup probes, HTTPS probes, events. */
+ * Init containers run in order to completion before the app containers (restarted with
+ * back-off on failure unless restartPolicy Never, which fails the pod); volumes are set
+ * up before the sandbox (volumes.h) and torn down with the pod; the environment comes
+ * from pspec_build_env with configMaps and secrets read through the apiserver.
+ *
+ * Startup probes gate liveness/readiness; postStart runs after the start and preStop
+ * before the stop (lifecycle.h).
+ *
+ * Not implemented yet (reported, never faked): sidecar init containers (restartPolicy
+ * Always on an init container: CreateContainerConfigError), HTTPS probes. */
 #ifndef KUBELET_POD_WORKER_H
 #define KUBELET_POD_WORKER_H
 
@@ -29,6 +36,9 @@ typedef struct pw_config {
 	const char *node_ip;         /* copied: status.hostIP */
 	const char *pod_logs_dir;    /* copied: "/var/log/pods" upstream */
 	const char *cgroup_root;     /* copied: pods go under <root>/kubepods; "" = "/" */
+	const char *root_dir;        /* copied: --root-dir, volumes under <root>/pods/<uid> */
+	/* node allocatable, for resourceFieldRef of containers without limits */
+	int64_t alloc_cpu_milli, alloc_memory, alloc_ephemeral;
 } pw_config;
 
 typedef struct pw_manager pw_manager;
@@ -41,6 +51,36 @@ int pw_manager_start(pw_manager *m);
 void pw_manager_free(pw_manager *m);
 /* True once the pod informer has listed. */
 int pw_manager_synced(pw_manager *m);
+
+/* Unmount and remove <root-dir>/pods/<uid> directories that no worker owns and whose pod
+ * is gone from the API or terminal (upstream's cleanupOrphanedPodDirs): what a kubelet
+ * that crashed or restarted left behind.  Does nothing before the informer synced, and
+ * at most once every 10 s.  Any thread. */
+void pw_cleanup_orphans(pw_manager *m);
+
+/* ---- what the kubelet server reads (any thread) ---- */
+
+/* The pods this kubelet runs as a PodList (upstream's /pods): each pod as last seen from
+ * the API with the status this kubelet computed.  New tree, NULL on ENOMEM. */
+cJSON *pw_pod_list(pw_manager *m);
+
+/* Where the logs of a container instance are. */
+typedef struct pw_log_target {
+	char path[2048];   /* the CRI log file */
+	char uid[64];
+	int attempt;
+} pw_log_target;
+
+/* Resolve ns/pod/container (previous: the last terminated instance) to its log file, as
+ * the kubelet's validateContainerLogStatus.  0; or KC_ENOTFOUND (*http 404: `pod "p"
+ * does not exist`, `container "c" not found in pod "p"`) or -EINVAL (*http 400:
+ * `previous terminated container "c" in pod "p" not found`, `container "c" in pod "p"
+ * is waiting to start: ContainerCreating`, ...) with msg set. */
+int pw_log_target_get(pw_manager *m, const char *ns, const char *pod, const char *container, int previous,
+		      pw_log_target *out, int *http, char *msg, size_t msglen);
+/* Whether that instance (uid, container, attempt) is still running (a follower stops
+ * once it is not and the file is drained). */
+int pw_instance_running(pw_manager *m, const char *uid, const char *container, int attempt);
 
 /* Names used on sandboxes and containers (upstream's types/labels.go). */
 #define PW_LABEL_POD_NAME "io.kubernetes.pod.name"

@@ -44,9 +44,14 @@ export KUBECONFIG="$T/kubeconfig"
 kc_ctrd_start || fail "containerd"
 
 NODE="kubec-node-$(od -An -N3 -tx1 /dev/urandom | tr -d ' ')"
+KPORT=$(free_port)
+HPORT=$(free_port)
+export KPORT
 cat >"$T/kubelet-config.yaml" <<YAML
 kind: KubeletConfiguration
 apiVersion: kubelet.config.k8s.io/v1beta1
+port: $KPORT
+healthzPort: $HPORT
 authentication:
   anonymous:
     enabled: false
@@ -122,7 +127,8 @@ for t, s in (("MemoryPressure", "False"), ("DiskPressure", "False"), ("PIDPressu
     check(conds.get(t, {}).get("status") == s, "condition %s %r" % (t, conds.get(t)))
 check(conds.get("Ready", {}).get("reason") == "KubeletReady", "Ready reason %r" % conds.get("Ready"))
 check(conds.get("Ready", {}).get("message") == "kubelet is posting ready status", "Ready message")
-check(st.get("daemonEndpoints", {}).get("kubeletEndpoint", {}).get("Port") == 10250, "daemonEndpoints")
+import os
+check(st.get("daemonEndpoints", {}).get("kubeletEndpoint", {}).get("Port") == int(os.environ["KPORT"]), "daemonEndpoints")
 if bad:
     print("FAIL: node object:\n  " + "\n  ".join(bad)); sys.exit(1)
 print("ok node object")
@@ -166,7 +172,7 @@ printf 'kind: KubeletConfiguration\napiVersion: kubelet.config.k8s.io/v1beta1\nm
 "$KUBEC_BUILD/bin/kubelet" --config "$T/bad.yaml" --kubeconfig "$T/kubeconfig" >"$T/bad.log" 2>&1
 [ $? = 1 ] && grep -q 'KubeletConfiguration.maxPods of type int32' "$T/bad.log" || fail "bad config: $(cat "$T/bad.log")"
 "$KUBEC_BUILD/bin/kubelet" --config "$T/kubelet-config.yaml" --kubeconfig "$T/kubeconfig" \
-	--hostname-override bad-node --register-with-taints "oops:Sometimes" >"$T/bad2.log" 2>&1 &
+	--hostname-override bad-node --root-dir "$T/bad-root" --register-with-taints "oops:Sometimes" >"$T/bad2.log" 2>&1 &
 BPID=$!
 end=$(($(date +%s) + 20))
 while kill -0 "$BPID" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 0.1; done

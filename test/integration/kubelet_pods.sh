@@ -63,6 +63,8 @@ NODE="kubec-pods-$(od -An -N3 -tx1 /dev/urandom | tr -d ' ')"
 cat >"$T/kubelet-config.yaml" <<YAML
 kind: KubeletConfiguration
 apiVersion: kubelet.config.k8s.io/v1beta1
+port: $(free_port)
+healthzPort: $(free_port)
 cgroupDriver: cgroupfs
 containerRuntimeEndpoint: "$CTRD_ENDPOINT"
 nodeStatusUpdateFrequency: 2s
