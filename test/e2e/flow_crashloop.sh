@@ -81,6 +81,12 @@ grep -q 'Last State: *Terminated' "$FLOW_T/describe.txt" && grep -q 'Exit Code: 
 	flow_fail "kubectl describe does not show the last state Terminated with exit code 1: $(sed -n '/Containers:/,/Conditions:/p' "$FLOW_T/describe.txt")"
 echo "ok kubectl describe: Last State Terminated, Exit Code 1"
 
+# Logs through the apiserver's pods/log proxy and the kubelet's 10250 server: the dead
+# instance's output is kept for --previous, as upstream.
+kubectl logs --previous crash >"$FLOW_T/prev.log" 2>&1 || flow_fail "kubectl logs --previous crash: $(tail -n 3 "$FLOW_T/prev.log")"
+grep -q 'about to fail' "$FLOW_T/prev.log" || flow_fail "kubectl logs --previous crash lacks the output: $(head -c 300 "$FLOW_T/prev.log")"
+echo "ok kubectl logs --previous: $(head -n 1 "$FLOW_T/prev.log")"
+
 kubectl delete pod crash --wait=false >/dev/null || flow_fail "delete pod crash"
 gone() { ! kubectl get pod crash >/dev/null 2>&1; }
 flow_wait_for 60 gone || flow_fail "pod crash not deleted"

@@ -176,6 +176,7 @@ flow_up() {
 		FLOW_STORE_PORT=2379; FLOW_PEER_PORT=2380; FLOW_API_PORT=6443
 		FLOW_CM_PORT=10257; FLOW_SCHED_PORT=10259
 		FLOW_PROXY_HZ=10256; FLOW_PROXY_METRICS=10249
+		FLOW_KUBELET_PORT=10250; FLOW_KUBELET_HZ=10248
 		CTRD_BRIDGE=kubec0
 		CTRD_SUBNET=10.244.0
 		CTRD_CGROUP=/kubec-local
@@ -186,6 +187,7 @@ flow_up() {
 		FLOW_API_PORT=$(_flow_free_port)
 		FLOW_CM_PORT=$(_flow_free_port); FLOW_SCHED_PORT=$(_flow_free_port)
 		FLOW_PROXY_HZ=$(_flow_free_port); FLOW_PROXY_METRICS=$(_flow_free_port)
+		FLOW_KUBELET_PORT=$(_flow_free_port); FLOW_KUBELET_HZ=$(_flow_free_port)
 		CTRD_BRIDGE="kcbr$(printf '%02x%02x%02x' "$(_kc_rand_byte)" "$(_kc_rand_byte)" "$(_kc_rand_byte)")"
 		CTRD_SUBNET=$(_kc_pick_subnet) || { echo "no free 10.251.x.0/24" >&2; return 1; }
 		CTRD_CGROUP="/kubec-e2e-$(basename "$FLOW_DIR")"
@@ -239,7 +241,9 @@ ENV
 		--client-ca-file "$P/ca.crt" \
 		--service-account-key-file "$P/sa.pub" --service-account-signing-key-file "$P/sa.key" \
 		--service-account-issuer https://kubernetes.default.svc.cluster.local \
-		--service-cluster-ip-range 10.96.0.0/12 --allow-privileged=true --v=2
+		--service-cluster-ip-range 10.96.0.0/12 --allow-privileged=true \
+		--kubelet-client-certificate "$P/admin.crt" --kubelet-client-key "$P/admin.key" \
+		--kubelet-preferred-address-types InternalIP,Hostname --v=2
 	_flow_wait 30 kube-apiserver _flow_http_ok "https://127.0.0.1:$FLOW_API_PORT/readyz" --cacert "$P/ca.crt" || return 1
 
 	# The control-plane components use the admin kubeconfig; per-component client
@@ -262,6 +266,13 @@ cgroupDriver: cgroupfs
 containerRuntimeEndpoint: "$CTRD_ENDPOINT"
 podCIDR: "$FLOW_POD_CIDR"
 nodeStatusUpdateFrequency: 2s
+port: $FLOW_KUBELET_PORT
+healthzPort: $FLOW_KUBELET_HZ
+authentication:
+  anonymous:
+    enabled: false
+  x509:
+    clientCAFile: "$P/ca.crt"
 YAML
 	_flow_start kubelet "$KUBEC_BUILD/bin/kubelet" --config "$FLOW_DIR/kubelet-config.yaml" \
 		--kubeconfig "$KC" --hostname-override "$FLOW_NODE" --node-ip "$FLOW_NODE_IP" \
