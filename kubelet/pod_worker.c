@@ -405,9 +405,13 @@ static int ensure_image(pw_worker *w, const cJSON *pod, cstate *c, const cJSON *
 		int rc = cri_image_status(m->cri, image, 0, &r, &st);
 		if (rc == 0 && r->image) {
 			snprintf(ref, reflen, "%s", r->image->id);
-			if (c->attempt == 0)
+			/* once per container instance: a start retried while its config is
+			 * broken must not repeat it every pass */
+			if (c->attempt == 0 && c->image_evt_attempt != c->attempt + 1) {
+				c->image_evt_attempt = c->attempt + 1;
 				pw_event(w, pod, c->st.name, "Normal", "Pulled",
 					 "Container image \"%s\" already present on machine", image);
+			}
 			cri_msg_free(r);
 			return 0;
 		}
@@ -874,7 +878,21 @@ static void sync_container(pw_worker *w, const cJSON *pod, cstate *c)
 	}
 	if (!c->st.reason[0] || c->st.state != PSTAT_WAITING)
 		pw_set_waiting(c, c->init ? "PodInitializing" : "ContainerCreating", NULL);
-	if (start_container(w, pod, c, ctr) == 0) {
+	/* A broken config (missing ConfigMap, key, volume source) is retried with a back-off
+	 * (1 s doubling to 10 s, upstream's pod worker back-off period) rather than on
+	 * every pass of the worker. */
+	if (now < c->cfg_retry_at)
+		return;
+	int started = start_container(w, pod, c, ctr);
+	if (started != 0 && !strcmp(c->st.reason, "CreateContainerConfigError")) {
+		int64_t d = (int64_t)SEC << (c->cfg_fail_n < 4 ? c->cfg_fail_n : 4);
+		c->cfg_retry_at = now + (d > 10 * SEC ? 10 * SEC : d);
+		c->cfg_fail_n++;
+	} else if (started == 0) {
+		c->cfg_fail_n = 0;
+		c->cfg_retry_at = 0;
+	}
+	if (started == 0) {
 		c->st.state = PSTAT_RUNNING;
 		c->st.started_ns = wall_ns();
 		c->st.started = 1;

@@ -30,6 +30,9 @@ typedef struct cstate {
 	int pull_fail_n;
 	int64_t pull_backoff_until;
 	char pull_err[256];
+	int cfg_fail_n;           /* consecutive CreateContainerConfigError starts */
+	int64_t cfg_retry_at;     /* monotonic: no new start before this */
+	int image_evt_attempt;    /* attempt + 1 whose "already present" event was sent */
 	probe_spec rp, lp, sp;    /* readiness, liveness, startup */
 	probe_state rs, ls, ss;
 	int startup_done;         /* startup probe succeeded (or none): liveness/readiness run */
