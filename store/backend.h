@@ -9,18 +9,30 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "cluster.h"
 #include "kv.h"
 #include "lease.h"
 #include "mvcc.h"
+#include "peer.h"
+#include "raft.h"
+#include "raft_wal.h"
 #include "snapshot.h"
 #include "wal.h"
 #include "watchhub.h"
 
 #define KV_MAX_ALARMS 16
 
-/* One proposed write waiting for commit and apply. Lives on the proposer's stack. */
+/* One proposed write waiting for commit and apply. Lives on the proposer's stack (or the
+ * heap for kv_*_async). After the raft thread takes it from the queue it is a "waiter"
+ * keyed by req->id (etcd's wait.Wait): whichever apply sees that id answers it; a waiter
+ * still unanswered at its deadline fails with KV_ETIMEOUT. */
 struct proposal {
 	struct proposal *next;
+	struct proposal *hnext;           /* waiter hash chain (raft thread only) */
+	struct proposal *fprev, *fnext;   /* waiters in deadline order (raft thread only) */
+	uint64_t id;
+	int64_t deadline;
+	bool stuck;                       /* waiting for a leader to be known */
 	const Kvpb__InternalRequest *req; /* borrowed from the proposer */
 	uint8_t *rec;                     /* framed record (header filled by the committer) */
 	size_t len;                       /* payload length */
@@ -38,7 +50,8 @@ struct kv {
 	char *data_dir, *wal_dir, *snap_dir, *name;
 	char **peer_urls, **client_urls;
 	size_t n_peer_urls, n_client_urls;
-	uint64_t member_id, cluster_id, raft_term;
+	uint64_t member_id, cluster_id;
+	_Atomic uint64_t raft_term;
 	uint64_t snapshot_count;
 	int64_t quota_bytes;
 	uint32_t max_txn_ops;
@@ -59,7 +72,35 @@ struct kv {
 	uint64_t snap_index;         /* index covered by the latest snapshot */
 
 	struct watchhub hub;
-	struct wal wal;
+	struct rwal rwal;
+
+	/* ---- Raft (backend_raft.c) ---- */
+	struct raft *raft;           /* raft thread only (and kv_open before it starts) */
+	struct peer_transport *peers;
+	struct cluster_members members; /* replicated member metadata, guarded by lock */
+	struct raft_conf pub_conf;      /* the raft configuration as of the last Ready (lock) */
+	bool published;                 /* bg thread: our name/client URLs are replicated */
+	bool was_member;                /* raft thread: a configuration has included us */
+	char *token;
+	int64_t heartbeat_ns, req_timeout_ns, election_ns;
+	int election_ticks;
+	_Atomic uint64_t r_lead, r_last, r_commit;
+	_Atomic bool r_leader, r_sole, removed;
+	struct kv_inmsg *inhead, *intail;   /* under qmu: peer messages for the raft thread */
+	struct kv_reader *rhead, *rtail;    /* under qmu: linearizable readers */
+	struct kv_cmd *chead;               /* under qmu: transfer / conf change commands */
+	struct kv_cmd *active_cmds;         /* raft thread: commands in progress */
+	struct proposal *wbuckets[1024];    /* raft thread: waiters by id */
+	struct proposal *wfirst, *wlast;    /* raft thread: waiters in deadline order */
+	struct proposal **stuck;            /* raft thread: proposals waiting for a leader */
+	size_t nstuck, capstuck;
+	struct kv_readbatch *rbatches;      /* raft thread: ReadIndex rounds in flight */
+	uint64_t read_ctx;
+	uint64_t id_prefix;
+	_Atomic uint64_t id_suffix;
+	_Atomic uint64_t leader_changes, proposals_failed, proposals_pending;
+	uint64_t conf_index_applied;
+	int64_t next_tick;
 
 	/* proposal queue */
 	pthread_mutex_t qmu;
@@ -69,7 +110,7 @@ struct kv {
 	int failed;                  /* sticky WAL failure: every later write fails with it */
 	_Atomic uint64_t next_req_id;
 
-	pthread_t committer, bg;
+	pthread_t committer, bg;           /* committer: the raft thread */
 	bool threads_started;
 	/* lease/compactor threads sleep on the injected clock; this wakes them at close */
 	_Atomic bool stop_bg;
@@ -81,8 +122,34 @@ struct kv {
 	_Atomic uint64_t n_fsyncs, fsync_ns, n_proposals, n_snapshots;
 };
 
-/* Propose a write and wait until it is durable and applied (kv.c). *resp as backend_apply. */
+/* Propose a write and wait until it is committed and applied (backend_raft.c); *resp as
+ * backend_apply. KV_ETIMEOUT when not applied within the request timeout. */
 int backend_propose(struct kv *kv, Kvpb__InternalRequest *req, void **resp);
+/* The same, answered through cb on the raft thread (kv_put_async). */
+int backend_propose_async(struct kv *kv, Kvpb__InternalRequest *req, kv_done_cb cb, void *arg);
+/* Wait until a linearizable read may be served locally (ReadIndex); 0 or KV_ETIMEOUT. */
+int backend_read_barrier(struct kv *kv);
+/* Raft part of kv_open / kv_close (backend_raft.c). */
+int backend_raft_open(struct kv *kv, const struct kv_config *cfg, struct snap_meta *sm);
+int backend_raft_start(struct kv *kv);
+void backend_raft_stop(struct kv *kv);
+void backend_raft_free(struct kv *kv);
+/* peer_recv_fn: copy a peer's message for the raft thread. */
+void backend_raft_on_peer_msg(void *arg, const struct raft_msg *m);
+/* Leader only, raft thread: one conf change toward the member metadata. */
+void backend_member_reconcile(struct kv *kv);
+/* Apply member metadata requests (backend_member.c; state write lock held). */
+int backend_apply_member(struct kv *kv, const Kvpb__InternalRequest *req);
+/* Apply a replicated keepalive (lease_renew); *resp a LeaseKeepAliveResponse. */
+int backend_apply_renew(struct kv *kv, const Kvpb__LeaseKeepAliveRequest *r,
+			Kvpb__LeaseKeepAliveResponse **resp);
+/* Free an apply response tree by the request type that produced it. */
+void backend_free_resp(Kvpb__InternalRequest__RequestCase c, void *resp);
+/* Snapshot blob of the raft part (conf + members); caller frees. Lock held. */
+int backend_raft_blob(struct kv *kv, const struct raft_conf *conf, uint8_t **out, size_t *len);
+/* A command for the raft thread (member changes, leader transfer); waits for the result. */
+enum kv_cmd_type { KV_CMD_CONF = 1, KV_CMD_TRANSFER };
+int backend_raft_cmd(struct kv *kv, enum kv_cmd_type type, int cc, uint64_t id);
 /* Background thread body (backend_bg.c): lease expiry and auto-compaction. */
 void *backend_bg_main(void *arg);
 /* Go duration ("1h", "30m", "1h30m") or bare hours, in ns; -1 if malformed. */

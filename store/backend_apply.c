@@ -21,7 +21,7 @@ Kvpb__ResponseHeader *backend_header(const struct kv *kv, int64_t rev)
 	h->cluster_id = kv->cluster_id;
 	h->member_id = kv->member_id;
 	h->revision = rev;
-	h->raft_term = kv->raft_term;
+	h->raft_term = atomic_load(&kv->raft_term);
 	return h;
 }
 
@@ -1061,6 +1061,13 @@ int backend_apply(struct kv *kv, const Kvpb__InternalRequest *req, void **resp)
 		return apply_lease_revoke(kv, req->lease_revoke, (Kvpb__LeaseRevokeResponse **)resp);
 	case KVPB__INTERNAL_REQUEST__REQUEST_ALARM:
 		return apply_alarm(kv, req->alarm, (Kvpb__AlarmResponse **)resp);
+	case KVPB__INTERNAL_REQUEST__REQUEST_LEASE_RENEW:
+		return backend_apply_renew(kv, req->lease_renew,
+					   (Kvpb__LeaseKeepAliveResponse **)resp);
+	case KVPB__INTERNAL_REQUEST__REQUEST_MEMBER_ADD:
+	case KVPB__INTERNAL_REQUEST__REQUEST_MEMBER_UPDATE:
+	case KVPB__INTERNAL_REQUEST__REQUEST_MEMBER_REMOVE:
+		return backend_apply_member(kv, req);
 	default:
 		kc_warn("apply: empty internal request %llu ignored", (unsigned long long)req->id);
 		return 0;

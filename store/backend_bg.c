@@ -96,6 +96,31 @@ static void bg_compact(struct kv *kv, int64_t rev)
 		kc_info("finished scheduled compaction at %lld", (long long)rev);
 }
 
+/* etcd's publish: replicate our name and client URLs once a leader is known, so every
+ * member lists them. Retried every pass until it succeeds. */
+static void publish_self(struct kv *kv)
+{
+	Kvpb__Member m = KVPB__MEMBER__INIT;
+	m.id = kv->member_id;
+	m.name = kv->name;
+	m.clienturls = kv->client_urls;
+	m.n_clienturls = kv->n_client_urls;
+	pthread_rwlock_rdlock(&kv->lock);
+	bool known = cluster_find(&kv->members, kv->member_id) != NULL;
+	pthread_rwlock_unlock(&kv->lock);
+	if (!known)
+		return; /* a joiner: its member entry arrives with the log */
+	Kvpb__InternalRequest ir = KVPB__INTERNAL_REQUEST__INIT;
+	ir.request_case = KVPB__INTERNAL_REQUEST__REQUEST_MEMBER_UPDATE;
+	ir.member_update = &m;
+	int rc = backend_propose(kv, &ir, NULL);
+	if (!rc) {
+		kv->published = true;
+		kc_info("published {Name:%s ClientURLs:[%s]} to cluster %016" PRIx64, kv->name,
+			kv->n_client_urls ? kv->client_urls[0] : "", kv->cluster_id);
+	}
+}
+
 void *backend_bg_main(void *arg)
 {
 	struct kv *kv = arg;
@@ -131,8 +156,14 @@ void *backend_bg_main(void *arg)
 		pthread_mutex_unlock(&kv->bgmu);
 		if (atomic_load(&kv->stop_bg))
 			break;
+		if (!kv->published && atomic_load(&kv->r_lead))
+			publish_self(kv);
+		/* Only the leader revokes expired leases and compacts (etcd: the lessor is
+		 * demoted on followers, the compactor runs on the leader). */
+		if (!atomic_load(&kv->r_leader))
+			continue;
 		int64_t now = kc_now_mono(kv->clock);
-		/* Lease expiry: revoke through the WAL, as etcd's leader does. */
+		/* Lease expiry: revoke through Raft, as etcd's leader does. */
 		pthread_rwlock_rdlock(&kv->lock);
 		size_t ne = lessor_expired(&kv->lessor, now, ids, 64);
 		pthread_rwlock_unlock(&kv->lock);

@@ -35,9 +35,12 @@ int kv_status(struct kv *kv, const Kvpb__StatusRequest *req, Kvpb__StatusRespons
 	r->version = strdup("3.4.23"); /* the etcd API level kube-store emulates */
 	r->dbsize = kv->db_size;
 	r->dbsizeinuse = kv->mvcc.bytes;
-	r->leader = kv->member_id;
-	r->raftindex = r->raftappliedindex = atomic_load(&kv->applied_index);
-	r->raftterm = kv->raft_term;
+	r->leader = atomic_load(&kv->r_lead);
+	r->raftindex = atomic_load(&kv->r_last);
+	r->raftappliedindex = atomic_load(&kv->applied_index);
+	r->raftterm = atomic_load(&kv->raft_term);
+	struct cluster_member *me = cluster_find(&kv->members, kv->member_id);
+	r->islearner = me && me->learner;
 	if (kv->nalarms) {
 		r->errors = calloc(kv->nalarms, sizeof(*r->errors));
 		if (!r->errors)
@@ -101,42 +104,6 @@ int kv_alarm(struct kv *kv, const Kvpb__AlarmRequest *req, Kvpb__AlarmResponse *
 	if (rc) {
 		kvpb__alarm_response__free_unpacked(r, NULL);
 		return rc;
-	}
-	*out = r;
-	return 0;
-}
-
-int kv_member_list(struct kv *kv, const Kvpb__MemberListRequest *req,
-		   Kvpb__MemberListResponse **out)
-{
-	(void)req;
-	*out = NULL;
-	Kvpb__MemberListResponse *r = malloc(sizeof(*r));
-	Kvpb__Member *m = malloc(sizeof(*m));
-	if (!r || !m) {
-		free(r);
-		free(m);
-		return -ENOMEM;
-	}
-	kvpb__member_list_response__init(r);
-	kvpb__member__init(m);
-	r->header = backend_header(kv, 0); /* etcd: member/list header has no revision */
-	r->members = malloc(sizeof(*r->members));
-	if (r->members) {
-		r->members[0] = m;
-		r->n_members = 1;
-	} else {
-		free(m);
-	}
-	m->id = kv->member_id;
-	m->name = strdup(kv->name);
-	m->peerurls = backend_dup_strv((const char *const *)kv->peer_urls, kv->n_peer_urls);
-	m->n_peerurls = m->peerurls ? kv->n_peer_urls : 0;
-	m->clienturls = backend_dup_strv((const char *const *)kv->client_urls, kv->n_client_urls);
-	m->n_clienturls = m->clienturls ? kv->n_client_urls : 0;
-	if (!r->header || !r->members || !m->name || !m->peerurls || !m->clienturls) {
-		kvpb__member_list_response__free_unpacked(r, NULL);
-		return -ENOMEM;
 	}
 	*out = r;
 	return 0;
@@ -211,6 +178,10 @@ void kv_stats(struct kv *kv, struct kv_stats *o)
 	o->proposals = atomic_load(&kv->n_proposals);
 	o->snapshots = atomic_load(&kv->n_snapshots);
 	o->watchers = watchhub_count(&kv->hub);
+	o->commit_index = atomic_load(&kv->r_commit);
+	o->proposals_pending = atomic_load(&kv->proposals_pending);
+	o->proposals_failed = atomic_load(&kv->proposals_failed);
+	o->leader_changes = atomic_load(&kv->leader_changes);
 }
 
 /* ---- snapshots ---- */
@@ -258,7 +229,7 @@ int64_t kv_snapshot_write(struct kv *kv, int fd)
 			return -errno;
 	}
 	pthread_rwlock_rdlock(&kv->lock);
-	struct snap_meta m = { atomic_load(&kv->applied_index), kv->alarms, kv->nalarms };
+	struct snap_meta m = { atomic_load(&kv->applied_index), kv->alarms, kv->nalarms, 0, NULL, 0 };
 	int64_t n = snapshot_write_fd(tfd, &kv->mvcc, &kv->lessor, &m);
 	pthread_rwlock_unlock(&kv->lock);
 	if (n >= 0) {

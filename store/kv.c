@@ -44,6 +44,17 @@ static const struct {
 	{ KV_EBADSORT, "etcdserver: invalid sort option", 3 },
 	{ KV_EVALUEPROVIDED, "etcdserver: value is provided", 3 },
 	{ KV_ELEASEPROVIDED, "etcdserver: lease is provided", 3 },
+	{ KV_EMEMBERNOTFOUND, "etcdserver: member not found", 5 },
+	{ KV_EPEERURLEXIST, "etcdserver: Peer URLs already exists", 9 },
+	{ KV_ENOTENOUGHSTARTED,
+	  "etcdserver: re-configuration failed due to not enough started members", 9 },
+	{ KV_EUNHEALTHY, "etcdserver: unhealthy cluster", 14 },
+	{ KV_ENOLEADER, "etcdserver: no leader", 14 },
+	{ KV_ENOTLEADER, "etcdserver: not leader", 14 },
+	{ KV_EBADLEADERTRANSFEREE, "etcdserver: bad leader transferee", 9 },
+	{ KV_EMEMBERNOTLEARNER, "etcdserver: can only promote a learner member", 9 },
+	{ KV_ELEARNERNOTREADY,
+	  "etcdserver: can only promote a learner member which is in sync with leader", 9 },
 };
 
 const char *kv_errmsg(int err)
@@ -67,16 +78,6 @@ int kv_grpc_code(int err)
 }
 
 /* ---- config helpers ---- */
-
-static uint64_t fnv64(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
-}
 
 char **backend_dup_strv(const char *const *v, size_t n)
 {
@@ -122,40 +123,8 @@ int backend_mkdir_p(const char *path)
 	return rc;
 }
 
-/* ---- propose -> commit -> apply ---- */
-
-static void publish(struct kv *kv)
-{
-	atomic_store(&kv->cur_rev, kv->mvcc.rev);
-	atomic_store(&kv->compact_rev, kv->mvcc.compact_rev);
-	if (kv->mvcc.bytes > kv->db_size)
-		kv->db_size = kv->mvcc.bytes;
-}
-
-static void maybe_snapshot(struct kv *kv)
-{
-	uint64_t idx = atomic_load(&kv->applied_index);
-	if (idx - kv->snap_index < kv->snapshot_count)
-		return;
-	int64_t t0 = kc_now_mono(kc_clock_real());
-	pthread_rwlock_rdlock(&kv->lock);
-	struct snap_meta m = { idx, kv->alarms, kv->nalarms };
-	int rc = snapshot_save(kv->snap_dir, &kv->mvcc, &kv->lessor, &m);
-	pthread_rwlock_unlock(&kv->lock);
-	int64_t took_ms = (kc_now_mono(kc_clock_real()) - t0) / KC_NSEC_PER_MSEC;
-	if (rc) {
-		kc_error("snapshot at index %" PRIu64 " failed: %s", idx, strerror(-rc));
-		return;
-	}
-	kv->snap_index = idx;
-	atomic_fetch_add(&kv->n_snapshots, 1);
-	kc_info("saved snapshot at index %" PRIu64 " (revision %lld) in %lld ms", idx,
-		(long long)atomic_load(&kv->cur_rev), (long long)took_ms);
-	wal_release(&kv->wal, idx);
-}
-
 /* Free an apply response tree by the request type that produced it. */
-static void free_resp(Kvpb__InternalRequest__RequestCase c, void *resp)
+void backend_free_resp(Kvpb__InternalRequest__RequestCase c, void *resp)
 {
 	switch (c) {
 	case KVPB__INTERNAL_REQUEST__REQUEST_PUT:
@@ -179,218 +148,60 @@ static void free_resp(Kvpb__InternalRequest__RequestCase c, void *resp)
 	case KVPB__INTERNAL_REQUEST__REQUEST_ALARM:
 		kvpb__alarm_response__free_unpacked(resp, NULL);
 		break;
+	case KVPB__INTERNAL_REQUEST__REQUEST_LEASE_RENEW:
+		kvpb__lease_keep_alive_response__free_unpacked(resp, NULL);
+		break;
 	default:
 		break;
 	}
 }
 
-static void *committer_main(void *arg)
-{
-	struct kv *kv = arg;
-	uint8_t *buf = NULL;
-	size_t cap = 0;
-	for (;;) {
-		pthread_mutex_lock(&kv->qmu);
-		while (!kv->qhead && !kv->stopping)
-			pthread_cond_wait(&kv->qcv, &kv->qmu);
-		struct proposal *batch = kv->qhead;
-		kv->qhead = kv->qtail = NULL;
-		pthread_mutex_unlock(&kv->qmu);
-		if (!batch)
-			break;
-
-		/* Commit: frame every record into one buffer, one write, one fdatasync. */
-		size_t total = 0;
-		for (struct proposal *p = batch; p; p = p->next)
-			total += wal_record_size(p->len);
-		int rc = kv->failed;
-		if (!rc && total > cap) {
-			uint8_t *nb = realloc(buf, total);
-			if (nb) {
-				buf = nb;
-				cap = total;
-			} else {
-				rc = -ENOMEM;
-			}
-		}
-		uint64_t first = kv->wal.last_index + 1, idx = first;
-		if (!rc) {
-			size_t off = 0;
-			for (struct proposal *p = batch; p; p = p->next, idx++) {
-				wal_encode(buf + off, idx, p->rec, p->len);
-				off += wal_record_size(p->len);
-			}
-			rc = wal_write(&kv->wal, buf, total, first, idx - 1);
-			if (!rc) {
-				int64_t t0 = kc_now_mono(kc_clock_real());
-				rc = wal_sync(&kv->wal);
-				atomic_fetch_add(&kv->fsync_ns,
-						 (uint64_t)(kc_now_mono(kc_clock_real()) - t0));
-				atomic_fetch_add(&kv->n_fsyncs, 1);
-			}
-			if (rc) {
-				/* As etcd, a failed WAL write is fatal for durability: refuse
-				 * every later write instead of acknowledging undurable data. */
-				kc_error("wal: write/sync failed: %s; refusing further writes",
-					 strerror(-rc));
-				kv->failed = rc;
-			}
-		}
-		/* Apply in order, then tell the watchers, then wake the proposers. */
-		if (!rc) {
-			pthread_rwlock_wrlock(&kv->lock);
-			idx = first;
-			for (struct proposal *p = batch; p; p = p->next, idx++) {
-				if (p->req->request_case ==
-				    KVPB__INTERNAL_REQUEST__REQUEST_COMPACTION) {
-					/* Hand watchers the events this compaction may free
-					 * first (etcd notifies at every write txn end). Local
-					 * proposals cannot compact a revision of their own batch
-					 * (kv_compact checks the published revision), but Raft
-					 * entries will. The hub is entered without the lock. */
-					publish(kv);
-					pthread_rwlock_unlock(&kv->lock);
-					watchhub_notify(&kv->hub, kv->mvcc.rev);
-					pthread_rwlock_wrlock(&kv->lock);
-				}
-				p->err = backend_apply(kv, p->req, &p->resp);
-				atomic_store(&kv->applied_index, idx);
-			}
-			publish(kv);
-			pthread_rwlock_unlock(&kv->lock);
-			watchhub_notify(&kv->hub, kv->mvcc.rev);
-		}
-		/* Count before waking anyone: a woken proposer may read the stats. */
-		uint64_t n = 0;
-		for (struct proposal *p = batch; p; p = p->next)
-			n++;
-		atomic_fetch_add(&kv->n_proposals, n);
-		for (struct proposal *p = batch, *next; p; p = next) {
-			next = p->next;
-			if (rc)
-				p->err = rc;
-			if (p->cb) {
-				p->cb(p->cb_arg, p->err, p->err ? NULL : p->resp);
-				if (p->err && p->resp)
-					free_resp(p->owned->request_case, p->resp);
-				kvpb__internal_request__free_unpacked(p->owned, NULL);
-				free(p->rec);
-				free(p);
-			} else {
-				sem_post(&p->done);
-			}
-		}
-		if (!rc)
-			maybe_snapshot(kv);
-	}
-	free(buf);
-	return NULL;
-}
-
-int backend_propose(struct kv *kv, Kvpb__InternalRequest *req, void **resp)
-{
-	struct proposal p;
-	memset(&p, 0, sizeof(p));
-	req->id = atomic_fetch_add(&kv->next_req_id, 1);
-	p.req = req;
-	p.len = kvpb__internal_request__get_packed_size(req);
-	p.rec = malloc(p.len ? p.len : 1);
-	if (!p.rec)
-		return -ENOMEM;
-	kvpb__internal_request__pack(req, p.rec);
-	sem_init(&p.done, 0, 0);
-	pthread_mutex_lock(&kv->qmu);
-	if (kv->stopping) {
-		pthread_mutex_unlock(&kv->qmu);
-		sem_destroy(&p.done);
-		free(p.rec);
-		return KV_ESTOPPED;
-	}
-	if (kv->qtail)
-		kv->qtail->next = &p;
-	else
-		kv->qhead = &p;
-	kv->qtail = &p;
-	pthread_cond_signal(&kv->qcv);
-	pthread_mutex_unlock(&kv->qmu);
-	while (sem_wait(&p.done) != 0 && errno == EINTR)
-		;
-	sem_destroy(&p.done);
-	free(p.rec);
-	if (resp)
-		*resp = p.resp;
-	else if (p.resp)
-		free(p.resp); /* internal requests only: no nested pointers */
-	return p.err;
-}
-
-/* Queue a write whose completion runs cb on the committer (see kv_put_async). */
-static int propose_async(struct kv *kv, Kvpb__InternalRequest *req, kv_done_cb cb, void *arg)
-{
-	if (!cb)
-		return -EINVAL;
-	struct proposal *p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	req->id = atomic_fetch_add(&kv->next_req_id, 1);
-	p->len = kvpb__internal_request__get_packed_size(req);
-	p->rec = malloc(p->len ? p->len : 1);
-	if (p->rec) {
-		kvpb__internal_request__pack(req, p->rec);
-		/* The caller's request dies with this call: apply from our own copy. */
-		p->owned = kvpb__internal_request__unpack(NULL, p->len, p->rec);
-	}
-	if (!p->rec || !p->owned) {
-		free(p->rec);
-		free(p);
-		return -ENOMEM;
-	}
-	p->req = p->owned;
-	p->cb = cb;
-	p->cb_arg = arg;
-	pthread_mutex_lock(&kv->qmu);
-	if (kv->stopping) {
-		pthread_mutex_unlock(&kv->qmu);
-		kvpb__internal_request__free_unpacked(p->owned, NULL);
-		free(p->rec);
-		free(p);
-		return KV_ESTOPPED;
-	}
-	if (kv->qtail)
-		kv->qtail->next = p;
-	else
-		kv->qhead = p;
-	kv->qtail = p;
-	pthread_cond_signal(&kv->qcv);
-	pthread_mutex_unlock(&kv->qmu);
-	return 0;
-}
-
-/* ---- replay ---- */
-
-static int replay_one(void *arg, uint64_t index, const uint8_t *data, size_t len)
-{
-	struct kv *kv = arg;
-	Kvpb__InternalRequest *req = kvpb__internal_request__unpack(NULL, len, data);
-	if (!req) {
-		kc_error("wal: record %" PRIu64 " passed its checksum but does not decode", index);
-		return KV_ECORRUPT;
-	}
-	void *resp = NULL;
-	(void)backend_apply(kv, req, &resp);
-	if (resp)
-		free_resp(req->request_case, resp);
-	if (req->id >= atomic_load(&kv->next_req_id))
-		atomic_store(&kv->next_req_id, req->id + 1);
-	kvpb__internal_request__free_unpacked(req, NULL);
-	atomic_store(&kv->applied_index, index);
-	return 0;
-}
-
 /* ---- open / close ---- */
+
+static void publish(struct kv *kv)
+{
+	atomic_store(&kv->cur_rev, kv->mvcc.rev);
+	atomic_store(&kv->compact_rev, kv->mvcc.compact_rev);
+	if (kv->mvcc.bytes > kv->db_size)
+		kv->db_size = kv->mvcc.bytes;
+}
+
+/* The peer transport: started when the cluster has other members or peer URLs were
+ * given explicitly (a single member on the default URL tolerates a busy port). */
+static int open_peers(struct kv *kv, const struct kv_config *cfg)
+{
+	if (!cfg->n_listen_peer_urls && kv->members.n <= 1)
+		return 0;
+	struct peer_config pc;
+	memset(&pc, 0, sizeof(pc));
+	pc.id = kv->member_id;
+	pc.cluster_id = kv->cluster_id;
+	pc.listen_urls = cfg->listen_peer_urls;
+	pc.n_listen = cfg->n_listen_peer_urls;
+	pc.clock = kv->clock;
+	pc.recv = backend_raft_on_peer_msg;
+	pc.recv_arg = kv;
+	pc.tls.cert_file = cfg->peer_cert_file && *cfg->peer_cert_file ? cfg->peer_cert_file : NULL;
+	pc.tls.key_file = cfg->peer_key_file && *cfg->peer_key_file ? cfg->peer_key_file : NULL;
+	pc.tls.trusted_ca_file = cfg->peer_trusted_ca_file && *cfg->peer_trusted_ca_file
+					 ? cfg->peer_trusted_ca_file
+					 : NULL;
+	pc.tls.client_cert_auth = cfg->peer_client_cert_auth;
+	int rc = peer_transport_new(&pc, &kv->peers);
+	if (rc && cfg->peer_listen_optional && kv->members.n <= 1) {
+		kc_warn("cannot listen for peers on %s: %s; this single member cannot grow",
+			cfg->n_listen_peer_urls ? cfg->listen_peer_urls[0] : "", kc_strerror(rc));
+		pc.n_listen = 0;
+		rc = peer_transport_new(&pc, &kv->peers);
+	}
+	if (rc)
+		kc_error("cannot start the peer transport: %s", kc_strerror(rc));
+	return rc;
+}
 
 static void kv_free(struct kv *kv)
 {
+	backend_raft_free(kv);
 	mvcc_close(&kv->mvcc);
 	lessor_close(&kv->lessor);
 	free(kv->data_dir);
@@ -418,11 +229,12 @@ int kv_open(const struct kv_config *cfg, struct kv **out)
 		return -ENOMEM;
 	pthread_rwlock_init(&kv->lock, NULL);
 	pthread_mutex_init(&kv->qmu, NULL);
-	pthread_cond_init(&kv->qcv, NULL);
 	pthread_mutex_init(&kv->bgmu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	/* The raft thread waits on qcv until its next tick (a CLOCK_MONOTONIC deadline). */
+	pthread_cond_init(&kv->qcv, &ca);
 	pthread_cond_init(&kv->bgcv, &ca);
 	pthread_condattr_destroy(&ca);
 	int rc = 0;
@@ -464,17 +276,6 @@ int kv_open(const struct kv_config *cfg, struct kv **out)
 		rc = -EINVAL;
 		goto fail;
 	}
-	/* IDs: stable across restarts (derived, like etcd derives them from the URLs). */
-	uint64_t h = fnv64(UINT64_C(0xcbf29ce484222325), kv->name, strlen(kv->name));
-	for (size_t i = 0; i < kv->n_peer_urls; i++)
-		h = fnv64(h, kv->peer_urls[i], strlen(kv->peer_urls[i]));
-	kv->member_id = cfg->member_id ? cfg->member_id : (h ? h : 1);
-	kv->cluster_id = cfg->cluster_id ? cfg->cluster_id
-					 : fnv64(h ^ UINT64_C(0x5bd1e995), "cluster", 7);
-	/* A single member with no Raft yet: term 2 is what a freshly elected etcd reports. */
-	kv->raft_term = 2;
-	atomic_store(&kv->next_req_id, 1);
-
 	if ((rc = backend_mkdir_p(kv->snap_dir)) || (rc = backend_mkdir_p(kv->wal_dir))) {
 		kc_error("cannot create data dir %s: %s", kv->data_dir, strerror(-rc));
 		goto fail;
@@ -482,53 +283,52 @@ int kv_open(const struct kv_config *cfg, struct kv **out)
 	if ((rc = mvcc_init(&kv->mvcc)) || (rc = lessor_init(&kv->lessor)))
 		goto fail;
 	char *snap = NULL;
+	struct snap_meta sm;
+	memset(&sm, 0, sizeof(sm));
 	if ((rc = snapshot_latest(kv->snap_dir, &snap)))
 		goto fail;
 	if (snap) {
-		struct snap_meta m;
-		rc = snapshot_load(snap, &kv->mvcc, &kv->lessor, &m, kc_now_mono(kv->clock));
+		rc = snapshot_load(snap, &kv->mvcc, &kv->lessor, &sm, kc_now_mono(kv->clock));
 		if (rc) {
 			kc_error("cannot load snapshot %s: %s", snap, kv_errmsg(rc));
 			free(snap);
 			goto fail;
 		}
-		kc_info("loaded snapshot %s (index %" PRIu64 ", revision %lld)", snap, m.index,
+		kc_info("loaded snapshot %s (index %" PRIu64 ", revision %lld)", snap, sm.index,
 			(long long)kv->mvcc.rev);
 		free(snap);
-		kv->snap_index = m.index;
-		atomic_store(&kv->applied_index, m.index);
-		kv->nalarms = m.nalarms < KV_MAX_ALARMS ? m.nalarms : KV_MAX_ALARMS;
+		kv->snap_index = sm.index;
+		atomic_store(&kv->applied_index, sm.index);
+		kv->nalarms = sm.nalarms < KV_MAX_ALARMS ? sm.nalarms : KV_MAX_ALARMS;
 		if (kv->nalarms)
-			memcpy(kv->alarms, m.alarms, kv->nalarms * sizeof(*kv->alarms));
-		free(m.alarms);
+			memcpy(kv->alarms, sm.alarms, kv->nalarms * sizeof(*kv->alarms));
 	}
-	rc = wal_open(&kv->wal, kv->wal_dir, cfg->wal_segment_bytes, cfg->unsafe_no_fsync,
-		      kv->snap_index, replay_one, kv);
-	if (rc) {
-		kc_error("cannot open WAL in %s: %s", kv->wal_dir, kv_errmsg(rc));
-		goto fail;
-	}
+	rc = backend_raft_open(kv, cfg, snap ? &sm : NULL);
+	free(sm.alarms);
+	free(sm.raft);
+	if (rc)
+		goto fail_wal;
 	publish(kv);
-	kc_info("store ready: revision %lld, compacted %lld, %" PRIu64 " WAL entries applied, "
-		"%lld keys", (long long)kv->mvcc.rev, (long long)kv->mvcc.compact_rev,
-		atomic_load(&kv->applied_index), (long long)kv->mvcc.nkeys);
 	int64_t pn = cfg->progress_notify_interval_ms ? cfg->progress_notify_interval_ms : 600000;
 	watchhub_init(&kv->hub, &kv->mvcc, &kv->lock, kv->clock, pn * KC_NSEC_PER_MSEC,
-		      kv->cluster_id, kv->member_id, kv->raft_term);
+		      kv->cluster_id, kv->member_id, atomic_load(&kv->raft_term));
 	if ((rc = watchhub_start(&kv->hub)))
 		goto fail_hub;
-	if ((rc = -pthread_create(&kv->committer, NULL, committer_main, kv))) {
+	if ((rc = open_peers(kv, cfg))) {
 		watchhub_close(&kv->hub);
 		goto fail_wal;
 	}
+	if ((rc = backend_raft_start(kv))) {
+		watchhub_close(&kv->hub);
+		goto fail_wal;
+	}
+	kc_info("store ready: revision %lld, compacted %lld, applied index %" PRIu64 ", %lld keys",
+		(long long)kv->mvcc.rev, (long long)kv->mvcc.compact_rev,
+		atomic_load(&kv->applied_index), (long long)kv->mvcc.nkeys);
 	kv->open_mono = kc_now_mono(kv->clock);
 	kv->open_rev = kv->mvcc.rev;
 	if ((rc = -pthread_create(&kv->bg, NULL, backend_bg_main, kv))) {
-		pthread_mutex_lock(&kv->qmu);
-		kv->stopping = true;
-		pthread_cond_signal(&kv->qcv);
-		pthread_mutex_unlock(&kv->qmu);
-		pthread_join(kv->committer, NULL);
+		backend_raft_stop(kv);
 		watchhub_close(&kv->hub);
 		goto fail_wal;
 	}
@@ -538,7 +338,7 @@ int kv_open(const struct kv_config *cfg, struct kv **out)
 fail_hub:
 	watchhub_close(&kv->hub);
 fail_wal:
-	wal_close(&kv->wal);
+	rwal_close(&kv->rwal);
 fail:
 	kv_free(kv);
 	return rc;
@@ -553,21 +353,24 @@ void kv_close(struct kv *kv)
 		atomic_store(&kv->stop_bg, true);
 		pthread_cond_broadcast(&kv->bgcv);
 		pthread_mutex_unlock(&kv->bgmu);
+		/* Stop the raft thread first: a background proposal in flight (a lease
+		 * revoke, our publish) then fails at once with KV_ESTOPPED instead of waiting
+		 * out its request timeout. */
+		backend_raft_stop(kv);
 		pthread_join(kv->bg, NULL);
-		pthread_mutex_lock(&kv->qmu);
-		kv->stopping = true;
-		pthread_cond_signal(&kv->qcv);
-		pthread_mutex_unlock(&kv->qmu);
-		pthread_join(kv->committer, NULL);
+		if (kv->peers) {
+			peer_transport_free(kv->peers);
+			kv->peers = NULL;
+		}
 		watchhub_close(&kv->hub);
 	}
-	wal_close(&kv->wal);
+	rwal_close(&kv->rwal);
 	kv_free(kv);
 }
 
 uint64_t kv_cluster_id(const struct kv *kv) { return kv->cluster_id; }
 uint64_t kv_member_id(const struct kv *kv) { return kv->member_id; }
-uint64_t kv_raft_term(const struct kv *kv) { return kv->raft_term; }
+uint64_t kv_raft_term(const struct kv *kv) { return atomic_load(&kv->raft_term); }
 int64_t kv_current_rev(struct kv *kv) { return atomic_load(&kv->cur_rev); }
 int64_t kv_compact_rev(struct kv *kv) { return atomic_load(&kv->compact_rev); }
 
@@ -578,6 +381,9 @@ int kv_range(struct kv *kv, const Kvpb__RangeRequest *req, Kvpb__RangeResponse *
 	*out = NULL;
 	int rc = backend_check_range(req);
 	if (rc)
+		return rc;
+	/* etcd: linearizable unless serializable (ReadIndex, then read locally). */
+	if (!req->serializable && (rc = backend_read_barrier(kv)))
 		return rc;
 	pthread_rwlock_rdlock(&kv->lock);
 	rc = backend_range(kv, req, out);
@@ -639,6 +445,28 @@ int kv_delete_range(struct kv *kv, const Kvpb__DeleteRangeRequest *req,
 	return backend_propose(kv, &ir, (void **)out);
 }
 
+static bool ops_serializable(Kvpb__RequestOp *const *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const Kvpb__RequestOp *op = ops[i];
+		if (op->request_case == KVPB__REQUEST_OP__REQUEST_REQUEST_RANGE &&
+		    !op->request_range->serializable)
+			return false;
+		if (op->request_case == KVPB__REQUEST_OP__REQUEST_REQUEST_TXN &&
+		    (!ops_serializable(op->request_txn->success, op->request_txn->n_success) ||
+		     !ops_serializable(op->request_txn->failure, op->request_txn->n_failure)))
+			return false;
+	}
+	return true;
+}
+
+/* etcd's isTxnSerializable: every range in both branches is serializable. */
+static bool txn_serializable(const Kvpb__TxnRequest *r)
+{
+	return ops_serializable(r->success, r->n_success) &&
+	       ops_serializable(r->failure, r->n_failure);
+}
+
 int kv_txn(struct kv *kv, const Kvpb__TxnRequest *req, Kvpb__TxnResponse **out)
 {
 	*out = NULL;
@@ -646,7 +474,10 @@ int kv_txn(struct kv *kv, const Kvpb__TxnRequest *req, Kvpb__TxnResponse **out)
 	if (rc)
 		return rc;
 	if (!backend_txn_is_write(req)) {
-		/* Read-only txns need no consensus (etcd serves them locally). */
+		/* Read-only txns need no consensus; linearizable ones wait for a ReadIndex
+		 * (etcd: a txn is serializable only when all its ranges are). */
+		if (!txn_serializable(req) && (rc = backend_read_barrier(kv)))
+			return rc;
 		pthread_rwlock_rdlock(&kv->lock);
 		rc = backend_txn(kv, NULL, req, out);
 		pthread_rwlock_unlock(&kv->lock);
@@ -670,7 +501,7 @@ int kv_put_async(struct kv *kv, const Kvpb__PutRequest *req, kv_done_cb cb, void
 	ir.put = (Kvpb__PutRequest *)req;
 	if ((rc = check_quota(kv, &ir)))
 		return rc;
-	return propose_async(kv, &ir, cb, arg);
+	return backend_propose_async(kv, &ir, cb, arg);
 }
 
 int kv_delete_range_async(struct kv *kv, const Kvpb__DeleteRangeRequest *req, kv_done_cb cb,
@@ -681,7 +512,7 @@ int kv_delete_range_async(struct kv *kv, const Kvpb__DeleteRangeRequest *req, kv
 	Kvpb__InternalRequest ir = KVPB__INTERNAL_REQUEST__INIT;
 	ir.request_case = KVPB__INTERNAL_REQUEST__REQUEST_DELETE_RANGE;
 	ir.delete_range = (Kvpb__DeleteRangeRequest *)req;
-	return propose_async(kv, &ir, cb, arg);
+	return backend_propose_async(kv, &ir, cb, arg);
 }
 
 int kv_txn_async(struct kv *kv, const Kvpb__TxnRequest *req, kv_done_cb cb, void *arg)
@@ -693,6 +524,8 @@ int kv_txn_async(struct kv *kv, const Kvpb__TxnRequest *req, kv_done_cb cb, void
 		return rc;
 	if (!backend_txn_is_write(req)) {
 		Kvpb__TxnResponse *out = NULL;
+		if (!txn_serializable(req) && (rc = backend_read_barrier(kv)))
+			return rc;
 		pthread_rwlock_rdlock(&kv->lock);
 		rc = backend_txn(kv, NULL, req, &out);
 		pthread_rwlock_unlock(&kv->lock);
@@ -704,7 +537,7 @@ int kv_txn_async(struct kv *kv, const Kvpb__TxnRequest *req, kv_done_cb cb, void
 	ir.txn = (Kvpb__TxnRequest *)req;
 	if ((rc = check_quota(kv, &ir)))
 		return rc;
-	return propose_async(kv, &ir, cb, arg);
+	return backend_propose_async(kv, &ir, cb, arg);
 }
 
 int kv_compact(struct kv *kv, const Kvpb__CompactionRequest *req, Kvpb__CompactionResponse **out)
@@ -775,6 +608,29 @@ int kv_lease_keepalive(struct kv *kv, const Kvpb__LeaseKeepAliveRequest *req,
 	*out = NULL;
 	if (!req)
 		return -EINVAL;
+	if (!atomic_load(&kv->r_leader)) {
+		/* Only the leader's lessor decides expiry; a follower replicates the renewal
+		 * (etcd forwards LeaseRenew to its leader) so every member renews. */
+		pthread_rwlock_rdlock(&kv->lock);
+		bool have = lessor_get(&kv->lessor, req->id) != NULL;
+		pthread_rwlock_unlock(&kv->lock);
+		if (!have) {
+			Kvpb__LeaseKeepAliveResponse *nr = malloc(sizeof(*nr));
+			if (!nr)
+				return -ENOMEM;
+			kvpb__lease_keep_alive_response__init(nr);
+			nr->id = req->id;
+			pthread_rwlock_rdlock(&kv->lock);
+			nr->header = backend_header(kv, kv->mvcc.rev);
+			pthread_rwlock_unlock(&kv->lock);
+			*out = nr;
+			return nr->header ? 0 : -ENOMEM;
+		}
+		Kvpb__InternalRequest ir = KVPB__INTERNAL_REQUEST__INIT;
+		ir.request_case = KVPB__INTERNAL_REQUEST__REQUEST_LEASE_RENEW;
+		ir.lease_renew = (Kvpb__LeaseKeepAliveRequest *)req;
+		return backend_propose(kv, &ir, (void **)out);
+	}
 	Kvpb__LeaseKeepAliveResponse *r = malloc(sizeof(*r));
 	if (!r)
 		return -ENOMEM;

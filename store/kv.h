@@ -1,14 +1,14 @@
 /* kube-store's storage engine: the public API the daemon (store/main.c and the HTTP
  * gateway) calls. It mirrors etcd 3.4's EtcdServer as seen through its v3 API:
  *
- *   request --validate--> InternalRequest --propose--> WAL (group commit, fdatasync)
- *           --commit--> apply to MVCC/lessor/alarms --> watchers notified --> reply
+ *   request --validate--> InternalRequest --propose--> Raft (the raft thread: WAL with
+ *           one fdatasync per Ready, replication to a quorum) --commit--> apply to
+ *           MVCC/lessor/alarms/members --> watchers notified --> reply
  *
- * A write is acknowledged only after its WAL record is on disk and it has been applied, so
- * a read issued after a write returns sees it. Concurrent writers share one fdatasync (the
- * committer thread writes every queued record, syncs once, then applies them in order).
- * The propose -> commit -> apply split is where Raft (issue 4) slots in: it will replicate
- * the same InternalRequest bytes the WAL stores today.
+ * A write is acknowledged only after it is committed by a quorum and applied locally, so a
+ * read issued after a write returns sees it. Concurrent writers share one fdatasync. Any
+ * member takes writes (followers forward them to the leader); reads are linearizable by
+ * ReadIndex unless `serializable`. See backend_raft.c and store/README.md.
  *
  * Messages are the protobuf-c structs generated from store/etcdserver.proto
  * (#include "store/etcdserver.pb-c.h"), with etcd's own field names and numbers.
@@ -61,7 +61,18 @@ enum {
 	KV_EBADSORT = -(KV_EBASE + 16),       /* "etcdserver: invalid sort option" 3 */
 	KV_EVALUEPROVIDED = -(KV_EBASE + 17), /* "etcdserver: value is provided" 3 (ignore_value + value) */
 	KV_ELEASEPROVIDED = -(KV_EBASE + 18), /* "etcdserver: lease is provided" 3 (ignore_lease + lease) */
-	KV_ELAST = -(KV_EBASE + 19),
+	KV_EMEMBERNOTFOUND = -(KV_EBASE + 19), /* "etcdserver: member not found" 5 */
+	KV_EPEERURLEXIST = -(KV_EBASE + 20),  /* "etcdserver: Peer URLs already exists" 9 */
+	KV_ENOTENOUGHSTARTED = -(KV_EBASE + 21), /* "etcdserver: re-configuration failed due to
+	                                          not enough started members" 9 */
+	KV_EUNHEALTHY = -(KV_EBASE + 22),     /* "etcdserver: unhealthy cluster" 14 */
+	KV_ENOLEADER = -(KV_EBASE + 23),      /* "etcdserver: no leader" 14 */
+	KV_ENOTLEADER = -(KV_EBASE + 24),     /* "etcdserver: not leader" 14 */
+	KV_EBADLEADERTRANSFEREE = -(KV_EBASE + 25), /* "etcdserver: bad leader transferee" 9 */
+	KV_EMEMBERNOTLEARNER = -(KV_EBASE + 26), /* "etcdserver: can only promote a learner member" 9 */
+	KV_ELEARNERNOTREADY = -(KV_EBASE + 27), /* "etcdserver: can only promote a learner member
+	                                         which is in sync with leader" 9 */
+	KV_ELAST = -(KV_EBASE + 28),
 };
 
 /* etcd's message for err ("etcdserver: ..."); for -errno, kc_strerror(err). Never NULL. */
@@ -95,6 +106,20 @@ struct kv_config {
 	size_t wal_segment_bytes;    /* 0 means 64 MiB */
 	bool unsafe_no_fsync;        /* etcd --unsafe-no-fsync: tests only */
 	kc_clock_t *clock;           /* borrowed for the engine's life; NULL = kc_clock_real() */
+
+	/* ---- Raft (etcd's cluster flags) ---- */
+	const char *initial_cluster;       /* --initial-cluster "n1=url,n2=url"; NULL/"" = this
+	                                      member alone (name=peer_urls) */
+	const char *initial_cluster_token; /* NULL = "etcd-cluster" */
+	bool initial_cluster_existing;     /* --initial-cluster-state existing */
+	const char *const *listen_peer_urls; /* --listen-peer-urls (copied); NULL = none */
+	size_t n_listen_peer_urls;
+	bool peer_listen_optional;         /* a bind failure is only a warning (the single-member
+	                                      default URL, which parallel tests share) */
+	int64_t heartbeat_ms;              /* 0 = 100 */
+	int64_t election_ms;               /* 0 = 1000; must be >= 5 x heartbeat */
+	const char *peer_cert_file, *peer_key_file, *peer_trusted_ca_file; /* borrowed */
+	bool peer_client_cert_auth;
 };
 
 /* Open (or create) the store in cfg->data_dir (layout as etcd: member/wal/<seq>-<index>.wal,
@@ -113,6 +138,16 @@ void kv_close(struct kv *kv);
 uint64_t kv_cluster_id(const struct kv *kv);
 uint64_t kv_member_id(const struct kv *kv);
 uint64_t kv_raft_term(const struct kv *kv);
+/* Leader id as this member knows it (0 = none) and whether it is this member. */
+uint64_t kv_leader(const struct kv *kv);
+/* The peer port actually bound (after listening on port 0), or -ENOENT without one. */
+int kv_peer_port(struct kv *kv);
+/* etcd's TransferLeadershipOnShutdown: if leader with other voters, hand leadership to the
+ * most caught-up voter and wait (bounded by ~election timeout). 0 when transferred or
+ * nothing to do; KV_ETIMEOUT otherwise. */
+int kv_transfer_on_shutdown(struct kv *kv);
+/* Has this member been removed from the cluster (the daemon should exit)? */
+bool kv_removed(const struct kv *kv);
 int64_t kv_current_rev(struct kv *kv);
 int64_t kv_compact_rev(struct kv *kv);
 
@@ -165,9 +200,22 @@ int kv_status(struct kv *kv, const Kvpb__StatusRequest *req, Kvpb__StatusRespons
 /* GET lists alarms; ACTIVATE/DEACTIVATE go through the WAL. Like etcd the response has no
  * header (header left NULL). */
 int kv_alarm(struct kv *kv, const Kvpb__AlarmRequest *req, Kvpb__AlarmResponse **out);
-/* member/list: this member only. Header without revision (etcd). */
+/* member/list: every member (etcd 3.4's shapes). Header without revision (etcd). */
 int kv_member_list(struct kv *kv, const Kvpb__MemberListRequest *req,
 		   Kvpb__MemberListResponse **out);
+/* etcd's MemberAdd/Remove/Update/Promote (see backend_member.c for the error mapping:
+ * KV_EMEMBERNOTFOUND, KV_EPEERURLEXIST, KV_EUNHEALTHY, KV_ENOTENOUGHSTARTED). */
+int kv_member_add(struct kv *kv, const Kvpb__MemberAddRequest *req,
+		  Kvpb__MemberAddResponse **out);
+int kv_member_remove(struct kv *kv, const Kvpb__MemberRemoveRequest *req,
+		     Kvpb__MemberRemoveResponse **out);
+int kv_member_update(struct kv *kv, const Kvpb__MemberUpdateRequest *req,
+		     Kvpb__MemberUpdateResponse **out);
+int kv_member_promote(struct kv *kv, const Kvpb__MemberPromoteRequest *req,
+		      Kvpb__MemberPromoteResponse **out);
+/* etcd's MoveLeader: raft_transfer_leader and wait until done or timeout. */
+int kv_move_leader(struct kv *kv, const Kvpb__MoveLeaderRequest *req,
+		   Kvpb__MoveLeaderResponse **out);
 /* Releases freed space (dbSize := dbSizeInUse). Response has no header (etcd gateway: {}). */
 int kv_defragment(struct kv *kv, const Kvpb__DefragmentRequest *req,
 		  Kvpb__DefragmentResponse **out);
@@ -198,6 +246,8 @@ struct kv_stats {
 	uint64_t proposals;               /* write requests committed */
 	uint64_t snapshots;               /* snapshots saved */
 	size_t watchers;
+	uint64_t commit_index;            /* raft commit index */
+	uint64_t proposals_pending, proposals_failed, leader_changes;
 };
 void kv_stats(struct kv *kv, struct kv_stats *out);
 

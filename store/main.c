@@ -1,4 +1,4 @@
-/* kube-store: an etcd-v3-compatible, durable MVCC key-value store (single member).
+/* kube-store: an etcd-v3-compatible, durable MVCC key-value store, replicated by Raft.
  *
  * main only parses etcd's flags, opens the engine (kv.h) and starts the client server
  * (server.h), then waits for SIGTERM/SIGINT and closes both cleanly. */
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "errors.h"
 #include "flags.h"
@@ -34,9 +35,9 @@ int main(int argc, char **argv)
 	const char *compaction_mode = "periodic", *compaction_retention = "0";
 	const char *cert = "", *key = "", *ca = "", *log_level = "info";
 	bool client_cert_auth = false, version = false, no_fsync = false;
-	/* Cluster flags: accepted so etcd command lines and units work unchanged;
-	 * kube-store is a single member until Raft lands. */
 	const char *initial_cluster = "", *initial_state = "new", *initial_token = "etcd-cluster";
+	const char *peer_cert = "", *peer_key = "", *peer_ca = "";
+	bool peer_client_cert_auth = false;
 	const char *logger = "", *log_outputs = "";
 	int64_t heartbeat = 100, election = 1000;
 	bool enable_v2 = false, enable_pprof = false;
@@ -47,13 +48,17 @@ int main(int argc, char **argv)
 		{ "data-dir", 0, KC_FLAG_STRING, &data_dir, "Path to the data directory (default `${name}.etcd`)." },
 		{ "listen-client-urls", 0, KC_FLAG_STRINGS, &listen, "List of URLs to listen on for client traffic." },
 		{ "advertise-client-urls", 0, KC_FLAG_STRINGS, &advertise, "List of this member's client URLs to advertise to the public." },
-		{ "listen-peer-urls", 0, KC_FLAG_STRINGS, &listen_peer, "List of URLs to listen on for peer traffic (accepted; single member)." },
+		{ "listen-peer-urls", 0, KC_FLAG_STRINGS, &listen_peer, "List of URLs to listen on for peer traffic." },
 		{ "initial-advertise-peer-urls", 0, KC_FLAG_STRINGS, &adv_peer, "List of this member's peer URLs to advertise to the rest of the cluster." },
-		{ "initial-cluster", 0, KC_FLAG_STRING, &initial_cluster, "Initial cluster configuration for bootstrapping (accepted; single member)." },
-		{ "initial-cluster-state", 0, KC_FLAG_STRING, &initial_state, "Initial cluster state ('new' or 'existing') (accepted)." },
-		{ "initial-cluster-token", 0, KC_FLAG_STRING, &initial_token, "Initial cluster token for the etcd cluster during bootstrap (accepted)." },
-		{ "heartbeat-interval", 0, KC_FLAG_INT64, &heartbeat, "Time (in milliseconds) of a heartbeat interval (accepted)." },
-		{ "election-timeout", 0, KC_FLAG_INT64, &election, "Time (in milliseconds) for an election to timeout (accepted)." },
+		{ "initial-cluster", 0, KC_FLAG_STRING, &initial_cluster, "Initial cluster configuration for bootstrapping." },
+		{ "initial-cluster-state", 0, KC_FLAG_STRING, &initial_state, "Initial cluster state ('new' or 'existing')." },
+		{ "initial-cluster-token", 0, KC_FLAG_STRING, &initial_token, "Initial cluster token for the etcd cluster during bootstrap." },
+		{ "heartbeat-interval", 0, KC_FLAG_INT64, &heartbeat, "Time (in milliseconds) of a heartbeat interval." },
+		{ "election-timeout", 0, KC_FLAG_INT64, &election, "Time (in milliseconds) for an election to timeout." },
+		{ "peer-cert-file", 0, KC_FLAG_STRING, &peer_cert, "Path to the peer server TLS cert file." },
+		{ "peer-key-file", 0, KC_FLAG_STRING, &peer_key, "Path to the peer server TLS key file." },
+		{ "peer-trusted-ca-file", 0, KC_FLAG_STRING, &peer_ca, "Path to the peer server TLS trusted CA file." },
+		{ "peer-client-cert-auth", 0, KC_FLAG_BOOL, &peer_client_cert_auth, "Enable peer client cert authentication." },
 		{ "snapshot-count", 0, KC_FLAG_INT64, &snapshot_count, "Number of committed transactions to trigger a snapshot to disk." },
 		{ "auto-compaction-mode", 0, KC_FLAG_STRING, &compaction_mode, "Interpret 'auto-compaction-retention' one of: periodic|revision." },
 		{ "auto-compaction-retention", 0, KC_FLAG_STRING, &compaction_retention, "Auto compaction retention for mvcc key value store. 0 means disable auto compaction." },
@@ -116,6 +121,23 @@ int main(int argc, char **argv)
 				"--snapshot-count and --experimental-client-workers must be positive\n");
 		return 1;
 	}
+	/* etcd's embed.Config.Validate messages. */
+	if (strcmp(initial_state, "new") != 0 && strcmp(initial_state, "existing") != 0) {
+		fprintf(stderr, "kube-store: invalid value \"%s\" for flag -initial-cluster-state: "
+				"valid values are \"new\", \"existing\"\n", initial_state);
+		return 1;
+	}
+	if (heartbeat <= 0 || 5 * heartbeat > election) {
+		fprintf(stderr, "kube-store: --election-timeout[%lldms] should be at least as 5 times "
+				"as --heartbeat-interval[%lldms]\n", (long long)election, (long long)heartbeat);
+		return 1;
+	}
+	if (election > 50000) {
+		fprintf(stderr, "kube-store: --election-timeout[%lldms] is too long, and should be set "
+				"less than 50000ms\n", (long long)election);
+		return 1;
+	}
+	bool explicit_peer_listen = listen_peer.items != default_peer;
 	char dd[4096];
 	if (!*data_dir) {
 		snprintf(dd, sizeof(dd), "%s.etcd", name);
@@ -151,6 +173,18 @@ int main(int argc, char **argv)
 		.auto_compaction_retention = compaction_retention,
 		.max_txn_ops = (uint32_t)max_txn_ops,
 		.unsafe_no_fsync = no_fsync,
+		.initial_cluster = initial_cluster,
+		.initial_cluster_token = initial_token,
+		.initial_cluster_existing = strcmp(initial_state, "existing") == 0,
+		.listen_peer_urls = (const char *const *)listen_peer.items,
+		.n_listen_peer_urls = listen_peer.n,
+		.peer_listen_optional = !explicit_peer_listen,
+		.heartbeat_ms = heartbeat,
+		.election_ms = election,
+		.peer_cert_file = peer_cert,
+		.peer_key_file = peer_key,
+		.peer_trusted_ca_file = peer_ca,
+		.peer_client_cert_auth = peer_client_cert_auth,
 	};
 	struct kv *kv = NULL;
 	rc = kv_open(&kc, &kv);
@@ -183,9 +217,24 @@ int main(int argc, char **argv)
 	kc_info("ready to serve client requests");
 
 	int sig = 0;
-	while (sigwait(&sigs, &sig) != 0)
-		;
-	kc_info("received %s, shutting down", sig == SIGTERM ? "terminated" : "interrupt");
+	bool removed = false;
+	for (;;) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		sig = sigtimedwait(&sigs, NULL, &ts);
+		if (sig > 0)
+			break;
+		if (kv_removed(kv)) {
+			/* etcd exits once it learns it was removed. */
+			kc_warn("the member has been permanently removed from the cluster; exiting");
+			removed = true;
+			break;
+		}
+	}
+	if (!removed) {
+		kc_info("received %s, shutting down", sig == SIGTERM ? "terminated" : "interrupt");
+		/* etcd's TransferLeadershipOnShutdown: a leader hands over before it goes. */
+		kv_transfer_on_shutdown(kv);
+	}
 	srv_stop(srv);
 	kv_close(kv);
 	kc_info("kube-store stopped");

@@ -33,6 +33,11 @@ static const struct met_desc descs[MET_N] = {
 	[MET_HASH] = { "etcdserverpb.Maintenance", "Hash", "unary" },
 	[MET_SNAPSHOT] = { "etcdserverpb.Maintenance", "Snapshot", "server_stream" },
 	[MET_MEMBER_LIST] = { "etcdserverpb.Cluster", "MemberList", "unary" },
+	[MET_MEMBER_ADD] = { "etcdserverpb.Cluster", "MemberAdd", "unary" },
+	[MET_MEMBER_REMOVE] = { "etcdserverpb.Cluster", "MemberRemove", "unary" },
+	[MET_MEMBER_UPDATE] = { "etcdserverpb.Cluster", "MemberUpdate", "unary" },
+	[MET_MEMBER_PROMOTE] = { "etcdserverpb.Cluster", "MemberPromote", "unary" },
+	[MET_MOVE_LEADER] = { "etcdserverpb.Maintenance", "MoveLeader", "unary" },
 };
 
 /* gRPC code names, as the grpc_code label spells them. */
@@ -116,14 +121,22 @@ int met_render(struct kv *kv, struct jpb_buf *o)
 		rc |= gauge(o, "etcd_server_proposals_applied_total",
 			    "The total number of consensus proposals applied.", "gauge",
 			    (double)st->raftappliedindex);
-		rc |= gauge(o, "etcd_server_proposals_committed_total",
-			    "The total number of consensus proposals committed.", "gauge",
-			    (double)st->raftindex);
 		kvpb__status_response__free_unpacked(st, NULL);
 	}
 	struct kv_stats ks;
 	memset(&ks, 0, sizeof(ks));
 	kv_stats(kv, &ks);
+	rc |= gauge(o, "etcd_server_proposals_committed_total",
+		    "The total number of consensus proposals committed.", "gauge",
+		    (double)ks.commit_index);
+	rc |= gauge(o, "etcd_server_proposals_pending",
+		    "The current number of pending proposals to commit.", "gauge",
+		    (double)ks.proposals_pending);
+	rc |= gauge(o, "etcd_server_proposals_failed_total",
+		    "The total number of failed proposals seen.", "counter",
+		    (double)ks.proposals_failed);
+	rc |= gauge(o, "etcd_server_leader_changes_seen_total",
+		    "The number of leader changes seen.", "counter", (double)ks.leader_changes);
 	rc |= gauge(o, "etcd_debugging_mvcc_keys_total", "Total number of keys.", "gauge",
 		    (double)ks.keys);
 	rc |= gauge(o, "etcd_debugging_mvcc_current_revision", "The current revision of store.",

@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +76,8 @@ struct peer_conn {
 };
 
 struct peer_transport {
-	uint64_t id, cluster_id;
+	uint64_t id;
+	_Atomic uint64_t cluster_id; /* 0: adopt the first one a known member presents */
 	size_t queue_cap;
 	uint32_t max_frame;
 	int64_t backoff_min, backoff_max;
@@ -331,11 +333,12 @@ static void tune_socket(int fd, bool sender)
 	}
 }
 
-static void remote_up(struct peer_remote *r, int64_t now)
+static void remote_up(struct peer_transport *t, struct peer_remote *r, int64_t now)
 {
 	r->state = R_UP;
 	r->st.connected = true;
 	r->hs_off = 0;
+	put_be64(r->hs + 12, atomic_load(&t->cluster_id)); /* may have been learned since */
 	r->up_since = now;
 	kc_log_v(1, "peer %llx: connected to %s", (unsigned long long)r->id, r->url);
 }
@@ -349,7 +352,7 @@ static void remote_handshake(struct peer_transport *t, struct peer_remote *r, in
 		kc_warn("peer %llx: %s: %s", (unsigned long long)r->id, r->url, r->io.err);
 		remote_fail(t, r, rc, now);
 	} else {
-		remote_up(r, now);
+		remote_up(t, r, now);
 	}
 }
 
@@ -358,7 +361,7 @@ static void remote_established(struct peer_transport *t, struct peer_remote *r, 
 {
 	tune_socket(r->io.fd, true);
 	if (!t->cli_ctx) {
-		remote_up(r, now);
+		remote_up(t, r, now);
 		return;
 	}
 	int rc = peer_io_tls_start(&r->io, t->cli_ctx, false, r->host);
@@ -528,7 +531,18 @@ static bool conn_frame(struct peer_transport *t, struct peer_conn *c, const uint
 		}
 		uint64_t cid = get_be64(p + 8), from = get_be64(p + 16);
 		c->from = from;
-		if (cid != t->cluster_id) {
+		if (atomic_load(&t->cluster_id) == 0 && cid != 0) {
+			/* A member joining an existing cluster learns its id from the first
+			 * known member that dials it (etcd's joiner fetches it over HTTP). */
+			pthread_mutex_lock(&t->mu);
+			bool k = from != t->id && find_remote(t, from) != NULL;
+			pthread_mutex_unlock(&t->mu);
+			uint64_t zero = 0;
+			if (k && atomic_compare_exchange_strong(&t->cluster_id, &zero, cid))
+				kc_info("peer: learned cluster id %016llx from member %016llx",
+					(unsigned long long)cid, (unsigned long long)from);
+		}
+		if (cid != atomic_load(&t->cluster_id)) {
 			/* etcd: "request cluster ID mismatch" (rafthttp checkClusterCompatibility) */
 			conn_reject(t, c, "cluster ID mismatch");
 			return false;
@@ -558,7 +572,7 @@ static bool conn_frame(struct peer_transport *t, struct peer_conn *c, const uint
 		return false;
 	}
 	const char *why = NULL;
-	if (d.cluster_id != t->cluster_id)
+	if (d.cluster_id != atomic_load(&t->cluster_id))
 		why = "message from another cluster";
 	else if (d.msg.from != c->from)
 		why = "message sender differs from the handshake";
@@ -944,7 +958,7 @@ int peer_add(struct peer_transport *t, uint64_t id, const char *url)
 	r->hs_off = sizeof r->hs;
 	put_be32(r->hs, PEER_HANDSHAKE_LEN);
 	memcpy(r->hs + 4, PEER_HANDSHAKE_MAGIC, 8);
-	put_be64(r->hs + 12, t->cluster_id);
+	put_be64(r->hs + 12, atomic_load(&t->cluster_id));
 	put_be64(r->hs + 20, t->id);
 	pthread_mutex_lock(&t->mu);
 	if (find_remote(t, id)) {
@@ -983,7 +997,7 @@ int peer_send(struct peer_transport *t, const struct raft_msg *m)
 		return -EINVAL;
 	uint8_t *payload = NULL;
 	size_t len = 0;
-	int rc = raft_codec_encode(m, t->cluster_id, &payload, &len);
+	int rc = raft_codec_encode(m, atomic_load(&t->cluster_id), &payload, &len);
 	if (rc < 0)
 		return rc;
 	if (len == 0 || len > t->max_frame) {
@@ -1043,4 +1057,9 @@ void peer_transport_stats_get(struct peer_transport *t, struct peer_transport_st
 	pthread_mutex_lock(&t->mu);
 	*st = t->st;
 	pthread_mutex_unlock(&t->mu);
+}
+
+uint64_t peer_cluster_id(struct peer_transport *t)
+{
+	return atomic_load(&t->cluster_id);
 }

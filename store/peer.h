@@ -65,7 +65,9 @@ typedef void (*peer_recv_fn)(void *arg, const struct raft_msg *m);
 
 struct peer_config {
 	uint64_t id;         /* this member, != 0 */
-	uint64_t cluster_id; /* stamped on every frame; frames from other clusters refused */
+	uint64_t cluster_id; /* stamped on every frame; frames from other clusters refused.
+	                        0 (a member joining an existing cluster): adopt the id the
+	                        first known member presents in its handshake */
 	/* URLs to listen on (`http://host:port`, port 0 = any); strings are copied.
 	 * 0 listeners is allowed for a send-only transport. */
 	const char *const *listen_urls;
@@ -109,6 +111,9 @@ int peer_send(struct peer_transport *t, const struct raft_msg *m);
 /* Makes the transport thread re-read the clock now (tests call it after advancing a fake
  * clock so a due reconnect happens without waiting for the poll timeout). */
 void peer_wake(struct peer_transport *t);
+
+/* The cluster id in use (0 until learned, see peer_config.cluster_id). */
+uint64_t peer_cluster_id(struct peer_transport *t);
 
 struct peer_remote_stats {
 	bool connected;       /* outbound TCP (and TLS) connection up */

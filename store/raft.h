@@ -79,7 +79,8 @@ enum raft_msg_type {
 	RAFT_MSG_TIMEOUT_NOW,
 	RAFT_MSG_READ_INDEX,
 	RAFT_MSG_READ_INDEX_RESP,
-	RAFT_MSG_TYPE_MAX = RAFT_MSG_READ_INDEX_RESP,
+	RAFT_MSG_PROPOSE,
+	RAFT_MSG_TYPE_MAX = RAFT_MSG_PROPOSE,
 };
 
 /* One Raft message. Field use per type:
@@ -93,7 +94,11 @@ enum raft_msg_type {
  *   SNAPSHOT:         snap = meta; snap_data/snap_len = the bytes. Outgoing snapshot
  *                     messages carry meta only: the sender attaches the bytes of its own
  *                     snapshot at snap.index (the one it reported with raft_compact).
- *   READ_INDEX:       ctx = caller context; READ_INDEX_RESP: index = read index, ctx. */
+ *   READ_INDEX:       ctx = caller context; READ_INDEX_RESP: index = read index, ctx.
+ *   PROPOSE:          entries = proposals (data and type only) a follower forwards to its
+ *                     leader (etcd's MsgProp); term is ignored (as etcd's local messages),
+ *                     the leader appends them unless it is transferring leadership, any
+ *                     other member drops them. */
 struct raft_msg {
 	uint8_t type;
 	uint64_t from, to, term;
@@ -172,8 +177,11 @@ int raft_load(struct raft *r, const struct raft_hard_state *hs,
 /* Inputs. */
 int raft_step(struct raft *r, const struct raft_msg *m); /* m borrowed; -EINVAL if malformed */
 void raft_tick(struct raft *r);
-/* Append data (copied) as a new entry; *index gets its index. -EPERM if not leader,
- * -EBUSY during a leadership transfer, -EINVAL if too large. */
+/* Append data (copied) as a new entry; *index gets its index. On a follower that knows
+ * its leader the proposal is forwarded in a RAFT_MSG_PROPOSE (returns 0, *index = 0: the
+ * caller learns the outcome only by seeing its data committed; a forwarded proposal may be
+ * lost, as etcd's). -EPERM if no leader is known (or a candidate), -EBUSY during a
+ * leadership transfer, -EINVAL if too large. */
 int raft_propose(struct raft *r, const void *data, size_t len, uint64_t *index);
 /* Ask for a read index; the answer arrives as a raft_read_state with ctx. A follower
  * forwards to its leader. -EAGAIN: no leader known, or the leader has not committed an
@@ -212,6 +220,8 @@ uint64_t raft_first_index(const struct raft *r);
 /* Entry at index, or NULL if compacted / not present. Borrowed until the next call. */
 const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index);
 const struct raft_conf *raft_configuration(const struct raft *r);
+/* Leader only: the highest index known replicated on id (0 otherwise). */
+uint64_t raft_match_index(const struct raft *r, uint64_t id);
 /* Meta of the latest snapshot (raft_compact or received); index 0 if none. Borrowed. */
 const struct raft_snapshot_meta *raft_last_snapshot(const struct raft *r);
 const char *raft_role_name(enum raft_role role);

@@ -8,7 +8,8 @@
 
 _Static_assert((int)RAFTPB__MESSAGE_TYPE__MSG_PREVOTE == (int)RAFT_MSG_PREVOTE &&
 		       (int)RAFTPB__MESSAGE_TYPE__MSG_APPEND == (int)RAFT_MSG_APPEND &&
-		       (int)RAFTPB__MESSAGE_TYPE__MSG_READ_INDEX_RESP == (int)RAFT_MSG_READ_INDEX_RESP,
+		       (int)RAFTPB__MESSAGE_TYPE__MSG_READ_INDEX_RESP == (int)RAFT_MSG_READ_INDEX_RESP &&
+		       (int)RAFTPB__MESSAGE_TYPE__MSG_PROPOSE == (int)RAFT_MSG_PROPOSE,
 	       "raftpb.proto MessageType must number like enum raft_msg_type");
 _Static_assert((int)RAFTPB__ENTRY_TYPE__ENTRY_CONF == (int)RAFT_ENTRY_CONF &&
 		       (int)RAFTPB__ENTRY_TYPE__ENTRY_NOOP == (int)RAFT_ENTRY_NOOP,

@@ -77,6 +77,9 @@ void raft_free(struct raft *r)
 	free(r->pool);
 	free(r->reads);
 	free(r->snap_data);
+	for (size_t i = 0; i < r->n_fwd; i++)
+		free(r->fwd[i]);
+	free(r->fwd);
 	free(r);
 }
 
@@ -227,7 +230,8 @@ static bool msg_valid(const struct raft *r, const struct raft_msg *m)
 		return false;
 	if (m->from == RAFT_NONE || m->from == r->id || m->to != r->id)
 		return false;
-	if (m->n_entries && (!m->entries || m->type != RAFT_MSG_APPEND))
+	if (m->n_entries &&
+	    (!m->entries || (m->type != RAFT_MSG_APPEND && m->type != RAFT_MSG_PROPOSE)))
 		return false;
 	if (m->snap.conf.n > RAFT_MAX_MEMBERS)
 		return false;
@@ -236,10 +240,71 @@ static bool msg_valid(const struct raft *r, const struct raft_msg *m)
 	return true;
 }
 
+/* A follower's forwarded proposals (etcd's MsgProp stepped on the leader): terms do not
+ * matter, only whether we lead now. Dropped otherwise; the proposer times out. */
+static int handle_propose(struct raft *r, const struct raft_msg *m)
+{
+	if (r->role != RAFT_LEADER || r->transferee != RAFT_NONE)
+		return 0;
+	for (size_t i = 0; i < m->n_entries; i++) {
+		const struct raft_entry *e = &m->entries[i];
+		if (e->type != RAFT_ENTRY_NORMAL || e->len > RAFT_MAX_PROPOSAL ||
+		    (e->len && !e->data))
+			continue; /* membership changes are never forwarded */
+		if (raft_append_local(r, RAFT_ENTRY_NORMAL, e->data, e->len))
+			break;
+		r->bcast_pending = true;
+	}
+	return 0;
+}
+
+/* Forward one proposal to the leader as a RAFT_MSG_PROPOSE carrying a pool entry. */
+static int forward_propose(struct raft *r, const void *data, size_t len)
+{
+	/* Proposals made between two Readys share one message (batching, as APPENDs). */
+	struct raft_msg *last = r->n_msgs ? &r->msgs[r->n_msgs - 1] : NULL;
+	bool extend = last && last->type == RAFT_MSG_PROPOSE && last->to == r->lead &&
+		      last->pool_off != UINT32_MAX &&
+		      last->pool_off + last->n_entries == r->n_pool && last->n_entries < 256;
+	struct raft_msg *m = extend ? last : raft_out(r, RAFT_MSG_PROPOSE, r->lead);
+	if (!m)
+		return -ENOMEM;
+	size_t msg_pos = (size_t)(m - r->msgs);
+	uint8_t *copy = NULL;
+	if (len) {
+		/* Pool entries point into the log elsewhere; a proposal has no log slot, so
+		 * the copy lives in the forward arena, freed at raft_advance. */
+		copy = malloc(len);
+		if (!copy) {
+			if (!extend)
+				r->n_msgs--;
+			return -ENOMEM;
+		}
+		memcpy(copy, data, len);
+	}
+	if (grow((void **)&r->pool, &r->cap_pool, r->n_pool + 1, sizeof(*r->pool)) ||
+	    grow((void **)&r->fwd, &r->cap_fwd, r->n_fwd + 1, sizeof(*r->fwd))) {
+		free(copy);
+		if (!extend)
+			r->n_msgs--;
+		return -ENOMEM;
+	}
+	r->fwd[r->n_fwd++] = copy;
+	m = &r->msgs[msg_pos];
+	m->term = 0;
+	if (!extend)
+		m->pool_off = (uint32_t)r->n_pool;
+	r->pool[r->n_pool++] = (struct raft_entry){ 0, 0, RAFT_ENTRY_NORMAL, copy, len };
+	m->n_entries++;
+	return 0;
+}
+
 int raft_step(struct raft *r, const struct raft_msg *m)
 {
 	if (!m || !msg_valid(r, m))
 		return -EINVAL;
+	if (m->type == RAFT_MSG_PROPOSE)
+		return handle_propose(r, m);
 	bool vote_req = m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE;
 	if (m->term > r->term) {
 		if (vote_req && !m->transfer && raft_in_lease(r)) {
@@ -346,12 +411,17 @@ void raft_tick(struct raft *r)
 
 int raft_propose(struct raft *r, const void *data, size_t len, uint64_t *index)
 {
+	if (len > RAFT_MAX_PROPOSAL || (len && !data))
+		return -EINVAL;
+	if (r->role == RAFT_FOLLOWER && r->lead != RAFT_NONE) {
+		if (index)
+			*index = 0;
+		return forward_propose(r, data, len);
+	}
 	if (r->role != RAFT_LEADER)
 		return -EPERM;
 	if (r->transferee != RAFT_NONE)
 		return -EBUSY; /* etcd: ErrProposalDropped during a transfer */
-	if (len > RAFT_MAX_PROPOSAL || (len && !data))
-		return -EINVAL;
 	int rc = raft_append_local(r, RAFT_ENTRY_NORMAL, data, len);
 	if (rc)
 		return rc;
@@ -468,6 +538,9 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
 	r->n_msgs = 0;
 	r->n_pool = 0;
 	r->n_reads = 0;
+	for (size_t i = 0; i < r->n_fwd; i++)
+		free(r->fwd[i]);
+	r->n_fwd = 0;
 	raft_log_free_garbage(&r->log);
 }
 
@@ -482,6 +555,16 @@ uint64_t raft_applied_index(const struct raft *r) { return r->applied; }
 uint64_t raft_last_index(const struct raft *r) { return raft_log_last_index(&r->log); }
 uint64_t raft_first_index(const struct raft *r) { return raft_log_first_index(&r->log); }
 const struct raft_conf *raft_configuration(const struct raft *r) { return &r->conf; }
+
+uint64_t raft_match_index(const struct raft *r, uint64_t id)
+{
+	if (r->role != RAFT_LEADER)
+		return 0;
+	for (size_t i = 0; i < RAFT_MAX_MEMBERS; i++)
+		if (r->prs[i].id == id && id != RAFT_NONE)
+			return r->prs[i].match;
+	return 0;
+}
 const struct raft_snapshot_meta *raft_last_snapshot(const struct raft *r) { return &r->own_snap; }
 
 const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index)
@@ -515,6 +598,7 @@ const char *raft_msg_type_name(int type)
 		[RAFT_MSG_TIMEOUT_NOW] = "TimeoutNow",
 		[RAFT_MSG_READ_INDEX] = "ReadIndex",
 		[RAFT_MSG_READ_INDEX_RESP] = "ReadIndexResp",
+		[RAFT_MSG_PROPOSE] = "Propose",
 	};
 	if (type < RAFT_MSG_PREVOTE || type > RAFT_MSG_TYPE_MAX)
 		return "unknown";

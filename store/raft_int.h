@@ -60,6 +60,8 @@ struct raft {
 	size_t n_pool, cap_pool;
 	struct raft_read_state *reads;
 	size_t n_reads, cap_reads;
+	uint8_t **fwd; /* copies of forwarded proposals' data (freed by raft_advance) */
+	size_t n_fwd, cap_fwd;
 	bool has_snap;
 	struct raft_snapshot_meta snap;
 	uint8_t *snap_data;

@@ -72,6 +72,12 @@ UNARY(u_defrag, kv_defragment, Kvpb__DefragmentRequest, Kvpb__DefragmentResponse
 UNARY(u_alarm, kv_alarm, Kvpb__AlarmRequest, Kvpb__AlarmResponse)
 UNARY(u_hash, kv_hash, Kvpb__HashRequest, Kvpb__HashResponse)
 UNARY(u_members, kv_member_list, Kvpb__MemberListRequest, Kvpb__MemberListResponse)
+UNARY(u_member_add, kv_member_add, Kvpb__MemberAddRequest, Kvpb__MemberAddResponse)
+UNARY(u_member_remove, kv_member_remove, Kvpb__MemberRemoveRequest, Kvpb__MemberRemoveResponse)
+UNARY(u_member_update, kv_member_update, Kvpb__MemberUpdateRequest, Kvpb__MemberUpdateResponse)
+UNARY(u_member_promote, kv_member_promote, Kvpb__MemberPromoteRequest,
+      Kvpb__MemberPromoteResponse)
+UNARY(u_move_leader, kv_move_leader, Kvpb__MoveLeaderRequest, Kvpb__MoveLeaderResponse)
 
 struct route {
 	const char *path; /* after the /v3/ or /v3beta/ prefix */
@@ -119,6 +125,16 @@ static const struct route routes[] = {
 	  MET_SNAPSHOT, false },
 	{ "cluster/member/list", RK_UNARY, &kvpb__member_list_request__descriptor, u_members,
 	  MET_MEMBER_LIST, false },
+	{ "cluster/member/add", RK_UNARY, &kvpb__member_add_request__descriptor, u_member_add,
+	  MET_MEMBER_ADD, false },
+	{ "cluster/member/remove", RK_UNARY, &kvpb__member_remove_request__descriptor,
+	  u_member_remove, MET_MEMBER_REMOVE, false },
+	{ "cluster/member/update", RK_UNARY, &kvpb__member_update_request__descriptor,
+	  u_member_update, MET_MEMBER_UPDATE, false },
+	{ "cluster/member/promote", RK_UNARY, &kvpb__member_promote_request__descriptor,
+	  u_member_promote, MET_MEMBER_PROMOTE, false },
+	{ "maintenance/transfer-leadership", RK_UNARY, &kvpb__move_leader_request__descriptor,
+	  u_move_leader, MET_MOVE_LEADER, false },
 };
 
 enum resp_type {
@@ -590,7 +606,8 @@ static void process_health(struct req *r)
 	/* etcd 3.4's /health: false while any alarm is raised (or without a leader). */
 	Kvpb__AlarmRequest aq = KVPB__ALARM_REQUEST__INIT;
 	Kvpb__AlarmResponse *ar = NULL;
-	bool ok = kv_alarm(r->srv->kv, &aq, &ar) == 0 && ar && ar->n_alarms == 0;
+	bool ok = kv_alarm(r->srv->kv, &aq, &ar) == 0 && ar && ar->n_alarms == 0 &&
+		  kv_leader(r->srv->kv) != 0;
 	if (ar)
 		kvpb__alarm_response__free_unpacked(ar, NULL);
 	if (ok)

@@ -142,6 +142,13 @@ int64_t snapshot_write_fd(int fd, const struct mvcc *s, const struct lessor *l,
 	}
 	mvcc_each_key(s, write_key, &w);
 	lessor_each(l, write_lease, &w);
+	if (m->raft_len || m->term) {
+		w8(&w, 'R');
+		w64(&w, m->term);
+		w32(&w, (uint32_t)m->raft_len);
+		if (m->raft_len)
+			wput(&w, m->raft, m->raft_len);
+	}
 	w8(&w, 'E');
 	wflush(&w);
 	if (!w.err) {
@@ -312,6 +319,20 @@ static int parse(struct rbuf *r, struct mvcc *s, struct lessor *l, struct snap_m
 			return KV_ECORRUPT;
 		if (tag == 'E')
 			break;
+		if (tag == 'R') {
+			m->term = r64(r);
+			uint32_t len = r32(r);
+			const uint8_t *blob = take(r, len);
+			if (r->bad || m->raft)
+				return KV_ECORRUPT;
+			m->raft = malloc(len ? len : 1);
+			if (!m->raft)
+				return -ENOMEM;
+			if (len)
+				memcpy(m->raft, blob, len);
+			m->raft_len = len;
+			continue;
+		}
 		if (tag == 'L') {
 			int64_t id = (int64_t)r64(r), ttl = (int64_t)r64(r);
 			if (r->bad || ttl < 0 || ttl > LEASE_MAX_TTL)
@@ -404,6 +425,9 @@ int snapshot_load(const char *path, struct mvcc *s, struct lessor *l, struct sna
 		free(m->alarms);
 		m->alarms = NULL;
 		m->nalarms = 0;
+		free(m->raft);
+		m->raft = NULL;
+		m->raft_len = 0;
 	}
 	return rc;
 }

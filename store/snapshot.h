@@ -6,7 +6,8 @@
  *   "KCSNAP01" | u64 index | i64 rev | i64 compact_rev | u32 nalarms | alarms (u64 member,
  *   u32 type)... | then records: 'K' u32 klen key u32 nrevs {i64 main u32 sub u8 tomb
  *   i64 create i64 version i64 lease u32 vlen value}... (oldest first) | 'L' i64 id i64 ttl
- *   | 'E' | u32 crc32c of everything before.
+ *   | 'R' u64 term u32 len blob (optional, see snap_meta) | 'E' | u32 crc32c of everything
+ *   before.
  * Files in the data dir are <dir>/<index:016x>.snap, written to a .tmp, fsync'd, renamed
  * and the directory fsync'd (etcd's snapshotter does the same); older ones are removed. */
 #ifndef KUBEC_STORE_SNAPSHOT_H
@@ -27,6 +28,13 @@ struct snap_meta {
 	uint64_t index;
 	struct snap_alarm *alarms;  /* snapshot_load: malloc'd, caller frees */
 	size_t nalarms;
+	/* Raft part (optional 'R' record: u64 term | u32 len | blob, before 'E'): the term
+	 * of the entry at index and an opaque blob (kv.c: configuration + member list).
+	 * snapshot_load: raft malloc'd (caller frees), NULL when the file has none (a
+	 * snapshot written before Raft, or by `snapshot save` of an older build). */
+	uint64_t term;
+	uint8_t *raft;
+	size_t raft_len;
 };
 
 /* Serialise to fd. Returns bytes written or negative. Borrowed arguments. */

@@ -116,6 +116,13 @@ void wal_encode(uint8_t *out, uint64_t index, const uint8_t *payload, size_t len
 	memcpy(out + WAL_HDR, payload, len);
 }
 
+void wal_frame_inplace(uint8_t *out, uint64_t index, size_t len)
+{
+	put32(out, (uint32_t)len);
+	put32(out + 4, record_crc(index, out + WAL_HDR, len));
+	put64(out + 8, index);
+}
+
 /* ---- segments ---- */
 
 static char *seg_path(const struct wal *w, const struct wal_seg *s)

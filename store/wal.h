@@ -4,7 +4,8 @@
  * the segment size like etcd's 64 MB WAL files; the zero-filled tail marks the end.
  * A record is
  *     u32 len | u32 crc32c(index || payload) | u64 index | payload[len]     (little endian)
- * with indexes consecutive from 1. Payloads are packed kvpb.InternalRequest messages.
+ * with indexes consecutive from 1 (a record sequence number; raft_wal.h defines the typed
+ * records kube-store stores in the payloads: raft entries, hard states, markers).
  *
  * Recovery (wal_open), as etcd's wal.ReadAll + repair: a bad record (bad CRC, bad index,
  * impossible length, cut short) at the end of the last segment, with nothing valid after
@@ -52,6 +53,8 @@ void wal_close(struct wal *w);
 static inline size_t wal_record_size(size_t len) { return WAL_HDR + len; }
 /* Frame payload as record `index` into out (wal_record_size(len) bytes). */
 void wal_encode(uint8_t *out, uint64_t index, const uint8_t *payload, size_t len);
+/* Frame a payload already placed at out + WAL_HDR (len bytes) as record `index`. */
+void wal_frame_inplace(uint8_t *out, uint64_t index, size_t len);
 /* Write already-framed records (buf, covering indexes first..last) at the end of the log,
  * rotating to a new segment first if they do not fit. Not durable until wal_sync. */
 int wal_write(struct wal *w, const uint8_t *buf, size_t len, uint64_t first, uint64_t last);

@@ -43,7 +43,7 @@ static void header(const struct watchhub *h, Kvpb__ResponseHeader *hd, int64_t r
 	hd->cluster_id = h->cluster_id;
 	hd->member_id = h->member_id;
 	hd->revision = rev;
-	hd->raft_term = h->raft_term;
+	hd->raft_term = atomic_load(&h->raft_term);
 }
 
 static int ensure(struct watchhub *h, size_t n)
@@ -240,7 +240,7 @@ int watchhub_init(struct watchhub *h, const struct mvcc *s, pthread_rwlock_t *lo
 	h->progress_ns = progress_ns;
 	h->cluster_id = cluster_id;
 	h->member_id = member_id;
-	h->raft_term = raft_term;
+	atomic_store(&h->raft_term, raft_term);
 	h->notified_rev = s->rev;
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -438,4 +438,21 @@ size_t watchhub_count(struct watchhub *h)
 		n++;
 	pthread_mutex_unlock(&h->mu);
 	return n;
+}
+
+void watchhub_reset(struct watchhub *h, int64_t rev)
+{
+	pthread_mutex_lock(&h->mu);
+	for (struct kv_watch *w = h->head; w; w = w->next)
+		if (!w->dead)
+			w->synced = false;
+	h->notified_rev = rev;
+	h->kick = true;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+void watchhub_set_term(struct watchhub *h, uint64_t term)
+{
+	atomic_store(&h->raft_term, term);
 }

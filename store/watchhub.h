@@ -16,6 +16,7 @@
 #define KUBEC_STORE_WATCHHUB_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -34,7 +35,8 @@ struct watchhub {
 	pthread_rwlock_t *lock;   /* the engine's state lock; borrowed */
 	kc_clock_t *clock;
 	int64_t progress_ns;
-	uint64_t cluster_id, member_id, raft_term;
+	uint64_t cluster_id, member_id;
+	_Atomic uint64_t raft_term; /* updated by the raft thread (watchhub_set_term) */
 	/* scratch for building messages (guarded by mu) */
 	Kvpb__Event *evs;
 	Kvpb__Event **evp;
@@ -56,6 +58,13 @@ void watchhub_resume(struct watchhub *h, struct kv_watch *w);
 int watchhub_progress(struct watchhub *h, struct kv_watch *const *ws, size_t n, int64_t *rev);
 /* Revisions (h->notified_rev, to] were applied: feed synced watchers. */
 void watchhub_notify(struct watchhub *h, int64_t to);
+/* The Raft term stamped on headers from now on (any thread). */
+void watchhub_set_term(struct watchhub *h, uint64_t term);
+/* The whole state was replaced (a snapshot installed from the Raft leader): every watcher
+ * becomes unsynced and is resent from the new history (canceled with compact_revision if
+ * what it needs is compacted there), as etcd's watchableStore.Restore. Call without the
+ * state lock. */
+void watchhub_reset(struct watchhub *h, int64_t rev);
 /* Number of watchers (metrics). */
 size_t watchhub_count(struct watchhub *h);
 

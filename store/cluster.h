@@ -1,0 +1,67 @@
+/* Cluster membership metadata: who the members are (id, name, peer and client URLs,
+ * learner), how bootstrap ids are derived, and the binary form kept in snapshots and the
+ * WAL. Mirrors etcd's etcdserver/api/membership (member.go, cluster.go).
+ *
+ * Ids as etcd 3.4 derives them, so every bootstrap member agrees without talking:
+ *   member id  = big-endian first 8 bytes of sha1(sorted peer URLs joined + cluster token
+ *                [+ unix seconds for a runtime `member add`])
+ *   cluster id = big-endian first 8 bytes of sha1(sorted member ids, 8 bytes big-endian each)
+ *
+ * Ownership: cluster_members owns every string it holds; functions taking a const pointer
+ * borrow it for the call. */
+#ifndef KUBEC_STORE_CLUSTER_H
+#define KUBEC_STORE_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cluster_member {
+	uint64_t id;
+	char *name;              /* "" until the member has published it */
+	char **peer_urls;
+	size_t n_peer;
+	char **client_urls;
+	size_t n_client;
+	bool learner;
+};
+
+struct cluster_members {
+	struct cluster_member *v;
+	size_t n;
+};
+
+/* etcd's computeMemberId. now_unix 0 = bootstrap (no time component). */
+uint64_t cluster_member_id(const char *const *peer_urls, size_t n, const char *token,
+			   int64_t now_unix);
+/* etcd's RaftCluster.genID over ids (any order; sorted internally). */
+uint64_t cluster_gen_id(const uint64_t *ids, size_t n);
+
+/* Parse --initial-cluster ("n1=http://a:2380,n2=http://b:2380"; a name may repeat to give
+ * a member several URLs) into out (ids derived with token, sorted by id). On error a
+ * message is written to err and -EINVAL returned. */
+int cluster_parse_initial(const char *initial, const char *token, struct cluster_members *out,
+			  char *err, size_t errlen);
+
+void cluster_members_free(struct cluster_members *m);
+/* Deep copy; 0 or -ENOMEM. */
+int cluster_members_copy(struct cluster_members *dst, const struct cluster_members *src);
+struct cluster_member *cluster_find(const struct cluster_members *m, uint64_t id);
+/* Add a member (strings copied), kept sorted by id. -EEXIST, -ENOMEM. */
+int cluster_add(struct cluster_members *m, uint64_t id, const char *name,
+		const char *const *peer, size_t n_peer, const char *const *client,
+		size_t n_client, bool learner);
+/* Remove by id; -ENOENT. */
+int cluster_remove(struct cluster_members *m, uint64_t id);
+/* Replace a string vector (copied). 0 or -ENOMEM. */
+int cluster_set_urls(char ***v, size_t *n, const char *const *urls, size_t nurls);
+/* Is url among any member's peer URLs (except member `except`)? */
+bool cluster_peer_url_used(const struct cluster_members *m, const char *url, uint64_t except);
+
+/* Binary form (little endian): u32 n, then per member u64 id, u8 learner, str name,
+ * u32 npeer, strs, u32 nclient, strs; str = u32 len + bytes. */
+int cluster_encode(const struct cluster_members *m, uint8_t **out, size_t *len);
+/* -EINVAL (KC-style parse failure) for malformed bytes, -ENOMEM. */
+int cluster_decode(const uint8_t *b, size_t len, struct cluster_members *out);
+
+#endif
