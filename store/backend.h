@@ -148,7 +148,7 @@ void backend_free_resp(Kvpb__InternalRequest__RequestCase c, void *resp);
 /* Snapshot blob of the raft part (conf + members); caller frees. Lock held. */
 int backend_raft_blob(struct kv *kv, const struct raft_conf *conf, uint8_t **out, size_t *len);
 /* A command for the raft thread (member changes, leader transfer); waits for the result. */
-enum kv_cmd_type { KV_CMD_CONF = 1, KV_CMD_TRANSFER };
+enum kv_cmd_type { KV_CMD_CONF = 1, KV_CMD_TRANSFER, KV_CMD_LEARNER_READY };
 int backend_raft_cmd(struct kv *kv, enum kv_cmd_type type, int cc, uint64_t id);
 /* Background thread body (backend_bg.c): lease expiry and auto-compaction. */
 void *backend_bg_main(void *arg);

@@ -448,19 +448,30 @@ int kv_member_promote(struct kv *kv, const Kvpb__MemberPromoteRequest *req,
 		return -EINVAL;
 	pthread_rwlock_rdlock(&kv->lock);
 	const struct cluster_member *cm = cluster_find(&kv->members, req->id);
-	bool found = cm != NULL, learner = cm && cm->learner;
+	bool found = cm != NULL, learner = cm && cm->learner, started = cm && cm->name[0];
 	Kvpb__Member m = KVPB__MEMBER__INIT;
 	m.id = req->id;
 	m.name = "";
 	pthread_rwlock_unlock(&kv->lock);
 	if (!found)
 		return KV_EMEMBERNOTFOUND;
+	/* etcd checks readiness before learner-ness (mayPromoteMember, then the conf
+	 * change's validation). The leader knows each member's match index; a follower
+	 * (etcd forwards the request to the leader) judges by whether the member has
+	 * started and published itself: one that never did cannot be in sync. */
+	int rc;
+	if (atomic_load(&kv->r_leader))
+		rc = backend_raft_cmd(kv, KV_CMD_LEARNER_READY, 0, req->id);
+	else
+		rc = started ? 0 : KV_ELEARNERNOTREADY;
+	if (rc)
+		return rc;
 	if (!learner)
 		return KV_EMEMBERNOTLEARNER;
 	Kvpb__InternalRequest ir = KVPB__INTERNAL_REQUEST__INIT;
 	ir.request_case = KVPB__INTERNAL_REQUEST__REQUEST_MEMBER_ADD;
 	ir.member_add = &m; /* the same id added again as a voter: promote */
-	int rc = backend_propose(kv, &ir, NULL);
+	rc = backend_propose(kv, &ir, NULL);
 	if (rc)
 		return rc;
 	Kvpb__MemberPromoteResponse *r = malloc(sizeof(*r));
@@ -486,11 +497,14 @@ int kv_move_leader(struct kv *kv, const Kvpb__MoveLeaderRequest *req,
 		return KV_ENOTLEADER;
 	pthread_rwlock_rdlock(&kv->lock);
 	const struct cluster_member *cm = cluster_find(&kv->members, req->targetid);
-	bool ok = cm && !cm->learner && cm->id != kv->member_id;
+	bool ok = cm && !cm->learner;
 	pthread_rwlock_unlock(&kv->lock);
 	if (!ok)
 		return KV_EBADLEADERTRANSFEREE;
-	int rc = backend_raft_cmd(kv, KV_CMD_TRANSFER, 0, req->targetid);
+	/* etcd's MoveLeader to the current leader is a successful no-op (the transfer
+	 * loop finds the lead already equal to the transferee). */
+	int rc = req->targetid == kv->member_id ? 0
+						 : backend_raft_cmd(kv, KV_CMD_TRANSFER, 0, req->targetid);
 	if (rc)
 		return rc;
 	Kvpb__MoveLeaderResponse *r = malloc(sizeof(*r));

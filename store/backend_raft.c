@@ -390,6 +390,20 @@ static void cmd_start(struct kv *kv, struct kv_cmd *c)
 	c->deadline = mono(kv) + (c->type == KV_CMD_TRANSFER ? 2 * kv->election_ns
 							       : kv->req_timeout_ns);
 	int rc;
+	if (c->type == KV_CMD_LEARNER_READY) {
+		/* etcd's isLearnerReady: the member's match index must be within 90 % of the
+		 * leader's (readyPercent); a member the leader has no progress for passes. */
+		if (raft_role(kv->raft) != RAFT_LEADER) {
+			c->err = KV_ENOTLEADER;
+		} else {
+			uint64_t lead = raft_last_index(kv->raft);
+			bool known = raft_conf_find(raft_configuration(kv->raft), c->id) >= 0;
+			uint64_t match = raft_match_index(kv->raft, c->id);
+			c->err = known && (double)match < (double)lead * 0.9 ? KV_ELEARNERNOTREADY : 0;
+		}
+		sem_post(&c->done);
+		return;
+	}
 	if (c->type == KV_CMD_TRANSFER) {
 		if (c->id == 0) {
 			/* etcd's TransferLeadershipOnShutdown picks the most caught-up voter

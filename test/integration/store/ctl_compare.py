@@ -56,6 +56,11 @@ def mask_json(v, prefix):
                 out[k] = "<masked>" if k != "version" or not isinstance(x, int) else x
                 continue
             out[k] = mask_json(x, prefix)
+        if "raftIndex" in v:
+            # A status: etcd's dbSize is bbolt's file size (never 0); kube-store's is the
+            # bytes of stored revisions, 0 (so omitted, proto3) for an empty store.
+            out.setdefault("dbSize", "<masked>")
+            out.setdefault("dbSizeInUse", "<masked>")
         return out
     if isinstance(v, list):
         return [mask_json(x, prefix) for x in v]
