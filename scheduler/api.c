@@ -77,9 +77,19 @@ static void event(sched_api *base, const sched_pod *pod, const char *type, const
 	sched_client_api *a = (sched_client_api *)base;
 	if (!a->rec)
 		return;
-	cJSON *ref = kc_event_object_ref(pod->obj, "v1", "Pod", NULL);
-	if (!ref)
+	/* the ObjectReference reference.GetReference makes (the pod object itself is not
+	 * kept, types.h) */
+	cJSON *ref = cJSON_CreateObject();
+	if (!ref || !cJSON_AddStringToObject(ref, "kind", "Pod") ||
+	    !cJSON_AddStringToObject(ref, "namespace", pod->ns) ||
+	    !cJSON_AddStringToObject(ref, "name", pod->name) ||
+	    (*pod->uid && !cJSON_AddStringToObject(ref, "uid", pod->uid)) ||
+	    !cJSON_AddStringToObject(ref, "apiVersion", "v1") ||
+	    (*pod->resource_version &&
+	     !cJSON_AddStringToObject(ref, "resourceVersion", pod->resource_version))) {
+		cJSON_Delete(ref);
 		return;
+	}
 	int rc = kc_event_record(a->rec, ref, type, reason, "%s", message);
 	if (rc != 0)
 		kc_log_v(2, "pod %s: event %s dropped: %s", pod->key, reason, kc_strerror(rc));

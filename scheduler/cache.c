@@ -42,6 +42,15 @@ void sched_cache_unlock(sched_cache *c)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* Add (sign 1) or take out (-1) a node info's share of the cluster totals: called around
+ * every change of a node info. */
+static void account(sched_cache *c, const sched_node_info *ni, int sign)
+{
+	c->affinity_pods += sign * ni->naffinity;
+	c->anti_pods += sign * ni->nanti;
+	c->nodes_with_images += sign * (ni->nimages > 0);
+}
+
 static int find_node(sched_cache *c, const char *name)
 {
 	return sched_strmap_get(&c->node_idx, name);
@@ -62,7 +71,9 @@ int sched_cache_upsert_node(sched_cache *c, const cJSON *node)
 	if (i >= 0) {
 		/* drop the key before the object holding it is replaced */
 		sched_strmap_del(&c->node_idx, c->nodes[i]->name);
+		account(c, c->nodes[i], -1);
 		rc = sched_node_info_set_node(c->nodes[i], node, err, sizeof(err));
+		account(c, c->nodes[i], 1);
 		/* the name now lives in the new object */
 		if (sched_strmap_put(&c->node_idx, c->nodes[i]->name, i) != 0)
 			rc = -ENOMEM;
@@ -88,8 +99,9 @@ int sched_cache_upsert_node(sched_cache *c, const cJSON *node)
 			c->nodes[c->nnodes++] = ni;
 			/* attach pods that arrived before their node */
 			for (int p = 0; p < c->npods; p++)
-				if (strcmp(c->pods[p].node, ni->name) == 0)
+				if (strcmp(c->pods[p].pod->node_name, ni->name) == 0)
 					sched_node_info_add_pod(ni, c->pods[p].pod);
+			account(c, ni, 1);
 		}
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -104,6 +116,7 @@ void sched_cache_remove_node(sched_cache *c, const char *name)
 	int i = find_node(c, name);
 	if (i >= 0) {
 		sched_strmap_del(&c->node_idx, name);
+		account(c, c->nodes[i], -1);
 		sched_node_info_free(c->nodes[i]);
 		c->nodes[i] = c->nodes[--c->nnodes];
 		if (i < c->nnodes)
@@ -114,9 +127,12 @@ void sched_cache_remove_node(sched_cache *c, const char *name)
 
 static void detach(sched_cache *c, int pi)
 {
-	int ni = find_node(c, c->pods[pi].node);
-	if (ni >= 0)
+	int ni = find_node(c, c->pods[pi].pod->node_name);
+	if (ni >= 0) {
+		account(c, c->nodes[ni], -1);
 		sched_node_info_remove_pod(c->nodes[ni], c->pods[pi].pod->key);
+		account(c, c->nodes[ni], 1);
+	}
 }
 
 static int insert_pod_locked(sched_cache *c, sched_pod *p, const char *node, bool assumed)
@@ -149,11 +165,13 @@ static int insert_pod_locked(sched_cache *c, sched_pod *p, const char *node, boo
 	}
 	c->pods[i].pod = p;
 	c->pods[i].assumed = assumed;
-	snprintf(c->pods[i].node, sizeof(c->pods[i].node), "%s", node);
 	int ni = find_node(c, node);
-	if (ni >= 0)
-		return sched_node_info_add_pod(c->nodes[ni], p);
-	return 0;
+	if (ni < 0)
+		return 0;
+	account(c, c->nodes[ni], -1);
+	int rc = sched_node_info_add_pod(c->nodes[ni], p);
+	account(c, c->nodes[ni], 1);
+	return rc;
 }
 
 static void remove_pod_locked(sched_cache *c, int i)
@@ -193,9 +211,8 @@ void sched_cache_remove_pod(sched_cache *c, const char *key)
 
 int sched_cache_assume_locked(sched_cache *c, const sched_pod *pod, const char *node)
 {
-	char err[256];
 	sched_pod *p = NULL;
-	int rc = sched_pod_new(pod->obj, &p, err, sizeof(err));
+	int rc = sched_pod_dup(pod, node, &p);
 	if (rc)
 		return rc;
 	return insert_pod_locked(c, p, node, true);

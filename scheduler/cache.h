@@ -17,8 +17,7 @@
 #include "types.h"
 
 typedef struct sched_cache_pod {
-	sched_pod *pod;
-	char node[256];
+	sched_pod *pod; /* its node_name is the node it is accounted on */
 	bool assumed;
 } sched_cache_pod;
 
@@ -30,6 +29,13 @@ typedef struct sched_cache {
 	int npods, cappods;
 	sched_strmap node_idx; /* name -> index in nodes */
 	sched_strmap pod_idx;  /* "ns/name" -> index in pods */
+	/* cluster-wide totals over the node infos, kept as they change, so that a cycle can
+	 * skip whole-cluster passes that cannot find anything (upstream's snapshot keeps
+	 * HavePodsWithAffinityNodeInfoList / HavePodsWithRequiredAntiAffinityNodeInfoList and
+	 * imageStates for the same reason) */
+	int affinity_pods;     /* accounted pods with pod (anti-)affinity */
+	int anti_pods;         /* ... with required anti-affinity */
+	int nodes_with_images; /* nodes reporting status.images */
 } sched_cache;
 
 void sched_cache_init(sched_cache *c);

@@ -213,21 +213,17 @@ static void collect_plugins(sched_result *res, const sched_status *st, int n);
 
 /* prioritizeNodes: every score plugin scores every feasible node, normalises to 0-100,
  * and the weighted sum is the node's score. */
-static int prioritize(sched_cycle *cy, sched_node_info **feasible, int n, int64_t *total)
+static int prioritize(sched_cycle *cy, sched_node_info **feasible, int n, int64_t *total,
+		      int64_t *scores)
 {
 	const sched_profile *prof = cy->profile;
-	int64_t *scores = calloc((size_t)(n ? n : 1), sizeof(*scores));
-	if (!scores)
-		return -ENOMEM;
 	memset(total, 0, (size_t)n * sizeof(*total));
 	for (int p = 0; p < prof->nscores; p++) {
 		const sched_plugin *pl = prof->scores[p];
 		if (pl->pre_score) {
 			int rc = pl->pre_score(cy, feasible, n, &cy->score_state[p]);
-			if (rc < 0) {
-				free(scores);
+			if (rc < 0)
 				return rc;
-			}
 		}
 		for (int i = 0; i < n; i++)
 			scores[i] = pl->score(cy, cy->score_state[p], feasible[i]);
@@ -242,7 +238,6 @@ static int prioritize(sched_cycle *cy, sched_node_info **feasible, int n, int64_
 			total[i] += s * prof->weights[p];
 		}
 	}
-	free(scores);
 	return 0;
 }
 
@@ -271,7 +266,15 @@ static int select_host(kc_clock_t *clock, const int64_t *total, int n)
 void sched_state_close(sched_state *s)
 {
 	free(s->statuses);
+	free(s->feasible);
+	free(s->total);
+	free(s->scores);
+	free(s->feasible_idx);
 	s->statuses = NULL;
+	s->feasible = NULL;
+	s->total = NULL;
+	s->scores = NULL;
+	s->feasible_idx = NULL;
 	s->cap = 0;
 }
 
@@ -297,21 +300,38 @@ int sched_schedule_pod(sched_state *s, const sched_profile *prof, const sched_po
 	cy.nnominated = s->nominated ? s->nnominated : 0;
 	cy.pdbs = s->pdbs;
 	cy.npdbs = s->pdbs ? s->npdbs : 0;
+	cy.counts_known = s->counts_known;
+	cy.affinity_pods = s->affinity_pods;
+	cy.anti_pods = s->anti_pods;
+	cy.nodes_with_images = s->nodes_with_images;
 
 	if (s->cap < nnodes) {
+		/* grown together: the cycle itself allocates nothing per node */
 		sched_status *nb = realloc(s->statuses, (size_t)nnodes * sizeof(*nb));
-		if (!nb)
+		if (nb)
+			s->statuses = nb;
+		sched_node_info **nf = nb ? realloc(s->feasible, (size_t)nnodes * sizeof(*nf)) : NULL;
+		if (nf)
+			s->feasible = nf;
+		int64_t *nt = nf ? realloc(s->total, (size_t)nnodes * sizeof(*nt)) : NULL;
+		if (nt)
+			s->total = nt;
+		int64_t *ns = nt ? realloc(s->scores, (size_t)nnodes * sizeof(*ns)) : NULL;
+		if (ns)
+			s->scores = ns;
+		int *ni = ns ? realloc(s->feasible_idx, (size_t)nnodes * sizeof(*ni)) : NULL;
+		if (ni)
+			s->feasible_idx = ni;
+		if (!ni)
 			return -ENOMEM;
-		s->statuses = nb;
 		s->cap = nnodes;
 	}
 	sched_status *statuses = s->statuses;
-	sched_node_info **feasible = calloc((size_t)nnodes, sizeof(*feasible));
-	int64_t *total = calloc((size_t)nnodes, sizeof(*total));
-	int *feasible_idx = calloc((size_t)nnodes, sizeof(*feasible_idx));
-	int rc = -ENOMEM;
-	if (!statuses || !feasible || !total || !feasible_idx)
-		goto out;
+	sched_node_info **feasible = s->feasible;
+	int64_t *total = s->total;
+	int *feasible_idx = s->feasible_idx;
+	memset(total, 0, (size_t)nnodes * sizeof(*total));
+	int rc;
 
 	sched_status pst;
 	rc = sched_cycle_prefilter(&cy, &pst);
@@ -373,7 +393,7 @@ int sched_schedule_pod(sched_state *s, const sched_profile *prof, const sched_po
 	}
 	int chosen = 0;
 	if (nfeasible > 1) {
-		rc = prioritize(&cy, feasible, nfeasible, total);
+		rc = prioritize(&cy, feasible, nfeasible, total, s->scores);
 		if (rc < 0)
 			goto out;
 		chosen = select_host(s->clock, total, nfeasible);
@@ -383,9 +403,6 @@ int sched_schedule_pod(sched_state *s, const sched_profile *prof, const sched_po
 	rc = 0;
 out:
 	sched_cycle_close(&cy);
-	free(feasible);
-	free(total);
-	free(feasible_idx);
 	return rc;
 }
 

@@ -161,6 +161,10 @@ struct sched_cycle {
 	int nnominated;
 	const sched_pdb *pdbs;            /* borrowed from sched_state; may be NULL */
 	int npdbs;
+	/* cluster totals (sched_state), valid when counts_known: a plugin may skip a pass
+	 * over every node that cannot find anything */
+	bool counts_known;
+	int affinity_pods, anti_pods, nodes_with_images;
 };
 
 /* Run the profile's filters on one node (stopping at the first failure, as upstream's
@@ -207,6 +211,14 @@ typedef struct sched_state {
 	/* PodDisruptionBudgets for preemption (borrowed like nominated); NULL when none */
 	const sched_pdb *pdbs;
 	int npdbs;
+	/* the cache's cluster totals (sched_cache), when the caller knows them; false (the
+	 * zero value) makes plugins look at every node */
+	bool counts_known;
+	int affinity_pods, anti_pods, nodes_with_images;
+	/* per-node scratch of the cycle, reused (cap entries each) */
+	sched_node_info **feasible;
+	int64_t *total, *scores;
+	int *feasible_idx;
 } sched_state;
 
 /* Free the reusable buffers (the struct is caller-allocated; zero-initialise it). */

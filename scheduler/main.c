@@ -2,6 +2,7 @@
  * and node informers, the /healthz and /metrics endpoint, and (as the Lease leader when
  * leader election is on) the scheduling loop. */
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +26,8 @@
 #include "leader.h"
 #include "log.h"
 #include "scheduler.h"
+#include "serving.h"
+#include "transform.h"
 
 typedef struct daemon_state {
 	sched_scheduler sched;
@@ -77,11 +80,16 @@ static void *loop_main(void *arg)
 static void *flush_main(void *arg)
 {
 	daemon_state *d = arg;
+	unsigned ticks = 0;
 	while (!atomic_load(&d->stop)) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		for (int i = 0; i < 10 && !atomic_load(&d->stop); i++)
 			nanosleep(&ts, NULL);
 		sched_queue_flush(&d->sched.queue);
+		/* freed pods (bound, deleted) leave holes glibc keeps; return them now and
+		 * then, as the Go runtime's scavenger does */
+		if (++ticks % 5 == 0)
+			malloc_trim(0);
 	}
 	return NULL;
 }
@@ -120,7 +128,7 @@ static void on_new_leader(void *arg, const char *id)
 	kc_info("new leader elected: %s", id);
 }
 
-/* ---- /healthz and /metrics (plain HTTP: no serving certificate yet) ---- */
+/* ---- /healthz and /metrics (HTTPS as upstream; plain HTTP only with --insecure-serving) ---- */
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *ctype,
 			     char *body, bool owned)
 {
@@ -163,8 +171,13 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *
 
 int main(int argc, char **argv)
 {
+	/* glibc gives each thread that allocates its own 64 MB arena; the informer, binder
+	 * and HTTP threads would each keep one (mostly empty, but resident in pieces) */
+	mallopt(M_ARENA_MAX, 2);
 	const char *kubeconfig = "", *config_path = "", *bind_address = "0.0.0.0";
 	const char *master = "";
+	const char *tls_cert = "", *tls_key = "", *cert_dir = "";
+	bool insecure_serving = false;
 	int secure_port = 10259;
 	bool leader_elect = true;
 	const char *lock_ns = "", *lock_name = "";
@@ -185,8 +198,21 @@ int main(int argc, char **argv)
 		{ "bind-address", 0, KC_FLAG_STRING, &bind_address,
 		  "The IP address on which to listen for the --secure-port port" },
 		{ "secure-port", 0, KC_FLAG_INT, &secure_port,
-		  "The port on which to serve /healthz and /metrics (plain HTTP in kubec for now); "
-		  "0 disables it" },
+		  "The port on which to serve HTTPS (/healthz, /metrics; kubec does no "
+		  "authentication or authorization on them); 0 disables it" },
+		{ "tls-cert-file", 0, KC_FLAG_STRING, &tls_cert,
+		  "File containing the default x509 Certificate for HTTPS. If HTTPS serving is "
+		  "enabled, and --tls-cert-file and --tls-private-key-file are not provided, a "
+		  "self-signed certificate and key are generated for the public address and saved "
+		  "to the directory specified by --cert-dir" },
+		{ "tls-private-key-file", 0, KC_FLAG_STRING, &tls_key,
+		  "File containing the default x509 private key matching --tls-cert-file" },
+		{ "cert-dir", 0, KC_FLAG_STRING, &cert_dir,
+		  "The directory where the TLS certs are located. If --tls-cert-file and "
+		  "--tls-private-key-file are provided, this flag will be ignored" },
+		{ "insecure-serving", 0, KC_FLAG_BOOL, &insecure_serving,
+		  "kubec only: serve /healthz and /metrics over plain HTTP on --secure-port "
+		  "instead of HTTPS (upstream removed its insecure port in v1.24)" },
 		{ NULL, 0, 0, NULL, NULL },
 	};
 	kc_flagset fs = { .prog = "kube-scheduler",
@@ -260,15 +286,18 @@ int main(int argc, char **argv)
 	kc_informer *pods = NULL, *nodes = NULL;
 	kc_informer_opts po = { .path = "/api/v1/pods",
 				.field_selector = "status.phase!=Succeeded,status.phase!=Failed",
-				.name = "pods" };
-	kc_informer_opts no = { .path = "/api/v1/nodes", .name = "nodes" };
+				.name = "pods",
+				.transform = sched_transform_pod };
+	kc_informer_opts no = { .path = "/api/v1/nodes", .name = "nodes",
+				.transform = sched_transform_node };
 	kc_informer_handlers ph = { pod_add, pod_update, pod_delete, &D.sched };
 	kc_informer_handlers nh = { node_add, node_update, node_delete, &D.sched };
 	/* PodDisruptionBudgets for preemption; not waited for (an apiserver without
 	 * policy/v1 only means no PDB is respected) */
 	kc_informer *pdbs = NULL;
 	kc_informer_opts pdo = { .path = "/apis/policy/v1/poddisruptionbudgets",
-				 .name = "poddisruptionbudgets" };
+				 .name = "poddisruptionbudgets",
+				 .transform = sched_transform_strip_managed };
 	kc_informer_handlers pdh = { pdb_add, pdb_update, pdb_delete, &D.sched };
 	if (kc_informer_new(client, &po, &pods) || kc_informer_new(client, &no, &nodes) ||
 	    kc_informer_new(client, &pdo, &pdbs) || kc_informer_add_handlers(pods, &ph) ||
@@ -278,6 +307,7 @@ int main(int argc, char **argv)
 	}
 
 	struct MHD_Daemon *mhd = NULL;
+	char *serving_cert = NULL, *serving_key = NULL;
 	if (secure_port < 0 || secure_port > 65535) {
 		kc_error("--secure-port %d: must be between 0 and 65535", secure_port);
 		return 1;
@@ -291,15 +321,33 @@ int main(int argc, char **argv)
 			kc_error("--bind-address %s: not an IPv4 address", bind_address);
 			return 1;
 		}
-		mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)secure_port, NULL,
-				       NULL, on_http, &D, MHD_OPTION_SOCK_ADDR, &sa,
-				       MHD_OPTION_END);
+		if (insecure_serving) {
+			mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD,
+					       (uint16_t)secure_port, NULL, NULL, on_http, &D,
+					       MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
+		} else {
+			sched_serving_opts so = { .cert_file = tls_cert, .key_file = tls_key,
+						  .cert_dir = cert_dir, .bind_address = bind_address };
+			if ((rc = sched_serving_cert(&so, &serving_cert, &serving_key, err,
+						     sizeof(err))) != 0) {
+				kc_error("serving certificate: %s", err);
+				return 1;
+			}
+			mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS,
+					       (uint16_t)secure_port, NULL, NULL, on_http, &D,
+					       MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_HTTPS_MEM_KEY,
+					       serving_key, MHD_OPTION_HTTPS_MEM_CERT, serving_cert,
+					       MHD_OPTION_END);
+		}
 		if (!mhd) {
 			kc_error("failed to listen on %s:%d", bind_address, secure_port);
 			return 1;
 		}
-		kc_info("Serving insecurely on %s:%d (plain HTTP: /healthz, /metrics)", bind_address,
-			secure_port);
+		if (insecure_serving)
+			kc_info("Serving insecurely on %s:%d (plain HTTP: /healthz, /metrics)",
+				bind_address, secure_port);
+		else
+			kc_info("Serving securely on %s:%d", bind_address, secure_port);
 	}
 
 	kc_informer_start(pods);
@@ -317,6 +365,8 @@ int main(int argc, char **argv)
 	}
 	kc_info("caches synced: %d node(s), %d pod(s)", kc_informer_count(nodes),
 		kc_informer_count(pods));
+	/* the list pages and their parse trees are gone: give the pages back */
+	malloc_trim(0);
 
 	kc_leader_lock *lock = NULL;
 	if (cfg.leader_elect) {
@@ -360,6 +410,8 @@ int main(int argc, char **argv)
 	kc_informer_free(pdbs);
 	if (mhd)
 		MHD_stop_daemon(mhd);
+	free(serving_cert);
+	free(serving_key);
 	if (rec) {
 		kc_recorder_flush(rec, 2 * KC_NSEC_PER_SEC);
 		kc_recorder_free(rec);

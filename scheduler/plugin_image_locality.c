@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <stdio.h>
+
 #include "json.h"
 #include "framework.h"
 
@@ -14,7 +16,7 @@
 
 typedef struct il_state {
 	int nimages;
-	char (*names)[512];
+	const char **names; /* borrowed from the pod (sched_pod_image), valid for the cycle */
 	int *num_nodes; /* nodes (of all, not only feasible) holding each image */
 	int ncontainers;
 } il_state;
@@ -36,9 +38,8 @@ static int pre_score(sched_cycle *cy, sched_node_info **nodes, int n, void **sta
 	il_state *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	const cJSON *spec = kc_json_get(cy->pod->obj, "spec");
-	int total = cJSON_GetArraySize(kc_json_get(spec, "initContainers")) +
-		    cJSON_GetArraySize(kc_json_get(spec, "containers"));
+	const sched_pod *pod = cy->pod;
+	int total = pod->ncontainers;
 	s->ncontainers = total;
 	s->names = calloc((size_t)(total ? total : 1), sizeof(*s->names));
 	s->num_nodes = calloc((size_t)(total ? total : 1), sizeof(int));
@@ -46,20 +47,14 @@ static int pre_score(sched_cycle *cy, sched_node_info **nodes, int n, void **sta
 		free_state(s);
 		return -ENOMEM;
 	}
-	const char *lists[2] = { "initContainers", "containers" };
-	for (int l = 0; l < 2; l++) {
-		const cJSON *c;
-		cJSON_ArrayForEach(c, kc_json_get(spec, lists[l]))
-		{
-			const char *img = kc_json_get_string(c, "image", "");
-			if (!*img)
-				continue;
-			sched_normalize_image(img, s->names[s->nimages], sizeof(s->names[0]));
-			s->nimages++;
-		}
-	}
+	/* the pod's images were normalised when it was parsed (types.c) */
+	for (int i = 0; i < pod->nimages && s->nimages < total; i++)
+		s->names[s->nimages++] = sched_pod_image(pod, i);
+	/* no node reports images: every count stays 0 without looking (upstream keeps the
+	 * per-image node counts in the snapshot's imageStates) */
+	int nnodes = cy->counts_known && cy->nodes_with_images == 0 ? 0 : cy->nnodes;
 	for (int i = 0; i < s->nimages; i++)
-		for (int k = 0; k < cy->nnodes; k++)
+		for (int k = 0; k < nnodes; k++)
 			if (cy->nodes[k]->nimages &&
 			    sched_node_image_size(cy->nodes[k], s->names[i]) >= 0)
 				s->num_nodes[i]++;

@@ -29,11 +29,9 @@
 #include "framework.h"
 
 typedef struct term {
-	const char *key;
-	const cJSON *namespaces; /* array or NULL */
-	bool all_namespaces;
-	const char *own_ns;      /* namespace of the pod that carries the term */
-	kc_label_selector sel;
+	const char *key;    /* the topology key (a.topology_key) */
+	const char *own_ns; /* namespace of the pod that carries the term */
+	sched_affinity_term a;
 } term;
 
 typedef struct pair {
@@ -60,33 +58,14 @@ static const char *label(const cJSON *labels, const char *key)
 
 static void term_init(term *t, const cJSON *j, const char *own_ns)
 {
-	char err[KC_SELECTOR_ERRLEN];
-	kc_selector_init(&t->sel);
-	t->key = kc_json_get_string(j, "topologyKey", "");
+	sched_affinity_term_init(&t->a, j);
+	t->key = t->a.topology_key;
 	t->own_ns = own_ns;
-	t->namespaces = kc_json_get(j, "namespaces");
-	const cJSON *nss = kc_json_get(j, "namespaceSelector");
-	t->all_namespaces = cJSON_IsObject(nss) && !nss->child;
-	/* LabelSelectorAsSelector(nil) selects nothing */
-	if (kc_selector_from_json(kc_json_get(j, "labelSelector"), &t->sel, err, sizeof(err)))
-		kc_selector_init_nothing(&t->sel);
 }
 
 static bool term_matches(const term *t, const sched_pod *p)
 {
-	if (!t->all_namespaces) {
-		bool ok = false;
-		if (cJSON_GetArraySize(t->namespaces) > 0) {
-			const cJSON *ns;
-			cJSON_ArrayForEach(ns, t->namespaces) if (cJSON_IsString(ns) &&
-								  !strcmp(ns->valuestring, p->ns)) ok = true;
-		} else {
-			ok = !strcmp(t->own_ns, p->ns);
-		}
-		if (!ok)
-			return false;
-	}
-	return kc_selector_matches_object(&t->sel, p->obj);
+	return sched_affinity_term_matches(&t->a, t->own_ns, p);
 }
 
 static int pairs_addn(pairs *ps, const char *key, const char *value, int64_t n)
@@ -122,7 +101,7 @@ static int64_t pairs_get(const pairs *ps, const char *key, const char *value)
 static void free_terms(term *t, int n)
 {
 	for (int i = 0; i < n; i++)
-		kc_selector_close(&t[i].sel);
+		kc_selector_close(&t[i].a.sel);
 	free(t);
 }
 
@@ -161,20 +140,16 @@ static int parse_terms(const sched_pod *p, const char *kind, term **out, int *n)
 	return 0;
 }
 
-/* Existing pod ep's anti-affinity terms that match the incoming pod. */
+/* Existing pod ep's anti-affinity terms that match the incoming pod (parsed when ep was
+ * cached, types.c, as upstream's PodInfo.RequiredAntiAffinityTerms). */
 static int existing_anti(ipa_state *s, const sched_pod *incoming, const sched_pod *ep,
 			 const sched_node_info *ni)
 {
-	const cJSON *list = required_terms(ep, "podAntiAffinity");
-	const cJSON *j;
-	cJSON_ArrayForEach(j, list)
-	{
-		term t;
-		term_init(&t, j, ep->ns);
-		bool m = term_matches(&t, incoming);
-		kc_selector_close(&t.sel);
-		const char *v = label(ni->labels, t.key);
-		if (m && v && pairs_add(&s->existing_anti, t.key, v) != 0)
+	for (int i = 0; i < ep->nanti_terms; i++) {
+		const sched_affinity_term *t = &ep->anti_terms[i];
+		const char *v = label(ni->labels, t->topology_key);
+		if (v && sched_affinity_term_matches(t, ep->ns, incoming) &&
+		    pairs_add(&s->existing_anti, t->topology_key, v) != 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -190,9 +165,12 @@ static int pre_filter(sched_cycle *cy, void **state, sched_status *st)
 	if (parse_terms(cy->pod, "podAffinity", &s->aff, &s->naff) ||
 	    parse_terms(cy->pod, "podAntiAffinity", &s->anti, &s->nanti))
 		return -ENOMEM;
-	/* without terms of its own, only existing pods' anti-affinity matters */
+	/* without terms of its own, only existing pods' anti-affinity matters: none in the
+	 * whole cluster, nothing to look at (upstream walks only
+	 * HavePodsWithRequiredAntiAffinityNodeInfoList then) */
 	bool own_terms = s->naff > 0 || s->nanti > 0;
-	for (int k = 0; k < cy->nnodes; k++) {
+	int nnodes = !own_terms && cy->counts_known && cy->anti_pods == 0 ? 0 : cy->nnodes;
+	for (int k = 0; k < nnodes; k++) {
 		const sched_node_info *ni = cy->nodes[k];
 		if (!own_terms && ni->nanti == 0)
 			continue;
@@ -301,7 +279,7 @@ static int process_term(ipa_score *sc, const cJSON *tj, const char *owner_ns, in
 	const char *v = label(ni->labels, t.key);
 	if (weight != 0 && v && term_matches(&t, target))
 		rc = pairs_addn(&sc->topo, t.key, v, weight);
-	kc_selector_close(&t.sel);
+	kc_selector_close(&t.a.sel);
 	return rc;
 }
 
@@ -331,7 +309,10 @@ static int pre_score(sched_cycle *cy, sched_node_info **nodes, int n, void **sta
 	const cJSON *paff = preferred_terms(pod, "podAffinity");
 	const cJSON *panti = preferred_terms(pod, "podAntiAffinity");
 	bool own = cJSON_GetArraySize(paff) > 0 || cJSON_GetArraySize(panti) > 0;
-	for (int k = 0; k < cy->nnodes; k++) {
+	/* no preferred terms of its own and no pod with affinity anywhere: nothing to score
+	 * (upstream walks only HavePodsWithAffinityNodeInfoList then) */
+	int nnodes = !own && cy->counts_known && cy->affinity_pods == 0 ? 0 : cy->nnodes;
+	for (int k = 0; k < nnodes; k++) {
 		const sched_node_info *ni = cy->nodes[k];
 		if (!ni->labels || !ni->labels->child || (!own && ni->naffinity == 0))
 			continue;

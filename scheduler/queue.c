@@ -1,4 +1,5 @@
-/* The scheduling queue; see queue.h. Linear scans: fine for thousands of pods. */
+/* The scheduling queue; see queue.h. activeQ is a heap; moves between the other states
+ * are linear scans over all queued pods (one per cluster event, not per pod). */
 #include "queue.h"
 
 #include <errno.h>
@@ -38,6 +39,7 @@ void sched_queue_close(sched_queue *q)
 	for (int i = 0; i < q->n; i++)
 		qpod_free(q->items[i]);
 	free(q->items);
+	free(q->heap);
 	sched_strmap_close(&q->idx);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cv);
@@ -70,6 +72,84 @@ static bool backing_off(sched_queue *q, const sched_qpod *qp, int64_t now)
 	return now < qp->timestamp_ns + sched_queue_backoff_ns(q, qp->attempts);
 }
 
+/* PrioritySort: higher priority first, then the earlier timestamp. */
+static bool less(const sched_qpod *a, const sched_qpod *b)
+{
+	if (a->pod->priority != b->pod->priority)
+		return a->pod->priority > b->pod->priority;
+	if (a->timestamp_ns != b->timestamp_ns)
+		return a->timestamp_ns < b->timestamp_ns;
+	return a->seq < b->seq;
+}
+
+/* ---- activeQ heap (q->heap[0] is the next pod to pop) ---- */
+
+static void heap_set(sched_queue *q, int i, sched_qpod *qp)
+{
+	q->heap[i] = qp;
+	qp->heap_idx = i;
+}
+
+static void sift_up(sched_queue *q, int i)
+{
+	sched_qpod *qp = q->heap[i];
+	while (i > 0) {
+		int parent = (i - 1) / 2;
+		if (!less(qp, q->heap[parent]))
+			break;
+		heap_set(q, i, q->heap[parent]);
+		i = parent;
+	}
+	heap_set(q, i, qp);
+}
+
+static void sift_down(sched_queue *q, int i)
+{
+	sched_qpod *qp = q->heap[i];
+	for (;;) {
+		int c = 2 * i + 1;
+		if (c >= q->nheap)
+			break;
+		if (c + 1 < q->nheap && less(q->heap[c + 1], q->heap[c]))
+			c++;
+		if (!less(q->heap[c], qp))
+			break;
+		heap_set(q, i, q->heap[c]);
+		i = c;
+	}
+	heap_set(q, i, qp);
+}
+
+/* The heap has room for every queued pod (grown with items in sched_queue_add). */
+static void heap_push(sched_queue *q, sched_qpod *qp)
+{
+	heap_set(q, q->nheap++, qp);
+	sift_up(q, qp->heap_idx);
+}
+
+static void heap_remove(sched_queue *q, sched_qpod *qp)
+{
+	int i = qp->heap_idx;
+	qp->heap_idx = -1;
+	sched_qpod *last = q->heap[--q->nheap];
+	if (i == q->nheap)
+		return;
+	heap_set(q, i, last);
+	sift_up(q, i);
+	sift_down(q, last->heap_idx);
+}
+
+/* Every state change goes through here so that activeQ's heap holds exactly the
+ * SCHED_Q_ACTIVE pods. */
+static void set_state(sched_queue *q, sched_qpod *qp, sched_qstate st)
+{
+	if (qp->heap_idx >= 0 && st != SCHED_Q_ACTIVE)
+		heap_remove(q, qp);
+	else if (qp->heap_idx < 0 && st == SCHED_Q_ACTIVE)
+		heap_push(q, qp);
+	qp->state = st;
+}
+
 static int find(sched_queue *q, const char *key)
 {
 	return sched_strmap_get(&q->idx, key);
@@ -77,6 +157,8 @@ static int find(sched_queue *q, const char *key)
 
 static void remove_at(sched_queue *q, int i)
 {
+	if (q->items[i]->heap_idx >= 0)
+		heap_remove(q, q->items[i]);
 	sched_strmap_del(&q->idx, q->items[i]->pod->key);
 	q->items[i] = q->items[--q->n];
 	if (i < q->n)
@@ -92,31 +174,18 @@ static void reindex(sched_queue *q, sched_qpod *qp, int i)
 /* Move out of unschedulablePods: to backoffQ while backing off, else activeQ. */
 static void reactivate(sched_queue *q, sched_qpod *qp, int64_t now)
 {
-	qp->state = backing_off(q, qp, now) ? SCHED_Q_BACKOFF : SCHED_Q_ACTIVE;
+	set_state(q, qp, backing_off(q, qp, now) ? SCHED_Q_BACKOFF : SCHED_Q_ACTIVE);
 	if (qp->state == SCHED_Q_ACTIVE)
 		pthread_cond_broadcast(&q->cv);
 }
 
 /* upstream isPodUpdated: a change other than resourceVersion, generation,
  * managedFields, finalizers or status (our own PodScheduled patch comes back as such an
- * update and must not count as a reason to retry). */
-static bool pod_updated(const cJSON *a, const cJSON *b)
+ * update and must not count as a reason to retry). The comparison is of hashes taken
+ * when the pods were parsed (types.c), since the objects themselves are not kept. */
+static bool pod_updated(const sched_pod *a, const sched_pod *b)
 {
-	static const char *const ignored[] = { "metadata.resourceVersion", "metadata.generation",
-					       "metadata.managedFields", "metadata.finalizers",
-					       "status", NULL };
-	cJSON *x = kc_json_dup(a), *y = kc_json_dup(b);
-	bool changed = true;
-	if (x && y) {
-		for (int i = 0; ignored[i]; i++) {
-			kc_json_delete(x, ignored[i]);
-			kc_json_delete(y, ignored[i]);
-		}
-		changed = !kc_json_equal(x, y);
-	}
-	cJSON_Delete(x);
-	cJSON_Delete(y);
-	return changed;
+	return a->update_hash != b->update_hash;
 }
 
 int sched_queue_add(sched_queue *q, sched_pod *pod)
@@ -132,11 +201,15 @@ int sched_queue_add(sched_queue *q, sched_pod *pod)
 			sched_pod_free(qp->next_pod);
 			qp->next_pod = pod;
 		} else {
-			bool changed = pod_updated(qp->pod->obj, pod->obj);
+			bool changed = pod_updated(qp->pod, pod);
 			sched_strmap_del(&q->idx, qp->pod->key); /* before the key is freed */
 			sched_pod_free(qp->pod);
 			qp->pod = pod;
 			reindex(q, qp, i);
+			if (qp->heap_idx >= 0) { /* the priority may have changed */
+				sift_up(q, qp->heap_idx);
+				sift_down(q, qp->heap_idx);
+			}
 			if (qp->state == SCHED_Q_UNSCHEDULABLE && changed)
 				reactivate(q, qp, now);
 		}
@@ -146,12 +219,15 @@ int sched_queue_add(sched_queue *q, sched_pod *pod)
 	if (q->n == q->cap) {
 		int cap = q->cap ? q->cap * 2 : 64;
 		sched_qpod **ni = realloc(q->items, (size_t)cap * sizeof(*ni));
-		if (!ni) {
+		if (ni)
+			q->items = ni;
+		sched_qpod **nh = ni ? realloc(q->heap, (size_t)cap * sizeof(*nh)) : NULL;
+		if (!nh) {
 			pthread_mutex_unlock(&q->mu);
 			sched_pod_free(pod);
 			return -ENOMEM;
 		}
-		q->items = ni;
+		q->heap = nh;
 		q->cap = cap;
 	}
 	sched_qpod *qp = calloc(1, sizeof(*qp));
@@ -161,7 +237,8 @@ int sched_queue_add(sched_queue *q, sched_pod *pod)
 		return -ENOMEM;
 	}
 	qp->pod = pod;
-	qp->state = SCHED_Q_ACTIVE;
+	qp->heap_idx = -1;
+	qp->state = SCHED_Q_INFLIGHT; /* not yet in activeQ: set_state below puts it there */
 	qp->timestamp_ns = qp->added_ns = now;
 	qp->seq = ++q->seq;
 	if (sched_strmap_put(&q->idx, pod->key, q->n) != 0) {
@@ -170,6 +247,7 @@ int sched_queue_add(sched_queue *q, sched_pod *pod)
 		return -ENOMEM;
 	}
 	q->items[q->n++] = qp;
+	set_state(q, qp, SCHED_Q_ACTIVE);
 	pthread_cond_broadcast(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 	return 0;
@@ -191,27 +269,12 @@ void sched_queue_delete(sched_queue *q, const char *key)
 	pthread_mutex_unlock(&q->mu);
 }
 
-/* PrioritySort: higher priority first, then the earlier timestamp. */
-static bool less(const sched_qpod *a, const sched_qpod *b)
-{
-	if (a->pod->priority != b->pod->priority)
-		return a->pod->priority > b->pod->priority;
-	if (a->timestamp_ns != b->timestamp_ns)
-		return a->timestamp_ns < b->timestamp_ns;
-	return a->seq < b->seq;
-}
-
 static sched_qpod *pop_locked(sched_queue *q)
 {
-	sched_qpod *best = NULL;
-	for (int i = 0; i < q->n; i++) {
-		sched_qpod *qp = q->items[i];
-		if (qp->state == SCHED_Q_ACTIVE && (!best || less(qp, best)))
-			best = qp;
-	}
-	if (!best)
+	if (q->nheap == 0)
 		return NULL;
-	best->state = SCHED_Q_INFLIGHT;
+	sched_qpod *best = q->heap[0];
+	set_state(q, best, SCHED_Q_INFLIGHT);
 	best->attempts++;
 	best->cycle = ++q->scheduling_cycle;
 	if (best->initial_attempt_ns == 0)
@@ -286,11 +349,11 @@ void sched_queue_requeue(sched_queue *q, sched_qpod *qp, bool unschedulable,
 		qp->pod = qp->next_pod;
 		qp->next_pod = NULL;
 		reindex(q, qp, i);
-		qp->state = SCHED_Q_BACKOFF;
+		set_state(q, qp, SCHED_Q_BACKOFF);
 	} else if (!unschedulable || q->move_request_cycle >= qp->cycle) {
-		qp->state = SCHED_Q_BACKOFF;
+		set_state(q, qp, SCHED_Q_BACKOFF);
 	} else {
-		qp->state = SCHED_Q_UNSCHEDULABLE;
+		set_state(q, qp, SCHED_Q_UNSCHEDULABLE);
 	}
 	pthread_mutex_unlock(&q->mu);
 }
@@ -351,7 +414,7 @@ void sched_queue_flush(sched_queue *q)
 	for (int i = 0; i < q->n; i++) {
 		sched_qpod *qp = q->items[i];
 		if (qp->state == SCHED_Q_BACKOFF && !backing_off(q, qp, now)) {
-			qp->state = SCHED_Q_ACTIVE;
+			set_state(q, qp, SCHED_Q_ACTIVE);
 			woke = true;
 		} else if (qp->state == SCHED_Q_UNSCHEDULABLE &&
 			   now - qp->timestamp_ns > SCHED_UNSCHEDULABLE_MAX_NS) {

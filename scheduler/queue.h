@@ -50,6 +50,7 @@ typedef struct sched_qpod {
 	uint64_t seq;            /* arrival order, final tie-break */
 	int64_t cycle;           /* scheduling cycle of the last pop */
 	char unschedulable_plugins[256];
+	int heap_idx;            /* position in activeQ's heap; -1 when not active */
 } sched_qpod;
 
 typedef struct sched_queue {
@@ -59,6 +60,10 @@ typedef struct sched_queue {
 	sched_qpod **items;
 	int n, cap;
 	sched_strmap idx; /* pod key -> index in items */
+	/* activeQ: a binary heap in PrioritySort order (upstream's activeQ is a heap too),
+	 * so a pop is O(log n) instead of a scan of every queued pod; cap == items' cap */
+	sched_qpod **heap;
+	int nheap;
 	uint64_t seq;
 	int64_t scheduling_cycle;
 	int64_t move_request_cycle;

@@ -107,12 +107,11 @@ static void unnominate_locked(sched_scheduler *s, const char *key)
 		}
 }
 
-/* Record pod (copied from its object) as nominated to node, replacing an older entry. */
-static int nominate_locked(sched_scheduler *s, const cJSON *obj, const char *node)
+/* Record pod (copied) as nominated to node, replacing an older entry. */
+static int nominate_locked(sched_scheduler *s, const sched_pod *pod, const char *node)
 {
-	char err[128];
 	sched_pod *cp = NULL;
-	int rc = sched_pod_new(obj, &cp, err, sizeof(err));
+	int rc = sched_pod_dup(pod, NULL, &cp);
 	if (rc != 0)
 		return rc;
 	char *n = strdup(node);
@@ -168,6 +167,9 @@ static bool terminal(const cJSON *pod)
 	return !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed");
 }
 
+/* Parse pod and add it to the queue; a pod nominated earlier (by us before a restart,
+ * or seen again after our own status patch) keeps its place in the nominator, as
+ * upstream's AddNominatedPod. */
 static void enqueue(sched_scheduler *s, const cJSON *pod)
 {
 	char err[256];
@@ -177,6 +179,12 @@ static void enqueue(sched_scheduler *s, const cJSON *pod)
 			kc_json_get_string(pod, "metadata.namespace", ""),
 			kc_json_get_string(pod, "metadata.name", ""), err);
 		return;
+	}
+	const char *nom = kc_json_get_string(p->obj, "status.nominatedNodeName", "");
+	if (*nom) {
+		sched_cache_lock(&s->cache);
+		nominate_locked(s, p, nom);
+		sched_cache_unlock(&s->cache);
 	}
 	sched_queue_add(&s->queue, p);
 }
@@ -210,14 +218,6 @@ void sched_on_pod_add(sched_scheduler *s, const cJSON *pod)
 	/* assumed and being bound: the watch has not caught up yet (skipPodUpdate) */
 	if (sched_cache_is_assumed(&s->cache, key))
 		return;
-	/* a pod nominated earlier (by us before a restart, or seen again after our own
-	 * status patch) keeps its place in the nominator, as upstream's AddNominatedPod */
-	const char *nom = kc_json_get_string(pod, "status.nominatedNodeName", "");
-	if (*nom) {
-		sched_cache_lock(&s->cache);
-		nominate_locked(s, pod, nom);
-		sched_cache_unlock(&s->cache);
-	}
 	enqueue(s, pod);
 }
 
@@ -487,13 +487,12 @@ static preemption *preemption_take_locked(sched_scheduler *s, const sched_pod *p
 	if (!pr)
 		return NULL;
 	snprintf(pr->node, sizeof(pr->node), "%s", res->nominated_node);
-	char err[128];
 	for (int i = 0; i < res->nvictims; i++)
-		if (sched_pod_new(res->victims[i]->obj, &pr->victims[pr->n], err, sizeof(err)) == 0)
+		if (sched_pod_dup(res->victims[i], NULL, &pr->victims[pr->n]) == 0)
 			pr->n++;
 	/* the nominated pod counts on the node for lower-priority pods from now on, so
 	 * they do not take the room being made (upstream's nominator) */
-	if (nominate_locked(s, pod->obj, pr->node) != 0)
+	if (nominate_locked(s, pod, pr->node) != 0)
 		kc_warn("pod %s: cannot record nomination to node %s", pod->key, pr->node);
 	return pr;
 }
@@ -537,16 +536,18 @@ int sched_schedule_one(sched_scheduler *s, int64_t timeout_ns)
 		sched_queue_done(&s->queue, qp);
 		return 1;
 	}
-	sched_result *res = calloc(1, sizeof(*res));
-	if (!res) {
-		sched_queue_requeue(&s->queue, qp, false, NULL);
-		return 1;
-	}
+	/* reused between cycles (only this loop schedules): a 7 KB calloc per cycle costs
+	 * more than the filters of a small cluster */
+	sched_result *res = &s->res; /* sched_schedule_pod clears it */
 	sched_cache_lock(&s->cache);
 	s->state.nominated = s->nom;
 	s->state.nnominated = s->nnom;
 	s->state.pdbs = s->pdbs;
 	s->state.npdbs = s->npdbs;
+	s->state.counts_known = true;
+	s->state.affinity_pods = s->cache.affinity_pods;
+	s->state.anti_pods = s->cache.anti_pods;
+	s->state.nodes_with_images = s->cache.nodes_with_images;
 	int rc = sched_schedule_pod(&s->state, prof, pod, s->cache.nodes, s->cache.nnodes, res);
 	if (rc == 0 && sched_cache_assume_locked(&s->cache, pod, res->node_name) != 0)
 		rc = -ENOMEM;
@@ -597,7 +598,6 @@ int sched_schedule_one(sched_scheduler *s, int64_t timeout_ns)
 				binding_cycle(s, job);
 		}
 	}
-	free(res);
 	return 1;
 }
 

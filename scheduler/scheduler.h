@@ -73,6 +73,7 @@ typedef struct sched_scheduler {
 	sched_cache cache;
 	sched_queue queue;
 	sched_state state;
+	sched_result res; /* the scheduling loop's, reused each cycle */
 	sched_metrics metrics;
 	/* binding cycles (upstream runs each in its own goroutine): a pool of binder
 	 * threads when started, else inline in sched_schedule_one */
@@ -120,7 +121,9 @@ int sched_scheduler_start_binders(sched_scheduler *s, int n);
 int sched_scheduler_wait_binds(sched_scheduler *s, int64_t timeout_ns);
 
 /* One scheduling cycle: pop a pod (waiting up to timeout_ns, real time; 0 = do not
- * wait), schedule and bind it. Returns 1 if a pod was handled, 0 if none was ready. */
+ * wait), schedule and bind it. Returns 1 if a pod was handled, 0 if none was ready.
+ * One caller at a time (the scheduling loop, as upstream's scheduleOne): the cycle's
+ * scratch (state, res) is reused from call to call. */
 int sched_schedule_one(sched_scheduler *s, int64_t timeout_ns);
 
 /* The node pod key is nominated to, copied into buf ("" when none). */

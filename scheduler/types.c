@@ -2,6 +2,7 @@
 #include "types.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,39 @@ bool sched_is_scalar_resource(const char *name)
 		return strncmp(name, "requests.", 9) != 0;
 	return strncmp(name, "hugepages-", 10) == 0 ||
 	       strncmp(name, "attachable-volumes-", 19) == 0;
+}
+
+/* The intern table: a short list (scalar resource names), never freed, so bounded: the
+ * names come from pods, and a stream of made-up names must not grow it for ever. */
+#define INTERN_MAX 1024
+static pthread_mutex_t intern_mu = PTHREAD_MUTEX_INITIALIZER;
+static char **interned;
+static int ninterned, capinterned;
+
+const char *sched_intern(const char *s)
+{
+	if (!s || strlen(s) >= SCHED_RES_NAME_MAX)
+		return NULL;
+	const char *r = NULL;
+	pthread_mutex_lock(&intern_mu);
+	for (int i = 0; i < ninterned && !r; i++)
+		if (strcmp(interned[i], s) == 0)
+			r = interned[i];
+	if (!r && ninterned == capinterned && capinterned < INTERN_MAX) {
+		int cap = capinterned ? capinterned * 2 : 16;
+		char **n = realloc(interned, (size_t)cap * sizeof(*n));
+		if (n) {
+			interned = n;
+			capinterned = cap;
+		}
+	}
+	if (!r && ninterned < capinterned) {
+		char *c = strdup(s);
+		if (c)
+			r = interned[ninterned++] = c;
+	}
+	pthread_mutex_unlock(&intern_mu);
+	return r;
 }
 
 int64_t sched_resource_scalar(const sched_resource *r, const char *name)
@@ -43,8 +77,13 @@ static int64_t *scalar_slot(sched_resource *r, const char *name, int *err)
 		*err = -ENOSPC;
 		return NULL;
 	}
+	const char *in = sched_intern(name);
+	if (!in) {
+		*err = -ENOSPC; /* ENOMEM, or more distinct names than the table holds */
+		return NULL;
+	}
 	int i = r->nscalar++;
-	snprintf(r->scalar[i].name, sizeof(r->scalar[i].name), "%s", name);
+	r->scalar[i].name = in;
 	r->scalar[i].value = 0;
 	return &r->scalar[i].value;
 }
@@ -243,15 +282,331 @@ static int pod_ports(sched_pod *p, const cJSON *spec, char *err, size_t errlen)
 	return 0;
 }
 
-/* A copy of an API object without metadata.managedFields: no plugin reads them, and they
- * are a third of a typical pod's JSON, which the cache holds for every pod and node. */
-static cJSON *dup_lean(const cJSON *obj)
+/* Copy the members of src named in keys (NULL-terminated) that exist into dst[name], an
+ * object created when needed (nothing is added when none exists). -ENOMEM on failure. */
+static int copy_members(cJSON *dst, const char *name, const cJSON *src,
+			const char *const *keys)
 {
-	cJSON *c = kc_json_dup(obj);
-	cJSON *md = c ? cJSON_GetObjectItemCaseSensitive(c, "metadata") : NULL;
-	if (cJSON_IsObject(md))
-		cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
-	return c;
+	cJSON *o = cJSON_GetObjectItemCaseSensitive(dst, name);
+	for (int i = 0; keys[i]; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, keys[i]);
+		if (!v || cJSON_IsNull(v))
+			continue;
+		if (!o && (!(o = cJSON_CreateObject()) || !cJSON_AddItemToObject(dst, name, o))) {
+			cJSON_Delete(o);
+			return -ENOMEM;
+		}
+		cJSON *c = cJSON_Duplicate(v, 1);
+		if (!c || !cJSON_AddItemToObject(o, keys[i], c)) {
+			cJSON_Delete(c);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static const char *const pod_meta_keys[] = { "labels", "deletionTimestamp", NULL };
+static const char *const pod_spec_keys[] = { "nodeSelector", "affinity",
+					     "topologySpreadConstraints", NULL };
+
+/* Shared tolerations lists: read-only trees, found by their serialisation. Bounded: past
+ * SHARED_MAX distinct live lists a pod keeps its own copy in obj. */
+#define SHARED_MAX 64
+static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char *text;
+	cJSON *tree;
+	int refs;
+} shared[SHARED_MAX];
+
+/* The slot holding a list equal to v with a reference taken, or -1 (table full). */
+static int share_acquire(const cJSON *v)
+{
+	char *text = cJSON_PrintUnformatted(v);
+	if (!text)
+		return -1;
+	int slot = -1, empty = -1;
+	pthread_mutex_lock(&shared_mu);
+	for (int i = 0; i < SHARED_MAX && slot < 0; i++) {
+		if (shared[i].refs > 0 && strcmp(shared[i].text, text) == 0)
+			slot = i;
+		else if (shared[i].refs == 0 && empty < 0)
+			empty = i;
+	}
+	if (slot < 0 && empty >= 0) {
+		cJSON *tree = cJSON_Duplicate(v, 1);
+		if (tree) {
+			slot = empty;
+			shared[slot].text = text;
+			shared[slot].tree = tree;
+			text = NULL;
+		}
+	}
+	if (slot >= 0)
+		shared[slot].refs++;
+	pthread_mutex_unlock(&shared_mu);
+	free(text);
+	return slot;
+}
+
+static void share_ref(int slot)
+{
+	pthread_mutex_lock(&shared_mu);
+	shared[slot].refs++;
+	pthread_mutex_unlock(&shared_mu);
+}
+
+static void share_release(int slot)
+{
+	char *text = NULL;
+	cJSON *tree = NULL;
+	pthread_mutex_lock(&shared_mu);
+	if (--shared[slot].refs == 0) {
+		text = shared[slot].text;
+		tree = shared[slot].tree;
+		shared[slot].text = NULL;
+		shared[slot].tree = NULL;
+	}
+	pthread_mutex_unlock(&shared_mu);
+	free(text);
+	cJSON_Delete(tree);
+}
+
+/* The tree of a slot the caller holds a reference on (stable while referenced). */
+static const cJSON *share_tree(int slot)
+{
+	pthread_mutex_lock(&shared_mu);
+	const cJSON *t = shared[slot].tree;
+	pthread_mutex_unlock(&shared_mu);
+	return t;
+}
+static const char *const pod_status_keys[] = { "startTime", "nominatedNodeName", NULL };
+
+/* The pruned object of sched_pod.obj (see types.h): *out NULL when nothing is kept.
+ * 0 or -ENOMEM. */
+static int prune_pod(const cJSON *pod, cJSON **out, int *tol_slot)
+{
+	static const char *const tol_key[] = { "tolerations", NULL };
+	*out = NULL;
+	*tol_slot = -1;
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return -ENOMEM;
+	const cJSON *tol = kc_json_get(pod, "spec.tolerations");
+	if (tol && !cJSON_IsNull(tol))
+		*tol_slot = share_acquire(tol);
+	if (copy_members(o, "metadata", kc_json_get(pod, "metadata"), pod_meta_keys) ||
+	    copy_members(o, "spec", kc_json_get(pod, "spec"), pod_spec_keys) ||
+	    copy_members(o, "status", kc_json_get(pod, "status"), pod_status_keys) ||
+	    (*tol_slot < 0 && copy_members(o, "spec", kc_json_get(pod, "spec"), tol_key))) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	if (!o->child)
+		cJSON_Delete(o);
+	else
+		*out = o;
+	return 0;
+}
+
+/* The identifying strings, in this order, in p->strs. */
+enum { STR_NS, STR_NAME, STR_UID, STR_RV, STR_NODE, STR_SCHED, STR_PP, STR_KEY, STR_COUNT };
+
+static void bind_strings(sched_pod *p)
+{
+	const char *v[STR_COUNT];
+	const char *s = p->strs;
+	for (int i = 0; i < STR_COUNT; i++) {
+		v[i] = s;
+		s += strlen(s) + 1;
+	}
+	p->ns = v[STR_NS];
+	p->name = v[STR_NAME];
+	p->uid = v[STR_UID];
+	p->resource_version = v[STR_RV];
+	p->node_name = v[STR_NODE];
+	p->scheduler_name = v[STR_SCHED];
+	p->preemption_policy = v[STR_PP];
+	p->key = v[STR_KEY];
+}
+
+static int build_strings(sched_pod *p, const cJSON *pod)
+{
+	const char *ns = kc_meta_namespace(pod), *name = kc_meta_name(pod);
+	const char *v[STR_COUNT] = {
+		[STR_NS] = ns,
+		[STR_NAME] = name,
+		[STR_UID] = kc_meta_uid(pod),
+		[STR_RV] = kc_json_get_string(pod, "metadata.resourceVersion", ""),
+		[STR_NODE] = kc_json_get_string(pod, "spec.nodeName", ""),
+		[STR_SCHED] = kc_json_get_string(pod, "spec.schedulerName", "default-scheduler"),
+		[STR_PP] = kc_json_get_string(pod, "spec.preemptionPolicy", "PreemptLowerPriority"),
+		[STR_KEY] = "",
+	};
+	size_t len = strlen(ns) + 1 + strlen(name) + 1;
+	for (int i = 0; i < STR_COUNT; i++)
+		len += strlen(v[i]) + 1;
+	if (!(p->strs = malloc(len)))
+		return -ENOMEM;
+	p->strs_len = len;
+	char *o = p->strs;
+	for (int i = 0; i < STR_KEY; i++)
+		o = stpcpy(o, v[i]) + 1;
+	sprintf(o, "%s/%s", ns, name);
+	bind_strings(p);
+	return 0;
+}
+
+/* FNV-1a over a cJSON tree (keys, types, values, in order). */
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+	const unsigned char *b = data;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static uint64_t hash_tree(uint64_t h, const cJSON *j, int depth, bool in_metadata)
+{
+	static const char *const meta_ignored[] = { "resourceVersion", "generation",
+						    "managedFields", "finalizers", NULL };
+	int type = j->type & 0xff;
+	h = fnv(h, &type, sizeof(type));
+	if (cJSON_IsString(j) && j->valuestring)
+		return fnv(h, j->valuestring, strlen(j->valuestring) + 1);
+	if (cJSON_IsNumber(j))
+		return fnv(h, &j->valuedouble, sizeof(j->valuedouble));
+	const cJSON *c;
+	cJSON_ArrayForEach(c, j)
+	{
+		if (c->string) {
+			if (depth == 0 && !strcmp(c->string, "status"))
+				continue;
+			bool skip = false;
+			for (int i = 0; in_metadata && meta_ignored[i]; i++)
+				skip = skip || !strcmp(c->string, meta_ignored[i]);
+			if (skip)
+				continue;
+			h = fnv(h, c->string, strlen(c->string) + 1);
+		}
+		h = hash_tree(h, c, depth + 1,
+			      depth == 0 && c->string && !strcmp(c->string, "metadata"));
+	}
+	return fnv(h, "}", 1);
+}
+
+/* Point the borrowed fields at p->obj (after building or copying it). */
+static void bind_pod_fields(sched_pod *p)
+{
+	const cJSON *spec = kc_json_get(p->obj, "spec");
+	p->tolerations = p->tol_slot >= 0 ? share_tree(p->tol_slot) : kc_json_get(spec, "tolerations");
+	p->node_selector = kc_json_get(spec, "nodeSelector");
+	p->affinity = kc_json_get(spec, "affinity");
+	p->terminating = *kc_json_get_string(p->obj, "metadata.deletionTimestamp", "") != '\0';
+	p->pod_affinity = kc_json_get(p->affinity, "podAffinity") ||
+			  kc_json_get(p->affinity, "podAntiAffinity");
+	p->required_anti = cJSON_GetArraySize(kc_json_get(
+		p->affinity, "podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution")) > 0;
+}
+
+void sched_affinity_term_init(sched_affinity_term *t, const cJSON *j)
+{
+	char err[KC_SELECTOR_ERRLEN];
+	kc_selector_init(&t->sel);
+	t->topology_key = kc_json_get_string(j, "topologyKey", "");
+	t->namespaces = kc_json_get(j, "namespaces");
+	const cJSON *nss = kc_json_get(j, "namespaceSelector");
+	t->all_namespaces = cJSON_IsObject(nss) && !nss->child;
+	/* LabelSelectorAsSelector(nil) selects nothing */
+	if (kc_selector_from_json(kc_json_get(j, "labelSelector"), &t->sel, err, sizeof(err)))
+		kc_selector_init_nothing(&t->sel);
+}
+
+bool sched_affinity_term_matches(const sched_affinity_term *t, const char *own_ns,
+				 const sched_pod *p)
+{
+	if (!t->all_namespaces) {
+		bool ok = false;
+		if (cJSON_GetArraySize(t->namespaces) > 0) {
+			const cJSON *ns;
+			cJSON_ArrayForEach(ns, t->namespaces)
+				ok = ok || (cJSON_IsString(ns) && !strcmp(ns->valuestring, p->ns));
+		} else {
+			ok = !strcmp(own_ns, p->ns);
+		}
+		if (!ok)
+			return false;
+	}
+	return kc_selector_matches_object(&t->sel, p->obj);
+}
+
+static void free_anti_terms(sched_pod *p)
+{
+	for (int i = 0; i < p->nanti_terms; i++)
+		kc_selector_close(&p->anti_terms[i].sel);
+	free(p->anti_terms);
+	p->anti_terms = NULL;
+	p->nanti_terms = 0;
+}
+
+/* p->anti_terms from p->affinity (after bind_pod_fields). 0 or -ENOMEM. */
+static int parse_anti_terms(sched_pod *p)
+{
+	const cJSON *list = kc_json_get(
+		p->affinity, "podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution");
+	int n = cJSON_GetArraySize(list);
+	p->anti_terms = NULL;
+	p->nanti_terms = 0;
+	if (n <= 0)
+		return 0;
+	if (!(p->anti_terms = calloc((size_t)n, sizeof(*p->anti_terms))))
+		return -ENOMEM;
+	const cJSON *j;
+	cJSON_ArrayForEach(j, list) sched_affinity_term_init(&p->anti_terms[p->nanti_terms++], j);
+	return 0;
+}
+
+/* ImageLocality's input: the normalised images, init containers first. */
+static int pod_images(sched_pod *p, const cJSON *spec)
+{
+	static const char *const lists[] = { "initContainers", "containers" };
+	size_t total = 0;
+	char buf[1024];
+	const cJSON *c;
+	for (int l = 0; l < 2; l++)
+		cJSON_ArrayForEach(c, kc_json_get(spec, lists[l]))
+		{
+			p->ncontainers++;
+			const char *img = kc_json_get_string(c, "image", "");
+			if (*img)
+				total += sched_normalize_image(img, buf, sizeof(buf)) + 1;
+		}
+	if (total == 0)
+		return 0;
+	if (!(p->images = malloc(total)))
+		return -ENOMEM;
+	size_t off = 0;
+	for (int l = 0; l < 2; l++)
+		cJSON_ArrayForEach(c, kc_json_get(spec, lists[l]))
+		{
+			const char *img = kc_json_get_string(c, "image", "");
+			if (!*img)
+				continue;
+			size_t n = sched_normalize_image(img, p->images + off, total - off);
+			off += (n < total - off ? n : total - off - 1) + 1;
+			p->nimages++;
+		}
+	return 0;
+}
+
+const char *sched_pod_image(const sched_pod *p, int i)
+{
+	const char *s = p->images;
+	while (i-- > 0)
+		s += strlen(s) + 1;
+	return s;
 }
 
 int sched_pod_new(const cJSON *pod, sched_pod **out, char *err, size_t errlen)
@@ -264,39 +619,30 @@ int sched_pod_new(const cJSON *pod, sched_pod **out, char *err, size_t errlen)
 	sched_pod *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->obj = dup_lean(pod);
-	if (!p->obj) {
-		free(p);
+	p->tol_slot = -1;
+	if (prune_pod(pod, &p->obj, &p->tol_slot) != 0 || build_strings(p, pod) != 0) {
+		sched_pod_free(p);
 		return -ENOMEM;
 	}
-	p->name = kc_meta_name(p->obj);
-	p->ns = kc_meta_namespace(p->obj);
-	p->uid = kc_meta_uid(p->obj);
-	snprintf(p->key, sizeof(p->key), "%s/%s", p->ns, p->name);
-	const cJSON *spec = kc_json_get(p->obj, "spec");
-	p->node_name = kc_json_get_string(spec, "nodeName", "");
-	p->scheduler_name = kc_json_get_string(spec, "schedulerName", "default-scheduler");
-	p->preemption_policy = kc_json_get_string(spec, "preemptionPolicy", "PreemptLowerPriority");
+	bind_pod_fields(p);
+	p->update_hash = hash_tree(14695981039346656037ULL, pod, 0, false);
+	const cJSON *spec = kc_json_get(pod, "spec");
 	int64_t prio = kc_json_get_int64(spec, "priority", 0);
 	if (prio > INT32_MAX)
 		prio = INT32_MAX;
 	if (prio < INT32_MIN)
 		prio = INT32_MIN;
 	p->priority = (int32_t)prio;
-	p->tolerations = kc_json_get(spec, "tolerations");
-	p->node_selector = kc_json_get(spec, "nodeSelector");
-	p->affinity = kc_json_get(spec, "affinity");
-	p->terminating = *kc_meta_deletion_timestamp(p->obj) != '\0';
-	p->pod_affinity = kc_json_get(p->affinity, "podAffinity") ||
-			  kc_json_get(p->affinity, "podAntiAffinity");
-	p->required_anti = cJSON_GetArraySize(kc_json_get(
-		p->affinity, "podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution")) > 0;
 	sched_resource nz;
 	int rc = pod_requests(spec, false, &p->req, err, errlen);
 	if (rc == 0)
 		rc = pod_requests(spec, true, &nz, err, errlen);
 	if (rc == 0)
 		rc = pod_ports(p, spec, err, errlen);
+	if (rc == 0)
+		rc = pod_images(p, spec);
+	if (rc == 0)
+		rc = parse_anti_terms(p);
 	if (rc != 0) {
 		sched_pod_free(p);
 		return rc == -ENOMEM ? rc : KC_EINVALID;
@@ -307,14 +653,76 @@ int sched_pod_new(const cJSON *pod, sched_pod **out, char *err, size_t errlen)
 	return 0;
 }
 
+int sched_pod_dup(const sched_pod *p, const char *node, sched_pod **out)
+{
+	*out = NULL;
+	sched_pod *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	*c = *p;
+	c->anti_terms = NULL;
+	c->nanti_terms = 0;
+	if (p->tol_slot >= 0)
+		share_ref(p->tol_slot);
+	c->strs = NULL;
+	c->ports = NULL;
+	c->images = NULL;
+	c->obj = p->obj ? cJSON_Duplicate(p->obj, 1) : NULL;
+	if (node) {
+		c->strs_len = p->strs_len - strlen(p->node_name) + strlen(node);
+		if ((c->strs = malloc(c->strs_len))) {
+			char *o = c->strs;
+			o = stpcpy(o, p->ns) + 1;
+			o = stpcpy(o, p->name) + 1;
+			o = stpcpy(o, p->uid) + 1;
+			o = stpcpy(o, p->resource_version) + 1;
+			o = stpcpy(o, node) + 1;
+			o = stpcpy(o, p->scheduler_name) + 1;
+			o = stpcpy(o, p->preemption_policy) + 1;
+			strcpy(o, p->key);
+		}
+	} else if ((c->strs = malloc(p->strs_len))) {
+		memcpy(c->strs, p->strs, p->strs_len);
+	}
+	if (p->nports)
+		c->ports = malloc((size_t)p->nports * sizeof(*c->ports));
+	if (p->nimages) {
+		const char *last = sched_pod_image(p, p->nimages - 1);
+		size_t len = (size_t)(last - p->images) + strlen(last) + 1;
+		if ((c->images = malloc(len)))
+			memcpy(c->images, p->images, len);
+	}
+	if ((p->obj && !c->obj) || !c->strs || (p->nports && !c->ports) ||
+	    (p->nimages && !c->images)) {
+		sched_pod_free(c);
+		return -ENOMEM;
+	}
+	if (p->nports)
+		memcpy(c->ports, p->ports, (size_t)p->nports * sizeof(*c->ports));
+	bind_strings(c);
+	bind_pod_fields(c);
+	if (parse_anti_terms(c) != 0) {
+		sched_pod_free(c);
+		return -ENOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
 void sched_pod_free(sched_pod *p)
 {
 	if (!p)
 		return;
+	if (p->tol_slot >= 0)
+		share_release(p->tol_slot);
+	free_anti_terms(p);
 	cJSON_Delete(p->obj);
+	free(p->strs);
 	free(p->ports);
+	free(p->images);
 	free(p);
 }
+
 
 /* ---- nodes ---- */
 
@@ -336,27 +744,41 @@ static void free_images(sched_node_info *ni)
 	ni->nimages = 0;
 }
 
-static int parse_node(sched_node_info *ni, char *err, size_t errlen)
+static const char *const node_meta_keys[] = { "name", "labels", NULL };
+static const char *const node_spec_keys[] = { "taints", NULL };
+
+/* Point the borrowed fields at ni->node (the pruned copy). */
+static void bind_node_fields(sched_node_info *ni)
 {
-	const cJSON *n = ni->node;
-	ni->name = kc_meta_name(n);
-	ni->unschedulable = kc_json_get_bool(n, "spec.unschedulable", false);
-	ni->taints = kc_json_get(n, "spec.taints");
-	ni->labels = kc_json_get(n, "metadata.labels");
-	int rc = sched_resource_from_list(kc_json_get(n, "status.allocatable"), &ni->allocatable,
-					  err, errlen);
+	ni->name = kc_meta_name(ni->node);
+	ni->taints = kc_json_get(ni->node, "spec.taints");
+	ni->labels = kc_json_get(ni->node, "metadata.labels");
+}
+
+/* Parse a Node object (borrowed) into ni: the pruned copy, allocatable, images,
+ * unschedulable. On failure ni is left as it was. */
+static int parse_node(sched_node_info *ni, const cJSON *n, char *err, size_t errlen)
+{
+	sched_resource alloc;
+	int rc = sched_resource_from_list(kc_json_get(n, "status.allocatable"), &alloc, err,
+					  errlen);
 	if (rc != 0)
 		return rc;
-	free_images(ni);
+	cJSON *pr = cJSON_CreateObject();
+	if (!pr || copy_members(pr, "metadata", kc_json_get(n, "metadata"), node_meta_keys) ||
+	    copy_members(pr, "spec", kc_json_get(n, "spec"), node_spec_keys)) {
+		cJSON_Delete(pr);
+		return -ENOMEM;
+	}
+	sched_node_info tmp = { 0 };
 	const cJSON *img, *nm;
 	int count = 0;
 	cJSON_ArrayForEach(img, kc_json_get(n, "status.images"))
 		cJSON_ArrayForEach(nm, kc_json_get(img, "names")) count++;
-	if (count == 0)
-		return 0;
-	ni->images = calloc((size_t)count, sizeof(*ni->images));
-	if (!ni->images)
+	if (count > 0 && !(tmp.images = calloc((size_t)count, sizeof(*tmp.images)))) {
+		cJSON_Delete(pr);
 		return -ENOMEM;
+	}
 	cJSON_ArrayForEach(img, kc_json_get(n, "status.images"))
 	{
 		int64_t size = kc_json_get_int64(img, "sizeBytes", 0);
@@ -366,12 +788,23 @@ static int parse_node(sched_node_info *ni, char *err, size_t errlen)
 				continue;
 			char buf[1024];
 			sched_normalize_image(nm->valuestring, buf, sizeof(buf));
-			ni->images[ni->nimages].name = strdup(buf);
-			if (!ni->images[ni->nimages].name)
+			tmp.images[tmp.nimages].name = strdup(buf);
+			if (!tmp.images[tmp.nimages].name) {
+				free_images(&tmp);
+				cJSON_Delete(pr);
 				return -ENOMEM;
-			ni->images[ni->nimages++].size = size;
+			}
+			tmp.images[tmp.nimages++].size = size;
 		}
 	}
+	cJSON_Delete(ni->node);
+	ni->node = pr;
+	bind_node_fields(ni);
+	free_images(ni);
+	ni->images = tmp.images;
+	ni->nimages = tmp.nimages;
+	ni->allocatable = alloc;
+	ni->unschedulable = kc_json_get_bool(n, "spec.unschedulable", false);
 	return 0;
 }
 
@@ -385,12 +818,7 @@ int sched_node_info_new(const cJSON *node, sched_node_info **out, char *err, siz
 	sched_node_info *ni = calloc(1, sizeof(*ni));
 	if (!ni)
 		return -ENOMEM;
-	ni->node = dup_lean(node);
-	if (!ni->node) {
-		free(ni);
-		return -ENOMEM;
-	}
-	int rc = parse_node(ni, err, errlen);
+	int rc = parse_node(ni, node, err, errlen);
 	if (rc != 0) {
 		sched_node_info_free(ni);
 		return rc;
@@ -401,24 +829,11 @@ int sched_node_info_new(const cJSON *node, sched_node_info **out, char *err, siz
 
 int sched_node_info_set_node(sched_node_info *ni, const cJSON *node, char *err, size_t errlen)
 {
-	cJSON *copy = dup_lean(node);
-	if (!copy)
-		return -ENOMEM;
-	cJSON *old = ni->node;
-	sched_resource old_alloc = ni->allocatable;
-	ni->node = copy;
-	int rc = parse_node(ni, err, errlen);
-	if (rc != 0) {
-		/* keep the previous object: a bad update must not lose the node */
-		ni->node = old;
-		ni->allocatable = old_alloc;
-		cJSON_Delete(copy);
-		parse_node(ni, err, 0);
-		return rc;
-	}
-	cJSON_Delete(old);
-	ni->generation++;
-	return 0;
+	/* a bad update keeps the previous state: it must not lose the node */
+	int rc = parse_node(ni, node, err, errlen);
+	if (rc == 0)
+		ni->generation++;
+	return rc;
 }
 
 void sched_node_info_free(sched_node_info *ni)
@@ -480,10 +895,20 @@ sched_node_info *sched_node_info_filtered(const sched_node_info *ni,
 		free(c);
 		return NULL;
 	}
-	char err[64];
-	if (parse_node(c, err, sizeof(err)) != 0) {
+	bind_node_fields(c);
+	c->unschedulable = ni->unschedulable;
+	c->allocatable = ni->allocatable;
+	if (ni->nimages && !(c->images = calloc((size_t)ni->nimages, sizeof(*c->images)))) {
 		sched_node_info_free(c);
 		return NULL;
+	}
+	for (int i = 0; i < ni->nimages; i++) {
+		if (!(c->images[i].name = strdup(ni->images[i].name))) {
+			sched_node_info_free(c);
+			return NULL;
+		}
+		c->images[i].size = ni->images[i].size;
+		c->nimages++;
 	}
 	for (int i = 0; i < ni->npods; i++)
 		if (keep(ni->pods[i], arg) && sched_node_info_add_pod(c, ni->pods[i]) != 0) {

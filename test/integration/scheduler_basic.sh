@@ -80,7 +80,11 @@ SPORT=$(free_port)
 SCHED_A=$!
 KC_PIDS="$KC_PIDS $SCHED_A"
 KC_LOGS="$KC_LOGS $T/scheduler.log"
-wait_url "http://127.0.0.1:$SPORT/healthz" 20 || fail "scheduler /healthz not ready"
+wait_url "https://127.0.0.1:$SPORT/healthz" 20 -k || fail "scheduler /healthz not ready"
+# 10259 is HTTPS as upstream's (self-signed serving certificate when none is given):
+# a plain-HTTP request gets no HTTP answer
+[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$SPORT/healthz")" = 000 ] ||
+	fail "the scheduler answered plain HTTP on --secure-port"
 
 # 1. a small pod lands on a worker, never the control plane
 pod web-1 100Mi
@@ -145,7 +149,7 @@ wait_for 30 /api/v1/namespaces/default/pods/picky spec.nodeName node-1 ||
 req GET /apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler
 [ "$CODE" = 200 ] || fail "no kube-scheduler lease: HTTP $CODE"
 case "$(jq_get "$T/out" spec.holderIdentity)" in "") fail "lease has no holder" ;; esac
-curl -s "http://127.0.0.1:$SPORT/metrics" > "$T/metrics"
+curl -sk "https://127.0.0.1:$SPORT/metrics" > "$T/metrics"
 grep -q 'scheduler_schedule_attempts_total{profile="default-scheduler",result="scheduled"} 3' "$T/metrics" ||
 	fail "metrics: $(grep attempts "$T/metrics")"
 
@@ -158,7 +162,7 @@ SPORT_B=$(free_port)
 SCHED_B=$!
 KC_PIDS="$KC_PIDS $SCHED_B"
 KC_LOGS="$KC_LOGS $T/scheduler-b.log"
-wait_url "http://127.0.0.1:$SPORT_B/healthz" 20 || fail "second scheduler /healthz not ready"
+wait_url "https://127.0.0.1:$SPORT_B/healthz" 20 -k || fail "second scheduler /healthz not ready"
 pod web-2 100Mi
 wait_for 30 /api/v1/namespaces/default/pods/web-2 spec.nodeName "?" || fail "web-2 not bound"
 grep -q "Successfully bound" "$T/scheduler-b.log" && fail "the standby replica bound a pod"
@@ -199,7 +203,7 @@ SPORT_C=$(free_port)
 	--secure-port "$SPORT_C" --v=2 > "$T/scheduler-c.log" 2>&1 &
 KC_PIDS="$KC_PIDS $!"
 KC_LOGS="$KC_LOGS $T/scheduler-c.log"
-wait_url "http://127.0.0.1:$SPORT_C/healthz" 20 || fail "config scheduler /healthz not ready"
+wait_url "https://127.0.0.1:$SPORT_C/healthz" 20 -k || fail "config scheduler /healthz not ready"
 req POST /api/v1/namespaces/default/pods -d '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"packed"},"spec":{"schedulerName":"bin-packer","containers":[{"name":"c","image":"nginx","resources":{"requests":{"memory":"100Mi"}}}]}}'
 [ "$CODE" = 201 ] || fail "create pod packed: HTTP $CODE"
 if wait_for 30 /api/v1/namespaces/default/pods/packed spec.nodeName "?"; then

@@ -1,6 +1,7 @@
 /* The scheduling queue on a fake clock: ordering, backoff, unschedulable pods moved by
  * cluster events and by the 5-minute flush (upstream backend/queue/scheduling_queue.go). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -258,6 +259,52 @@ START_TEST(status_only_update_does_not_retry)
 }
 END_TEST
 
+/* activeQ is a heap: many pods with mixed priorities come out in PrioritySort order,
+ * an active pod whose update raises its priority moves to the front, and deleted pods
+ * never come out. */
+START_TEST(active_heap_order_with_updates_and_deletes)
+{
+	fx f;
+	fx_init(&f);
+	enum { N = 300 };
+	unsigned seed = 12345;
+	int prio[N];
+	for (int i = 0; i < N; i++) {
+		seed = seed * 1103515245u + 12345u;
+		prio[i] = (int)((seed >> 16) % 7) * 10;
+		char name[32];
+		snprintf(name, sizeof(name), "p%03d", i);
+		sched_queue_add(&f.q, pod(name, prio[i]));
+		advance_ms(&f, 1);
+	}
+	/* every third pod deleted; p151 (not deleted) updated to the top priority */
+	for (int i = 0; i < N; i += 3) {
+		char key[48];
+		snprintf(key, sizeof(key), "default/p%03d", i);
+		sched_queue_delete(&f.q, key);
+	}
+	sched_queue_add(&f.q, pod("p151", 1000));
+	ck_assert_int_eq(sched_queue_count(&f.q, SCHED_Q_ACTIVE), N - N / 3);
+	ck_assert_str_eq(pop_name(&f), "p151");
+	int last_prio = 1000, last_idx = -1, popped = 1;
+	const char *n;
+	while ((n = pop_name(&f)) != NULL) {
+		int idx = atoi(n + 1);
+		ck_assert_msg(idx % 3 != 0, "deleted pod %s popped", n);
+		ck_assert_msg(prio[idx] <= last_prio, "%s (priority %d) after priority %d", n,
+			      prio[idx], last_prio);
+		if (prio[idx] == last_prio)
+			ck_assert_msg(idx > last_idx, "%s popped after p%03d of equal priority", n,
+				      last_idx);
+		last_prio = prio[idx];
+		last_idx = idx;
+		popped++;
+	}
+	ck_assert_int_eq(popped, N - N / 3);
+	fx_close(&f);
+}
+END_TEST
+
 START_TEST(pop_waits_and_shutdown_wakes)
 {
 	fx f;
@@ -290,6 +337,7 @@ static Suite *sched_queue_suite(void)
 	tcase_add_test(tc, move_only_pods_the_event_can_help);
 	tcase_add_test(tc, status_only_update_does_not_retry);
 	tcase_add_test(tc, pop_waits_and_shutdown_wakes);
+	tcase_add_test(tc, active_heap_order_with_updates_and_deletes);
 	suite_add_tcase(s, tc);
 	return s;
 }

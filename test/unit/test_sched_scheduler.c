@@ -154,6 +154,54 @@ static void add_pod(fx *f, const char *name, const char *mem, const char *node)
 	cJSON_Delete(j);
 }
 
+/* The cache's cluster totals let a cycle skip whole-cluster passes; they must follow
+ * every change, or an existing pod's anti-affinity would be missed. */
+START_TEST(existing_anti_affinity_counts_follow_the_cache)
+{
+	fx f;
+	fx_init(&f);
+	add_node(&f, "node-1", "4Gi");
+	add_node(&f, "node-2", "4Gi");
+	ck_assert_int_eq(f.s.cache.anti_pods, 0);
+	/* an assigned pod on node-1 that repels app=web pods from its host */
+	cJSON *guard = fx_json(
+		"{\"metadata\":{\"name\":\"guard\",\"namespace\":\"default\","
+		"\"labels\":{\"app\":\"guard\"}},\"spec\":{\"nodeName\":\"node-1\","
+		"\"affinity\":{\"podAntiAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":"
+		"[{\"labelSelector\":{\"matchLabels\":{\"app\":\"web\"}},"
+		"\"topologyKey\":\"kubernetes.io/hostname\"}]}}}}");
+	sched_on_pod_add(&f.s, guard);
+	ck_assert_int_eq(f.s.cache.anti_pods, 1);
+	ck_assert_int_eq(f.s.cache.affinity_pods, 1);
+	/* web pods (no terms of their own) all avoid node-1 */
+	for (int i = 0; i < 4; i++) {
+		char buf[256];
+		snprintf(buf, sizeof(buf),
+			 "{\"metadata\":{\"name\":\"web-%d\",\"namespace\":\"default\","
+			 "\"labels\":{\"app\":\"web\"}},\"spec\":{}}", i);
+		cJSON *j = fx_json(buf);
+		sched_on_pod_add(&f.s, j);
+		cJSON_Delete(j);
+		ck_assert_int_eq(sched_schedule_one(&f.s, 0), 1);
+		ck_assert_str_eq(f.api.last_bind_node, "node-2");
+	}
+	/* the guard's node goes away and comes back: still counted once */
+	cJSON *n1 = fx_json("{\"metadata\":{\"name\":\"node-1\"}}");
+	sched_on_node_delete(&f.s, n1);
+	cJSON_Delete(n1);
+	ck_assert_int_eq(f.s.cache.anti_pods, 0);
+	add_node(&f, "node-1", "4Gi");
+	ck_assert_int_eq(f.s.cache.anti_pods, 1);
+	/* the guard deleted: web pods may use node-1 again, and the count is back to 0 */
+	sched_on_pod_delete(&f.s, guard);
+	cJSON_Delete(guard);
+	ck_assert_int_eq(f.s.cache.anti_pods, 0);
+	ck_assert_int_eq(f.s.cache.affinity_pods, 0);
+	ck_assert_int_eq(f.s.cache.nodes_with_images, 0);
+	fx_close(&f);
+}
+END_TEST
+
 START_TEST(schedules_and_binds)
 {
 	fx f;
@@ -537,6 +585,7 @@ static Suite *sched_scheduler_suite(void)
 	Suite *s = suite_create("sched_scheduler");
 	TCase *tc = tcase_create("cycle");
 	tcase_add_test(tc, schedules_and_binds);
+	tcase_add_test(tc, existing_anti_affinity_counts_follow_the_cache);
 	tcase_add_test(tc, assumed_pod_prevents_double_booking);
 	tcase_add_test(tc, unschedulable_explains_and_retries_on_node_add);
 	tcase_add_test(tc, bind_failure_forgets_and_backs_off);

@@ -20,7 +20,10 @@ in that mode (pods waited for the scheduler to exist).
 Prints one JSON object: creation rate, throughput (pods / (last bound - first create)),
 p50/p90/p99 latency from the pod's ADDED event to its bound event (both as seen by the
 watch), and the scheduler's CPU seconds during the pod phase plus its RSS / peak RSS
-(from /proc/SCHED_PID). Exit 1 when some pods were not bound before the deadline.
+(from /proc/SCHED_PID), and the CPU milliseconds per bound pod of the scheduler, the
+apiserver ($BENCH_API_PID) and the store ($BENCH_STORE_PID) over the same phase (in the
+concurrent mode the apiserver's share includes creating the pods). Exit 1 when some pods
+were not bound before the deadline.
 """
 import http.client
 import json
@@ -37,6 +40,11 @@ import urllib.parse
 API, CAFILE, TOKEN = sys.argv[1], sys.argv[2], sys.argv[3]
 NODES, PODS, CONC = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 SCHED_PID = int(sys.argv[7])
+# BENCH_SHAPE=affinity: issue 6's second case, nodes in 3 zones and pods of 50 apps, each
+# pod with required anti-affinity to its app on the host and a DoNotSchedule spread
+# (maxSkew 1) of its app over the zones (upstream scheduler_perf's
+# SchedulingPodAntiAffinity / TopologySpreading shapes); "basic" (default): SchedulingBasic
+SHAPE = os.environ.get("BENCH_SHAPE", "basic")
 U = urllib.parse.urlparse(API)
 HDRS = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json",
         "Accept": "application/json"}
@@ -95,8 +103,11 @@ def run_parallel(n, fn):
 def make_node(c, i):
     name = "hollow-%05d" % i
     res = {"cpu": "4", "memory": "32Gi", "pods": "110"}
+    labels = {"kubernetes.io/hostname": name}
+    if SHAPE == "affinity":
+        labels["topology.kubernetes.io/zone"] = "zone-%d" % (i % 3)
     body = {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "metadata": {"name": name, "labels": labels},
             "status": {"capacity": res, "allocatable": res,
                        "conditions": [{"type": "Ready", "status": "True"}]}}
     st, data = call(c, "POST", "/api/v1/nodes", body)
@@ -118,6 +129,16 @@ def make_pod(c, i):
             "spec": {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10",
                                      "resources": {"requests": {"cpu": "100m",
                                                                 "memory": "500Mi"}}}]}}
+    if SHAPE == "affinity":
+        app = {"app": "app-%d" % (i % 50)}
+        body["metadata"]["labels"] = app
+        body["spec"]["affinity"] = {"podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": app},
+                 "topologyKey": "kubernetes.io/hostname"}]}}
+        body["spec"]["topologySpreadConstraints"] = [
+            {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+             "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": app}}]
     st, data = call(c, "POST", "/api/v1/namespaces/default/pods", body)
     if st != 201:
         return "pod %s: HTTP %d %s" % (name, st, data[:200])
@@ -206,7 +227,9 @@ def main():
         w.terminate()
         return 1
     sched_pid = SCHED_PID
+    others = [int(os.environ.get(k, "0") or 0) for k in ("BENCH_API_PID", "BENCH_STORE_PID")]
     cpu0 = proc_cpu(sched_pid) if sched_pid else 0.0
+    ocpu0 = [proc_cpu(p) if p else 0.0 for p in others]
     t_start = time.time()
     errs = run_parallel(PODS, make_pod)
     t_created = time.time()
@@ -217,6 +240,7 @@ def main():
     create_rate = PODS / max(t_created - t_start, 1e-9)
     if not sched_pid:
         log = open(os.environ["SCHED_LOG"], "a")
+        ocpu0 = [proc_cpu(p) if p else 0.0 for p in others]
         t_start = time.time()
         proc = subprocess.Popen(shlex.split(os.environ["SCHED_CMD"]), stdout=log,
                                 stderr=subprocess.STDOUT)
@@ -226,6 +250,7 @@ def main():
     res = q.get()
     w.join(10)
     cpu1 = proc_cpu(sched_pid)
+    ocpu1 = [proc_cpu(p) if p else 0.0 for p in others]
     rss, hwm = proc_mem(sched_pid)
     if "error" in res:
         print(json.dumps(res))
@@ -246,6 +271,9 @@ def main():
         "p99_ms": round(pct(lat, 99) * 1000, 1),
         "sched_cpu_s": round(cpu1 - cpu0, 2),
         "sched_rss_mb": rss, "sched_peak_rss_mb": hwm,
+        "sched_ms_per_pod": round((cpu1 - cpu0) * 1000 / max(len(bound), 1), 2),
+        "api_ms_per_pod": round((ocpu1[0] - ocpu0[0]) * 1000 / max(len(bound), 1), 2),
+        "store_ms_per_pod": round((ocpu1[1] - ocpu0[1]) * 1000 / max(len(bound), 1), 2),
     }
     print(json.dumps(out))
     return 0 if len(bound) == PODS else 1

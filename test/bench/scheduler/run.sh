@@ -10,7 +10,11 @@
 # threshold 680 pods/s (in-process apiserver), issue 6's target 2,000 pods/s and
 # scheduler RSS <= 100 MB. BENCH_MODE=precreate creates every pod first and starts the
 # scheduler afterwards: the scheduler's own rate, not capped by the creation rate (see
-# loadgen.py). Not part of make test.
+# loadgen.py). Not part of make test. SCHED_SCHEME=http benchmarks an older scheduler
+# binary that served /healthz on plain HTTP; SCHED_WRAP prefixes the scheduler's command
+# (e.g. "heaptrack -o /tmp/h"). BENCH_SHAPE=affinity: the issue's second case (run it
+# with BENCH_NODES=500 BENCH_PODS=5000): zones, required pod anti-affinity per app and a
+# zone spread, see loadgen.py.
 set -u
 ROOT=${KUBEC_ROOT:-$(cd "$(dirname "$0")/../../.." && pwd)}
 KUBEC_ROOT=$ROOT
@@ -29,27 +33,31 @@ T=$(mktemp -d /tmp/bench_scheduler.XXXXXX)
 KC_DIRS="$KC_DIRS $T"
 gen_certs "$T" || { echo "certificates failed"; exit 1; }
 start_kube_store "$T" || { kc_dump_logs; echo "kube-store did not start"; exit 1; }
+STOREPID=$(echo $KC_PIDS | awk '{print $NF}')
 start_apiserver "$T" "$ETCD_URL" || { kc_dump_logs; echo "kube-apiserver did not start"; exit 1; }
 write_kubeconfig "$T" "$API"
 SPORT=$(free_port)
 # --v=0: no per-binding log line (upstream logs them at V(2) too)
-SCHED_CMD="$KUBEC_BUILD/bin/kube-scheduler --kubeconfig $T/kubeconfig --leader-elect=false --bind-address 127.0.0.1 --secure-port $SPORT --v=0"
+SCHED_CMD="${SCHED_WRAP:-} $KUBEC_BUILD/bin/kube-scheduler --kubeconfig $T/kubeconfig --leader-elect=false --bind-address 127.0.0.1 --secure-port $SPORT --v=0"
 KC_LOGS="$KC_LOGS $T/scheduler.log"
 SPID=0
 if [ "$MODE" = concurrent ]; then
 	$SCHED_CMD > "$T/scheduler.log" 2>&1 &
 	SPID=$!
 	KC_PIDS="$KC_PIDS $SPID"
-	wait_url "http://127.0.0.1:$SPORT/healthz" 20 || { kc_dump_logs; echo "scheduler not ready"; exit 1; }
+	wait_url "${SCHED_SCHEME:-https}://127.0.0.1:$SPORT/healthz" 20 -k || { kc_dump_logs; echo "scheduler not ready"; exit 1; }
 fi
 export SCHED_CMD SCHED_PIDFILE="$T/scheduler.pid" SCHED_LOG="$T/scheduler.log"
+# the apiserver's and the store's CPU over the same phase: what each bound pod costs
+# the rest of the stack on the same two cores
+export BENCH_API_PID=$APIPID BENCH_STORE_PID=$STOREPID
 
-echo "scheduler benchmark ($MODE): $NODES hollow nodes, $PODS pods, $CONC client connections, $(nproc) cores"
+echo "scheduler benchmark ($MODE, ${BENCH_SHAPE:-basic}): $NODES hollow nodes, $PODS pods, $CONC client connections, $(nproc) cores"
 $PY "$ROOT/test/bench/scheduler/loadgen.py" "$API" "$T/ca.crt" test-token "$NODES" "$PODS" \
 	"$CONC" "$SPID" > "$T/result.json"
 rc=$?
 [ -s "$T/scheduler.pid" ] && KC_PIDS="$KC_PIDS $(cat "$T/scheduler.pid")"
-curl -s "http://127.0.0.1:$SPORT/metrics" > "$T/metrics"
+curl -sk "${SCHED_SCHEME:-https}://127.0.0.1:$SPORT/metrics" > "$T/metrics"
 $PY - "$T/result.json" "$T/metrics" <<'PYEOF'
 import json, sys
 try:
@@ -71,6 +79,7 @@ rows = [
     ("latency p50 / p90 / p99 (ms)", "%s / %s / %s" % (r["p50_ms"], r["p90_ms"], r["p99_ms"]) if r["mode"] == "concurrent" else "n/a (precreate)", ""),
     ("scheduler CPU during pods (s)", r["sched_cpu_s"], "" if r["mode"] == "concurrent" else "(incl. start and sync)"),
     ("scheduler RSS / peak (MB)", "%s / %s" % (r["sched_rss_mb"], r["sched_peak_rss_mb"]), "<= 100 issue"),
+    ("CPU ms per bound pod: sched / api / store", "%s / %s / %s" % (r["sched_ms_per_pod"], r["api_ms_per_pod"], r["store_ms_per_pod"]), "2 cores = 1 ms/pod at 2,000 pods/s"),
     ("attempts scheduled/unsched/error", "%s/%s/%s" % (att.get("scheduled", "?"), att.get("unschedulable", "?"), att.get("error", "?")), ""),
 ]
 print("%-40s %-22s %s" % ("metric", "kubec", "anchor"))
