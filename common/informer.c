@@ -704,6 +704,9 @@ static int on_event(kc_watch_event *ev, void *arg)
 		return ev->err;
 	}
 	inf->watch_events++;
+	/* Transform first: everything below reads the object as it will be cached. */
+	if (inf->transform && ev->type != KC_WATCH_BOOKMARK)
+		inf->transform(ev->object, inf->transform_arg);
 	const char *rv = str_at(ev->object, "metadata", "resourceVersion");
 	if (ev->type == KC_WATCH_BOOKMARK) {
 		set_rv(inf, rv);
@@ -715,8 +718,6 @@ static int on_event(kc_watch_event *ev, void *arg)
 			inf->name, kc_watch_type_name(ev->type));
 		return 0;
 	}
-	if (inf->transform)
-		inf->transform(ev->object, inf->transform_arg);
 	pthread_mutex_lock(&inf->deliver_mu);
 	if (ev->type == KC_WATCH_DELETED) {
 		pthread_rwlock_wrlock(&inf->lock);
