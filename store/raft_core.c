@@ -317,6 +317,16 @@ int raft_step(struct raft *r, const struct raft_msg *m)
 			/* Pre-votes never change our term. */
 		} else if (m->type == RAFT_MSG_PREVOTE_RESP && !m->reject) {
 			/* A granted pre-vote carries the future term; keep ours. */
+		} else if (m->type == RAFT_MSG_VOTE && r->role != RAFT_LEADER) {
+			/* Adopt the term but keep our election timer running: only granting
+			 * the vote resets it (Raft's Figure 3.1 rule). Otherwise a candidate
+			 * whose log is too stale to ever win, campaigning on a short timeout,
+			 * restarts everyone's timer on each round and no election can finish
+			 * (seen in the simulation without pre-vote). */
+			int elapsed = r->elapsed, timeout = r->rand_timeout;
+			raft_become_follower(r, m->term, RAFT_NONE);
+			r->elapsed = elapsed;
+			r->rand_timeout = timeout;
 		} else {
 			bool from_leader = m->type == RAFT_MSG_APPEND ||
 					   m->type == RAFT_MSG_HEARTBEAT ||

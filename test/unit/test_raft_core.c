@@ -245,6 +245,45 @@ START_TEST(stale_log_gets_no_vote)
 }
 END_TEST
 
+/* Ticks until a fresh follower campaigns; with `stale`, a Vote for a higher term from a
+ * candidate whose log is too old arrives after 5 ticks and is refused. */
+static int ticks_to_campaign(bool stale)
+{
+	core_rand_state = 4242;
+	struct raft *r = mk(2, 3, false);
+	struct raft_entry e[2] = { { .term = 1, .index = 1 }, { .term = 3, .index = 2 } };
+	struct raft_hard_state hs = { 3, 0, 0 };
+	ck_assert_int_eq(raft_load(r, &hs, NULL, e, 2), 0);
+	struct sent s;
+	int t;
+	for (t = 1; t < 100; t++) {
+		raft_tick(r);
+		drain(r, &s);
+		if (count(&s, RAFT_MSG_VOTE, 1))
+			break;
+		if (t == 5 && stale) {
+			struct raft_msg v = { .type = RAFT_MSG_VOTE, .from = 3, .to = 2, .term = 4,
+					      .index = 1, .log_term = 1 };
+			raft_step(r, &v);
+			drain(r, &s);
+			ck_assert(find(&s, RAFT_MSG_VOTE_RESP, 3)->reject);
+			ck_assert_uint_eq(raft_term(r), 4);
+		}
+	}
+	raft_free(r);
+	return t;
+}
+
+/* Only a granted vote restarts the election timer (Figure 3.1): a stale candidate that
+ * keeps campaigning must not hold off the servers that could win. */
+START_TEST(refused_vote_keeps_election_timer)
+{
+	int plain = ticks_to_campaign(false), disturbed = ticks_to_campaign(true);
+	ck_assert_int_gt(plain, 5);
+	ck_assert_int_eq(disturbed, plain);
+}
+END_TEST
+
 START_TEST(figure8_old_term_entries_not_committed_by_count)
 {
 	/* Node 1 holds an entry of term 2 at index 2 that was never committed. */
@@ -498,6 +537,7 @@ static Suite *raft_core_suite(void)
 	tcase_add_test(tc, malformed_messages_rejected);
 	tcase_add_test(tc, vote_is_persisted_with_the_response);
 	tcase_add_test(tc, stale_log_gets_no_vote);
+	tcase_add_test(tc, refused_vote_keeps_election_timer);
 	tcase_add_test(tc, figure8_old_term_entries_not_committed_by_count);
 	tcase_add_test(tc, batching_and_pipelining);
 	tcase_add_test(tc, reject_hint_backtracks_fast);
