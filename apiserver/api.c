@@ -312,10 +312,79 @@ static int field_validation(const api_req *q, const res_desc *d, const cJSON *bo
 	return 0;
 }
 
+/* boundObjectRef of a TokenRequest (token.go): the Pod, Secret or Node must exist, with the
+ * reference's uid when one is given; a pod must run as this service account. Fills the
+ * claims' refs; returns 0 or the HTTP code with *out a Status. */
+static int bind_token(api_ctx *c, const char *ns, const char *sa_name, const cJSON *ref,
+		      sat_claims *cl, cJSON **pod_out, cJSON **out)
+{
+	const char *kind = kc_json_get_string(ref, "kind", "");
+	const char *apiv = kc_json_get_string(ref, "apiVersion", "");
+	const char *name = kc_json_get_string(ref, "name", "");
+	const char *want_uid = kc_json_get_string(ref, "uid", "");
+	const char *slash = strchr(apiv, '/');
+	/* schema.FromAPIVersionAndKind: "v1" is the core group; "g/v" has group g. */
+	char group[128] = "";
+	if (slash)
+		snprintf(group, sizeof(group), "%.*s", (int)(slash - apiv), apiv);
+	const res_desc *d = NULL;
+	sat_ref *dst = NULL;
+	if (!group[0] && !strcmp(kind, "Pod")) {
+		d = &res_pods;
+		dst = &cl->pod;
+	} else if (!group[0] && !strcmp(kind, "Secret")) {
+		d = &res_secrets;
+		dst = &cl->secret;
+	} else if (!group[0] && !strcmp(kind, "Node")) {
+		d = &res_nodes;
+		dst = &cl->node;
+	} else {
+		/* gvk.String(): "group/version, Kind=kind". */
+		*out = st_bad_request("cannot bind token for serviceaccount \"%s\" to object of type "
+				      "\"%s/%s, Kind=%s\"", sa_name, group,
+				      slash ? slash + 1 : apiv, kind);
+		return 400;
+	}
+	cJSON *obj = NULL;
+	int code = reg_get(c->r, d, d->namespaced ? ns : NULL, name, &obj);
+	if (code != 200) {
+		*out = obj;
+		return code;
+	}
+	const char *uid = kc_json_get_string(obj, "metadata.uid", "");
+	if (d == &res_pods && strcmp(kc_json_get_string(obj, "spec.serviceAccountName", ""), sa_name)) {
+		cJSON_Delete(obj);
+		*out = st_bad_request("cannot bind token for serviceaccount \"%s\" to pod running with "
+				      "different serviceaccount name.", sa_name);
+		return 400;
+	}
+	if (want_uid[0] && strcmp(want_uid, uid)) {
+		/* errors.NewConflict(GroupResource{group, Kind}, ...) */
+		cJSON *st = st_new(409, "Conflict", "Operation cannot be fulfilled on %s%s%s \"%s\": the "
+				   "UID in the bound object reference (%s) does not match the UID in "
+				   "record. The object might have been deleted and then recreated",
+				   kind, group[0] ? "." : "", group, name, want_uid);
+		st_details(st, name, group, kind);
+		cJSON_Delete(obj);
+		*out = st;
+		return 409;
+	}
+	snprintf(dst->name, sizeof(dst->name), "%s", name);
+	snprintf(dst->uid, sizeof(dst->uid), "%s", uid);
+	if (d == &res_pods)
+		*pod_out = obj;
+	else
+		cJSON_Delete(obj);
+	return 0;
+}
+
 /* POST serviceaccounts/<name>/token: authentication.k8s.io/v1 TokenRequest
  * (pkg/registry/core/serviceaccount/storage/token.go): audiences default to the issuer,
- * expirationSeconds to 3600 and at least 600; the answer is the request with
- * status.token and status.expirationTimestamp. */
+ * expirationSeconds to 3600 and at least 600; a boundObjectRef (Pod, Secret, Node) puts
+ * the object's name and uid in the token (a pod's node too, as the
+ * ServiceAccountTokenPodNodeInfo feature), and the admission-made 3607 s pod token is
+ * extended to a year with warnafter (--service-account-extend-token-expiration's
+ * default); the answer is the request with status.token and status.expirationTimestamp. */
 static int token_request(api_ctx *c, const char *ns, const char *name, const cJSON *body,
 			 int dry_run, cJSON **out)
 {
@@ -358,13 +427,40 @@ static int token_request(api_ctx *c, const char *ns, const char *name, const cJS
 		return 422;
 	}
 	sat_claims cl;
+	memset(&cl, 0, sizeof(cl));
 	snprintf(cl.ns, sizeof(cl.ns), "%s", ns);
 	snprintf(cl.name, sizeof(cl.name), "%s", name);
 	snprintf(cl.uid, sizeof(cl.uid), "%s", kc_json_get_string(sa, "metadata.uid", ""));
 	cJSON_Delete(sa);
+	cJSON *bor = kc_json_get(body, "spec.boundObjectRef");
+	cJSON *pod = NULL;
+	if (cJSON_IsObject(bor) && (code = bind_token(c, ns, name, bor, &cl, &pod, out)) != 0)
+		return code;
+	if (pod) {
+		/* The pod's node, best effort (upstream logs and goes on without it). */
+		const char *node = kc_json_get_string(pod, "spec.nodeName", "");
+		cJSON *n = NULL;
+		if (node[0] && reg_get(c->r, &res_nodes, NULL, node, &n) == 200) {
+			snprintf(cl.node.name, sizeof(cl.node.name), "%s", node);
+			snprintf(cl.node.uid, sizeof(cl.node.uid), "%s",
+				 kc_json_get_string(n, "metadata.uid", ""));
+		}
+		cJSON_Delete(n);
+		cJSON_Delete(pod);
+	}
 	int64_t now = kc_now_wall(c->clock) / 1000000000LL;
+	/* isKubeAudiences: every requested audience is one of the apiserver's (the issuer). */
+	int kube_aud = 1;
+	for (size_t i = 0; i < naud; i++)
+		if (strcmp(auds[i], sat_issuer(c->sa_tokens)))
+			kube_aud = 0;
+	int64_t token_exp = expsec;
+	if (cl.pod.name[0] && expsec == SAT_WARN_ONLY_EXPIRATION && kube_aud) {
+		cl.warnafter = now + expsec;
+		token_exp = SAT_EXTENDED_EXPIRATION;
+	}
 	char *tok = NULL;
-	if (!dry_run && sat_sign(c->sa_tokens, &cl, auds, naud, now, now + expsec, &tok)) {
+	if (!dry_run && sat_sign(c->sa_tokens, &cl, auds, naud, now, now + token_exp, &tok)) {
 		*out = st_internal("failed to sign the token");
 		return 500;
 	}
@@ -384,11 +480,11 @@ static int token_request(api_ctx *c, const char *ns, const char *name, const cJS
 	for (size_t i = 0; i < naud; i++)
 		cJSON_AddItemToArray(aa, cJSON_CreateString(auds[i]));
 	cJSON_AddItemToObject(spec, "expirationSeconds", kc_json_new_int64(expsec));
-	cJSON *bor = kc_json_get(body, "spec.boundObjectRef");
 	if (cJSON_IsObject(bor))
 		cJSON_AddItemToObject(spec, "boundObjectRef", cJSON_Duplicate(bor, 1));
 	cJSON *st = cJSON_AddObjectToObject(r, "status");
 	cJSON_AddStringToObject(st, "token", tok ? tok : "");
+	/* The requested lifetime, even when the token's exp was extended (as upstream). */
 	res_fmt_time(now + expsec, ts, sizeof(ts));
 	cJSON_AddStringToObject(st, "expirationTimestamp", ts);
 	free(tok);

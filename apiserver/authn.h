@@ -13,6 +13,11 @@ typedef struct authn_user {
 	char uid[128];
 	int ngroups;
 	char groups[AUTHN_MAX_GROUPS][128];
+	/* user.Info extra of a service-account token (upstream's
+	 * authentication.kubernetes.io/{credential-id,pod-name,pod-uid,node-name,node-uid});
+	 * empty when absent. */
+	char credential_id[80];
+	char pod_name[256], pod_uid[64], node_name[256], node_uid[64];
 } authn_user;
 
 typedef struct authn authn;

@@ -55,8 +55,7 @@ static char *read_file(const char *path)
  * this milestone accepts without acting on them. */
 #define IGNORED_STR(name) { name, 0, KC_FLAG_STRING, NULL, "accepted for compatibility; ignored" }
 static const char *const ignored_string[] = {
-	"authorization-mode", "enable-admission-plugins", "disable-admission-plugins",
-	"admission-control", "encryption-provider-config",
+	"authorization-mode", "admission-control", "encryption-provider-config",
 	"runtime-config", "audit-log-path",
 	"audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize", "audit-policy-file",
 	"apiserver-count", "requestheader-client-ca-file", "requestheader-allowed-names",
@@ -76,6 +75,24 @@ static const char *const ignored_bool[] = {
 	"alsologtostderr", "enable-garbage-collector", "watch-cache", NULL,
 };
 
+/* Is name an item of the comma-separated list (may be NULL)? */
+static int plugin_listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		while (l && *p == ' ') {
+			p++;
+			l--;
+		}
+		if (l == n && !strncmp(p, name, n))
+			return 1;
+		p = e ? e + 1 : p + l;
+	}
+	return 0;
+}
+
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
 {
@@ -90,6 +107,7 @@ int main(int argc, char **argv)
 	const char *svc_range = "10.0.0.0/24", *advertise = NULL, *bind = "0.0.0.0";
 	const char *client_ca = NULL, *token_file = NULL, *tls_cert = NULL, *tls_key = NULL;
 	const char *sa_signing = NULL, *sa_issuer = NULL;
+	const char *adm_enable = NULL, *adm_disable = NULL;
 	const char *kl_cert = NULL, *kl_key = NULL, *kl_ca = NULL, *kl_addr_types = NULL;
 	kc_strlist sa_keys = { 0 };
 	int port = 6443;
@@ -158,6 +176,11 @@ int main(int argc, char **argv)
 	flags[n++] = (kc_flag){ "service-account-issuer", 0, KC_FLAG_STRING, &sa_issuer,
 				"The iss claim of issued tokens, required in verified ones; also the "
 				"default audience." };
+	flags[n++] = (kc_flag){ "enable-admission-plugins", 0, KC_FLAG_STRING, &adm_enable,
+				"Admission plugins to enable in addition to the default ones; only "
+				"ServiceAccount is switchable (the others are always on)." };
+	flags[n++] = (kc_flag){ "disable-admission-plugins", 0, KC_FLAG_STRING, &adm_disable,
+				"Admission plugins to disable; only ServiceAccount is switchable." };
 	flags[n++] = (kc_flag){ "tls-cert-file", 0, KC_FLAG_STRING, &tls_cert,
 				"File containing the default x509 Certificate for HTTPS." };
 	flags[n++] = (kc_flag){ "tls-private-key-file", 0, KC_FLAG_STRING, &tls_key,
@@ -262,6 +285,16 @@ int main(int argc, char **argv)
 			 node_port_range);
 	r.ports = &ports;
 	r.event_ttl_sec = event_ttl / 1000000000LL;
+	/* ServiceAccount admission is on by default upstream, where the apiserver cannot start
+	 * without --service-account-signing-key-file; here it defaults on only with that key
+	 * (without one the mounted tokens could never be issued), and the admission flags
+	 * override it. */
+	r.sa_admission = sa_signing != NULL;
+	if (plugin_listed(adm_enable, "ServiceAccount"))
+		r.sa_admission = 1;
+	if (plugin_listed(adm_disable, "ServiceAccount"))
+		r.sa_admission = 0;
+	kc_info("ServiceAccount admission %s", r.sa_admission ? "enabled" : "disabled");
 	api_ctx api = { .r = &r, .clock = clock, .sa_tokens = sa_tokens };
 	srv *server = NULL;
 	struct sigaction sa;

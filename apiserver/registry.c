@@ -9,6 +9,7 @@
 #include "admission_limitranger.h"
 #include "admission_priority.h"
 #include "admission_quota.h"
+#include "admission_serviceaccount.h"
 #include "errors.h"
 #include "fields.h"
 #include "json.h"
@@ -397,6 +398,10 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 		return reg__fail(out, st);
 	}
 	if (d->namespaced && (st = ns_admit(r, ns)) != NULL) {
+		cJSON_Delete(obj);
+		return reg__fail(out, st);
+	}
+	if (d == &res_pods && (st = adm_serviceaccount(r, ns, obj)) != NULL) {
 		cJSON_Delete(obj);
 		return reg__fail(out, st);
 	}

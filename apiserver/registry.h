@@ -27,6 +27,7 @@ typedef struct reg {
 	ipa *ips;           /* borrowed; NULL: Service ClusterIPs are not allocated */
 	npa *ports;         /* borrowed; NULL: NodePorts are not allocated */
 	int64_t event_ttl_sec; /* --event-ttl: events live on an etcd lease; 0 = forever */
+	int sa_admission;   /* ServiceAccount admission plugin enabled (admission_serviceaccount.h) */
 	pthread_mutex_t lease_mu;
 	int64_t lease_id, lease_until; /* shared lease for events created in one minute */
 } reg;

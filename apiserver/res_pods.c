@@ -1,5 +1,6 @@
 /* core/v1 pods: pkg/registry/core/pod/strategy.go and printers.go printPod. */
 #include "resource.h"
+#include "pod_print.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -33,8 +34,8 @@ static void pod_defaults(cJSON *obj)
 {
 	cJSON *spec = res_obj(obj, "spec");
 	res_pod_spec_defaults(spec);
-	/* ServiceAccount admission: spec.serviceAccountName defaults to "default". */
-	res_def_str(spec, "serviceAccountName", "default");
+	/* spec.serviceAccountName is defaulted by ServiceAccount admission on create
+	 * (admission_serviceaccount.c), not here, as upstream. */
 	/* spec.priority and preemptionPolicy come from Priority admission
 	 * (admission_priority.c) on create, as upstream (no defaulting). */
 	res_def_num(spec, "enableServiceLinks", 0);
@@ -97,42 +98,10 @@ static const res_col pod_cols[] = {
 	{ "Readiness Gates", "string", "", 1 },
 };
 
-/* printPod: READY is ready/total containers; STATUS is status.reason, else the phase,
- * overridden by a waiting/terminated container reason and by Terminating. */
+/* printPod lives in pod_print.c. */
 static void pod_row(const cJSON *obj, cJSON *cells, int64_t now)
 {
-	int total = cJSON_GetArraySize(res_path(obj, "spec.containers")), ready = 0, restarts = 0;
-	const char *reason = res_str(obj, "status.reason", NULL);
-	if (!reason)
-		reason = res_str(obj, "status.phase", "Pending");
-	const cJSON *cs;
-	cJSON_ArrayForEach(cs, res_path(obj, "status.containerStatuses"))
-	{
-		restarts += (int)res_num(cs, "restartCount", 0);
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cs, "ready")))
-			ready++;
-		const char *w = res_str(cs, "state.waiting.reason", NULL);
-		const char *t = res_str(cs, "state.terminated.reason", NULL);
-		if (w && w[0])
-			reason = w;
-		else if (t && t[0])
-			reason = t;
-	}
-	if (res_path(obj, "metadata.deletionTimestamp") &&
-	    !cJSON_IsNull(res_path(obj, "metadata.deletionTimestamp")))
-		reason = "Terminating";
-	char buf[64];
-	RES_CELL_NAME(cells, obj);
-	snprintf(buf, sizeof(buf), "%d/%d", ready, total);
-	RES_CELL_S(cells, buf);
-	RES_CELL_S(cells, reason);
-	snprintf(buf, sizeof(buf), "%d", restarts);
-	RES_CELL_S(cells, buf);
-	res_cell_age(obj, cells, now);
-	RES_CELL_S(cells, res_none(res_str(obj, "status.podIP", NULL)));
-	RES_CELL_S(cells, res_none(res_str(obj, "spec.nodeName", NULL)));
-	RES_CELL_S(cells, res_none(res_str(obj, "status.nominatedNodeName", NULL)));
-	RES_CELL_S(cells, "<none>");
+	pod_print_row(obj, cells, now);
 }
 
 /* pod.ToSelectableFields */

@@ -282,6 +282,11 @@ static void human_duration(int64_t seconds, char *buf, size_t n)
 	}
 }
 
+void res_human_duration(int64_t seconds, char *buf, size_t n)
+{
+	human_duration(seconds, buf, n);
+}
+
 void res_age(const cJSON *obj, int64_t now_sec, char *buf, size_t n)
 {
 	int64_t t = res_parse_time(res_str(obj, "metadata.creationTimestamp", NULL));

@@ -108,6 +108,8 @@ cJSON *res_obj(cJSON *parent, const char *key);
 /* Sets key to a string/number if absent. */
 void res_def_str(cJSON *parent, const char *key, const char *val);
 void res_def_num(cJSON *parent, const char *key, double val);
+/* duration.HumanDuration of a number of seconds ("5s", "3m", "2d"; "<invalid>" below -1). */
+void res_human_duration(int64_t seconds, char *buf, size_t n);
 /* Age cell as upstream's duration.HumanDuration ("5s", "3m", "2d"). */
 void res_age(const cJSON *obj, int64_t now_sec, char *buf, size_t n);
 /* "<none>" when s is NULL/empty, else s. */

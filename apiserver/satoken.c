@@ -169,6 +169,32 @@ int sat_can_sign(const sat *s)
 	return s && s->signer;
 }
 
+static void add_ref(cJSON *k8s, const char *key, const sat_ref *r)
+{
+	if (!r->name[0])
+		return;
+	cJSON *o = cJSON_AddObjectToObject(k8s, key);
+	cJSON_AddStringToObject(o, "name", r->name);
+	cJSON_AddStringToObject(o, "uid", r->uid);
+}
+
+/* A ref claim into r; 0, or -1 when present but not an object of strings. */
+static int get_ref(const cJSON *k8s, const char *key, sat_ref *r)
+{
+	memset(r, 0, sizeof(*r));
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(k8s, key);
+	if (!o)
+		return 0;
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "name");
+	const cJSON *u = cJSON_GetObjectItemCaseSensitive(o, "uid");
+	if (!cJSON_IsObject(o) || !cJSON_IsString(n) || !n->valuestring[0] ||
+	    (u && !cJSON_IsString(u)))
+		return -1;
+	snprintf(r->name, sizeof(r->name), "%s", n->valuestring);
+	snprintf(r->uid, sizeof(r->uid), "%s", u ? u->valuestring : "");
+	return 0;
+}
+
 int sat_sign(const sat *s, const sat_claims *c, const char *const *aud, size_t naud,
 	     int64_t iat, int64_t exp, char **tok)
 {
@@ -196,11 +222,19 @@ int sat_sign(const sat *s, const sat_claims *c, const char *const *aud, size_t n
 		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], rnd[8], rnd[9], rnd[10],
 		 rnd[11], rnd[12], rnd[13], rnd[14], rnd[15]);
 	cJSON_AddStringToObject(cl, "jti", jti);
+	/* Member order as upstream's privateClaims struct: namespace, node, pod, secret,
+	 * serviceaccount, warnafter (Go's JSON encoder writes struct fields in order; the
+	 * refs are omitted when nil). */
 	cJSON *k8s = cJSON_AddObjectToObject(cl, "kubernetes.io");
 	cJSON_AddStringToObject(k8s, "namespace", c->ns);
+	add_ref(k8s, "node", &c->node);
+	add_ref(k8s, "pod", &c->pod);
+	add_ref(k8s, "secret", &c->secret);
 	cJSON *sa = cJSON_AddObjectToObject(k8s, "serviceaccount");
 	cJSON_AddStringToObject(sa, "name", c->name);
 	cJSON_AddStringToObject(sa, "uid", c->uid);
+	if (c->warnafter > 0)
+		cJSON_AddItemToObject(k8s, "warnafter", kc_json_new_int64(c->warnafter));
 	cJSON_AddItemToObject(cl, "nbf", kc_json_new_int64(iat));
 	char sub[600];
 	snprintf(sub, sizeof(sub), "system:serviceaccount:%s:%s", c->ns, c->name);
@@ -300,9 +334,15 @@ int sat_verify(const sat *s, const char *token, int64_t now, sat_claims *c)
 	snprintf(sub, sizeof(sub), "system:serviceaccount:%s:%s", ns, name);
 	if (!ns[0] || !name[0] || strcmp(kc_json_get_string(p, "sub", ""), sub))
 		goto out;
+	memset(c, 0, sizeof(*c));
+	if (get_ref(k8s, "pod", &c->pod) || get_ref(k8s, "secret", &c->secret) ||
+	    get_ref(k8s, "node", &c->node))
+		goto out;
 	snprintf(c->ns, sizeof(c->ns), "%s", ns);
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	snprintf(c->uid, sizeof(c->uid), "%s", uid);
+	c->warnafter = kc_json_get_int64(k8s, "warnafter", 0);
+	snprintf(c->jti, sizeof(c->jti), "%s", kc_json_get_string(p, "jti", ""));
 	rc = 0;
 out:
 	cJSON_Delete(h);

@@ -26,9 +26,36 @@ struct srv {
 	int port;
 };
 
+/* A bound object of a token must still exist with the claimed uid (upstream's
+ * validator.Validate in pkg/serviceaccount/claims.go); 0 or KC_EUNAUTH, logging
+ * upstream's reason. */
+static int bound_ok(srv *s, const sat_claims *c, const res_desc *d, const sat_ref *ref,
+		    const char *what)
+{
+	if (!ref->name[0])
+		return 0;
+	cJSON *obj = NULL;
+	int code = reg_get(s->api->r, d, d->namespaced ? c->ns : NULL, ref->name, &obj);
+	const char *uid = code == 200 ? kc_json_get_string(obj, "metadata.uid", "") : "";
+	int rc = 0;
+	if (code != 200) {
+		kc_log_v(2, "Could not retrieve bound %s %s/%s for service account %s/%s: "
+			 "service account token has been invalidated", what, c->ns, ref->name,
+			 c->ns, c->name);
+		rc = KC_EUNAUTH;
+	} else if (strcmp(uid, ref->uid)) {
+		kc_log_v(2, "%s UID (%s) does not match service account %s ref claim (%s)", what,
+			 uid, what, ref->uid);
+		rc = KC_EUNAUTH;
+	}
+	cJSON_Delete(obj);
+	return rc;
+}
+
 /* A service-account JWT -> user, as upstream's serviceaccount authenticator with
  * --service-account-lookup (default true): the ServiceAccount must still exist with the
- * token's uid. */
+ * token's uid, and the secret or pod it is bound to (and the node of a node-bound token)
+ * with theirs. */
 static int sa_user(srv *s, const char *token, authn_user *u)
 {
 	sat_claims c;
@@ -46,6 +73,14 @@ static int sa_user(srv *s, const char *token, authn_user *u)
 			 c.ns, c.name);
 		return KC_EUNAUTH;
 	}
+	if (bound_ok(s, &c, &res_secrets, &c.secret, "secret") ||
+	    bound_ok(s, &c, &res_pods, &c.pod, "pod") ||
+	    /* A pod-bound token's node claim is informational only. */
+	    (!c.pod.name[0] && bound_ok(s, &c, &res_nodes, &c.node, "node")))
+		return KC_EUNAUTH;
+	if (c.warnafter && ts.tv_sec > c.warnafter)
+		kc_log_v(2, "stale service-account token for %s/%s used (warnafter passed)", c.ns,
+			 c.name);
 	memset(u, 0, sizeof(*u));
 	snprintf(u->name, sizeof(u->name), "system:serviceaccount:%.100s:%.120s", c.ns, c.name);
 	snprintf(u->uid, sizeof(u->uid), "%s", c.uid);
@@ -53,7 +88,58 @@ static int sa_user(srv *s, const char *token, authn_user *u)
 	snprintf(u->groups[1], sizeof(u->groups[1]), "system:serviceaccounts:%.100s", c.ns);
 	snprintf(u->groups[2], sizeof(u->groups[2]), "system:authenticated");
 	u->ngroups = 3;
+	if (c.jti[0])
+		snprintf(u->credential_id, sizeof(u->credential_id), "JTI=%s", c.jti);
+	snprintf(u->pod_name, sizeof(u->pod_name), "%s", c.pod.name);
+	snprintf(u->pod_uid, sizeof(u->pod_uid), "%s", c.pod.uid);
+	snprintf(u->node_name, sizeof(u->node_name), "%s", c.node.name);
+	snprintf(u->node_uid, sizeof(u->node_uid), "%s", c.node.uid);
 	return 0;
+}
+
+static void add_extra(cJSON *extra, const char *key, const char *val)
+{
+	if (!val[0])
+		return;
+	cJSON *a = cJSON_AddArrayToObject(extra, key);
+	cJSON_AddItemToArray(a, cJSON_CreateString(val));
+}
+
+/* POST /apis/authentication.k8s.io/v1/selfsubjectreviews (kubectl auth whoami): the
+ * request's own user as upstream's SelfSubjectReview REST (pkg/registry/authentication/
+ * selfsubjectreview), the body ignored but for its kind. */
+static void self_subject_review(const authn_user *u, api_resp *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "kind", "SelfSubjectReview");
+	cJSON_AddStringToObject(o, "apiVersion", "authentication.k8s.io/v1");
+	cJSON *md = cJSON_AddObjectToObject(o, "metadata");
+	char ts[40];
+	res_fmt_time((int64_t)time(NULL), ts, sizeof(ts));
+	cJSON_AddStringToObject(md, "creationTimestamp", ts);
+	cJSON *ui = cJSON_AddObjectToObject(cJSON_AddObjectToObject(o, "status"), "userInfo");
+	cJSON_AddStringToObject(ui, "username", u->name);
+	if (u->uid[0])
+		cJSON_AddStringToObject(ui, "uid", u->uid);
+	cJSON *g = cJSON_AddArrayToObject(ui, "groups");
+	for (int i = 0; i < u->ngroups && i < AUTHN_MAX_GROUPS; i++)
+		cJSON_AddItemToArray(g, cJSON_CreateString(u->groups[i]));
+	cJSON *extra = cJSON_CreateObject();
+	add_extra(extra, "authentication.kubernetes.io/credential-id", u->credential_id);
+	add_extra(extra, "authentication.kubernetes.io/node-name", u->node_name);
+	add_extra(extra, "authentication.kubernetes.io/node-uid", u->node_uid);
+	add_extra(extra, "authentication.kubernetes.io/pod-name", u->pod_name);
+	add_extra(extra, "authentication.kubernetes.io/pod-uid", u->pod_uid);
+	if (cJSON_GetArraySize(extra))
+		cJSON_AddItemToObject(ui, "extra", extra);
+	else
+		cJSON_Delete(extra);
+	api_json(r, 201, o, NULL);
+	snprintf(r->m_verb, sizeof(r->m_verb), "POST");
+	snprintf(r->m_group, sizeof(r->m_group), "authentication.k8s.io");
+	snprintf(r->m_version, sizeof(r->m_version), "v1");
+	snprintf(r->m_resource, sizeof(r->m_resource), "selfsubjectreviews");
+	snprintf(r->m_scope, sizeof(r->m_scope), "cluster");
 }
 
 typedef struct conn_ctx {
@@ -220,7 +306,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	api_handle(s->api, &q, &r);
+	if (!strcmp(method, "POST") && !strcmp(url, "/apis/authentication.k8s.io/v1/selfsubjectreviews"))
+		self_subject_review(&user, &r);
+	else
+		api_handle(s->api, &q, &r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	met_observe(r.m_verb, r.m_group, r.m_version, r.m_resource, r.m_sub, r.m_scope, r.code,
 		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);

@@ -29,6 +29,9 @@ start_apiserver "$T" "$ETCD_URL" --service-account-signing-key-file "$T/sa.key" 
 	{ fail "apiserver did not become ready on $1"; return; }
 write_kubeconfig "$T" "$API"
 export KUBECONFIG="$T/kubeconfig" KUBECACHEDIR="$T/kcache" HOME="$T"
+# ServiceAccount admission is on (the signing key is set) and no controller-manager makes
+# the default account: create it as the serviceaccount controller would.
+kubectl create serviceaccount default >/dev/null 2>&1 || fail "create serviceaccount default"
 
 k() { # k WANT_RC EXPECTED_SUBSTRING kubectl-args...
 	want_rc=$1; want=$2; shift 2
@@ -247,6 +250,23 @@ jobs = [j.metadata.name for j in batch.list_namespaced_job("default").items]
 assert "pi" in jobs, jobs
 print("python ok")
 PYEOF
+# A token bound to a pod (kubectl create token --bound-object-*, a protobuf TokenRequest):
+# the pod's name and uid in the claims, refused for another uid, dead with the pod; and
+# kubectl auth whoami with it.
+kubectl run tokpod --image=busybox >/dev/null 2>&1 || fail "run tokpod"
+PUID=$(kubectl get pod tokpod -o jsonpath='{.metadata.uid}')
+BTOK=$(kubectl create token default --bound-object-kind Pod --bound-object-name tokpod --bound-object-uid "$PUID" 2>&1) ||
+	fail "kubectl create token --bound-object-kind Pod: $BTOK"
+bclaims=$(printf '%s' "$BTOK" | cut -d. -f2 | tr '_-' '/+' | $PY -c 'import sys,base64,json; s=sys.stdin.read().strip(); print(json.dumps(json.loads(base64.b64decode(s+"="*(-len(s)%4)))["kubernetes.io"]["pod"]))')
+[ "$bclaims" = "{\"name\": \"tokpod\", \"uid\": \"$PUID\"}" ] || fail "bound pod claims: $bclaims"
+k 1 'the UID in the bound object reference (0000) does not match the UID in record' create token default \
+	--bound-object-kind Pod --bound-object-name tokpod --bound-object-uid 0000
+who=$(kubectl --kubeconfig=/dev/null --server "$API" --certificate-authority "$T/ca.crt" --token "$BTOK" auth whoami 2>&1) ||
+	fail "auth whoami with the bound token: $who"
+case "$who" in *"system:serviceaccount:default:default"*"authentication.kubernetes.io/pod-name"*tokpod*) ;; *) fail "whoami: $who";; esac
+kubectl delete pod tokpod --grace-period=0 --force >/dev/null 2>&1
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.crt" -H "Authorization: Bearer $BTOK" "$API/api/v1/namespaces/default/configmaps")
+[ "$code" = 401 ] || fail "token bound to a deleted pod: HTTP $code"
 kubectl delete serviceaccount builder >/dev/null 2>&1
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.crt" -H "Authorization: Bearer $TOKEN" "$API/api/v1/namespaces/default/configmaps")
 [ "$code" = 401 ] || fail "token of a deleted ServiceAccount: HTTP $code"

@@ -27,6 +27,9 @@ kl_start_kubelet kubec-vol
 
 kubectl create serviceaccount default >/dev/null 2>&1
 kubectl get serviceaccount default >/dev/null || fail "no default serviceaccount"
+# What the controller-manager's root-ca-cert-publisher would publish: every pod gets the
+# kube-api-access projected volume (ServiceAccount admission), which needs it.
+kubectl create configmap kube-root-ca.crt --from-file=ca.crt="$T/ca.crt" >/dev/null || fail "kube-root-ca.crt"
 kubectl create configmap cfg --from-literal=greeting=hello --from-literal=mode=fast \
 	--from-literal=1bad=skipped >/dev/null || fail "create configmap"
 kubectl create secret generic sec --from-literal=password=s3cret >/dev/null || fail "create secret"

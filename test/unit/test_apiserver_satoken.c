@@ -8,6 +8,8 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <cjson/cJSON.h>
+
 #include "errors.h"
 #include "kc_test.h"
 #include "../../apiserver/satoken.h"
@@ -123,6 +125,82 @@ START_TEST(other_key_issuer_or_audience_refused)
 }
 END_TEST
 
+
+/* The payload of a JWT, parsed (caller frees). */
+static cJSON *payload_of(const char *tok)
+{
+	const char *d1 = strchr(tok, '.'), *d2 = strchr(d1 + 1, '.');
+	char b64[4096];
+	size_t n = (size_t)(d2 - d1 - 1);
+	ck_assert_uint_lt(n + 4, sizeof(b64));
+	memcpy(b64, d1 + 1, n);
+	for (size_t i = 0; i < n; i++)
+		b64[i] = b64[i] == '-' ? '+' : b64[i] == '_' ? '/' : b64[i];
+	while (n % 4)
+		b64[n++] = '=';
+	b64[n] = 0;
+	unsigned char raw[4096];
+	int len = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n);
+	ck_assert_int_gt(len, 0);
+	raw[len] = 0;
+	cJSON *p = cJSON_Parse((const char *)raw);
+	ck_assert_ptr_nonnull(p);
+	return p;
+}
+
+START_TEST(bound_pod_claims_round_trip)
+{
+	sat *s = NULL;
+	char err[256];
+	ck_assert_int_eq(sat_new(priv_a, NULL, 0, ISS, &s, err, sizeof(err)), 0);
+	sat_claims c = { .ns = "team", .name = "default", .uid = "sa-uid",
+			 .pod = { "web-1", "pod-uid" }, .node = { "node-1", "node-uid" },
+			 .warnafter = NOW + 3607 };
+	char *tok = NULL;
+	ck_assert_int_eq(sat_sign(s, &c, NULL, 0, NOW, NOW + SAT_EXTENDED_EXPIRATION, &tok), 0);
+	/* Upstream's private claims: "kubernetes.io": {namespace, node, pod, serviceaccount,
+	 * warnafter}; no secret member for a pod-bound token. */
+	cJSON *p = payload_of(tok);
+	const cJSON *k8s = cJSON_GetObjectItemCaseSensitive(p, "kubernetes.io");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(k8s, "namespace")->valuestring, "team");
+	const cJSON *pod = cJSON_GetObjectItemCaseSensitive(k8s, "pod");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(pod, "name")->valuestring, "web-1");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(pod, "uid")->valuestring, "pod-uid");
+	const cJSON *sa = cJSON_GetObjectItemCaseSensitive(k8s, "serviceaccount");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(sa, "uid")->valuestring, "sa-uid");
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(k8s, "secret"));
+	ck_assert_int_eq((long long)cJSON_GetObjectItemCaseSensitive(k8s, "warnafter")->valuedouble,
+			 NOW + 3607);
+	ck_assert_int_eq((long long)cJSON_GetObjectItemCaseSensitive(p, "exp")->valuedouble,
+			 NOW + SAT_EXTENDED_EXPIRATION);
+	cJSON_Delete(p);
+	/* Verification hands the refs back; still valid after warnafter (only stale). */
+	sat_claims v;
+	memset(&v, 0x55, sizeof(v));
+	ck_assert_int_eq(sat_verify(s, tok, NOW + 4000, &v), 0);
+	ck_assert_str_eq(v.pod.name, "web-1");
+	ck_assert_str_eq(v.pod.uid, "pod-uid");
+	ck_assert_str_eq(v.node.name, "node-1");
+	ck_assert_str_eq(v.secret.name, "");
+	ck_assert_int_eq(v.warnafter, NOW + 3607);
+	ck_assert_int_eq(strlen(v.jti), 36);
+	free(tok);
+	/* An unbound token has no refs and no warnafter. */
+	sat_claims plain = { .ns = "team", .name = "default", .uid = "sa-uid" };
+	ck_assert_int_eq(sat_sign(s, &plain, NULL, 0, NOW, NOW + 600, &tok), 0);
+	p = payload_of(tok);
+	k8s = cJSON_GetObjectItemCaseSensitive(p, "kubernetes.io");
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(k8s, "pod"));
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(k8s, "warnafter"));
+	cJSON_Delete(p);
+	ck_assert_int_eq(sat_verify(s, tok, NOW + 1, &v), 0);
+	ck_assert_str_eq(v.pod.name, "");
+	ck_assert_int_eq(v.warnafter, 0);
+	free(tok);
+	sat_free(s);
+}
+END_TEST
+
 static Suite *apiserver_satoken_suite(void)
 {
 	Suite *s = suite_create("apiserver_satoken");
@@ -131,6 +209,7 @@ static Suite *apiserver_satoken_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, round_trip_with_public_key_file);
 	tcase_add_test(tc, other_key_issuer_or_audience_refused);
+	tcase_add_test(tc, bound_pod_claims_round_trip);
 	suite_add_tcase(s, tc);
 	return s;
 }

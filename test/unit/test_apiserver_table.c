@@ -37,7 +37,7 @@ START_TEST(pod_table_columns_and_cells)
 			"\"creationTimestamp\":\"2026-11-22T07:17:10Z\",\"labels\":{\"run\":\"nginx\"}},"
 			"\"spec\":{\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"a\"},{\"name\":\"b\"}]},"
 			"\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.0.3\",\"containerStatuses\":["
-			"{\"name\":\"a\",\"ready\":true,\"restartCount\":2},{\"name\":\"b\",\"ready\":false,"
+			"{\"name\":\"a\",\"ready\":true,\"restartCount\":2,\"state\":{\"running\":{}}},{\"name\":\"b\",\"ready\":false,"
 			"\"restartCount\":1,\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\"}}}]}}]");
 	cJSON *t = tbl_render(&res_pods, pods, TBL_INCLUDE_METADATA, 1, "108", NULL, T0 + 330);
 	ck_assert_str_eq(kc_json_get_string(t, "kind", ""), "Table");
@@ -161,6 +161,170 @@ START_TEST(human_durations)
 }
 END_TEST
 
+
+/* One pod row's cell col at T0 + 600 (creation at T0). */
+static const char *pod_cell(const char *spec_status, int col)
+{
+	static char out[128];
+	char js[4096];
+	snprintf(js, sizeof(js),
+		 "{\"metadata\":{\"name\":\"p\",\"creationTimestamp\":\"2026-11-22T07:17:10Z\"%s},%s}",
+		 strstr(spec_status, "\"deleting\"") ? ",\"deletionTimestamp\":\"2026-11-22T07:20:00Z\"" : "",
+		 spec_status);
+	cJSON *pod = J(js);
+	cJSON *cells = cJSON_CreateArray();
+	res_pods.row(pod, cells, T0 + 600);
+	ck_assert_int_eq(cJSON_GetArraySize(cells), 9);
+	const cJSON *c = cJSON_GetArrayItem(cells, col);
+	snprintf(out, sizeof(out), "%s", cJSON_IsString(c) ? c->valuestring : "?");
+	cJSON_Delete(cells);
+	cJSON_Delete(pod);
+	return out;
+}
+#define STATUS(js) pod_cell((js), 2)
+#define READY(js) pod_cell((js), 1)
+#define RESTARTS(js) pod_cell((js), 3)
+
+#define INIT2 "\"spec\":{\"initContainers\":[{\"name\":\"i1\"},{\"name\":\"i2\"}],\"containers\":[{\"name\":\"c\"}]},"
+
+START_TEST(pod_status_init_containers)
+{
+	/* Init:N/M: the first init container done, the second running. */
+	ck_assert_str_eq(STATUS(INIT2 "\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":["
+			 "{\"name\":\"i1\",\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}}},"
+			 "{\"name\":\"i2\",\"state\":{\"running\":{}}}],"
+			 "\"containerStatuses\":[{\"name\":\"c\",\"state\":{\"waiting\":{\"reason\":\"PodInitializing\"}}}]}"),
+			 "Init:1/2");
+	/* Nothing started yet: Init:0/2 (waiting PodInitializing does not count as a reason). */
+	ck_assert_str_eq(STATUS(INIT2 "\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":["
+			 "{\"name\":\"i1\",\"state\":{\"waiting\":{\"reason\":\"PodInitializing\"}}},"
+			 "{\"name\":\"i2\",\"state\":{\"waiting\":{}}}]}"),
+			 "Init:0/2");
+	/* A failed init container: Init:Error; without a reason Init:ExitCode:N / Init:Signal:N. */
+	ck_assert_str_eq(STATUS(INIT2 "\"status\":{\"phase\":\"Failed\",\"initContainerStatuses\":["
+			 "{\"name\":\"i1\",\"state\":{\"terminated\":{\"exitCode\":1,\"reason\":\"Error\"}}}]}"),
+			 "Init:Error");
+	ck_assert_str_eq(STATUS(INIT2 "\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":["
+			 "{\"name\":\"i1\",\"state\":{\"terminated\":{\"exitCode\":3}}}]}"),
+			 "Init:ExitCode:3");
+	ck_assert_str_eq(STATUS(INIT2 "\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":["
+			 "{\"name\":\"i1\",\"state\":{\"terminated\":{\"exitCode\":137,\"signal\":9}}}]}"),
+			 "Init:Signal:9");
+	/* Waiting with a reason: Init:CrashLoopBackOff, Init:ImagePullBackOff. */
+	ck_assert_str_eq(STATUS(INIT2 "\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":["
+			 "{\"name\":\"i1\",\"restartCount\":4,\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\"}}}]}"),
+			 "Init:CrashLoopBackOff");
+	ck_assert_str_eq(STATUS(INIT2 "\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":["
+			 "{\"name\":\"i1\",\"state\":{\"waiting\":{\"reason\":\"ImagePullBackOff\"}}}]}"),
+			 "Init:ImagePullBackOff");
+	/* While initialising, the init restarts are the RESTARTS column. */
+	ck_assert_str_eq(RESTARTS(INIT2 "\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":["
+			 "{\"name\":\"i1\",\"restartCount\":4,\"lastState\":{\"terminated\":{\"finishedAt\":\"2026-11-22T07:26:30Z\"}},"
+			 "\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\"}}}]}"),
+			 "4 (40s ago)");
+	/* All init containers done: the main container's PodInitializing shows. */
+	ck_assert_str_eq(STATUS(INIT2 "\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":["
+			 "{\"name\":\"i1\",\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}}},"
+			 "{\"name\":\"i2\",\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}}}],"
+			 "\"containerStatuses\":[{\"name\":\"c\",\"state\":{\"waiting\":{\"reason\":\"PodInitializing\"}}}]}"),
+			 "PodInitializing");
+}
+END_TEST
+
+#define ONE "\"spec\":{\"containers\":[{\"name\":\"a\"}]},"
+#define TWO "\"spec\":{\"containers\":[{\"name\":\"a\"},{\"name\":\"b\"}]},"
+
+START_TEST(pod_status_containers)
+{
+	ck_assert_str_eq(STATUS(ONE "\"status\":{\"phase\":\"Pending\"}"), "Pending");
+	ck_assert_str_eq(STATUS(ONE "\"status\":{\"phase\":\"Pending\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"state\":{\"waiting\":{\"reason\":\"ContainerCreating\"}}}]}"),
+			 "ContainerCreating");
+	ck_assert_str_eq(STATUS(ONE "\"status\":{\"phase\":\"Running\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"ready\":true,\"state\":{\"running\":{}}}]}"),
+			 "Running");
+	ck_assert_str_eq(READY(ONE "\"status\":{\"phase\":\"Running\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"ready\":true,\"state\":{\"running\":{}}}]}"),
+			 "1/1");
+	ck_assert_str_eq(STATUS(ONE "\"status\":{\"phase\":\"Succeeded\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}}}]}"),
+			 "Completed");
+	ck_assert_str_eq(STATUS(ONE "\"status\":{\"phase\":\"Failed\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"state\":{\"terminated\":{\"exitCode\":1,\"reason\":\"Error\"}}}]}"),
+			 "Error");
+	ck_assert_str_eq(STATUS(ONE "\"status\":{\"phase\":\"Running\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"state\":{\"terminated\":{\"exitCode\":2}}}]}"),
+			 "ExitCode:2");
+	ck_assert_str_eq(STATUS(ONE "\"status\":{\"phase\":\"Running\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"state\":{\"terminated\":{\"exitCode\":143,\"signal\":15}}}]}"),
+			 "Signal:15");
+	/* The first container's state wins (the list is walked backwards). */
+	ck_assert_str_eq(STATUS(TWO "\"status\":{\"phase\":\"Running\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\"}}},"
+			 "{\"name\":\"b\",\"state\":{\"waiting\":{\"reason\":\"ErrImagePull\"}}}]}"),
+			 "CrashLoopBackOff");
+	/* Completed next to a running container: Running when Ready, else NotReady. */
+	ck_assert_str_eq(STATUS(TWO "\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],"
+			 "\"containerStatuses\":["
+			 "{\"name\":\"a\",\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}}},"
+			 "{\"name\":\"b\",\"ready\":true,\"state\":{\"running\":{}}}]}"),
+			 "Running");
+	ck_assert_str_eq(STATUS(TWO "\"status\":{\"phase\":\"Running\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}}},"
+			 "{\"name\":\"b\",\"ready\":true,\"state\":{\"running\":{}}}]}"),
+			 "NotReady");
+	/* status.reason wins over the phase (Evicted, NodeLost). */
+	ck_assert_str_eq(STATUS(ONE "\"status\":{\"phase\":\"Failed\",\"reason\":\"Evicted\"}"), "Evicted");
+	ck_assert_str_eq(STATUS(ONE "\"status\":{\"phase\":\"Running\",\"reason\":\"NodeLost\"}"), "NodeLost");
+	ck_assert_str_eq(STATUS(ONE "\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\","
+			 "\"status\":\"False\",\"reason\":\"SchedulingGated\"}]}"), "SchedulingGated");
+}
+END_TEST
+
+START_TEST(pod_status_terminating)
+{
+	ck_assert_str_eq(STATUS(ONE "\"deleting\":1,\"status\":{\"phase\":\"Running\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"ready\":true,\"state\":{\"running\":{}}}]}"),
+			 "Terminating");
+	/* A terminal pod being deleted keeps its status; a NodeLost one shows Unknown. */
+	ck_assert_str_eq(STATUS(ONE "\"deleting\":1,\"status\":{\"phase\":\"Succeeded\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}}}]}"),
+			 "Completed");
+	ck_assert_str_eq(STATUS(ONE "\"deleting\":1,\"status\":{\"phase\":\"Running\",\"reason\":\"NodeLost\"}"),
+			 "Unknown");
+}
+END_TEST
+
+START_TEST(pod_restarts_column)
+{
+	/* No lastState: the bare count; with one: "(Xs ago)" from the latest finishedAt. */
+	ck_assert_str_eq(RESTARTS(ONE "\"status\":{\"phase\":\"Running\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"restartCount\":2,\"state\":{\"running\":{}}}]}"),
+			 "2");
+	ck_assert_str_eq(RESTARTS(ONE "\"status\":{\"phase\":\"Running\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"restartCount\":0,\"state\":{\"running\":{}}}]}"),
+			 "0");
+	/* T0 + 600 = 07:27:10; the latest finish is 07:24:10 -> 3m. */
+	ck_assert_str_eq(RESTARTS(TWO "\"status\":{\"phase\":\"Running\",\"containerStatuses\":["
+			 "{\"name\":\"a\",\"restartCount\":2,\"lastState\":{\"terminated\":{\"finishedAt\":\"2026-11-22T07:20:10Z\"}}},"
+			 "{\"name\":\"b\",\"restartCount\":1,\"lastState\":{\"terminated\":{\"finishedAt\":\"2026-11-22T07:24:10Z\"}}}]}"),
+			 "3 (3m ago)");
+	/* Sidecars (restartable init containers) count once initialised, and are in READY. */
+	const char *side = "\"spec\":{\"initContainers\":[{\"name\":\"s\",\"restartPolicy\":\"Always\"},{\"name\":\"i\"}],"
+			   "\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Running\","
+			   "\"conditions\":[{\"type\":\"Initialized\",\"status\":\"True\"}],\"initContainerStatuses\":["
+			   "{\"name\":\"s\",\"restartCount\":5,\"started\":true,\"ready\":true,\"state\":{\"running\":{}},"
+			   "\"lastState\":{\"terminated\":{\"finishedAt\":\"2026-11-22T07:27:00Z\"}}},"
+			   "{\"name\":\"i\",\"restartCount\":7,\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}},"
+			   "\"lastState\":{\"terminated\":{\"finishedAt\":\"2026-11-22T07:18:00Z\"}}}],"
+			   "\"containerStatuses\":[{\"name\":\"a\",\"restartCount\":1,\"ready\":true,\"state\":{\"running\":{}},"
+			   "\"lastState\":{\"terminated\":{\"finishedAt\":\"2026-11-22T07:20:00Z\"}}}]}";
+	ck_assert_str_eq(RESTARTS(side), "6 (10s ago)");
+	ck_assert_str_eq(READY(side), "2/2");
+	ck_assert_str_eq(STATUS(side), "Running");
+}
+END_TEST
+
 static Suite *apiserver_table_suite(void)
 {
 	Suite *s = suite_create("apiserver_table");
@@ -169,6 +333,10 @@ static Suite *apiserver_table_suite(void)
 	tcase_add_test(tc, deployment_service_node_rows);
 	tcase_add_test(tc, accept_header_and_default_table);
 	tcase_add_test(tc, human_durations);
+	tcase_add_test(tc, pod_status_init_containers);
+	tcase_add_test(tc, pod_status_containers);
+	tcase_add_test(tc, pod_status_terminating);
+	tcase_add_test(tc, pod_restarts_column);
 	suite_add_tcase(s, tc);
 	return s;
 }

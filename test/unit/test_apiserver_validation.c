@@ -37,7 +37,8 @@ START_TEST(pod_defaults_follow_upstream)
 	ck_assert_str_eq(kc_json_get_string(pod, "spec.restartPolicy", ""), "Always");
 	ck_assert_str_eq(kc_json_get_string(pod, "spec.dnsPolicy", ""), "ClusterFirst");
 	ck_assert_str_eq(kc_json_get_string(pod, "spec.schedulerName", ""), "default-scheduler");
-	ck_assert_str_eq(kc_json_get_string(pod, "spec.serviceAccountName", ""), "default");
+	/* serviceAccountName is ServiceAccount admission's (create only), not defaulting's. */
+	ck_assert_ptr_null(kc_json_get(pod, "spec.serviceAccountName"));
 	ck_assert_int_eq(kc_json_get_int64(pod, "spec.terminationGracePeriodSeconds", 0), 30);
 	ck_assert_int_eq(cJSON_GetArraySize(kc_json_get(pod, "spec.tolerations")), 2);
 	ck_assert_str_eq(kc_json_get_string(pod, "status.phase", ""), "Pending");
