@@ -18,6 +18,7 @@
 #include "podlog.h"
 #include "registry.h"
 #include "satoken.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "watchcache.h"
 
@@ -331,10 +332,17 @@ int main(int argc, char **argv)
 	boot_system_objects(&r, addr, srv_port(server));
 	kc_info("Serving securely on %s:%d (%s), store %s prefix %s", bind, srv_port(server),
 		sc.cert_pem ? "https" : "http", etcd_servers, etcd_prefix);
-	while (!stop_flag) {
-		struct timespec ts = { 0, 200 * 1000000 };
+	/* READY=1 (Type=notify units) once /readyz would pass: watch caches primed, store up. */
+	int64_t ready_rev;
+	for (bool notified = false; !stop_flag;) {
+		if (!notified && wc_ready(wc) && reg_revision(&r, &ready_rev) == 0) {
+			kc_sd_notify("READY=1");
+			notified = true;
+		}
+		struct timespec ts = { 0, notified ? 200 * 1000000 : 20 * 1000000 };
 		nanosleep(&ts, NULL);
 	}
+	kc_sd_notify("STOPPING=1");
 	kc_info("shutting down");
 	wc_stop(wc);
 	srv_stop(server);

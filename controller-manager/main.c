@@ -36,6 +36,7 @@
 #include "podgc.h"
 #include "replicaset.h"
 #include "rootcacertpublisher.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "serviceaccount.h"
 #include "ttlafterfinished.h"
@@ -619,6 +620,8 @@ int main(int argc, char **argv)
 	} else {
 		wake('L');
 	}
+	/* /healthz serves; leadership may still be pending (Type=simple upstream). */
+	kc_sd_notify("READY=1");
 
 	int exit_code = 0;
 	for (;;) {
@@ -652,6 +655,7 @@ int main(int argc, char **argv)
 			exit_code = 1;
 			break;
 		} else if (c == 'T') {
+			kc_sd_notify("STOPPING=1");
 			kc_info("Received termination signal, shutting down");
 			break;
 		}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "proxier.h"
 #include "runner.h"
+#include "sdnotify.h"
 #include "server.h"
 
 /* Read a whole file (for --sync-once-from). */
@@ -328,8 +330,19 @@ int main(int argc, char **argv)
 		exit_code = 1;
 		goto out;
 	}
-	int sig = 0;
-	sigwait(&sigs, &sig);
+	/* READY=1 once the first sync has run (its rules are in place or its error logged). */
+	bool notified = false;
+	int sig;
+	for (;;) {
+		struct timespec ts = { 0, notified ? 500 * 1000000 : 50 * 1000000 };
+		if ((sig = sigtimedwait(&sigs, NULL, &ts)) > 0)
+			break;
+		if (!notified && px_proxier_sync_count(p) > 0) {
+			kc_sd_notify("READY=1");
+			notified = true;
+		}
+	}
+	kc_sd_notify("STOPPING=1");
 	kc_info("received signal %d, shutting down", sig);
 	px_runner_stop(r);
 out:

@@ -26,6 +26,7 @@
 #include "leader.h"
 #include "log.h"
 #include "scheduler.h"
+#include "sdnotify.h"
 #include "serving.h"
 #include "transform.h"
 
@@ -391,8 +392,12 @@ int main(int argc, char **argv)
 		start_scheduling(&D);
 	}
 
+	/* /healthz serves and the caches are synced; leadership may still be pending (the
+	 * upstream unit is Type=simple, so READY=1 is only informative here). */
+	kc_sd_notify("READY=1");
 	int sig = 0;
 	sigwait(&sigs, &sig);
+	kc_sd_notify("STOPPING=1");
 	kc_info("received signal %d, shutting down", sig);
 	atomic_store(&D.stop, 1);
 	sched_queue_shutdown(&D.sched.queue);

@@ -16,6 +16,7 @@
 #include "flags.h"
 #include "kv.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "server.h"
 
 /* The etcd release whose API, flags and wire encoding kube-store reproduces. */
@@ -215,6 +216,8 @@ int main(int argc, char **argv)
 	}
 	/* etcd's readiness line, which scripts wait for. */
 	kc_info("ready to serve client requests");
+	/* etcd notifies systemd (Type=notify) right after this line. */
+	kc_sd_notify("READY=1");
 
 	int sig = 0;
 	bool removed = false;
@@ -230,6 +233,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	kc_sd_notify("STOPPING=1");
 	if (!removed) {
 		kc_info("received %s, shutting down", sig == SIGTERM ? "terminated" : "interrupt");
 		/* etcd's TransferLeadershipOnShutdown: a leader hands over before it goes. */
