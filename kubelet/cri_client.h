@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cri_fake.h"
 #include "grpc.h"
 #include "kubelet/cri/api.pb-c.h"
 
@@ -28,13 +29,18 @@
 #define CRI_DEFAULT_TIMEOUT_MS (2 * 60 * 1000)
 
 typedef struct cri_client {
-	cri_conn *conn;
+	cri_conn *conn;           /* NULL with the fake runtime */
+	cri_fake *fake;           /* the in-process fake (endpoint fake://), else NULL */
 	int64_t timeout_ms;       /* deadline of ordinary calls */
 	int64_t pull_timeout_ms;  /* deadline of PullImage; 0 = none */
 } cri_client;
 
-/* endpoint as cri_conn_new; timeout_ms <= 0 means CRI_DEFAULT_TIMEOUT_MS. */
+/* endpoint as cri_conn_new, or "fake://" for the in-process fake runtime (cri_fake.h,
+ * hollow nodes); timeout_ms <= 0 means CRI_DEFAULT_TIMEOUT_MS. */
 int cri_client_init(cri_client *cl, const char *endpoint, int64_t timeout_ms);
+/* True when the client talks to the fake runtime (probes over the network are passed:
+ * nothing listens on a fake pod IP). */
+int cri_client_is_fake(const cri_client *cl);
 void cri_client_close(cri_client *cl);
 
 /* Free any reply message (NULL ok). */

@@ -202,3 +202,57 @@ int pw_instance_running(pw_manager *m, const char *uid, const char *container, i
 	pthread_mutex_unlock(&m->mu);
 	return running;
 }
+
+int pw_pod_views(pw_manager *m, pw_pod_view **out, int *n)
+{
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&m->mu);
+	int cap = 0;
+	for (pw_worker *w = m->workers; w; w = w->next)
+		cap++;
+	pw_pod_view *v = calloc((size_t)(cap ? cap : 1), sizeof(*v));
+	if (!v) {
+		pthread_mutex_unlock(&m->mu);
+		return -ENOMEM;
+	}
+	int k = 0;
+	for (pw_worker *w = m->workers; w && k < cap; w = w->next) {
+		pw_pod_view *p = &v[k];
+		snprintf(p->ns, sizeof(p->ns), "%s", w->ns);
+		snprintf(p->name, sizeof(p->name), "%s", w->name);
+		snprintf(p->uid, sizeof(p->uid), "%s", w->uid);
+		pthread_mutex_lock(&w->mu);
+		pspec_cgroup_parent(p->cgroup, sizeof(p->cgroup), m->cgroup_root, pspec_qos_class(w->pod), w->uid);
+		p->sandbox_ready = w->view_sandbox_ready && !w->done;
+		p->c = calloc((size_t)(w->nview ? w->nview : 1), sizeof(*p->c));
+		for (int i = 0; p->c && i < w->nview; i++) {
+			const pstat_container *c = &w->view[i];
+			pw_ctr_view *cv = &p->c[i];
+			snprintf(cv->name, sizeof(cv->name), "%s", c->name);
+			const char *sep = strstr(c->container_id, "://");
+			snprintf(cv->id, sizeof(cv->id), "%s", sep ? sep + 3 : c->container_id);
+			/* waiting with an id: the dead instance of a back-off (the runtime has it
+			 * exited) or one created but not started */
+			cv->state = c->state == PSTAT_RUNNING	 ? PW_CTR_RUNNING
+				    : c->state == PSTAT_TERMINATED ? PW_CTR_EXITED
+				    : !cv->id[0]			 ? PW_CTR_NONE
+				    : !strcmp(c->reason, "CrashLoopBackOff") ? PW_CTR_EXITED
+									     : PW_CTR_CREATED;
+		}
+		p->nc = p->c ? w->nview : 0;
+		pthread_mutex_unlock(&w->mu);
+		k++;
+	}
+	pthread_mutex_unlock(&m->mu);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+void pw_pod_views_free(pw_pod_view *v, int n)
+{
+	for (int i = 0; v && i < n; i++)
+		free(v[i].c);
+	free(v);
+}

@@ -82,6 +82,25 @@ int pw_log_target_get(pw_manager *m, const char *ns, const char *pod, const char
  * once it is not and the file is drained). */
 int pw_instance_running(pw_manager *m, const char *uid, const char *container, int attempt);
 
+/* What /metrics and /metrics/resource read about each pod (a snapshot). */
+enum { PW_CTR_CREATED = 0, PW_CTR_RUNNING, PW_CTR_EXITED, PW_CTR_UNKNOWN, PW_CTR_NONE };
+typedef struct pw_ctr_view {
+	char name[64];
+	char id[96];        /* the runtime's id, "" when none */
+	int state;          /* PW_CTR_*: upstream's container_state label */
+} pw_ctr_view;
+typedef struct pw_pod_view {
+	char ns[256], name[256], uid[64];
+	char cgroup[1024];  /* the pod's cgroup (pspec_cgroup_parent) */
+	int sandbox_ready;
+	pw_ctr_view *c;     /* init containers first, then app containers */
+	int nc;
+} pw_pod_view;
+/* Snapshot of every pod this kubelet runs; *out freed with pw_pod_views_free.  0 or
+ * -ENOMEM. */
+int pw_pod_views(pw_manager *m, pw_pod_view **out, int *n);
+void pw_pod_views_free(pw_pod_view *v, int n);
+
 /* Names used on sandboxes and containers (upstream's types/labels.go). */
 #define PW_LABEL_POD_NAME "io.kubernetes.pod.name"
 #define PW_LABEL_POD_NAMESPACE "io.kubernetes.pod.namespace"

@@ -64,6 +64,9 @@ typedef struct pw_worker {
 	char sandbox_id[96];
 	char pod_ip[64];
 	int64_t start_wall_ns;
+	int64_t seen_mono_ns;     /* first seen by this kubelet (pod start duration) */
+	int start_observed;       /* kubelet_pod_start_duration_seconds recorded */
+	int synced_once;          /* the first sync ("create") happened */
 	cstate *cs;               /* init containers [0, nics), then app containers */
 	int ncs, nics;
 	vol_pod vp;
@@ -74,6 +77,7 @@ typedef struct pw_worker {
 	pstat_container *view;
 	int nview;
 	cJSON *view_status;
+	int view_sandbox_ready;   /* the sandbox is ready (kubelet_running_pods) */
 	struct pw_worker *next;
 } pw_worker;
 

@@ -207,6 +207,10 @@ int probe_run(const probe_spec *p, cri_client *cri, const char *pod_ip, const ch
 		snprintf(msg, msglen, "pod has no IP address yet");
 		return 0;
 	}
+	/* the fake runtime's pod IPs have nobody behind them: network probes pass, as
+	 * they would against a healthy container (exec probes go through its ExecSync) */
+	if ((p->kind == PROBE_HTTP || p->kind == PROBE_TCP) && cri_client_is_fake(cri))
+		return 1;
 	if (p->kind == PROBE_HTTP)
 		return http_probe(p, ip, deadline, msg, msglen);
 	if (p->kind == PROBE_TCP) {

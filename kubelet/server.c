@@ -36,6 +36,7 @@
 struct ksrv {
 	struct MHD_Daemon *tls, *plain;
 	pw_manager *pods;
+	char node_name[256];
 	int anonymous;
 	int always_allow;
 	char *cert_pem, *key_pem, *ca_pem;
@@ -452,7 +453,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (who == 0 && !s->always_allow) {
 		char m[512];
 		snprintf(m, sizeof(m), "Forbidden (user=system:anonymous, verb=get, resource=nodes, subresource(s)=[%s])\n",
-			 !strncmp(url, "/containerLogs/", 15) ? "log" : !strcmp(url, "/pods") ? "proxy" : "proxy");
+			 !strncmp(url, "/containerLogs/", 15) ? "log" : !strncmp(url, "/metrics", 8) ? "metrics" : "proxy");
 		return reply_text(conn, 403, m);
 	}
 	if (!strcmp(url, "/pods") || !strcmp(url, "/pods/")) {
@@ -467,6 +468,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (!strncmp(url, "/containerLogs/", 15))
 		return container_logs(s, conn, url + 15);
+	if (!strcmp(url, "/metrics") || !strcmp(url, "/metrics/resource")) {
+		char *txt = url[8] ? ksrv_metrics_resource_text(s->pods, "/proc", "/sys/fs/cgroup")
+				   : ksrv_metrics_text(s->pods, s->node_name);
+		if (!txt)
+			return reply_text(conn, 500, "out of memory");
+		/* the Prometheus text exposition format client_golang serves */
+		enum MHD_Result r = reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", txt);
+		free(txt);
+		return r;
+	}
 	static const char *const streaming[] = { "/exec/", "/attach/", "/portForward/", "/run/" };
 	for (size_t i = 0; i < 4; i++) {
 		if (!strncmp(url, streaming[i], strlen(streaming[i]))) {
@@ -532,6 +543,7 @@ int ksrv_start(const ksrv_config *cfg, ksrv **out, char *err, size_t errlen)
 	if (!s)
 		return -ENOMEM;
 	s->pods = cfg->pods;
+	snprintf(s->node_name, sizeof(s->node_name), "%s", cfg->node_name ? cfg->node_name : "");
 	s->anonymous = cfg->anonymous;
 	s->always_allow = cfg->authorization_mode && !strcmp(cfg->authorization_mode, "AlwaysAllow");
 	int rc = 0;

@@ -45,6 +45,13 @@ int ksrv_start(const ksrv_config *cfg, ksrv **out, char *err, size_t errlen);
 /* Stop and free; NULL ok.  Followers are ended. */
 void ksrv_stop(ksrv *s);
 
+/* server_metrics.c: the pages of /metrics (metrics.h's registry, the pods' container
+ * states, kubelet_node_name, process figures) and /metrics/resource (node figures from
+ * proc_root, pods' and containers' from their cgroups under cg_root: "/proc" and
+ * "/sys/fs/cgroup" in the kubelet).  malloc'd text, NULL on ENOMEM.  pods may be NULL. */
+char *ksrv_metrics_text(pw_manager *pods, const char *node_name);
+char *ksrv_metrics_resource_text(pw_manager *pods, const char *proc_root, const char *cg_root);
+
 /* Parse the containerLogs query (pure; exposed for tests).  get(arg, name) returns a
  * query value or NULL.  Returns 0, 400 (`{"message": "Unable to decode query."}`) or 422
  * (`{"message": "Invalid request."}`, ValidatePodLogOptions) with msg set. */

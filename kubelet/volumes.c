@@ -367,7 +367,7 @@ static int volume_dir(const vol_pod *vp, const char *plugin, const char *name, i
 		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(-rc));
 		return rc;
 	}
-	if (tmpfs && !vol_is_mounted(dir)) {
+	if (tmpfs && !vp->no_mount && !vol_is_mounted(dir)) {
 		char opts[64] = "";
 		if (size_bytes > 0)
 			snprintf(opts, sizeof(opts), "size=%lld", (long long)size_bytes);

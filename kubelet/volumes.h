@@ -82,6 +82,9 @@ typedef struct vol_pod {
 	char root_dir[1024];
 	char uid[64];
 	int ready;               /* every volume was set up once */
+	int no_mount;            /* fake mounter: memory/secret/projected volumes are plain
+				  * directories (hollow nodes on the fake runtime, as kubemark's
+				  * hollow kubelet runs on mount.NewFakeMounter) */
 	int64_t next_resync_ns;  /* monotonic */
 	vol_token tokens[16];
 	int ntokens;
