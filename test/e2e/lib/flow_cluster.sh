@@ -5,13 +5,21 @@
 #   flow_up DIR MODE             MODE "local" (fixed ports, bridge kubec0, 10.244.0.0/24) or
 #                                "test" (free ports, random bridge and 10.251.x.0/24);
 #                                writes DIR/cluster.env (everything flow_down needs) and
-#                                DIR/admin.kubeconfig; returns non-zero if a daemon fails
+#                                DIR/admin.kubeconfig; returns non-zero if a daemon fails.
+#                                PKI as kubeadm lays it out: DIR/pki/{ca,apiserver,
+#                                apiserver-kubelet-client}.{crt,key}, sa.{key,pub}, and one
+#                                kubeconfig per identity: DIR/admin.conf (kubernetes-admin,
+#                                system:masters; admin.kubeconfig links to it),
+#                                controller-manager.conf, scheduler.conf, kubelet.conf
+#                                (system:node:<node>, system:nodes), kube-proxy.conf
 #   flow_down DIR                stop everything recorded in DIR/cluster.env: kubelet first,
 #                                then kube-proxy (+ --cleanup), scheduler, controller-manager,
 #                                apiserver, store, then containerd with its shims, mounts,
 #                                bridge, veths, netns and cgroups (containerd.sh's clean-up)
 #   flow_kill9 DIR NAME          SIGKILL one daemon (kube-apiserver, kube-scheduler, ...)
-#   flow_restart DIR NAME        start it again with its first command line
+#   flow_restart DIR NAME        start it again with its first command line (DIR/NAME.cmd)
+#   flow_restart_wait DIR NAME SECS   the same, then wait for flow_healthy NAME; prints ms
+#   flow_healthy NAME            0 if NAME's health endpoint answers 200
 #   flow_dump_logs DIR           the tail of every log
 #   flow_proxy_running           0 if a kube-proxy daemon runs in this network namespace
 #   flow_sched_healthy           0 if kube-scheduler's /healthz answers (HTTPS or HTTP)
@@ -70,52 +78,101 @@ _flow_wait() {
 	return 1
 }
 
+# _flow_sign BASE SUBJ EXTFILE: pki/BASE.{key,crt} signed by the cluster CA, unless a
+# certificate with that subject is already there (make up keeps the PKI between runs; a
+# kubelet certificate for another node name is remade).
+_flow_sign() {
+	P=$FLOW_DIR/pki
+	if [ -f "$P/$1.key" ] && [ -f "$P/$1.crt" ]; then
+		want=$(printf '%s' "$2" | tr -d ' ')
+		have=$(openssl x509 -in "$P/$1.crt" -noout -subject -nameopt compat 2>/dev/null | sed 's/^subject=//' | tr -d ' ')
+		[ "$have" = "$want" ] && return 0
+	fi
+	openssl req -newkey rsa:2048 -nodes -subj "$2" \
+		-keyout "$P/$1.key" -out "$P/$1.csr" 2>/dev/null || return 1
+	openssl x509 -req -in "$P/$1.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" \
+		-CAcreateserial -days 3650 -extfile "$3" -out "$P/$1.crt" 2>/dev/null || return 1
+	rm -f "$P/$1.csr"
+}
+
+# The PKI as kubeadm lays out /etc/kubernetes/pki (kubeadm's certs phase): the cluster CA,
+# the apiserver's serving certificate, apiserver-kubelet-client (O=system:masters, for the
+# apiserver's logs/exec calls to the kubelet), the service-account key pair; plus one client
+# certificate per kubeconfig (kubeadm's kubeconfig phase embeds them in the .conf files).
 _flow_gen_certs() {
 	P=$FLOW_DIR/pki
-	[ -f "$P/admin.crt" ] && [ -f "$P/sa.pub" ] && return 0
 	mkdir -p "$P"
-	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=kubec-ca" \
-		-keyout "$P/ca.key" -out "$P/ca.crt" 2>/dev/null || return 1
+	if [ ! -f "$P/ca.crt" ] || [ ! -f "$P/ca.key" ]; then
+		# kubeadm's CA: CN=kubernetes (a new CA invalidates every other certificate)
+		rm -f "$P"/*.crt "$P"/*.key
+		openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=kubernetes" \
+			-keyout "$P/ca.key" -out "$P/ca.crt" 2>/dev/null || return 1
+	fi
 	# SANs as kubeadm gives the apiserver: its names, the loopback and the first service IP.
 	cat >"$P/apiserver.ext" <<EOC
 subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1,IP:$FLOW_NODE_IP
+keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
 EOC
-	printf 'extendedKeyUsage=clientAuth\n' >"$P/client.ext"
-	openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
-		-keyout "$P/apiserver.key" -out "$P/apiserver.csr" 2>/dev/null || return 1
-	openssl x509 -req -in "$P/apiserver.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" \
-		-CAcreateserial -days 3650 -extfile "$P/apiserver.ext" -out "$P/apiserver.crt" 2>/dev/null || return 1
-	openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=kubernetes-admin" \
-		-keyout "$P/admin.key" -out "$P/admin.csr" 2>/dev/null || return 1
-	openssl x509 -req -in "$P/admin.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" \
-		-CAcreateserial -days 3650 -extfile "$P/client.ext" -out "$P/admin.crt" 2>/dev/null || return 1
-	openssl genrsa -out "$P/sa.key" 2048 2>/dev/null || return 1
-	openssl rsa -in "$P/sa.key" -pubout -out "$P/sa.pub" 2>/dev/null || return 1
+	printf 'keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' >"$P/client.ext"
+	# the node IP is a SAN: remake the serving certificate when the address changed
+	if [ -f "$P/apiserver.crt" ] &&
+		! openssl x509 -in "$P/apiserver.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "IP Address:$FLOW_NODE_IP\$\|IP Address:$FLOW_NODE_IP,"; then
+		rm -f "$P/apiserver.crt"
+	fi
+	_flow_sign apiserver "/CN=kube-apiserver" "$P/apiserver.ext" || return 1
+	_flow_sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$P/client.ext" || return 1
+	_flow_sign admin "/O=system:masters/CN=kubernetes-admin" "$P/client.ext" || return 1
+	_flow_sign controller-manager "/CN=system:kube-controller-manager" "$P/client.ext" || return 1
+	_flow_sign scheduler "/CN=system:kube-scheduler" "$P/client.ext" || return 1
+	_flow_sign kubelet "/O=system:nodes/CN=system:node:$FLOW_NODE" "$P/client.ext" || return 1
+	_flow_sign kube-proxy "/CN=system:kube-proxy" "$P/client.ext" || return 1
+	if [ ! -f "$P/sa.key" ] || [ ! -f "$P/sa.pub" ]; then
+		openssl genrsa -out "$P/sa.key" 2048 2>/dev/null || return 1
+		openssl rsa -in "$P/sa.key" -pubout -out "$P/sa.pub" 2>/dev/null || return 1
+	fi
+	chmod 600 "$P"/*.key
+	return 0
 }
 
-_flow_write_kubeconfig() {
+# _flow_write_conf FILE USER BASE: a kubeconfig as kubeadm writes them (cluster
+# "kubernetes", context USER@kubernetes, certificates embedded as -data), authenticating
+# with pki/BASE.{crt,key}
+_flow_write_conf() {
 	P=$FLOW_DIR/pki
-	cat >"$FLOW_DIR/admin.kubeconfig" <<EOK
+	cat >"$1.tmp" <<EOK
 apiVersion: v1
 kind: Config
 clusters:
-- name: kubec
+- name: kubernetes
   cluster:
     server: https://127.0.0.1:$FLOW_API_PORT
-    certificate-authority: $P/ca.crt
+    certificate-authority-data: $(base64 -w0 "$P/ca.crt")
 users:
-- name: admin
+- name: $2
   user:
-    client-certificate: $P/admin.crt
-    client-key: $P/admin.key
+    client-certificate-data: $(base64 -w0 "$P/$3.crt")
+    client-key-data: $(base64 -w0 "$P/$3.key")
 contexts:
-- name: kubec
+- name: $2@kubernetes
   context:
-    cluster: kubec
-    user: admin
-current-context: kubec
+    cluster: kubernetes
+    user: $2
+current-context: $2@kubernetes
 EOK
+	chmod 600 "$1.tmp" && mv "$1.tmp" "$1"
+}
+
+# One kubeconfig per component, named as kubeadm names them in /etc/kubernetes (kube-proxy's
+# lives in a ConfigMap there; here it is a file like the others).  admin.kubeconfig, the
+# name `make up` printed before, stays valid as a link to admin.conf.
+_flow_write_kubeconfig() {
+	_flow_write_conf "$FLOW_DIR/admin.conf" kubernetes-admin admin || return 1
+	_flow_write_conf "$FLOW_DIR/controller-manager.conf" system:kube-controller-manager controller-manager || return 1
+	_flow_write_conf "$FLOW_DIR/scheduler.conf" system:kube-scheduler scheduler || return 1
+	_flow_write_conf "$FLOW_DIR/kubelet.conf" "system:node:$FLOW_NODE" kubelet || return 1
+	_flow_write_conf "$FLOW_DIR/kube-proxy.conf" system:kube-proxy kube-proxy || return 1
+	ln -sfn admin.conf "$FLOW_DIR/admin.kubeconfig"
 }
 
 # _flow_start NAME CMD...: background CMD, log in logs/NAME.log, pid in NAME.pid, the
@@ -158,6 +215,32 @@ _flow_http_ok() { # url [curl args]
 flow_sched_healthy() {
 	_flow_http_ok "https://127.0.0.1:$FLOW_SCHED_PORT/healthz" -k ||
 		_flow_http_ok "http://127.0.0.1:$FLOW_SCHED_PORT/healthz"
+}
+
+# flow_healthy NAME: 0 if daemon NAME answers on its health endpoint (FLOW_DIR and the
+# cluster.env ports set): the store's /health, the apiserver's /readyz, the controller-
+# manager's and scheduler's /healthz (HTTPS, self-signed as upstream), the kubelet's
+# healthz port and kube-proxy's /healthz
+flow_healthy() {
+	case $1 in
+	kube-store) _flow_http_ok "http://127.0.0.1:$FLOW_STORE_PORT/health" ;;
+	kube-apiserver) _flow_http_ok "https://127.0.0.1:$FLOW_API_PORT/readyz" --cacert "$FLOW_DIR/pki/ca.crt" ;;
+	kube-controller-manager) _flow_http_ok "https://127.0.0.1:$FLOW_CM_PORT/healthz" -k ;;
+	kube-scheduler) flow_sched_healthy ;;
+	kubelet) _flow_http_ok "http://127.0.0.1:$FLOW_KUBELET_HZ/healthz" ;;
+	kube-proxy) _flow_http_ok "http://127.0.0.1:$FLOW_PROXY_HZ/healthz" ;;
+	*) return 1 ;;
+	esac
+}
+
+# flow_restart_wait DIR NAME SECS: flow_restart, then wait up to SECS for NAME's health
+# endpoint (non-zero, with its log, if it dies or stays unhealthy); prints the milliseconds
+# from the restart to healthy on stdout
+flow_restart_wait() {
+	_frw_t0=$(date +%s%3N)
+	flow_restart "$1" "$2" || return 1
+	_flow_wait "$3" "$2" flow_healthy "$2" || return 1
+	echo $(($(date +%s%3N) - _frw_t0))
 }
 
 _flow_node_ready() {
@@ -206,6 +289,9 @@ FLOW_NODE_IP='$FLOW_NODE_IP'
 FLOW_API_PORT='$FLOW_API_PORT'
 FLOW_CM_PORT='$FLOW_CM_PORT'
 FLOW_SCHED_PORT='$FLOW_SCHED_PORT'
+FLOW_STORE_PORT='$FLOW_STORE_PORT'
+FLOW_PROXY_HZ='$FLOW_PROXY_HZ'
+FLOW_KUBELET_HZ='$FLOW_KUBELET_HZ'
 FLOW_POD_CIDR='$FLOW_POD_CIDR'
 CTRD_DIR='$CTRD_DIR'
 CTRD_SOCK='$CTRD_SOCK'
@@ -215,8 +301,7 @@ CTRD_CGROUP='$CTRD_CGROUP'
 CTRD_OLD_FORWARD='$CTRD_OLD_FORWARD'
 ENV
 	_flow_gen_certs || { echo "certificate generation failed" >&2; return 1; }
-	_flow_write_kubeconfig
-	KC="$FLOW_DIR/admin.kubeconfig"
+	_flow_write_kubeconfig || { echo "kubeconfig generation failed" >&2; return 1; }
 	P=$FLOW_DIR/pki
 
 	# containerd as containerd.sh configures it (CNI bridge + host-local on the podCIDR)
@@ -232,7 +317,7 @@ ENV
 		--listen-peer-urls "http://127.0.0.1:$FLOW_PEER_PORT" \
 		--initial-advertise-peer-urls "http://127.0.0.1:$FLOW_PEER_PORT" \
 		--initial-cluster "local=http://127.0.0.1:$FLOW_PEER_PORT"
-	_flow_wait 20 kube-store _flow_http_ok "http://127.0.0.1:$FLOW_STORE_PORT/health" || return 1
+	_flow_wait 20 kube-store flow_healthy kube-store || return 1
 
 	_flow_start kube-apiserver "$KUBEC_BUILD/bin/kube-apiserver" \
 		--etcd-servers "http://127.0.0.1:$FLOW_STORE_PORT" \
@@ -242,20 +327,20 @@ ENV
 		--service-account-key-file "$P/sa.pub" --service-account-signing-key-file "$P/sa.key" \
 		--service-account-issuer https://kubernetes.default.svc.cluster.local \
 		--service-cluster-ip-range 10.96.0.0/12 --allow-privileged=true \
-		--kubelet-client-certificate "$P/admin.crt" --kubelet-client-key "$P/admin.key" \
+		--kubelet-client-certificate "$P/apiserver-kubelet-client.crt" \
+		--kubelet-client-key "$P/apiserver-kubelet-client.key" \
 		--kubelet-preferred-address-types InternalIP,Hostname --v=2
-	_flow_wait 30 kube-apiserver _flow_http_ok "https://127.0.0.1:$FLOW_API_PORT/readyz" --cacert "$P/ca.crt" || return 1
+	_flow_wait 30 kube-apiserver flow_healthy kube-apiserver || return 1
 
-	# The control-plane components use the admin kubeconfig; per-component client
-	# certificates come with the bootstrap issue.
+	# Each component authenticates as kubeadm's identity for it (its own .conf).
 	_flow_start kube-controller-manager "$KUBEC_BUILD/bin/kube-controller-manager" \
-		--kubeconfig "$KC" --leader-elect=true --bind-address 127.0.0.1 \
+		--kubeconfig "$FLOW_DIR/controller-manager.conf" --leader-elect=true --bind-address 127.0.0.1 \
 		--secure-port "$FLOW_CM_PORT" --service-cluster-ip-range 10.96.0.0/12 --v=2
-	_flow_wait 30 kube-controller-manager _flow_http_ok "https://127.0.0.1:$FLOW_CM_PORT/healthz" -k || return 1
+	_flow_wait 30 kube-controller-manager flow_healthy kube-controller-manager || return 1
 	_flow_start kube-scheduler "$KUBEC_BUILD/bin/kube-scheduler" \
-		--kubeconfig "$KC" --leader-elect=true --bind-address 127.0.0.1 \
+		--kubeconfig "$FLOW_DIR/scheduler.conf" --leader-elect=true --bind-address 127.0.0.1 \
 		--secure-port "$FLOW_SCHED_PORT" --v=2
-	_flow_wait 30 kube-scheduler flow_sched_healthy || return 1
+	_flow_wait 30 kube-scheduler flow_healthy kube-scheduler || return 1
 
 	# The podCIDR is the CNI bridge's subnet: containerd's host-local IPAM hands out the
 	# pod IPs, so the kubelet reports that range rather than one the node IPAM chose.
@@ -275,17 +360,17 @@ authentication:
     clientCAFile: "$P/ca.crt"
 YAML
 	_flow_start kubelet "$KUBEC_BUILD/bin/kubelet" --config "$FLOW_DIR/kubelet-config.yaml" \
-		--kubeconfig "$KC" --hostname-override "$FLOW_NODE" --node-ip "$FLOW_NODE_IP" \
+		--kubeconfig "$FLOW_DIR/kubelet.conf" --hostname-override "$FLOW_NODE" --node-ip "$FLOW_NODE_IP" \
 		--root-dir "$FLOW_DIR/kubelet" --pod-logs-dir "$FLOW_DIR/pod-logs" \
 		--cgroup-root "$CTRD_CGROUP" --v 2
 	_flow_wait 40 kubelet _flow_node_ready || return 1
 
-	_flow_start kube-proxy "$KUBEC_BUILD/bin/kube-proxy" --kubeconfig "$KC" \
+	_flow_start kube-proxy "$KUBEC_BUILD/bin/kube-proxy" --kubeconfig "$FLOW_DIR/kube-proxy.conf" \
 		--hostname-override "$FLOW_NODE" --cluster-cidr "$FLOW_POD_CIDR" \
 		--healthz-bind-address "127.0.0.1:$FLOW_PROXY_HZ" \
 		--metrics-bind-address "127.0.0.1:$FLOW_PROXY_METRICS" \
 		--iptables-min-sync-period 100ms -v=2
-	_flow_wait 30 kube-proxy _flow_http_ok "http://127.0.0.1:$FLOW_PROXY_HZ/healthz" || return 1
+	_flow_wait 30 kube-proxy flow_healthy kube-proxy || return 1
 	return 0
 }
 
@@ -323,6 +408,13 @@ flow_down() {
 	kc_ctrd_cleanup
 	[ -n "$CTRD_PID" ] && echo "stopped containerd (pid $CTRD_PID)"
 	rm -f "$FLOW_DIR/containerd.pid" "$FLOW_DIR/cluster.env"
+	# The kubelet leaves its pods' volume mounts (projected service-account tokens are
+	# tmpfs, as upstream's) when it stops; nothing may stay mounted under the cluster dir,
+	# or `rm -rf` of it fails and the mounts leak.  Deepest first.
+	awk -v d="$FLOW_DIR/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r |
+		while read -r m; do
+			umount "$m" 2>/dev/null || umount -l "$m"
+		done
 	# The netns bind mounts live under containerd's state dir (netns_mounts_under_state_dir),
 	# removed above; the pod sandboxes' veths went with their netns.
 	return 0
@@ -351,6 +443,11 @@ flow_dump_logs() {
 #   flow_wait_for SECS CMD...    until CMD succeeds (polls every 0.3 s), else non-zero
 #   flow_ready_pods SELECTOR     names of the Running, Ready, not terminating pods
 #   flow_ready_endpoints SVC     number of ready endpoints in SVC's EndpointSlices
+#   flow_client_start URL LOG    a client loop in the background: one request to URL every
+#                                ~50 ms, one line per request in LOG, "ok <body>" or
+#                                "FAILED <curl exit>"; flow_client_stop ends it (the exit
+#                                trap does too)
+#   flow_client_lines LOG [RE]   number of lines of LOG (matching the grep RE)
 #   flow_pod_log POD CONTAINER   the container's output (every attempt) from the kubelet's
 #                                log files (there is no `kubectl logs` yet: no 10250 server)
 
@@ -365,6 +462,7 @@ flow_pass() {
 }
 
 _flow_scenario_exit() {
+	flow_client_stop
 	if [ "$FLOW_FAILED" != 0 ] && [ -n "${FLOW_T:-}" ]; then
 		echo "===== kubectl get pods,svc,endpointslices -o wide"
 		kubectl get pods,svc,endpointslices -o wide 2>&1 | head -n 40
@@ -414,12 +512,18 @@ flow_wait_for() {
 flow_ready_pods() {
 	kubectl get pods -l "$1" -o json | $FLOW_PY -c '
 import json, sys
+out = []
 for p in json.load(sys.stdin)["items"]:
     st = p.get("status", {})
     conds = {c["type"]: c["status"] for c in st.get("conditions", [])}
     if p["metadata"].get("deletionTimestamp") or st.get("phase") != "Running" or conds.get("Ready") != "True":
         continue
-    print(p["metadata"]["name"])'
+    out.append(p["metadata"]["name"] + "\n")
+try:
+    sys.stdout.write("".join(out))
+    sys.stdout.flush()
+except BrokenPipeError:  # a reader such as `head -n 1` may stop early
+    pass' 2>/dev/null
 }
 
 flow_ready_endpoints() {
@@ -439,4 +543,39 @@ flow_pod_log() {
 	for f in "$FLOW_T"/pod-logs/default_"$1"_*/"$2"/*.log; do
 		[ -f "$f" ] && cut -d' ' -f4- "$f"
 	done
+}
+
+FLOW_CLIENT_PID=""
+FLOW_CLIENT_STOP=""
+flow_client_start() {
+	flow_client_stop
+	FLOW_CLIENT_STOP=$(mktemp -u "${FLOW_T:-/tmp}/client-stop.XXXXXX")
+	(
+		while [ ! -e "$FLOW_CLIENT_STOP" ]; do
+			if r=$(curl -s --max-time 2 "$1"); then
+				echo "ok $r"
+			else
+				echo "FAILED $?"
+			fi
+			sleep 0.05
+		done
+	) >>"$2" 2>&1 &
+	FLOW_CLIENT_PID=$!
+}
+
+flow_client_stop() {
+	[ -n "$FLOW_CLIENT_PID" ] || return 0
+	: >"$FLOW_CLIENT_STOP"
+	wait "$FLOW_CLIENT_PID" 2>/dev/null
+	rm -f "$FLOW_CLIENT_STOP"
+	FLOW_CLIENT_PID=""
+}
+
+flow_client_lines() {
+	if [ $# -gt 1 ]; then
+		grep -c -- "$2" "$1" 2>/dev/null
+	else
+		grep -c . "$1" 2>/dev/null
+	fi
+	return 0
 }
