@@ -108,6 +108,17 @@ static void add_extra(cJSON *extra, const char *key, const char *val)
 /* POST /apis/authentication.k8s.io/v1/selfsubjectreviews (kubectl auth whoami): the
  * request's own user as upstream's SelfSubjectReview REST (pkg/registry/authentication/
  * selfsubjectreview), the body ignored but for its kind. */
+/* upstream's AuthenticatedGroupAdder: every authenticated user is also in
+ * system:authenticated (appended once, after the authenticator's own groups). */
+static void add_authenticated_group(authn_user *u)
+{
+	for (int i = 0; i < u->ngroups; i++)
+		if (!strcmp(u->groups[i], "system:authenticated"))
+			return;
+	if (u->ngroups < AUTHN_MAX_GROUPS)
+		snprintf(u->groups[u->ngroups++], sizeof(u->groups[0]), "system:authenticated");
+}
+
 static void self_subject_review(const authn_user *u, api_resp *r)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -286,6 +297,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			authed = cert_user(s, conn, &user, why, sizeof(why)) == 0;
 		if (!authed && why[0])
 			kc_log_v(2, "client certificate rejected: %s", why);
+		if (authed)
+			add_authenticated_group(&user);
 	} else {
 		authed = 1;
 		snprintf(user.name, sizeof(user.name), "system:anonymous");

@@ -24,8 +24,8 @@ T=$FLOW_T
 
 # ---- 0. each kubeconfig authenticates as the identity kubeadm gives that component
 # whoami CONF USER GROUP...: `kubectl auth whoami` (a SelfSubjectReview) with CONF reports
-# username USER and at least the groups GROUP... (the certificate's O; upstream adds
-# system:authenticated too, kubec's apiserver does not list it yet, so it is not required)
+# username USER and at least the groups GROUP... (the certificate's O) and
+# system:authenticated, which the apiserver adds to every authenticated user as upstream
 whoami() {
 	conf=$1; user=$2; shift 2
 	kubectl --kubeconfig "$T/$conf" auth whoami -o json >"$T/whoami.json" 2>&1 ||
@@ -36,7 +36,7 @@ u = json.load(open(sys.argv[1]))["status"]["userInfo"]
 print(u.get("username", ""), " ".join(sorted(u.get("groups") or [])))' "$T/whoami.json")
 	[ "${got#* }" = "$got" ] && got="$got "
 	[ "${got%% *}" = "$user" ] || flow_fail "$conf authenticates as '${got%% *}', want '$user'"
-	for g in "$@"; do
+	for g in "$@" system:authenticated; do
 		case " ${got#* } " in
 		*" $g "*) ;;
 		*) flow_fail "$conf: groups '${got#* }' lack $g" ;;
