@@ -26,9 +26,25 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 CAND=""
 [ -x "$BIN" ] && CAND=$BIN
-timeout 240 $PY "$ROOT/test/integration/store/ctl_cluster_compare.py" "$BUILD/bin/kube-storectl" "$TMP" $CAND &
-DRIVER=$!
-wait "$DRIVER"
+# attempt N: the whole comparison on fresh clusters in $TMP/N
+attempt() {
+	mkdir -p "$TMP/$1"
+	timeout 240 $PY "$ROOT/test/integration/store/ctl_cluster_compare.py" "$BUILD/bin/kube-storectl" "$TMP/$1" $CAND &
+	DRIVER=$!
+	wait "$DRIVER"
+	rc=$?
+	DRIVER=""
+	$PY "$ROOT/test/integration/store/cluster.py" cleanup "$TMP/$1"
+	return $rc
+}
+attempt 1
 rc=$?
-DRIVER=""
+if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+	# Membership changes on the reference etcd 3.4 cluster, driven by two tools in turn,
+	# have been seen to fail once in a while inside etcd itself ("member not found" on an
+	# add right after a remove). One fresh retry; a real difference fails both times.
+	echo "NOTE: first comparison failed (above); retrying once on fresh clusters"
+	attempt 2
+	rc=$?
+fi
 exit $rc
