@@ -194,9 +194,13 @@ def main():
         ref.start_all()
         ref.wait_healthy(30)
         wait_reconfig_ok(ref)
-        fails += phase("etcd", Side(ETCDCTL, ref), Side(storectl, ref))
         nsteps = len(steps(None, None))
-        phases = 1
+        phases = 0
+        # CTL_CLUSTER_ETCD_PHASE=0 skips kube-storectl-on-etcd (etcd 3.4 intermittently
+        # answers its member add with "member not found" right after etcdctl's turn).
+        if os.environ.get("CTL_CLUSTER_ETCD_PHASE", "1") != "0":
+            fails += phase("etcd", Side(ETCDCTL, ref), Side(storectl, ref))
+            phases = 1
         if store_bin:
             cand = Cluster(store_bin, os.path.join(workdir, "store"))
             os.makedirs(cand.workdir, exist_ok=True)
@@ -214,7 +218,7 @@ def main():
                 cand = None
             if cand:
                 fails += phase("kube-store", Side(ETCDCTL, ref), Side(storectl, cand))
-                phases = 2
+                phases += 1
         print("storectl cluster comparison: %d commands x %d phase(s), %d failed" % (nsteps, phases, fails))
     finally:
         ref.close()
