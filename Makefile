@@ -105,7 +105,7 @@ $(O)/gen/%.pb-c.o: $(O)/gen/%.pb-c.c
 
 .SECONDARY:
 
-.PHONY: all deps test unit integration e2e asan fuzz bench up down clean
+.PHONY: all deps test unit integration e2e test-lab asan fuzz bench up down clean
 .DEFAULT_GOAL := all
 
 all: $(LIBKUBEC) $(BINS) $(UNIT_BINS)
@@ -127,6 +127,10 @@ integration: all
 
 e2e: all
 	@./test/scripts/run-tier.sh e2e $(O)
+
+# The multi-host lab (issue 10): hosts as network namespaces, set up by examples/bootstrap/.
+test-lab: all
+	@sh test/lab/e2e.sh
 
 asan:
 	@$(MAKE) --no-print-directory SANITIZE=1 unit
