@@ -66,8 +66,7 @@ static const char *const ignored_string[] = {
 	"max-mutating-requests-inflight", "feature-gates", "cloud-provider",
 	"endpoint-reconciler-type", "service-account-extend-token-expiration",
 	"kubelet-timeout", "tls-cipher-suites", "tls-min-version", "oidc-issuer-url",
-	"oidc-client-id", "api-audiences", "default-not-ready-toleration-seconds",
-	"default-unreachable-toleration-seconds", "watch-cache-sizes", "cert-dir",
+	"oidc-client-id", "api-audiences", "watch-cache-sizes", "cert-dir",
 	"external-hostname", "min-request-timeout", "request-timeout", NULL,
 };
 static const char *const ignored_bool[] = {
@@ -162,6 +161,16 @@ int main(int argc, char **argv)
 				"ExternalIP)." };
 	flags[n++] = (kc_flag){ "event-ttl", 0, KC_FLAG_DURATION, &event_ttl,
 				"Amount of time to retain events." };
+	flags[n++] = (kc_flag){ "default-not-ready-toleration-seconds", 0, KC_FLAG_INT,
+				&res_pod_not_ready_toleration_s,
+				"Indicates the tolerationSeconds of the toleration for notReady:NoExecute "
+				"that is added by default to every pod that does not already have such "
+				"a toleration." };
+	flags[n++] = (kc_flag){ "default-unreachable-toleration-seconds", 0, KC_FLAG_INT,
+				&res_pod_unreachable_toleration_s,
+				"Indicates the tolerationSeconds of the toleration for unreachable:NoExecute "
+				"that is added by default to every pod that does not already have such "
+				"a toleration." };
 	flags[n++] = (kc_flag){ "client-ca-file", 0, KC_FLAG_STRING, &client_ca,
 				"If set, any request presenting a client certificate signed by one "
 				"of the authorities in the client-ca-file is authenticated with an "

@@ -30,6 +30,9 @@ static const char *pod_qos(const cJSON *spec)
 	return guaranteed ? "Guaranteed" : "Burstable";
 }
 
+int res_pod_not_ready_toleration_s = 300;
+int res_pod_unreachable_toleration_s = 300;
+
 static void pod_defaults(cJSON *obj)
 {
 	cJSON *spec = res_obj(obj, "spec");
@@ -42,7 +45,8 @@ static void pod_defaults(cJSON *obj)
 	cJSON *esl = cJSON_GetObjectItemCaseSensitive(spec, "enableServiceLinks");
 	if (cJSON_IsNumber(esl))
 		cJSON_ReplaceItemInObjectCaseSensitive(spec, "enableServiceLinks", cJSON_CreateTrue());
-	/* DefaultTolerationSeconds admission: not-ready/unreachable NoExecute for 300 s. */
+	/* DefaultTolerationSeconds admission: not-ready/unreachable NoExecute for 300 s
+	 * (the two --default-*-toleration-seconds flags). */
 	cJSON *tol = cJSON_GetObjectItemCaseSensitive(spec, "tolerations");
 	if (!cJSON_IsArray(tol)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(spec, "tolerations");
@@ -64,7 +68,8 @@ static void pod_defaults(cJSON *obj)
 		cJSON_AddStringToObject(t2, "key", keys[k]);
 		cJSON_AddStringToObject(t2, "operator", "Exists");
 		cJSON_AddStringToObject(t2, "effect", "NoExecute");
-		cJSON_AddNumberToObject(t2, "tolerationSeconds", 300);
+		cJSON_AddNumberToObject(t2, "tolerationSeconds",
+					k ? res_pod_unreachable_toleration_s : res_pod_not_ready_toleration_s);
 		cJSON_AddItemToArray(tol, t2);
 	}
 	cJSON *st = res_obj(obj, "status");

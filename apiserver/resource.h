@@ -120,6 +120,10 @@ void res_labels_str(const cJSON *map, char *buf, size_t n);
 void res_validate_name(const char *name, int label, const char *field, res_errs *e);
 /* Container list validation/defaulting shared by pods and pod templates. */
 void res_pod_spec_defaults(cJSON *spec);
+/* DefaultTolerationSeconds admission (--default-not-ready-toleration-seconds,
+ * --default-unreachable-toleration-seconds; 300 by default as upstream). Set once at start. */
+extern int res_pod_not_ready_toleration_s;
+extern int res_pod_unreachable_toleration_s;
 void res_pod_spec_validate(const cJSON *spec, const char *path, res_errs *e);
 /* "Containers"/"Images" cells of a pod template spec. */
 void res_containers_cells(const cJSON *podspec, cJSON *cells);
