@@ -26,30 +26,21 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 CAND=""
 [ -x "$BIN" ] && CAND=$BIN
-# In make test only kube-storectl on kube-store vs etcdctl on etcd is compared: the phase
-# that drives one etcd 3.4 cluster with both tools in turn hits an etcd-side "member not
-# found" on member add too often (CTL_CLUSTER_ETCD_PHASE=1 runs it).
-CTL_CLUSTER_ETCD_PHASE=${CTL_CLUSTER_ETCD_PHASE:-0}
+# Phase "etcd" (etcdctl, then kube-storectl, on one etcd 3.4 cluster) runs by default;
+# CTL_CLUSTER_ETCD_PHASE=0 leaves only kube-storectl on kube-store vs etcdctl on etcd.
+# It was off for a while (issue #4 follow-up) because etcd answered kube-storectl's member
+# add with "etcdserver: member not found" in about one run of ten. The cause was the test,
+# not either tool: etcd 3.4 names a new member sha1(peer URLs + Unix second of the add) and
+# refuses a removed ID forever (ErrIDRemoved, sent as "member not found"); both turns added
+# the same peer URLs, and when a turn took under a second the second tool's add of a URL
+# fell in the same second as the first tool's, got the ID just removed and was refused
+# (etcdctl run twice does the same). The driver now gives each turn peer URLs of its own
+# (ctl_cluster_compare.py, PEER_PORT_BASE), so no retry is needed: a failure is a difference.
+CTL_CLUSTER_ETCD_PHASE=${CTL_CLUSTER_ETCD_PHASE:-1}
 export CTL_CLUSTER_ETCD_PHASE
-# attempt N: the whole comparison on fresh clusters in $TMP/N
-attempt() {
-	mkdir -p "$TMP/$1"
-	timeout 240 $PY "$ROOT/test/integration/store/ctl_cluster_compare.py" "$BUILD/bin/kube-storectl" "$TMP/$1" $CAND &
-	DRIVER=$!
-	wait "$DRIVER"
-	rc=$?
-	DRIVER=""
-	$PY "$ROOT/test/integration/store/cluster.py" cleanup "$TMP/$1"
-	return $rc
-}
-attempt 1
+timeout 240 $PY "$ROOT/test/integration/store/ctl_cluster_compare.py" "$BUILD/bin/kube-storectl" "$TMP" $CAND &
+DRIVER=$!
+wait "$DRIVER"
 rc=$?
-if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
-	# Membership changes on the reference etcd 3.4 cluster, driven by two tools in turn,
-	# have been seen to fail once in a while inside etcd itself ("member not found" on an
-	# add right after a remove). One fresh retry; a real difference fails both times.
-	echo "NOTE: first comparison failed (above); retrying once on fresh clusters"
-	attempt 2
-	rc=$?
-fi
+DRIVER=""
 exit $rc
