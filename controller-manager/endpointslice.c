@@ -18,7 +18,12 @@ int eps_controller_init(eps_controller *ec, cm_lister *lister, cm_api *api)
 	ec->lister = lister;
 	ec->api = api;
 	ec->max_endpoints = EPS_MAX_ENDPOINTS;
-	return 0;
+	return est_init(&ec->tracker, NULL);
+}
+
+void eps_controller_close(eps_controller *ec)
+{
+	est_close(&ec->tracker);
 }
 
 /* podToEndpoint */
@@ -127,8 +132,11 @@ static int managed_slices(eps_controller *ec, const char *ns, const char *name, 
 	return 0;
 }
 
-static int delete_all(eps_controller *ec, const char *ns, cJSON *slices)
+/* The Service is gone: delete what we made for it and forget what we tracked
+ * (upstream DeleteService; upstream leaves the deletion itself to the GC). */
+static int delete_all(eps_controller *ec, const char *ns, const char *name, cJSON *slices)
 {
+	est_delete_service(&ec->tracker, ns, name);
 	const cJSON *s;
 	int first = 0;
 	cJSON_ArrayForEach(s, slices)
@@ -179,6 +187,108 @@ static bool keep_selected(const cJSON *obj, void *arg)
 	return kc_selector_matches_object(arg, obj);
 }
 
+/* Existing slice may be kept for svc: owned by this incarnation of the Service
+ * (upstream reconciler's ownedBy; others are deleted, so no slice keeps an
+ * ownerReference to a Service that was deleted and recreated under the same name). */
+static bool owned_by(const cJSON *slice, const cJSON *svc)
+{
+	return kc_meta_is_owned_by(slice, kc_meta_uid(svc));
+}
+
+/* Record a write in the tracker; a failure only costs a needless resync later. */
+static void track(eps_controller *ec, const cJSON *slice, bool deleted)
+{
+	int rc = deleted ? est_expect_deletion(&ec->tracker, slice) : est_update(&ec->tracker, slice);
+	if (rc < 0)
+		kc_warn("endpointslice: cannot track slice %s/%s: %s", kc_meta_namespace(slice),
+			kc_meta_name(slice), kc_strerror(rc));
+}
+
+/* Pair the desired slices (want) with the existing ones and write the difference:
+ * an identical slice is kept, then one with the same ports is updated, then any other
+ * of ours is updated in place (upstream: "rather than deleting slices and creating
+ * new ones, we prioritize updating existing slices" -- so a placeholder becomes the
+ * first data slice), else a slice is created; leftovers are deleted. Every write goes
+ * into the tracker. */
+static int write_slices(eps_controller *ec, const char *ns, const cJSON *svc, cJSON *existing,
+			cJSON *want)
+{
+	int ne = cJSON_GetArraySize(existing), nw = cJSON_GetArraySize(want);
+	bool *used = calloc((size_t)ne + 1, sizeof(bool));
+	int *match = calloc((size_t)nw + 1, sizeof(int));
+	if (!used || !match) {
+		free(used);
+		free(match);
+		return -ENOMEM;
+	}
+	for (int e = 0; e < ne; e++)
+		used[e] = !owned_by(cJSON_GetArrayItem(existing, e), svc); /* never reused */
+	for (int w = 0; w < nw; w++)
+		match[w] = -1;
+	/* pass 0: identical; 1: same ports; 2: any */
+	for (int pass = 0; pass < 3; pass++)
+		for (int w = 0; w < nw; w++) {
+			const cJSON *ws = cJSON_GetArrayItem(want, w);
+			for (int e = 0; e < ne && match[w] == -1; e++) {
+				const cJSON *es = cJSON_GetArrayItem(existing, e);
+				if (used[e])
+					continue;
+				if ((pass == 0 && slice_equal(es, ws)) ||
+				    (pass == 1 && cm_json_normalized_equal(kc_json_get(es, "ports"),
+									   kc_json_get(ws, "ports"))) ||
+				    pass == 2) {
+					match[w] = pass == 0 ? -2 - e : e; /* -2-e: kept as is */
+					used[e] = true;
+				}
+			}
+		}
+	int rc = 0;
+	for (int w = 0; w < nw && rc == 0; w++) {
+		cJSON *ws = cJSON_GetArrayItem(want, w), *out = NULL;
+		if (match[w] <= -2)
+			continue;
+		if (match[w] < 0) {
+			rc = ec->api->create(ec->api, "endpointslices", ns, ws, &out, NULL);
+			if (rc == 0 && out)
+				track(ec, out, false);
+			cJSON_Delete(out);
+			continue;
+		}
+		cJSON *cur = cJSON_GetArrayItem(existing, match[w]);
+		cJSON *upd = kc_json_dup(cur);
+		const char *fields[] = { "endpoints", "ports", "addressType" };
+		for (int f = 0; f < 3; f++) {
+			cJSON_DeleteItemFromObjectCaseSensitive(upd, fields[f]);
+			cJSON_AddItemToObject(upd, fields[f], kc_json_dup(kc_json_get(ws, fields[f])));
+		}
+		kc_json_delete(upd, "metadata.labels");
+		kc_json_set(upd, "metadata.labels", kc_json_dup(kc_meta_labels(ws)));
+		rc = ec->api->update(ec->api, "endpointslices", ns, kc_meta_name(cur), NULL, upd,
+				     &out);
+		if (rc == 0 && out)
+			track(ec, out, false);
+		cJSON_Delete(out);
+		cJSON_Delete(upd);
+	}
+	/* leftovers, and slices not owned by this Service, are deleted */
+	for (int e = 0; e < ne && rc == 0; e++) {
+		const cJSON *es = cJSON_GetArrayItem(existing, e);
+		bool kept = false;
+		for (int w = 0; w < nw && !kept; w++)
+			kept = match[w] == e || match[w] == -2 - e;
+		if (kept)
+			continue;
+		int r = ec->api->del(ec->api, "endpointslices", ns, kc_meta_name(es), NULL);
+		if (r == 0)
+			track(ec, es, true);
+		else if (r != KC_ENOTFOUND)
+			rc = r;
+	}
+	free(used);
+	free(match);
+	return rc;
+}
+
 int eps_sync(void *arg, const char *key)
 {
 	eps_controller *ec = arg;
@@ -192,7 +302,7 @@ int eps_sync(void *arg, const char *key)
 	rc = ec->lister->get(ec->lister, "services", ns, name, &svc);
 	if (rc == KC_ENOTFOUND) {
 		/* no garbage collector yet: remove what we made for it */
-		rc = delete_all(ec, ns, existing);
+		rc = delete_all(ec, ns, name, existing);
 		goto out;
 	}
 	if (rc < 0)
@@ -201,6 +311,16 @@ int eps_sync(void *arg, const char *key)
 	    !kc_json_get(svc, "spec.selector") ||
 	    cJSON_IsNull(kc_json_get(svc, "spec.selector"))) {
 		rc = 0; /* no slices from this controller (upstream leaves them alone) */
+		goto out;
+	}
+	/* upstream syncService: a cache that does not show this controller's own writes
+	 * yet would make it create a second placeholder (or data slice) or undo its own
+	 * update; retry once the informer has caught up (the slice events requeue). */
+	if (est_stale_slices(&ec->tracker, ns, name, existing)) {
+		__atomic_add_fetch(&ec->stale_syncs, 1, __ATOMIC_RELAXED);
+		kc_log_v(4, "endpointslice: service %s: EndpointSlice informer cache is out of date",
+			 key);
+		rc = -EAGAIN;
 		goto out;
 	}
 	kc_label_selector psel;
@@ -236,64 +356,7 @@ int eps_sync(void *arg, const char *key)
 		cJSON_AddItemToArray(want, desired_slice(svc, noports, NULL, 0, 0));
 		cJSON_Delete(noports);
 	}
-	/* Pair desired slices with existing ones: first an identical one, then any with
-	 * the same ports (updated in place), else create; leftovers are deleted. */
-	int ne = cJSON_GetArraySize(existing);
-	bool *used = calloc((size_t)ne + 1, sizeof(bool));
-	if (!used) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	int nw = cJSON_GetArraySize(want);
-	int *match = calloc((size_t)nw + 1, sizeof(int));
-	if (!match) {
-		free(used);
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int w = 0; w < nw; w++) {
-		match[w] = -1;
-		for (int e = 0; e < ne && match[w] < 0; e++)
-			if (!used[e] && slice_equal(cJSON_GetArrayItem(existing, e),
-						    cJSON_GetArrayItem(want, w)))
-				match[w] = e, used[e] = true;
-	}
-	rc = 0;
-	for (int w = 0; w < nw && rc == 0; w++) {
-		if (match[w] >= 0)
-			continue;
-		cJSON *ws = cJSON_GetArrayItem(want, w);
-		for (int e = 0; e < ne && match[w] < 0; e++)
-			if (!used[e] && cm_json_normalized_equal(kc_json_get(cJSON_GetArrayItem(existing, e),
-								     "ports"),
-							 kc_json_get(ws, "ports")))
-				match[w] = e, used[e] = true;
-		if (match[w] < 0) {
-			rc = ec->api->create(ec->api, "endpointslices", ns, ws, NULL, NULL);
-			continue;
-		}
-		cJSON *cur = cJSON_GetArrayItem(existing, match[w]);
-		cJSON *upd = kc_json_dup(cur);
-		const char *fields[] = { "endpoints", "ports", "addressType" };
-		for (int f = 0; f < 3; f++) {
-			cJSON_DeleteItemFromObjectCaseSensitive(upd, fields[f]);
-			cJSON_AddItemToObject(upd, fields[f], kc_json_dup(kc_json_get(ws, fields[f])));
-		}
-		kc_json_delete(upd, "metadata.labels");
-		kc_json_set(upd, "metadata.labels", kc_json_dup(kc_meta_labels(ws)));
-		rc = ec->api->update(ec->api, "endpointslices", ns, kc_meta_name(cur), NULL, upd,
-				     NULL);
-		cJSON_Delete(upd);
-	}
-	for (int e = 0; e < ne && rc == 0; e++)
-		if (!used[e]) {
-			int r = ec->api->del(ec->api, "endpointslices", ns,
-					     kc_meta_name(cJSON_GetArrayItem(existing, e)), NULL);
-			if (r < 0 && r != KC_ENOTFOUND)
-				rc = r;
-		}
-	free(used);
-	free(match);
+	rc = write_slices(ec, ns, svc, existing, want);
 out:
 	cJSON_Delete(svc);
 	cJSON_Delete(existing);
@@ -339,27 +402,57 @@ void eps_on_pod_delete(const cJSON *pod, int final_state_unknown, void *arg)
 	cm_enqueue_pod_services(((eps_controller *)arg)->lister, ((eps_controller *)arg)->ctrl, pod);
 }
 
-void eps_on_slice(const cJSON *obj, void *arg)
+static bool managed_by_us(const cJSON *slice)
 {
-	eps_controller *ec = arg;
-	const char *sn = kc_meta_label(obj, EPS_SERVICE_NAME_LABEL);
-	const char *mb = kc_meta_label(obj, EPS_MANAGED_BY_LABEL);
-	if (!sn || !mb || strcmp(mb, EPS_CONTROLLER_NAME))
+	const char *mb = kc_meta_label(slice, EPS_MANAGED_BY_LABEL);
+	return mb && !strcmp(mb, EPS_CONTROLLER_NAME);
+}
+
+/* queueServiceForEndpointSlice */
+static void enqueue_slice_service(eps_controller *ec, const cJSON *slice)
+{
+	const char *sn = kc_meta_label(slice, EPS_SERVICE_NAME_LABEL);
+	if (!sn || !*sn)
 		return;
 	char key[600];
-	snprintf(key, sizeof(key), "%s/%s", kc_meta_namespace(obj), sn);
+	snprintf(key, sizeof(key), "%s/%s", kc_meta_namespace(slice), sn);
 	cm_controller_enqueue(ec->ctrl, key);
 }
 
-void eps_on_slice_update(const cJSON *old_obj, const cJSON *new_obj, void *arg)
+/* onEndpointSliceAdd: only slices that are news (not this controller's own write)
+ * requeue the Service. */
+void eps_on_slice(const cJSON *obj, void *arg)
 {
-	(void)old_obj;
-	eps_on_slice(new_obj, arg);
+	eps_controller *ec = arg;
+	if (managed_by_us(obj) && est_should_sync(&ec->tracker, obj))
+		enqueue_slice_service(ec, obj);
 }
 
+/* onEndpointSliceUpdate: also when the service-name label or the managed-by label
+ * changed (neither bumps the version the tracker compares upstream). */
+void eps_on_slice_update(const cJSON *old_obj, const cJSON *new_obj, void *arg)
+{
+	eps_controller *ec = arg;
+	const char *sn = kc_meta_label(new_obj, EPS_SERVICE_NAME_LABEL);
+	const char *osn = kc_meta_label(old_obj, EPS_SERVICE_NAME_LABEL);
+	if (strcmp(sn ? sn : "", osn ? osn : "")) {
+		enqueue_slice_service(ec, new_obj);
+		enqueue_slice_service(ec, old_obj);
+		return;
+	}
+	if (managed_by_us(old_obj) != managed_by_us(new_obj) ||
+	    (managed_by_us(new_obj) && est_should_sync(&ec->tracker, new_obj)))
+		enqueue_slice_service(ec, new_obj);
+}
+
+/* onEndpointSliceDelete: the controller's own deletes only leave the tracker; any
+ * other deletion of one of its slices requeues the Service so the slice comes back. */
 void eps_on_slice_delete(const cJSON *obj, int final_state_unknown, void *arg)
 {
-	eps_on_slice(obj, arg);
+	eps_controller *ec = arg;
+	(void)final_state_unknown;
+	if (managed_by_us(obj) && !est_handle_deletion(&ec->tracker, obj))
+		enqueue_slice_service(ec, obj);
 }
 
 int eps_controller_register(eps_controller *ec, cm_informers *f)
