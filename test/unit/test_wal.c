@@ -239,7 +239,11 @@ START_TEST(group_commit_keeps_every_acknowledged_write)
 		pthread_join(th[i], NULL);
 	struct kv_stats st;
 	kv_stats(kv, &st);
-	ck_assert_uint_eq(st.proposals, WRITERS * PER_WRITER);
+	/* Every acknowledged put was applied once. The member's one-time publish of its own
+	 * attributes (backend_raft.c publish()) is also a proposal and, on a loaded machine,
+	 * may be applied while the writers run: at most one more. */
+	ck_assert_uint_ge(st.proposals, WRITERS * PER_WRITER);
+	ck_assert_uint_le(st.proposals, WRITERS * PER_WRITER + 1);
 	/* concurrent writers share fsyncs */
 	ck_assert_msg(st.wal_fsyncs < WRITERS * PER_WRITER, "fsyncs %llu",
 		      (unsigned long long)st.wal_fsyncs);
