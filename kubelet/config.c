@@ -176,7 +176,7 @@ static cJSON *node_to_json(yaml_document_t *doc, yaml_node_t *n, int depth, char
 	}
 }
 
-static int yaml_to_json(const char *buf, size_t len, cJSON **out, char *err, size_t errlen)
+int kcfg_yaml_to_json(const char *buf, size_t len, cJSON **out, char *err, size_t errlen)
 {
 	yaml_parser_t p;
 	yaml_document_t doc;
@@ -309,7 +309,7 @@ int kcfg_parse(kubelet_config *c, const char *buf, size_t len, char *err, size_t
 		return KC_ETOOLARGE;
 	}
 	cJSON *root = NULL;
-	int rc = yaml_to_json(buf, len, &root, err, errlen);
+	int rc = kcfg_yaml_to_json(buf, len, &root, err, errlen);
 	if (rc < 0)
 		return rc;
 	struct ctx x = { err, errlen };

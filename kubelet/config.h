@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #define KCFG_MAX_EVICTION 16
 #define KCFG_MAX_DNS 8
 
@@ -71,6 +73,10 @@ int kcfg_parse(kubelet_config *c, const char *buf, size_t len, char *err, size_t
 int kcfg_load_file(kubelet_config *c, const char *path, char *err, size_t errlen);
 /* ValidateKubeletConfiguration's checks for the held fields; message as upstream's. */
 int kcfg_validate(const kubelet_config *c, char *err, size_t errlen);
+
+/* One YAML (or JSON) document (buf borrowed) to JSON with the scalar rules above (also
+ * static pod manifests).  0 and *out (caller frees), or KC_EPARSE with err. */
+int kcfg_yaml_to_json(const char *buf, size_t len, cJSON **out, char *err, size_t errlen);
 
 /* Replace a string field (copied).  0 or -ENOMEM. */
 int kcfg_set_str(char **field, const char *v);

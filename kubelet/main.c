@@ -6,8 +6,9 @@
  * heartbeat Lease in kube-node-lease, and the pod workers (pod_worker.h) that run the
  * pods bound to this node.  The Node is Ready once the runtime reports RuntimeReady and
  * NetworkReady.  The kubelet server (server.h) serves 10250 and the healthz port.  Static
- * pods are not implemented yet.  Without --kubeconfig (standalone mode) there is nothing this kubelet
- * can do yet (no static pods), and it exits 1 after the runtime check. */
+ * pods come from staticPodPath / --pod-manifest-path (static_pods.h) with mirror pods in
+ * the apiserver.  Without --kubeconfig (standalone mode) the kubelet runs its static pods
+ * alone: no Node, no Lease, no API pods, no status, no events. */
 #include <errno.h>
 #include <malloc.h>
 #include <poll.h>
@@ -110,7 +111,7 @@ int main(int argc, char **argv)
 {
 	const char *config_path = "", *kubeconfig = "", *hostname_override = "", *node_ip = "";
 	const char *endpoint = NULL, *root_dir = "/var/lib/kubelet";
-	const char *pod_logs_dir = "/var/log/pods", *cgroup_root = "";
+	const char *pod_logs_dir = "/var/log/pods", *cgroup_root = "", *manifest_path = NULL;
 	int64_t req_timeout = 2LL * 60 * 1000000000LL;
 	bool version = false;
 	kc_strlist node_labels = { 0 }, taints = { 0 };
@@ -138,6 +139,9 @@ int main(int argc, char **argv)
 		  "Directory of the pods' container logs (KubeletConfiguration podLogsDir; default /var/log/pods)." },
 		{ "cgroup-root", 0, KC_FLAG_STRING, &cgroup_root,
 		  "Optional root cgroup to use for pods; pods go under <cgroup-root>/kubepods." },
+		{ "pod-manifest-path", 0, KC_FLAG_STRING, &manifest_path,
+		  "Path to the directory containing static pod files to run (DEPRECATED upstream: set "
+		  "staticPodPath in the --config file instead)." },
 		{ "version", 0, KC_FLAG_BOOL, &version, "Print version information and quit" },
 		{ NULL, 0, 0, NULL, NULL },
 	};
@@ -183,6 +187,8 @@ int main(int argc, char **argv)
 		kcfg_set_str(&cfg.container_runtime_endpoint, endpoint);
 	if (timeout_given)
 		cfg.runtime_request_timeout_ns = req_timeout;
+	if (manifest_path && kcfg_set_str(&cfg.static_pod_path, manifest_path) < 0)
+		return 1;
 	if (kcfg_validate(&cfg, err, sizeof(err)) < 0) {
 		kc_error("\"Failed to validate kubelet configuration\" err=\"%s\"", err);
 		return 1;
@@ -227,26 +233,27 @@ int main(int argc, char **argv)
 	snprintf(facts.runtime_version, sizeof(facts.runtime_version), "%s://%s", v->runtime_name, v->runtime_version);
 	cri_msg_free(v);
 
-	if (!kubeconfig[0]) {
-		kc_error("standalone mode (no --kubeconfig): static pods are not implemented yet (issue 8); nothing to do");
-		cri_client_close(&cri);
-		return 1;
-	}
-	kc_kubeconfig kc;
-	memset(&kc, 0, sizeof(kc));
-	if (kc_kubeconfig_load_file(&kc, kubeconfig, NULL, err, sizeof(err)) < 0) {
-		kc_error("\"Failed to load kubeconfig\" err=\"%s\"", err);
-		cri_client_close(&cri);
-		return 1;
-	}
-	kc_client_opts copts = { .user_agent = "kubelet/" KUBELET_VERSION " (linux/amd64) kubec" };
 	kc_client *api = NULL;
-	rc = kc_client_new(&kc, &copts, &api);
-	kc_kubeconfig_close(&kc);
-	if (rc < 0) {
-		kc_error("\"Failed to create API client\" err=\"%s\"", kc_strerror(rc));
-		cri_client_close(&cri);
-		return 1;
+	if (!kubeconfig[0]) {
+		/* upstream: "No API server defined - no node status update will be sent" */
+		kc_info("\"Standalone mode: no --kubeconfig, no node status update will be sent; running static pods only\" "
+			"staticPodPath=\"%s\"", cfg.static_pod_path ? cfg.static_pod_path : "");
+	} else {
+		kc_kubeconfig kc;
+		memset(&kc, 0, sizeof(kc));
+		if (kc_kubeconfig_load_file(&kc, kubeconfig, NULL, err, sizeof(err)) < 0) {
+			kc_error("\"Failed to load kubeconfig\" err=\"%s\"", err);
+			cri_client_close(&cri);
+			return 1;
+		}
+		kc_client_opts copts = { .user_agent = "kubelet/" KUBELET_VERSION " (linux/amd64) kubec" };
+		rc = kc_client_new(&kc, &copts, &api);
+		kc_kubeconfig_close(&kc);
+		if (rc < 0) {
+			kc_error("\"Failed to create API client\" err=\"%s\"", kc_strerror(rc));
+			cri_client_close(&cri);
+			return 1;
+		}
 	}
 
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
@@ -307,7 +314,15 @@ int main(int argc, char **argv)
 	int64_t backoff = 100 * 1000000LL; /* registerWithAPIServer: 100ms doubling to 7s */
 	kc_status kst;
 	int exit_code = 0;
-	while (!stop && !registered) {
+	if (!api) {
+		kc_sd_notify("READY=1");
+		while (!stop) {
+			pw_cleanup_orphans(pods);
+			malloc_trim(0);
+			stop = wait_signal(sfd, 10 * 1000000000LL);
+		}
+	}
+	while (api && !stop && !registered) {
 		cJSON *node = node_build(&facts, &cfg, &node_labels, &taints, &rd, wall_ns(), err, sizeof(err));
 		if (!node) {
 			kc_error("\"Unable to construct v1.Node object for kubelet\" err=\"%s\"", err);
@@ -319,6 +334,8 @@ int main(int argc, char **argv)
 		if (rc == 0) {
 			registered = 1;
 			kc_info("\"Successfully registered node\" node=\"%s\"", facts.name);
+			/* mirror pods of static pods are owned by the Node */
+			pw_manager_set_node_uid(pods, uid);
 			kc_sd_notify("READY=1");
 			break;
 		}

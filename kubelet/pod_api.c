@@ -18,6 +18,15 @@ int pw_api_fetch(void *arg, const char *resource, const char *ns, const char *na
 		     size_t errlen)
 {
 	pw_worker *w = arg;
+	if (!w->m->api) {
+		/* standalone mode: no services (as upstream's empty service lister), and no
+		 * configMaps or secrets to read (upstream: no configMapManager) */
+		if (!strcmp(resource, "services"))
+			return KC_ENOTFOUND;
+		snprintf(err, errlen, "couldn't get %s %s/%s: the kubelet runs in standalone mode (no API server)",
+			 resource, ns, name ? name : "");
+		return -ENOTCONN;
+	}
 	kc_ref ref = { .api_version = "v1", .resource = resource, .ns = ns, .name = name };
 	kc_status kst;
 	kc_status_clear(&kst);
@@ -37,6 +46,10 @@ int pw_api_token(void *arg, const char *ns, const char *sa, const cJSON *req, cJ
 		     size_t errlen)
 {
 	pw_worker *w = arg;
+	if (!w->m->api) {
+		snprintf(err, errlen, "cannot request a token for %s/%s: the kubelet runs in standalone mode", ns, sa);
+		return -ENOTCONN;
+	}
 	kc_ref ref = { .api_version = "v1", .resource = "serviceaccounts", .ns = ns, .name = sa, .subresource = "token" };
 	kc_status kst;
 	kc_status_clear(&kst);

@@ -16,9 +16,10 @@ void pstat_time(char *buf, size_t len, int64_t ns)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-const char *pstat_phase(const char *restart_policy, const pstat_container *cs, int n)
+/* getPhase over the app containers; running / waiting start with the sidecars' counts */
+static const char *phase_of(const char *restart_policy, const pstat_container *cs, int n, int running, int waiting)
 {
-	int running = 0, waiting = 0, stopped = 0, succeeded = 0;
+	int stopped = 0, succeeded = 0;
 	for (int i = 0; i < n; i++) {
 		switch (cs[i].state) {
 		case PSTAT_RUNNING:
@@ -53,12 +54,28 @@ const char *pstat_phase(const char *restart_policy, const pstat_container *cs, i
 	return "Running"; /* OnFailure: a failed container will be restarted */
 }
 
+const char *pstat_phase(const char *restart_policy, const pstat_container *cs, int n)
+{
+	return phase_of(restart_policy, cs, n, 0, 0);
+}
+
 const char *pstat_phase_init(const char *restart_policy, const pstat_container *ics, int ni, const pstat_container *cs,
 			     int n)
 {
-	int pending = 0, failed = 0;
+	int pending = 0, failed = 0, sc_running = 0, sc_waiting = 0;
 	for (int i = 0; i < ni; i++) {
 		const pstat_container *c = &ics[i];
+		if (c->sidecar) {
+			/* restartable init containers (getPhase): pending until started */
+			if (c->state == PSTAT_RUNNING) {
+				pending += !c->started;
+				sc_running++;
+			} else if (c->state == PSTAT_WAITING && !c->has_last) {
+				pending++;
+				sc_waiting++;
+			}
+			continue;
+		}
 		if (c->state == PSTAT_RUNNING)
 			pending++;
 		else if (c->state == PSTAT_TERMINATED)
@@ -72,13 +89,21 @@ const char *pstat_phase_init(const char *restart_policy, const pstat_container *
 		return "Failed";
 	if (pending > 0)
 		return "Pending";
-	return pstat_phase(restart_policy, cs, n);
+	return phase_of(restart_policy, cs, n, sc_running, sc_waiting);
+}
+
+/* isInitContainerInitialized */
+static int init_done(const pstat_container *c)
+{
+	if (c->sidecar)
+		return c->state == PSTAT_RUNNING && c->started;
+	return c->state == PSTAT_TERMINATED && c->term.exit_code == 0;
 }
 
 int pstat_initialized(const pstat_container *ics, int ni)
 {
 	for (int i = 0; i < ni; i++)
-		if (ics[i].state != PSTAT_TERMINATED || ics[i].term.exit_code != 0)
+		if (!init_done(&ics[i]))
 			return 0;
 	return 1;
 }
@@ -183,6 +208,14 @@ cJSON *pstat_build(const pstat_input *in)
 	/* ContainersReady / Ready: "containers with unready status: [a b]" */
 	char unready[512] = "";
 	int all_ready = in->n_containers > 0;
+	/* sidecars first, as generateContainersReadyCondition */
+	for (int i = 0; i < in->n_init; i++) {
+		if (in->init_containers[i].sidecar && !in->init_containers[i].ready) {
+			all_ready = 0;
+			size_t l = strlen(unready);
+			snprintf(unready + l, sizeof(unready) - l, "%s%s", l ? " " : "", in->init_containers[i].name);
+		}
+	}
 	for (int i = 0; i < in->n_containers; i++) {
 		if (!in->containers[i].ready) {
 			all_ready = 0;
@@ -198,7 +231,7 @@ cJSON *pstat_build(const pstat_input *in)
 	char incomplete[512] = "";
 	for (int i = 0; i < in->n_init; i++) {
 		const pstat_container *c = &in->init_containers[i];
-		if (c->state == PSTAT_TERMINATED && c->term.exit_code == 0)
+		if (init_done(c))
 			continue;
 		size_t l = strlen(incomplete);
 		snprintf(incomplete + l, sizeof(incomplete) - l, "%s%s", l ? " " : "", c->name);
@@ -206,6 +239,10 @@ cJSON *pstat_build(const pstat_input *in)
 	char imsg[600];
 	snprintf(imsg, sizeof(imsg), "containers with incomplete status: [%s]", incomplete);
 	int inited = pstat_initialized(in->init_containers, in->n_init);
+	/* HasAnyRegularContainerStarted: the pod was initialized before (a sidecar that
+	 * restarts does not make it uninitialized) */
+	for (int i = 0; !inited && i < in->n_containers; i++)
+		inited = in->containers[i].state != PSTAT_WAITING || in->containers[i].has_last;
 	add_cond(conds, in->pod, "Initialized", inited, inited ? NULL : "ContainersNotInitialized", inited ? NULL : imsg,
 		 in->now_ns);
 	add_cond(conds, in->pod, "Ready", all_ready, all_ready ? NULL : succeeded ? "PodCompleted" : "ContainersNotReady",

@@ -36,6 +36,8 @@ typedef struct pstat_container {
 	int started;
 	int attempt;            /* the current instance's attempt; not reported */
 	int init;               /* an init container; not reported */
+	int sidecar;            /* an init container with restartPolicy Always (a sidecar,
+				 * upstream's restartable init container); not reported */
 } pstat_container;
 
 typedef struct pstat_input {
@@ -55,11 +57,13 @@ typedef struct pstat_input {
 const char *pstat_phase(const char *restart_policy, const pstat_container *cs, int n);
 /* getPhase with init containers: one running, waiting without a previous run, or not
  * yet started keeps the pod Pending; one that failed (terminated, or waiting after a
- * failed run) makes it Failed under restartPolicy Never. */
+ * failed run) makes it Failed under restartPolicy Never.  Sidecars (restartable init
+ * containers) keep the pod Pending until started; running they count as running
+ * containers; terminated (or waiting after a run) they do not count. */
 const char *pstat_phase_init(const char *restart_policy, const pstat_container *ics, int ni, const pstat_container *cs,
 			     int n);
-/* Whether every init container has terminated with exit code 0 (the Initialized
- * condition). */
+/* Whether every regular init container has terminated with exit code 0 and every
+ * sidecar is started (the Initialized condition, isInitContainerInitialized). */
 int pstat_initialized(const pstat_container *ics, int ni);
 
 /* Build the status object (new tree): phase, conditions (PodReadyToStartContainers,
@@ -67,7 +71,9 @@ int pstat_initialized(const pstat_container *ics, int ni);
  * old status when the condition's status did not change), hostIP(s), podIP(s),
  * startTime, qosClass, initContainerStatuses (when the pod has init containers),
  * containerStatuses; Initialized is False with reason ContainersNotInitialized and
- * "containers with incomplete status: [a b]" until every init container succeeded.
+ * "containers with incomplete status: [a b]" until every init container succeeded
+ * (sidecars: started), and True once any app container has started (a restarting
+ * sidecar does not undo it); ContainersReady/Ready count the sidecars' readiness.
  * NULL on ENOMEM. */
 cJSON *pstat_build(const pstat_input *in);
 

@@ -251,6 +251,19 @@ static void post_status(pw_worker *w, const cJSON *pod, int sandbox_ready)
 	cJSON_Delete(w->view_status);
 	w->view_status = vs;
 	pthread_mutex_unlock(&w->mu);
+	/* standalone mode has no API; a static pod's status goes to its mirror pod, once
+	 * there is one (status manager: "Static pod does not have a corresponding mirror
+	 * pod; skipping") */
+	int no_target = !w->m->api;
+	if (w->is_static) {
+		pthread_mutex_lock(&w->mu);
+		no_target |= !w->mirror_uid[0];
+		pthread_mutex_unlock(&w->mu);
+	}
+	if (no_target) {
+		cJSON_Delete(st);
+		return;
+	}
 	char *txt = kc_json_print(st);
 	if (txt && w->last_status && !strcmp(txt, w->last_status)) {
 		free(txt);
@@ -356,6 +369,7 @@ static void check_sandbox(pw_worker *w, const cJSON *pod)
 		w->cs[i].init_done = 0;
 		pw_set_waiting(&w->cs[i], w->cs[i].init ? "PodInitializing" : "ContainerCreating", NULL);
 	}
+	w->initialized = 0;
 }
 
 static int ensure_sandbox(pw_worker *w, const cJSON *pod, char *err, size_t errlen)
@@ -706,9 +720,11 @@ static void read_term_message(const cstate *c, pstat_term *t)
 	fclose(f);
 }
 
-static void run_probes(pw_worker *w, const cJSON *pod, cstate *c, const cJSON *ctr, int64_t now)
+/* Returns 1 when a startup or liveness failure killed the container. */
+static int run_probes(pw_worker *w, const cJSON *pod, cstate *c, const cJSON *ctr, int64_t now)
 {
 	char msg[512];
+	int killed = 0;
 	/* startup probe: until it succeeds, liveness and readiness do not run and the
 	 * container is not started; failureThreshold failures kill it (prober worker.go) */
 	if (!c->startup_done) {
@@ -729,13 +745,14 @@ static void run_probes(pw_worker *w, const cJSON *pod, cstate *c, const cJSON *c
 						 "Container %s failed startup probe, will be restarted", c->st.name);
 					kill_container(w, pod, c, ctr, kc_json_get_int64(pod, "spec.terminationGracePeriodSeconds", 30),
 						       "startup");
+					killed = 1;
 				}
 			}
 		}
 		c->st.started = c->startup_done;
 		if (!c->startup_done) {
 			c->st.ready = 0;
-			return;
+			return killed;
 		}
 	}
 	if (c->rp.kind != PROBE_NONE && now >= c->rs.next_ns) {
@@ -759,9 +776,11 @@ static void run_probes(pw_worker *w, const cJSON *pod, cstate *c, const cJSON *c
 				 "Container %s failed liveness probe, will be restarted", c->st.name);
 			kill_container(w, pod, c, ctr, kc_json_get_int64(pod, "spec.terminationGracePeriodSeconds", 30),
 				       "liveness");
+			killed = 1;
 		}
 	}
 	c->st.ready = c->rp.kind == PROBE_NONE ? 1 : c->rs.result;
+	return killed;
 }
 
 static void sync_container(pw_worker *w, const cJSON *pod, cstate *c)
@@ -773,17 +792,18 @@ static void sync_container(pw_worker *w, const cJSON *pod, cstate *c)
 	const char *policy = kc_json_get_string(pod, "spec.restartPolicy", "Always");
 	/* init containers are restarted on failure unless the pod's policy is Never: under
 	 * Always they behave as OnFailure (an exit 0 is final) */
-	if (c->init)
+	if (c->sidecar)
+		/* a sidecar restarts whatever the pod's policy, until the app containers of a
+		 * Never/OnFailure pod are done (then it is stopped for good) */
+		policy = w->apps_done ? "Never" : "Always";
+	else if (c->init)
 		policy = !strcmp(policy, "Never") ? "Never" : "OnFailure";
 	int64_t now = mono_ns();
 	c->st.restart_count = c->attempt;
 	snprintf(c->st.image, sizeof(c->st.image), "%s", kc_json_get_string(ctr, "image", ""));
-	if (c->init && !strcmp(kc_json_get_string(ctr, "restartPolicy", ""), "Always")) {
-		pw_set_waiting(c, "CreateContainerConfigError",
-			    "sidecar init containers (restartPolicy: Always) are not supported by this kubelet");
-		return;
-	}
-	if (!c->probes_ok && !c->init) {
+	if (w->apps_done && c->sidecar && !c->id[0] && c->st.state != PSTAT_WAITING)
+		return; /* stopped with the pod's end: stays terminated */
+	if (!c->probes_ok && (!c->init || c->sidecar)) {
 		c->probes_ok = 1;
 		char err[256];
 		if (probe_parse(ctr, "readinessProbe", &c->rp, err, sizeof(err)) < 0 ||
@@ -818,10 +838,10 @@ static void sync_container(pw_worker *w, const cJSON *pod, cstate *c)
 			if (s->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING) {
 				c->st.state = PSTAT_RUNNING;
 				c->st.started_ns = s->started_at;
-				c->st.started = c->init || c->startup_done;
+				c->st.started = (c->init && !c->sidecar) || c->startup_done;
 				c->st.reason[0] = c->st.message[0] = 0;
 				cri_msg_free(r);
-				if (c->init)
+				if (c->init && !c->sidecar)
 					c->st.ready = 0; /* ready only once it has succeeded */
 				else
 					run_probes(w, pod, c, ctr, now);
@@ -846,7 +866,7 @@ static void sync_container(pw_worker *w, const cJSON *pod, cstate *c)
 				c->st.state = PSTAT_TERMINATED;
 				c->st.term = t;
 				/* a completed init container counts as ready (prober manager) */
-				if (c->init && t.exit_code == 0) {
+				if (c->init && !c->sidecar && t.exit_code == 0) {
 					c->st.ready = 1;
 					c->init_done = 1;
 				}
@@ -910,8 +930,8 @@ static void sync_container(pw_worker *w, const cJSON *pod, cstate *c)
 		c->st.started = 1;
 		c->st.reason[0] = c->st.message[0] = 0;
 		snprintf(c->st.container_id, sizeof(c->st.container_id), "containerd://%s", c->id);
-		c->st.ready = !c->init && c->rp.kind == PROBE_NONE && c->startup_done;
-		c->st.started = c->init || c->startup_done;
+		c->st.ready = (!c->init || c->sidecar) && c->rp.kind == PROBE_NONE && c->startup_done;
+		c->st.started = (c->init && !c->sidecar) || c->startup_done;
 		c->st.attempt = c->attempt;
 	}
 }
@@ -981,9 +1001,12 @@ static void *kill_job_main(void *arg)
 	return NULL;
 }
 
+static void kill_sidecars(pw_worker *w, const cJSON *pod, int64_t grace_s);
+
 static int kill_pod(pw_worker *w, const cJSON *pod, int64_t grace_s)
 {
 	pw_manager *m = w->m;
+	int64_t t0 = mono_ns();
 	cri_grpc_status st;
 	/* discover anything of this pod the runtime has (also sandboxes we never saw) */
 	if (!w->adopted)
@@ -993,8 +1016,8 @@ static int kill_pod(pw_worker *w, const cJSON *pod, int64_t grace_s)
 	kill_job *jobs = calloc((size_t)(w->ncs ? w->ncs : 1), sizeof(*jobs));
 	for (int i = 0; jobs && i < w->ncs; i++) {
 		cstate *c = &w->cs[i];
-		if (!c->id[0])
-			continue;
+		if (!c->id[0] || c->sidecar)
+			continue; /* sidecars after the app containers, below */
 		pw_event(w, pod, c->st.name, "Normal", "Killing", "Stopping container %s", c->st.name);
 		kill_job *j = &jobs[i];
 		*j = (kill_job){ .w = w, .pod = pod, .name = c->st.name, .id = c->id,
@@ -1009,6 +1032,8 @@ static int kill_pod(pw_worker *w, const cJSON *pod, int64_t grace_s)
 		if (jobs[i].started)
 			pthread_join(jobs[i].th, NULL);
 	free(jobs);
+	int64_t grace_left = grace_s - (mono_ns() - t0) / SEC;
+	kill_sidecars(w, pod, grace_left > 0 ? grace_left : 0);
 	(void)st;
 	int failed = sweep_sandboxes(w, NULL);
 	w->sandbox_id[0] = 0;
@@ -1054,6 +1079,8 @@ static int init_containers(pw_worker *w, const cJSON *pod)
 			cstate *s = &w->cs[w->ncs++];
 			s->init = l == 0;
 			s->st.init = s->init;
+			s->sidecar = s->init && !strcmp(kc_json_get_string(c, "restartPolicy", ""), "Always");
+			s->st.sidecar = s->sidecar;
 			snprintf(s->st.name, sizeof(s->st.name), "%s", kc_json_get_string(c, "name", ""));
 			snprintf(s->st.image, sizeof(s->st.image), "%s", kc_json_get_string(c, "image", ""));
 			/* convertToAPIContainerStatuses' default waiting states */
@@ -1066,7 +1093,28 @@ static int init_containers(pw_worker *w, const cJSON *pod)
 }
 
 
-/* Init containers in order, then the app containers (computePodActions). */
+/* Stop the running sidecars, the last one first, each with what is left of the grace
+ * period (upstream stops restartable init containers after the app containers, in
+ * reverse order). */
+static void kill_sidecars(pw_worker *w, const cJSON *pod, int64_t grace_s)
+{
+	int64_t t0 = mono_ns();
+	for (int i = w->nics - 1; i >= 0; i--) {
+		cstate *c = &w->cs[i];
+		if (!c->sidecar || !c->id[0])
+			continue;
+		int64_t left = grace_s - (mono_ns() - t0) / SEC;
+		pw_event(w, pod, c->st.name, "Normal", "Killing", "Stopping container %s", c->st.name);
+		kill_container_id(w, pod, c->st.name, c->id, pw_spec_container(pod, c->st.name, 1),
+				  c->st.state == PSTAT_RUNNING, left > 0 ? left : 0);
+	}
+}
+
+/* Init containers in order, then the app containers (computePodActions /
+ * computeInitContainerActions).  A regular init container must succeed before the next
+ * one starts; a sidecar (restartPolicy Always) must be started (running, its startup
+ * probe passed), then keeps running and is restarted on exit.  Once an app container
+ * has started, a restarting sidecar no longer holds the app containers back. */
 static void sync_containers(pw_worker *w, const cJSON *pod)
 {
 	for (int i = 0; i < w->nics; i++) {
@@ -1074,7 +1122,9 @@ static void sync_containers(pw_worker *w, const cJSON *pod)
 		if (c->init_done)
 			continue;
 		sync_container(w, pod, c);
-		if (!c->init_done) {
+		int ok = c->sidecar ? (c->st.state == PSTAT_RUNNING && c->st.started) || w->initialized || w->apps_done
+				    : c->init_done;
+		if (!ok) {
 			/* this one is not done: the app containers wait */
 			for (int j = w->nics; j < w->ncs; j++)
 				if (!w->cs[j].id[0])
@@ -1082,17 +1132,186 @@ static void sync_containers(pw_worker *w, const cJSON *pod)
 			return;
 		}
 	}
-	for (int i = w->nics; i < w->ncs; i++)
+	int done = w->ncs > w->nics;
+	for (int i = w->nics; i < w->ncs; i++) {
 		sync_container(w, pod, &w->cs[i]);
+		if (w->cs[i].id[0] || w->cs[i].st.state != PSTAT_WAITING)
+			w->initialized = 1;
+		done &= w->cs[i].st.state == PSTAT_TERMINATED;
+	}
+	/* a Never/OnFailure pod whose app containers all finished: its sidecars are
+	 * stopped (not restarted), so the pod can reach Succeeded/Failed */
+	if (done && !w->apps_done && strcmp(kc_json_get_string(pod, "spec.restartPolicy", "Always"), "Always")) {
+		int any = 0;
+		for (int i = 0; i < w->nics; i++)
+			any |= w->cs[i].sidecar;
+		if (any) {
+			w->apps_done = 1;
+			kc_info("\"All app containers finished, stopping the sidecars\" pod=\"%s/%s\"", w->ns, w->name);
+			kill_sidecars(w, pod, grace_period(pod));
+			for (int i = 0; i < w->nics; i++)
+				if (w->cs[i].sidecar && w->cs[i].id[0])
+					sync_container(w, pod, &w->cs[i]);
+		}
+	}
 }
 
-static void *worker_main(void *arg)
+void pw_wait_until(pw_worker *w, int64_t deadline)
+{
+	if (w->stop || w->dirty)
+		return;
+	struct timespec ts = { .tv_sec = deadline / SEC, .tv_nsec = deadline % SEC };
+	pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+}
+
+void pw_wake(pw_worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->dirty = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void min_at(int64_t *t, int64_t v, int64_t now)
+{
+	if (v > now && v < *t)
+		*t = v;
+}
+
+/* After a full sync: when the next one is due.  Level-triggered state changes of the
+ * runtime come from the PLEG; what only time changes is a timer here: the resync,
+ * back-offs (CrashLoopBackOff, image pulls, config errors), the volumes' refresh, and
+ * a short retry when the sync left an error that no event will report. */
+static void schedule_full(pw_worker *w, int sandbox_ok, int64_t now)
+{
+	if (w->resync_ns <= now)
+		w->resync_ns = now + PW_RESYNC_NS;
+	int64_t t = w->resync_ns;
+	int unsettled = !sandbox_ok && !w->sandbox_stopped;
+	for (int i = 0; i < w->ncs; i++) {
+		const cstate *c = &w->cs[i];
+		min_at(&t, c->backoff_until, now);
+		min_at(&t, c->pull_backoff_until, now);
+		min_at(&t, c->cfg_retry_at, now);
+		if (c->st.state != PSTAT_WAITING)
+			continue;
+		/* waiting on a timer, or (app containers) on an init container whose exit the
+		 * PLEG reports; anything else is an error to retry */
+		if ((c->backoff_until > now && !strcmp(c->st.reason, "CrashLoopBackOff")) ||
+		    (c->pull_backoff_until > now && !strcmp(c->st.reason, "ImagePullBackOff")) ||
+		    !strcmp(c->st.reason, "CreateContainerConfigError") ||
+		    (!c->init && !strcmp(c->st.reason, "PodInitializing")))
+			continue;
+		unsettled = 1;
+	}
+	if (w->vp.ready)
+		min_at(&t, w->vp.next_resync_ns, now);
+	if (unsettled || !w->m->pleg)
+		min_at(&t, now + (w->m->pleg ? PW_RETRY_NS : PW_POLL_NS), now);
+	w->unsettled = unsettled;
+	w->next_full_ns = t;
+}
+
+/* The next probe due among the running containers (INT64_MAX: none). */
+static int64_t next_probe(const pw_worker *w)
+{
+	int64_t t = INT64_MAX;
+	for (int i = 0; i < w->ncs; i++) {
+		const cstate *c = &w->cs[i];
+		if (c->st.state != PSTAT_RUNNING || !c->id[0] || !c->probes_ok || c->probe_err[0])
+			continue;
+		if (!c->startup_done) {
+			if (c->sp.kind != PROBE_NONE && c->ss.next_ns < t)
+				t = c->ss.next_ns;
+			continue;
+		}
+		if (c->rp.kind != PROBE_NONE && c->rs.next_ns < t)
+			t = c->rs.next_ns;
+		if (c->lp.kind != PROBE_NONE && c->ls.next_ns < t)
+			t = c->ls.next_ns;
+	}
+	return t;
+}
+
+/* Between full syncs: the probes that are due, on their own timers, as upstream's
+ * prober workers (one per container and probe) run beside the pod worker.  Returns 1
+ * when a probe killed a container or a sidecar became started (a full sync follows at
+ * once). */
+static int probe_pass(pw_worker *w, const cJSON *pod, int64_t now)
+{
+	int killed = 0;
+	for (int i = 0; i < w->ncs; i++) {
+		cstate *c = &w->cs[i];
+		if (c->st.state != PSTAT_RUNNING || !c->id[0] || !c->probes_ok || c->probe_err[0])
+			continue;
+		const cJSON *ctr = pw_spec_container(pod, c->st.name, c->init);
+		if (!ctr)
+			continue;
+		int was_done = c->startup_done;
+		killed |= run_probes(w, pod, c, ctr, now);
+		/* a sidecar whose startup probe passed lets the next container start now */
+		killed |= c->sidecar && !was_done && c->startup_done;
+	}
+	return killed;
+}
+
+/* Confirm a graceful deletion (status manager's final DELETE with gracePeriodSeconds=0
+ * and the uid as precondition).  0, or the error to retry. */
+static int confirm_deletion(pw_worker *w)
+{
+	cJSON *opts = cJSON_CreateObject();
+	if (!opts)
+		return -ENOMEM;
+	cJSON_AddStringToObject(opts, "kind", "DeleteOptions");
+	cJSON_AddStringToObject(opts, "apiVersion", "v1");
+	cJSON_AddNumberToObject(opts, "gracePeriodSeconds", 0);
+	cJSON *pre = cJSON_AddObjectToObject(opts, "preconditions");
+	cJSON_AddStringToObject(pre, "uid", w->uid);
+	kc_ref ref = { .api_version = "v1", .resource = "pods", .ns = w->ns, .name = w->name };
+	kc_status kst;
+	int rc = kc_client_delete(w->m->api, &ref, opts, NULL, &kst);
+	cJSON_Delete(opts);
+	if (rc < 0 && rc != KC_ENOTFOUND && rc != KC_ECONFLICT) {
+		kc_error("\"Failed to delete pod\" pod=\"%s/%s\" err=\"%s\"", w->ns, w->name,
+			 kst.message[0] ? kst.message : kc_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* The pod is Succeeded/Failed: its sandbox is stopped, its exited containers (their
+ * status) kept, as SyncTerminatingPod / killPodWithSyncResult do upstream. */
+static void stop_if_terminal(pw_worker *w, const cJSON *pod)
+{
+	pstat_container *snap = calloc((size_t)(w->ncs ? w->ncs : 1), sizeof(*snap));
+	if (!snap)
+		return;
+	for (int i = 0; i < w->ncs; i++)
+		snap[i] = w->cs[i].st;
+	const char *ph = pstat_phase_init(kc_json_get_string(pod, "spec.restartPolicy", "Always"), snap, w->nics,
+					  snap + w->nics, w->ncs - w->nics);
+	if (!strcmp(ph, "Succeeded") || !strcmp(ph, "Failed")) {
+		cri_grpc_status sst;
+		if (cri_stop_pod_sandbox(w->m->cri, w->sandbox_id, &sst) == 0) {
+			w->sandbox_stopped = 1;
+			kc_info("\"Pod is terminal, stopped its sandbox\" pod=\"%s/%s\" phase=\"%s\"", w->ns, w->name, ph);
+			/* nothing runs any more: its volumes are unmounted and removed (upstream's
+			 * volume manager unmounts a terminated pod's) */
+			if (vol_teardown(w->m->root_dir, w->uid) == 0)
+				kc_info("\"Unmounted the volumes of a terminal pod\" pod=\"%s/%s\"", w->ns, w->name);
+		}
+	}
+	free(snap);
+}
+
+void *pw_worker_main(void *arg)
 {
 	pw_worker *w = arg;
 	pw_manager *m = w->m;
 	w->start_wall_ns = wall_ns();
 	vol_pod_init(&w->vp, m->root_dir, w->uid);
 	w->vp.no_mount = cri_client_is_fake(m->cri);
+	int full = 1;
 	for (;;) {
 		int64_t sync_t0 = mono_ns();
 		pthread_mutex_lock(&w->mu);
@@ -1100,7 +1319,14 @@ static void *worker_main(void *arg)
 			pthread_mutex_unlock(&w->mu);
 			break;
 		}
+		full |= w->dirty || sync_t0 >= w->next_full_ns;
 		w->dirty = 0;
+		if (w->repost) {
+			/* a new mirror pod has no status yet: post ours again */
+			w->repost = 0;
+			free(w->last_status);
+			w->last_status = NULL;
+		}
 		cJSON *pod = kc_json_dup(w->pod);
 		int removed = w->removed;
 		pthread_mutex_unlock(&w->mu);
@@ -1112,109 +1338,69 @@ static void *worker_main(void *arg)
 			break;
 		}
 		if (deleting) {
-			if (kill_pod(w, pod, removed ? 0 : grace_period(pod)) > 0 && ++w->kill_tries < 15) {
+			/* a pod gone from the API is killed at once; a static pod whose manifest
+			 * went away gets its grace period (upstream kills it as a pod deletion) */
+			int left = kill_pod(w, pod, removed && !w->is_static ? 0 : grace_period(pod));
+			if ((left > 0 && ++w->kill_tries < 15) ||
+			    (!left && !removed && !w->is_static && confirm_deletion(w) < 0)) {
+				/* retry after a second */
 				cJSON_Delete(pod);
 				pthread_mutex_lock(&w->mu);
-				struct timespec ts;
-				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_sec += 1;
-				if (!w->stop)
-					pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+				pw_wait_until(w, mono_ns() + SEC);
 				pthread_mutex_unlock(&w->mu);
 				continue;
 			}
-			if (!removed) {
-				/* confirm the graceful deletion (status manager's final delete) */
-				cJSON *opts = cJSON_CreateObject();
-				cJSON_AddStringToObject(opts, "kind", "DeleteOptions");
-				cJSON_AddStringToObject(opts, "apiVersion", "v1");
-				cJSON_AddNumberToObject(opts, "gracePeriodSeconds", 0);
-				cJSON *pre = cJSON_AddObjectToObject(opts, "preconditions");
-				cJSON_AddStringToObject(pre, "uid", w->uid);
-				kc_ref ref = { .api_version = "v1", .resource = "pods", .ns = w->ns, .name = w->name };
-				kc_status kst;
-				int rc = kc_client_delete(m->api, &ref, opts, NULL, &kst);
-				cJSON_Delete(opts);
-				if (rc < 0 && rc != KC_ENOTFOUND && rc != KC_ECONFLICT) {
-					kc_error("\"Failed to delete pod\" pod=\"%s/%s\" err=\"%s\"", w->ns, w->name,
-						 kst.message[0] ? kst.message : kc_strerror(rc));
-					cJSON_Delete(pod);
-					/* retry after a second */
-					pthread_mutex_lock(&w->mu);
-					struct timespec ts;
-					clock_gettime(CLOCK_REALTIME, &ts);
-					ts.tv_sec += 1;
-					if (!w->stop)
-						pthread_cond_timedwait(&w->cv, &w->mu, &ts);
-					pthread_mutex_unlock(&w->mu);
-					continue;
-				}
+			if (w->is_static)
+				kc_info("\"Static pod killed: its manifest is gone or changed\" pod=\"%s/%s\"", w->ns, w->name);
+			else if (!removed)
 				kc_info("\"Pod fully terminated and removed\" pod=\"%s/%s\"", w->ns, w->name);
-			} else {
+			else
 				kc_info("\"Killed pod no longer bound to this node\" pod=\"%s/%s\"", w->ns, w->name);
-			}
 			kmet_pod_worker(kmet_default(), "kill", (double)(mono_ns() - sync_t0) / 1e9);
 			cJSON_Delete(pod);
 			break;
 		}
-		if (!w->adopted)
-			adopt(w);
-		char err[512] = "";
-		int sandbox_ok = 0;
 		w->cur_pod = pod;
-		if (w->sandbox_stopped) {
-			sandbox_ok = 1; /* terminal: nothing runs any more, the status stays */
-		} else if (pw_sync_volumes(w, pod) < 0) {
-			/* containers wait; the status says why */
-		} else if (ensure_sandbox(w, pod, err, sizeof(err)) < 0) {
-			kc_error("\"Error syncing pod, skipping\" pod=\"%s/%s\" err=\"%s\"", w->ns, w->name, err);
-			for (int i = 0; i < w->ncs; i++)
-				pw_set_waiting(&w->cs[i], "ContainerCreating", "%s", err);
-		} else {
+		int sandbox_ok = 0;
+		if (!full) {
+			/* probes only: the runtime is not asked about anything else */
+			full = probe_pass(w, pod, sync_t0);
 			sandbox_ok = 1;
-			sync_containers(w, pod);
-		}
-		/* a pod in a terminal phase keeps its exited containers (their status) but not
-		 * its sandbox: the pause process and the IP are released, as
-		 * SyncTerminatingPod / killPodWithSyncResult do upstream */
-		if (sandbox_ok && !w->sandbox_stopped) {
-			pstat_container *snap = calloc((size_t)(w->ncs ? w->ncs : 1), sizeof(*snap));
-			if (snap) {
+		} else {
+			full = 0;
+			if (!w->adopted)
+				adopt(w);
+			char err[512] = "";
+			if (w->sandbox_stopped) {
+				sandbox_ok = 1; /* terminal: nothing runs any more, the status stays */
+			} else if (pw_sync_volumes(w, pod) < 0) {
+				/* containers wait; the status says why */
+			} else if (ensure_sandbox(w, pod, err, sizeof(err)) < 0) {
+				kc_error("\"Error syncing pod, skipping\" pod=\"%s/%s\" err=\"%s\"", w->ns, w->name, err);
 				for (int i = 0; i < w->ncs; i++)
-					snap[i] = w->cs[i].st;
-				const char *ph = pstat_phase_init(kc_json_get_string(pod, "spec.restartPolicy", "Always"), snap,
-								  w->nics, snap + w->nics, w->ncs - w->nics);
-				if (!strcmp(ph, "Succeeded") || !strcmp(ph, "Failed")) {
-					cri_grpc_status sst;
-					if (cri_stop_pod_sandbox(m->cri, w->sandbox_id, &sst) == 0) {
-						w->sandbox_stopped = 1;
-						kc_info("\"Pod is terminal, stopped its sandbox\" pod=\"%s/%s\" phase=\"%s\"", w->ns,
-							w->name, ph);
-						/* nothing runs any more: its volumes are unmounted and removed
-						 * (upstream's volume manager unmounts a terminated pod's) */
-						if (vol_teardown(m->root_dir, w->uid) == 0)
-							kc_info("\"Unmounted the volumes of a terminal pod\" pod=\"%s/%s\"", w->ns,
-								w->name);
-					}
-				}
-				free(snap);
+					pw_set_waiting(&w->cs[i], "ContainerCreating", "%s", err);
+			} else {
+				sandbox_ok = 1;
+				sync_containers(w, pod);
 			}
+			if (sandbox_ok && !w->sandbox_stopped)
+				stop_if_terminal(w, pod);
+			schedule_full(w, sandbox_ok, mono_ns());
 		}
 		post_status(w, pod, sandbox_ok && w->pod_ip[0] && !w->sandbox_stopped);
+		w->cur_pod = NULL;
 		cJSON_Delete(pod);
 		kmet_pod_worker(kmet_default(), w->synced_once ? "sync" : "create", (double)(mono_ns() - sync_t0) / 1e9);
 		w->synced_once = 1;
+		if (full)
+			continue; /* a probe killed a container: look at it now */
 
-		/* next sync: on a change, else within a second (probes, back-off expiry) */
+		/* next: a change (informer, PLEG), a full-sync timer, or a probe due */
+		int64_t next = w->next_full_ns, np = next_probe(w);
+		if (np < next)
+			next = np;
 		pthread_mutex_lock(&w->mu);
-		if (!w->dirty && !w->stop) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 500000000L;
-			if (ts.tv_nsec >= 1000000000L)
-				ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-			pthread_cond_timedwait(&w->cv, &w->mu, &ts);
-		}
+		pw_wait_until(w, next);
 		pthread_mutex_unlock(&w->mu);
 	}
 	pthread_mutex_lock(&w->mu);
@@ -1222,268 +1408,3 @@ static void *worker_main(void *arg)
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
-
-static void worker_free(pw_worker *w)
-{
-	pthread_join(w->th, NULL);
-	for (int i = 0; i < w->ncs; i++) {
-		probe_spec_close(&w->cs[i].rp);
-		probe_spec_close(&w->cs[i].lp);
-		probe_spec_close(&w->cs[i].sp);
-	}
-	free(w->cs);
-	free(w->view);
-	cJSON_Delete(w->view_status);
-	vol_pod_close(&w->vp);
-	free(w->last_status);
-	cJSON_Delete(w->pod);
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->cv);
-	free(w);
-}
-
-/* Join and free workers that finished (under m->mu). */
-static void reap(pw_manager *m)
-{
-	pw_worker **pp = &m->workers;
-	while (*pp) {
-		pw_worker *w = *pp;
-		pthread_mutex_lock(&w->mu);
-		int done = w->done;
-		pthread_mutex_unlock(&w->mu);
-		if (done) {
-			*pp = w->next;
-			worker_free(w);
-		} else {
-			pp = &w->next;
-		}
-	}
-}
-
-pw_worker *pw_find(pw_manager *m, const char *uid)
-{
-	for (pw_worker *w = m->workers; w; w = w->next)
-		if (!strcmp(w->uid, uid))
-			return w;
-	return NULL;
-}
-
-static void on_pod(const cJSON *pod, int removed, pw_manager *m)
-{
-	const char *uid = kc_json_get_string(pod, "metadata.uid", "");
-	const char *name = kc_json_get_string(pod, "metadata.name", "");
-	const char *ns = kc_json_get_string(pod, "metadata.namespace", "default");
-	if (!uid[0] || !name[0] || strlen(uid) >= 64 || strlen(name) >= 256 || strlen(ns) >= 256)
-		return;
-	/* bound elsewhere since: treat as removed from this node */
-	if (strcmp(kc_json_get_string(pod, "spec.nodeName", ""), m->node_name) != 0)
-		removed = 1;
-	pthread_mutex_lock(&m->mu);
-	reap(m);
-	pw_worker *w = pw_find(m, uid);
-	if (!w) {
-		if (removed) {
-			pthread_mutex_unlock(&m->mu);
-			return;
-		}
-		const char *phase = kc_json_get_string(pod, "status.phase", "");
-		if ((!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")) &&
-		    !kc_json_get(pod, "metadata.deletionTimestamp")) {
-			/* terminal pods are not restarted after a kubelet restart */
-			pthread_mutex_unlock(&m->mu);
-			return;
-		}
-		w = calloc(1, sizeof(*w));
-		if (!w) {
-			pthread_mutex_unlock(&m->mu);
-			return;
-		}
-		w->m = m;
-		snprintf(w->uid, sizeof(w->uid), "%s", uid);
-		snprintf(w->name, sizeof(w->name), "%s", name);
-		snprintf(w->ns, sizeof(w->ns), "%s", ns);
-		w->pod = kc_json_dup(pod);
-		w->seen_mono_ns = mono_ns();
-		pthread_mutex_init(&w->mu, NULL);
-		pthread_cond_init(&w->cv, NULL);
-		/* a worker touches ~52 KiB of stack (measured by test/bench/kubelet); 512 KiB
-		 * instead of glibc's 8 MiB default keeps 100 pods' address space small */
-		pthread_attr_t attr;
-		pthread_attr_init(&attr);
-		pthread_attr_setstacksize(&attr, 512 * 1024);
-		int trc = w->pod ? pthread_create(&w->th, &attr, worker_main, w) : -1;
-		pthread_attr_destroy(&attr);
-		if (trc != 0) {
-			cJSON_Delete(w->pod);
-			free(w);
-			pthread_mutex_unlock(&m->mu);
-			return;
-		}
-		kc_info("\"SyncLoop ADD\" source=\"api\" pod=\"%s/%s\"", ns, name);
-		w->next = m->workers;
-		m->workers = w;
-		pthread_mutex_unlock(&m->mu);
-		return;
-	}
-	pthread_mutex_lock(&w->mu);
-	cJSON *d = kc_json_dup(pod);
-	if (d) {
-		cJSON_Delete(w->pod);
-		w->pod = d;
-	}
-	if (removed)
-		w->removed = 1;
-	w->dirty = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	pthread_mutex_unlock(&m->mu);
-}
-
-static void h_add(const cJSON *obj, void *arg)
-{
-	on_pod(obj, 0, arg);
-}
-
-static void h_update(const cJSON *old_obj, const cJSON *new_obj, void *arg)
-{
-	(void)old_obj;
-	on_pod(new_obj, 0, arg);
-}
-
-static void h_delete(const cJSON *obj, int unknown, void *arg)
-{
-	(void)unknown;
-	on_pod(obj, 1, arg);
-}
-
-int pw_manager_new(const pw_config *cfg, pw_manager **out)
-{
-	pw_manager *m = calloc(1, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	m->api = cfg->api;
-	m->cri = cfg->cri;
-	m->cfg = cfg->cfg;
-	snprintf(m->node_name, sizeof(m->node_name), "%s", cfg->node_name);
-	snprintf(m->node_ip, sizeof(m->node_ip), "%s", cfg->node_ip ? cfg->node_ip : "");
-	snprintf(m->logs_dir, sizeof(m->logs_dir), "%s", cfg->pod_logs_dir && cfg->pod_logs_dir[0] ? cfg->pod_logs_dir : "/var/log/pods");
-	snprintf(m->cgroup_root, sizeof(m->cgroup_root), "%s", cfg->cgroup_root ? cfg->cgroup_root : "");
-	snprintf(m->root_dir, sizeof(m->root_dir), "%s", cfg->root_dir && cfg->root_dir[0] ? cfg->root_dir : "/var/lib/kubelet");
-	m->alloc_cpu_milli = cfg->alloc_cpu_milli;
-	m->alloc_memory = cfg->alloc_memory;
-	m->alloc_ephemeral = cfg->alloc_ephemeral;
-	pthread_mutex_init(&m->mu, NULL);
-	char fsel[300];
-	snprintf(fsel, sizeof(fsel), "spec.nodeName=%s", m->node_name);
-	kc_informer_opts io = { .path = "/api/v1/pods", .field_selector = fsel, .name = "pods" };
-	int rc = kc_informer_new(m->api, &io, &m->inf);
-	if (rc < 0) {
-		free(m);
-		return rc;
-	}
-	/* events are best effort: a kubelet without them still runs pods */
-	if (kc_event_sink_client_new(m->api, &m->sink) == 0) {
-		kc_recorder_options ro = { .component = "kubelet", .host = m->node_name, .sink = m->sink };
-		if (kc_recorder_new(&ro, &m->rec) < 0)
-			m->rec = NULL;
-	}
-	kc_informer_handlers h = { .on_add = h_add, .on_update = h_update, .on_delete = h_delete, .arg = m };
-	kc_informer_add_handlers(m->inf, &h);
-	*out = m;
-	return 0;
-}
-
-void pw_cleanup_orphans(pw_manager *m)
-{
-	int64_t now = mono_ns();
-	if (!kc_informer_has_synced(m->inf))
-		return;
-	pthread_mutex_lock(&m->mu);
-	int due = now >= m->next_orphan_ns;
-	if (due)
-		m->next_orphan_ns = now + 10 * SEC;
-	pthread_mutex_unlock(&m->mu);
-	if (!due)
-		return;
-	char dir[1100];
-	snprintf(dir, sizeof(dir), "%s/pods", m->root_dir);
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	cJSON *pods = NULL;
-	if (kc_informer_list(m->inf, &pods) < 0) {
-		closedir(d);
-		return;
-	}
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		/* a pod with a worker, or one in the API that is not terminal, is not an orphan */
-		pthread_mutex_lock(&m->mu);
-		int owned = pw_find(m, de->d_name) != NULL;
-		pthread_mutex_unlock(&m->mu);
-		const cJSON *p;
-		cJSON_ArrayForEach(p, pods)
-		{
-			if (strcmp(kc_json_get_string(p, "metadata.uid", ""), de->d_name))
-				continue;
-			const char *ph = kc_json_get_string(p, "status.phase", "");
-			if (strcmp(ph, "Succeeded") && strcmp(ph, "Failed"))
-				owned = 1;
-		}
-		if (owned)
-			continue;
-		int left = vol_teardown(m->root_dir, de->d_name);
-		if (left == 0)
-			kc_info("\"Cleaned up orphaned pod directory\" podUID=\"%s\"", de->d_name);
-		else
-			kc_warn("\"Orphaned pod directory still has mounts\" podUID=\"%s\" mounts=%d", de->d_name, left);
-	}
-	closedir(d);
-	cJSON_Delete(pods);
-}
-
-int pw_manager_start(pw_manager *m)
-{
-	return kc_informer_start(m->inf);
-}
-
-int pw_manager_synced(pw_manager *m)
-{
-	return kc_informer_has_synced(m->inf);
-}
-
-void pw_manager_free(pw_manager *m)
-{
-	if (!m)
-		return;
-	kc_informer_stop(m->inf);
-	pthread_mutex_lock(&m->mu);
-	for (pw_worker *w = m->workers; w; w = w->next) {
-		pthread_mutex_lock(&w->mu);
-		w->stop = 1;
-		pthread_cond_signal(&w->cv);
-		pthread_mutex_unlock(&w->mu);
-	}
-	while (m->workers) {
-		pw_worker *w = m->workers;
-		m->workers = w->next;
-		worker_free(w);
-	}
-	pthread_mutex_unlock(&m->mu);
-	kc_informer_free(m->inf);
-	if (m->rec) {
-		kc_recorder_flush(m->rec, 2 * SEC);
-		kc_recorder_free(m->rec);
-	}
-	if (m->sink)
-		kc_event_sink_client_free(m->sink);
-	pthread_mutex_destroy(&m->mu);
-	free(m);
-}
-
-
-
-
-

@@ -4,7 +4,9 @@
  *
  * Threading: one thread per pod for now (upstream: one goroutine per pod); fine for the
  * tens of pods of a test node, to be replaced by a bounded pool.  Each worker syncs its
- * pod when the informer reports a change and at least every second: sandbox, images,
+ * pod when the informer reports a change, the PLEG reports its containers changed, or one
+ * of its timers is due (resync, back-offs), and runs its probes on their own periods
+ * between syncs: sandbox, images,
  * containers, restarts with CrashLoopBackOff, readiness/liveness probes, status PATCH,
  * events, a dead sandbox replaced, the sandbox stopped once the pod is
  * Succeeded/Failed, and termination (graceful deletion confirmed with DELETE gracePeriodSeconds=0; pods
@@ -12,15 +14,21 @@
  * sandboxes and containers the runtime reports for a pod uid (labels).
  *
  * Init containers run in order to completion before the app containers (restarted with
- * back-off on failure unless restartPolicy Never, which fails the pod); volumes are set
+ * back-off on failure unless restartPolicy Never, which fails the pod); sidecars
+ * (restartPolicy Always on an init container) only need to be started, keep running and
+ * are restarted, and are stopped after the app containers; volumes are set
  * up before the sandbox (volumes.h) and torn down with the pod; the environment comes
  * from pspec_build_env with configMaps and secrets read through the apiserver.
  *
  * Startup probes gate liveness/readiness; postStart runs after the start and preStop
  * before the stop (lifecycle.h).
  *
- * Not implemented yet (reported, never faked): sidecar init containers (restartPolicy
- * Always on an init container: CreateContainerConfigError), HTTPS probes. */
+ * Sources: the informer (API pods) and static pods from staticPodPath (static_pods.h,
+ * mirror pods: mirror_pod.h).  The PLEG (pleg.h) wakes a worker when its containers
+ * change; otherwise a worker syncs on its timers (resync, back-offs) and runs its probes
+ * between syncs.
+ *
+ * Not implemented yet (reported, never faked): HTTPS probes. */
 #ifndef KUBELET_POD_WORKER_H
 #define KUBELET_POD_WORKER_H
 
@@ -29,9 +37,11 @@
 #include "cri_client.h"
 
 typedef struct pw_config {
-	kc_client *api;              /* borrowed, outlives the manager */
+	kc_client *api;              /* borrowed, outlives the manager; NULL: standalone
+				      * mode (static pods only, no status, no events) */
 	cri_client *cri;             /* borrowed, outlives the manager */
-	const kubelet_config *cfg;   /* borrowed: clusterDNS, clusterDomain */
+	const kubelet_config *cfg;   /* borrowed: clusterDNS, clusterDomain, staticPodPath,
+				      * fileCheckFrequency */
 	const char *node_name;       /* copied */
 	const char *node_ip;         /* copied: status.hostIP */
 	const char *pod_logs_dir;    /* copied: "/var/log/pods" upstream */
@@ -49,8 +59,11 @@ int pw_manager_start(pw_manager *m);
 /* Stop the informer and every worker thread; running containers are left alone, as
  * upstream's kubelet does when it exits (the next kubelet re-adopts them). NULL ok. */
 void pw_manager_free(pw_manager *m);
-/* True once the pod informer has listed. */
+/* True once the pod informer has listed (standalone: always). */
 int pw_manager_synced(pw_manager *m);
+/* The registered Node's uid (copied): mirror pods of static pods are created only once
+ * it is known (their ownerReference).  Any thread. */
+void pw_manager_set_node_uid(pw_manager *m, const char *uid);
 
 /* Unmount and remove <root-dir>/pods/<uid> directories that no worker owns and whose pod
  * is gone from the API or terminal (upstream's cleanupOrphanedPodDirs): what a kubelet

@@ -40,6 +40,9 @@ typedef struct cstate {
 	char probe_err[256];
 	pstat_container st;       /* what the status says */
 	int init;                 /* an init container */
+	int sidecar;              /* an init container with restartPolicy Always: started
+				   * in order, kept running beside the app containers,
+				   * restarted on exit, stopped after them */
 	int init_done;            /* init container that exited 0 (not run again) */
 	char term_path[1400];     /* host file behind terminationMessagePath */
 } cstate;
@@ -78,6 +81,21 @@ typedef struct pw_worker {
 	int nview;
 	cJSON *view_status;
 	int view_sandbox_ready;   /* the sandbox is ready (kubelet_running_pods) */
+	/* scheduling (worker thread only): a full sync (runtime status of every container)
+	 * runs on a change (informer, PLEG, own kill) and at next_full_ns (resync, back-off
+	 * and retry timers); in between only the probes due run */
+	int64_t next_full_ns;
+	int64_t resync_ns;        /* the periodic resync */
+	int unsettled;            /* the last sync left something to retry soon */
+	/* static pods (static_pods.h): from a manifest, not the API; the status goes to the
+	 * mirror pod once one exists */
+	int is_static;
+	int initialized;          /* an app container has started in this sandbox: sidecars
+				   * that restart no longer hold the app containers back */
+	int apps_done;            /* restartPolicy Never/OnFailure and every app container
+				   * finished: the sidecars are stopped, not restarted */
+	char mirror_uid[64];      /* under mu: the mirror pod seen in the API ("" none) */
+	int repost;               /* under mu: a new mirror pod: post the status again */
 	struct pw_worker *next;
 } pw_worker;
 
@@ -89,11 +107,22 @@ struct pw_manager {
 	int64_t alloc_cpu_milli, alloc_memory, alloc_ephemeral;
 	int64_t next_orphan_ns;  /* monotonic; pw_cleanup_orphans */
 	kc_informer *inf;
+	struct pleg *pleg;       /* wakes workers whose containers changed; NULL: poll */
+	struct sp_source *sp;    /* static pods from staticPodPath; NULL: none */
+	char node_uid[64];       /* under mu: the registered Node's uid (mirror owner) */
 	kc_event_sink *sink;
 	kc_recorder *rec;
 	pthread_mutex_t mu;
 	pw_worker *workers;
 };
+
+/* Upstream resyncs every pod each syncFrequency (1 min); 10 s here also refreshes the
+ * configMap/secret volumes (VOL_RESYNC_NS) and catches anything the PLEG missed. */
+#define PW_RESYNC_NS (10 * SEC)
+/* Without a PLEG (it failed to start) the worker polls the runtime at this period. */
+#define PW_POLL_NS (SEC / 2)
+/* A sync that left something to retry (sandbox, volumes, start errors) runs again after */
+#define PW_RETRY_NS (SEC)
 
 static inline int64_t mono_ns(void)
 {
@@ -119,6 +148,13 @@ void pw_set_waiting(cstate *c, const char *reason, const char *fmt, ...) __attri
 const cJSON *pw_spec_container(const cJSON *pod, const char *name, int init);
 /* The worker with this uid (under m->mu); NULL if none. */
 pw_worker *pw_find(pw_manager *m, const char *uid);
+
+/* The worker thread (pod_worker.c); arg is the pw_worker.  w->cv uses CLOCK_MONOTONIC. */
+void *pw_worker_main(void *arg);
+/* Wait on w->cv (w->mu held) until woken or the monotonic deadline passed. */
+void pw_wait_until(pw_worker *w, int64_t deadline_mono_ns);
+/* Wake w for a full sync (takes w->mu). */
+void pw_wake(pw_worker *w);
 
 /* pod_api.c: GET configmaps/secrets and POST serviceaccounts/<sa>/token through the
  * apiserver; Warning events about the pod of the current sync (w->cur_pod). */

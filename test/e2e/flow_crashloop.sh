@@ -73,7 +73,18 @@ phase=$(kubectl get pod crash -o jsonpath='{.status.phase}')
 reason=$(kubectl get pod crash -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}')
 echo "status.phase=$phase, waiting reason=$reason"
 
+# describe while the container waits in back-off (it runs only for a moment between)
+waiting_backoff() { [ "$(kubectl get pod crash -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}')" = CrashLoopBackOff ]; }
+flow_wait_for 60 waiting_backoff || flow_fail "not waiting in CrashLoopBackOff: $(row)"
 kubectl describe pod crash >"$FLOW_T/describe.txt" 2>&1 || flow_fail "kubectl describe pod crash: $(tail -n 3 "$FLOW_T/describe.txt")"
+echo "---- kubectl describe pod crash ----"
+cat "$FLOW_T/describe.txt"
+echo "----"
+sect=$(sed -n '/^Containers:/,/^Conditions:/p' "$FLOW_T/describe.txt")
+echo "$sect" | grep -q 'State: *Waiting' && echo "$sect" | grep -q 'Reason: *CrashLoopBackOff' ||
+	flow_fail "kubectl describe: State is not Waiting/CrashLoopBackOff: $sect"
+echo "$sect" | sed -n '/Last State:/,/Ready:/p' | grep -q 'Reason: *Error' ||
+	flow_fail "kubectl describe: Last State reason is not Error: $sect"
 grep -E 'BackOff .*Back-off restarting failed container' "$FLOW_T/describe.txt" >"$FLOW_T/backoff-event" ||
 	flow_fail "no BackOff event in kubectl describe: $(sed -n '/^Events:/,$p' "$FLOW_T/describe.txt")"
 echo "ok kubectl describe: $(sed 's/  */ /g' "$FLOW_T/backoff-event" | head -n 1)"
