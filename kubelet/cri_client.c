@@ -417,6 +417,80 @@ int cri_exec_sync(cri_client *cl, const char *container_id, const char *const *c
 	return 0;
 }
 
+/* remote_runtime.go Exec/Attach/PortForward: the reply must carry a URL ("URL is not
+ * set" otherwise, as upstream's validation). */
+static int take_url(ProtobufCMessage *m, const char *url, char **out, cri_grpc_status *st)
+{
+	if (!url || !url[0]) {
+		cri_msg_free(m);
+		if (st) {
+			st->code = CRI_GRPC_INTERNAL;
+			snprintf(st->message, sizeof(st->message), "URL is not set");
+		}
+		return -EPROTO;
+	}
+	*out = strdup(url);
+	cri_msg_free(m);
+	return *out ? 0 : -ENOMEM;
+}
+
+int cri_exec(cri_client *cl, const char *container_id, const char *const *cmd, size_t ncmd, int tty,
+	     int in, int out_, int err_, char **url, cri_grpc_status *st)
+{
+	if (empty_id(container_id) || !cmd || ncmd == 0 || !url)
+		return -EINVAL;
+	Runtime__V1__ExecRequest req = RUNTIME__V1__EXEC_REQUEST__INIT;
+	req.container_id = (char *)container_id;
+	req.cmd = (char **)cmd;
+	req.n_cmd = ncmd;
+	req.tty = tty != 0;
+	req.stdin = in != 0;
+	req.stdout = out_ != 0;
+	req.stderr = err_ != 0;
+	ProtobufCMessage *m = NULL;
+	int rc = cri_unary(cl, RT "Exec", &req.base, &runtime__v1__exec_response__descriptor, cl->timeout_ms, &m,
+			   st);
+	if (rc < 0)
+		return rc;
+	return take_url(m, ((Runtime__V1__ExecResponse *)m)->url, url, st);
+}
+
+int cri_attach(cri_client *cl, const char *container_id, int tty, int in, int out_, int err_, char **url,
+	       cri_grpc_status *st)
+{
+	if (empty_id(container_id) || !url)
+		return -EINVAL;
+	Runtime__V1__AttachRequest req = RUNTIME__V1__ATTACH_REQUEST__INIT;
+	req.container_id = (char *)container_id;
+	req.tty = tty != 0;
+	req.stdin = in != 0;
+	req.stdout = out_ != 0;
+	req.stderr = err_ != 0;
+	ProtobufCMessage *m = NULL;
+	int rc = cri_unary(cl, RT "Attach", &req.base, &runtime__v1__attach_response__descriptor, cl->timeout_ms,
+			   &m, st);
+	if (rc < 0)
+		return rc;
+	return take_url(m, ((Runtime__V1__AttachResponse *)m)->url, url, st);
+}
+
+int cri_port_forward(cri_client *cl, const char *sandbox_id, const int32_t *ports, size_t nports, char **url,
+		     cri_grpc_status *st)
+{
+	if (empty_id(sandbox_id) || !url || (nports && !ports))
+		return -EINVAL;
+	Runtime__V1__PortForwardRequest req = RUNTIME__V1__PORT_FORWARD_REQUEST__INIT;
+	req.pod_sandbox_id = (char *)sandbox_id;
+	req.port = (int32_t *)ports;
+	req.n_port = nports;
+	ProtobufCMessage *m = NULL;
+	int rc = cri_unary(cl, RT "PortForward", &req.base, &runtime__v1__port_forward_response__descriptor,
+			   cl->timeout_ms, &m, st);
+	if (rc < 0)
+		return rc;
+	return take_url(m, ((Runtime__V1__PortForwardResponse *)m)->url, url, st);
+}
+
 int cri_pull_image(cri_client *cl, const char *image, const Runtime__V1__AuthConfig *auth,
 		   const Runtime__V1__PodSandboxConfig *sandbox_cfg, char **image_ref, cri_grpc_status *st)
 {

@@ -80,6 +80,19 @@ int cri_container_status(cri_client *cl, const char *container_id, int verbose,
 int cri_exec_sync(cri_client *cl, const char *container_id, const char *const *cmd, size_t ncmd,
 		  int64_t timeout_s, Runtime__V1__ExecSyncResponse **out, cri_grpc_status *st);
 
+/* Exec / Attach: ask the runtime for a streaming URL (its streaming server, e.g.
+ * containerd's http://127.0.0.1:<port>/exec/<token>); *url is malloc'd.  The flags are
+ * the requested streams (at least one of in/out_/err_; not err_ with tty).  A reply
+ * without a URL is -EPROTO ("URL is not set").  The fake runtime answers UNIMPLEMENTED. */
+int cri_exec(cri_client *cl, const char *container_id, const char *const *cmd, size_t ncmd, int tty,
+	     int in, int out_, int err_, char **url, cri_grpc_status *st);
+int cri_attach(cri_client *cl, const char *container_id, int tty, int in, int out_, int err_, char **url,
+	       cri_grpc_status *st);
+/* PortForward: a streaming URL for the sandbox's ports[0..nports) (borrowed; may be empty:
+ * the client names ports per stream). */
+int cri_port_forward(cri_client *cl, const char *sandbox_id, const int32_t *ports, size_t nports, char **url,
+		     cri_grpc_status *st);
+
 /* ---- ImageService ---- */
 /* auth and sandbox_cfg may be NULL.  *image_ref receives the runtime's image reference. */
 int cri_pull_image(cri_client *cl, const char *image, const Runtime__V1__AuthConfig *auth,

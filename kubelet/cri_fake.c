@@ -770,6 +770,17 @@ static int do_container_status(cri_fake *f, const ProtobufCMessage *req, uint8_t
 	return pack(&r.base, resp, len);
 }
 
+/* Exec / Attach: a hollow node runs no processes to stream from; say so rather than hand
+ * out a URL nothing serves (the kubelet answers the client 501 with this message). */
+static int do_streaming(cri_fake *f, const ProtobufCMessage *req, uint8_t **resp, size_t *len, cri_grpc_status *st)
+{
+	(void)f;
+	(void)resp;
+	(void)len;
+	return fail(st, CRI_GRPC_UNIMPLEMENTED, "the fake runtime runs no processes: %s is not available",
+		    req->descriptor == &runtime__v1__exec_request__descriptor ? "exec" : "attach");
+}
+
 static int do_exec_sync(cri_fake *f, const ProtobufCMessage *req, uint8_t **resp, size_t *len, cri_grpc_status *st)
 {
 	const Runtime__V1__ExecSyncRequest *q = (const void *)req;
@@ -914,6 +925,8 @@ static const struct {
 	{ RT "ListContainers", &runtime__v1__list_containers_request__descriptor, do_list_containers },
 	{ RT "ContainerStatus", &runtime__v1__container_status_request__descriptor, do_container_status },
 	{ RT "ExecSync", &runtime__v1__exec_sync_request__descriptor, do_exec_sync },
+	{ RT "Exec", &runtime__v1__exec_request__descriptor, do_streaming },
+	{ RT "Attach", &runtime__v1__attach_request__descriptor, do_streaming },
 	{ IMG "ImageStatus", &runtime__v1__image_status_request__descriptor, do_image_status },
 	{ IMG "PullImage", &runtime__v1__pull_image_request__descriptor, do_pull_image },
 	{ IMG "ListImages", &runtime__v1__list_images_request__descriptor, do_list_images },

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@
 #include "errors.h"
 #include "json.h"
 #include "log.h"
+#include "streaming.h"
+#include "websocket.h"
 
 struct ksrv {
 	struct MHD_Daemon *tls, *plain;
@@ -41,6 +44,9 @@ struct ksrv {
 	int always_allow;
 	char *cert_pem, *key_pem, *ca_pem;
 	atomic_int stopping;
+	pthread_mutex_t jobs_mu;      /* the live exec/attach bridges */
+	pthread_cond_t jobs_cv;
+	struct stream_job *jobs;
 };
 
 static char *read_file(const char *path, char *err, size_t errlen)
@@ -345,21 +351,29 @@ static const char *conn_arg(void *arg, const char *name)
 	return MHD_lookup_connection_value((struct MHD_Connection *)arg, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* /containerLogs/{ns}/{pod}/{container} */
-static enum MHD_Result container_logs(ksrv *s, struct MHD_Connection *conn, const char *rest)
+/* The first three '/'-separated segments of rest ("" when missing; cut at 255 bytes). */
+static void split_path(const char *rest, char seg[3][256])
 {
-	char seg[3][256] = { "", "", "" };
 	int n = 0;
+	for (int i = 0; i < 3; i++)
+		seg[i][0] = 0;
 	for (const char *p = rest; *p && n < 3;) {
 		const char *e = strchr(p, '/');
 		size_t l = e ? (size_t)(e - p) : strlen(p);
-		if (l >= sizeof(seg[0]))
-			l = sizeof(seg[0]) - 1;
+		if (l >= 256)
+			l = 255;
 		memcpy(seg[n], p, l);
 		seg[n][l] = 0;
 		n++;
 		p += e ? (size_t)(e - p) + 1 : strlen(p);
 	}
+}
+
+/* /containerLogs/{ns}/{pod}/{container} */
+static enum MHD_Result container_logs(ksrv *s, struct MHD_Connection *conn, const char *rest)
+{
+	char seg[3][256];
+	split_path(rest, seg);
 	if (!seg[1][0])
 		return reply_text(conn, 400, "{\"message\": \"Missing podID.\"}");
 	if (!seg[2][0])
@@ -405,6 +419,283 @@ static enum MHD_Result container_logs(ksrv *s, struct MHD_Connection *conn, cons
 	}
 	MHD_add_response_header(r, "Content-Type", "text/plain");
 	enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* ---- exec / attach (streaming.h) ---- */
+
+typedef struct cmd_args {
+	const char *v[256];
+	size_t n;
+} cmd_args;
+
+static enum MHD_Result collect_command(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	cmd_args *a = cls;
+	if (key && !strcmp(key, "command") && value && a->n < sizeof(a->v) / sizeof(a->v[0]))
+		a->v[a->n++] = value;
+	return MHD_YES;
+}
+
+typedef struct stream_job {
+	ksrv *s;
+	int tunnel;        /* port-forward: kst_tunnel, else kst_bridge */
+	char *url;
+	kst_opts o;
+	int fd;
+	uint8_t *extra;
+	size_t extra_len;
+	struct MHD_UpgradeResponseHandle *urh;
+	struct stream_job *next;
+} stream_job;
+
+/* Live bridges: MHD must not be stopped while upgraded connections are open, so
+ * ksrv_stop shuts their sockets and waits for them. */
+static void job_register(stream_job *j)
+{
+	pthread_mutex_lock(&j->s->jobs_mu);
+	j->next = j->s->jobs;
+	j->s->jobs = j;
+	pthread_mutex_unlock(&j->s->jobs_mu);
+}
+
+static void job_unregister(stream_job *j)
+{
+	ksrv *s = j->s;
+	pthread_mutex_lock(&s->jobs_mu);
+	for (stream_job **pp = &s->jobs; *pp; pp = &(*pp)->next) {
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	}
+	pthread_cond_broadcast(&s->jobs_cv);
+	pthread_mutex_unlock(&s->jobs_mu);
+}
+
+static void *stream_thread(void *arg)
+{
+	stream_job *j = arg;
+	if (j->tunnel)
+		kst_tunnel(j->fd, j->extra, j->extra_len, j->url);
+	else
+		kst_bridge(j->fd, j->extra, j->extra_len, j->url, &j->o);
+	MHD_upgrade_action(j->urh, MHD_UPGRADE_ACTION_CLOSE);
+	job_unregister(j);
+	free(j->url);
+	free(j->extra);
+	free(j);
+	return NULL;
+}
+
+/* Called by MHD once the 101 went out: the bridge runs on its own thread so that MHD's
+ * connection thread can go on relaying TLS for the upgraded socket. */
+static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+		       size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+	(void)conn;
+	(void)con_cls;
+	stream_job *j = cls;
+	j->fd = sock;
+	j->urh = urh;
+	if (extra_in_size) {
+		j->extra = malloc(extra_in_size);
+		if (j->extra) {
+			memcpy(j->extra, extra_in, extra_in_size);
+			j->extra_len = extra_in_size;
+		}
+	}
+	job_register(j);
+	pthread_t th;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &at, stream_thread, j) != 0) {
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		job_unregister(j);
+		free(j->url);
+		free(j->extra);
+		free(j);
+	}
+	pthread_attr_destroy(&at);
+}
+
+/* The upgrade headers of an exec/attach/portForward request: -1 with why set (400), 0 for
+ * a non-WebSocket upgrade (SPDY), 1 for a WebSocket handshake with accept and the chosen
+ * subprotocol (one of protos, in the client's order, as wsstream) filled. */
+static int upgrade_handshake(struct MHD_Connection *conn, const char *const *protos, size_t nprotos,
+			     char accept[KC_WS_ACCEPT_LEN], char *proto, size_t protolen, char *why, size_t whylen)
+{
+	const char *upgrade = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
+	const char *connection = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection");
+	if (!upgrade || !kc_ws_header_has_token(connection, "upgrade")) {
+		snprintf(why, whylen, "unable to upgrade: missing upgrade headers in request");
+		return -1;
+	}
+	if (!kc_ws_header_has_token(upgrade, "websocket"))
+		return 0;
+	const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	const char *wsv = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+	if (!wsv || strcmp(wsv, "13") || kc_ws_accept(key, accept) < 0) {
+		snprintf(why, whylen, "websocket: not a websocket handshake: bad Sec-WebSocket-Key or version");
+		return -1;
+	}
+	const char *offer = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Protocol");
+	if (kc_ws_pick_protocol(offer, protos, nprotos, proto, protolen) < 0) {
+		size_t o = (size_t)snprintf(why, whylen, "requested protocol(s) are not supported: [%s]; supports [",
+					    offer ? offer : "");
+		for (size_t i = 0; i < nprotos && o < whylen; i++)
+			o += (size_t)snprintf(why + o, whylen - o, "%s%s", i ? " " : "", protos[i]);
+		if (o < whylen)
+			snprintf(why + o, whylen - o, "]");
+		return -1;
+	}
+	return 1;
+}
+
+/* /exec/{ns}/{pod}/{container}?command=..&stdin=1&stdout=1&stderr=1&tty=1 and
+ * /attach/{ns}/{pod}/{container}?... as server.go getExec/getAttach: the options
+ * (remotecommand NewOptions: "1" is true), the runtime's URL, then the upgrade. */
+static enum MHD_Result stream_request(ksrv *s, struct MHD_Connection *conn, const char *rest, int exec)
+{
+	char seg[3][256];
+	split_path(rest, seg);
+	if (!seg[0][0] || !seg[1][0] || !seg[2][0])
+		return reply_text(conn, 404, "404 page not found\n");
+	kst_opts o = { 0 };
+	const char *v;
+	o.tty = (v = conn_arg(conn, "tty")) && !strcmp(v, "1");
+	o.in = (v = conn_arg(conn, "stdin")) && !strcmp(v, "1");
+	o.out = (v = conn_arg(conn, "stdout")) && !strcmp(v, "1");
+	o.err = (v = conn_arg(conn, "stderr")) && !strcmp(v, "1");
+	if (o.tty && o.err)
+		o.err = 0; /* upstream: "Access to exec with tty and stderr is not supported, bypassing stderr" */
+	if (!o.in && !o.out && !o.err)
+		return reply_text(conn, 400, "you must specify at least 1 of stdin, stdout, stderr");
+	cmd_args args = { .n = 0 };
+	if (exec) {
+		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_command, &args);
+		if (!args.n)
+			return reply_text(conn, 400, "you must specify at least one command for the container");
+	}
+	/* SPDY is refused only after the pod and container resolved, so that kubectl, which
+	 * retries with SPDY when the WebSocket upgrade failed, prints the real reason */
+	static const char *const protos[] = { KST_PROTO_V5, KST_PROTO_V4 };
+	char accept[KC_WS_ACCEPT_LEN], proto[64] = "", why[600];
+	int websocket = upgrade_handshake(conn, protos, 2, accept, proto, sizeof(proto), why, sizeof(why));
+	if (websocket < 0)
+		return reply_text(conn, 400, why);
+	o.v5 = !strcmp(proto, KST_PROTO_V5);
+	char msg[1024];
+	char *url = NULL;
+	int code = kst_resolve(s->pods, seg[0], seg[1], seg[2], exec ? args.v : NULL, args.n, &o, &url, msg,
+			       sizeof(msg));
+	if (code) {
+		kc_log_v(2, "%s %s/%s/%s: %s", exec ? "exec" : "attach", seg[0], seg[1], seg[2], msg);
+		return reply_text(conn, (unsigned)code, msg);
+	}
+	if (!websocket) {
+		free(url);
+		return reply_text(conn, 400, "unable to upgrade: this kubelet streams exec and attach over WebSocket "
+					     "(v5.channel.k8s.io, v4.channel.k8s.io) only, not SPDY");
+	}
+	stream_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		free(url);
+		return reply_text(conn, 500, "out of memory");
+	}
+	j->s = s;
+	j->url = url;
+	j->o = o;
+	struct MHD_Response *r = MHD_create_response_for_upgrade(on_upgrade, j);
+	if (!r) {
+		free(url);
+		free(j);
+		return reply_text(conn, 500, "cannot upgrade the connection");
+	}
+	MHD_add_response_header(r, "Upgrade", "websocket");
+	MHD_add_response_header(r, "Sec-WebSocket-Accept", accept);
+	MHD_add_response_header(r, "Sec-WebSocket-Protocol", proto);
+	kc_log_v(2, "%s %s/%s/%s: streaming (%s)", exec ? "exec" : "attach", seg[0], seg[1], seg[2], proto);
+	enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+typedef struct port_args {
+	int32_t v[64];
+	size_t n;
+	int bad;
+} port_args;
+
+static enum MHD_Result collect_port(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	port_args *a = cls;
+	if (!key || strcmp(key, "port"))
+		return MHD_YES;
+	char *end = NULL;
+	long p = value ? strtol(value, &end, 10) : 0;
+	if (!value || !value[0] || *end || p < 1 || p > 65535)
+		a->bad = 1;
+	else if (a->n < sizeof(a->v) / sizeof(a->v[0]))
+		a->v[a->n++] = (int32_t)p;
+	return MHD_YES;
+}
+
+/* /portForward/{ns}/{pod}?port=..: only kubectl's WebSocket tunnel of SPDY
+ * (KST_PROTO_PORTFORWARD) is served; see streaming.h. */
+static enum MHD_Result portforward_request(ksrv *s, struct MHD_Connection *conn, const char *rest)
+{
+	char ns[256] = "", pod[256] = "";
+	const char *slash = strchr(rest, '/');
+	if (!slash || slash == rest || (size_t)(slash - rest) >= sizeof(ns) || !slash[1] ||
+	    strlen(slash + 1) >= sizeof(pod) || strchr(slash + 1, '/'))
+		return reply_text(conn, 404, "404 page not found\n");
+	memcpy(ns, rest, (size_t)(slash - rest));
+	snprintf(pod, sizeof(pod), "%s", slash + 1);
+	port_args ports = { .n = 0 };
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_port, &ports);
+	if (ports.bad)
+		return reply_text(conn, 400, "invalid port in the request");
+	static const char *const protos[] = { KST_PROTO_PORTFORWARD };
+	char accept[KC_WS_ACCEPT_LEN], proto[64] = "", why[600];
+	int websocket = upgrade_handshake(conn, protos, 1, accept, proto, sizeof(proto), why, sizeof(why));
+	if (websocket < 0)
+		return reply_text(conn, 400, why);
+	char msg[1024];
+	char *url = NULL;
+	int code = kst_resolve_portforward(s->pods, ns, pod, ports.v, ports.n, &url, msg, sizeof(msg));
+	if (code) {
+		kc_log_v(2, "portForward %s/%s: %s", ns, pod, msg);
+		return reply_text(conn, (unsigned)code, msg);
+	}
+	if (!websocket) {
+		free(url);
+		return reply_text(conn, 400, "unable to upgrade: this kubelet serves port-forward as SPDY tunneled over "
+					     "WebSocket (" KST_PROTO_PORTFORWARD ") only");
+	}
+	stream_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		free(url);
+		return reply_text(conn, 500, "out of memory");
+	}
+	j->s = s;
+	j->tunnel = 1;
+	j->url = url;
+	struct MHD_Response *r = MHD_create_response_for_upgrade(on_upgrade, j);
+	if (!r) {
+		free(url);
+		free(j);
+		return reply_text(conn, 500, "cannot upgrade the connection");
+	}
+	MHD_add_response_header(r, "Upgrade", "websocket");
+	MHD_add_response_header(r, "Sec-WebSocket-Accept", accept);
+	MHD_add_response_header(r, "Sec-WebSocket-Protocol", proto);
+	kc_log_v(2, "portForward %s/%s: tunneling (%s)", ns, pod, proto);
+	enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -478,11 +769,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		free(txt);
 		return r;
 	}
-	static const char *const streaming[] = { "/exec/", "/attach/", "/portForward/", "/run/" };
-	for (size_t i = 0; i < 4; i++) {
+	if (!strncmp(url, "/exec/", 6))
+		return stream_request(s, conn, url + 6, 1);
+	if (!strncmp(url, "/attach/", 8))
+		return stream_request(s, conn, url + 8, 0);
+	if (!strncmp(url, "/portForward/", 13))
+		return portforward_request(s, conn, url + 13);
+	static const char *const streaming[] = { "/run/" };
+	for (size_t i = 0; i < 1; i++) {
 		if (!strncmp(url, streaming[i], strlen(streaming[i]))) {
 			char m[256];
-			snprintf(m, sizeof(m), "%.*s is not supported by this kubelet yet: it needs SPDY/WebSocket streaming",
+			snprintf(m, sizeof(m), "%.*s is not supported by this kubelet yet",
 				 (int)strlen(streaming[i]) - 2, streaming[i] + 1);
 			return reply_text(conn, 501, m);
 		}
@@ -542,6 +839,8 @@ int ksrv_start(const ksrv_config *cfg, ksrv **out, char *err, size_t errlen)
 	ksrv *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	pthread_mutex_init(&s->jobs_mu, NULL);
+	pthread_cond_init(&s->jobs_cv, NULL);
 	s->pods = cfg->pods;
 	snprintf(s->node_name, sizeof(s->node_name), "%s", cfg->node_name ? cfg->node_name : "");
 	s->anonymous = cfg->anonymous;
@@ -598,6 +897,7 @@ int ksrv_start(const ksrv_config *cfg, ksrv **out, char *err, size_t errlen)
 			goto fail;
 		}
 		unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS |
+				 MHD_ALLOW_UPGRADE |
 				 MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 		struct MHD_OptionItem opts[12];
 		int n = 0;
@@ -651,6 +951,16 @@ void ksrv_stop(ksrv *s)
 	if (!s)
 		return;
 	atomic_store(&s->stopping, 1);
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 5;
+	pthread_mutex_lock(&s->jobs_mu);
+	for (struct stream_job *j = s->jobs; j; j = j->next)
+		shutdown(j->fd, SHUT_RDWR);
+	while (s->jobs)
+		if (pthread_cond_timedwait(&s->jobs_cv, &s->jobs_mu, &dl) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&s->jobs_mu);
 	if (s->tls)
 		MHD_stop_daemon(s->tls);
 	if (s->plain)
@@ -658,5 +968,7 @@ void ksrv_stop(ksrv *s)
 	free(s->cert_pem);
 	free(s->key_pem);
 	free(s->ca_pem);
+	pthread_mutex_destroy(&s->jobs_mu);
+	pthread_cond_destroy(&s->jobs_cv);
 	free(s);
 }

@@ -15,8 +15,10 @@
  * /pods (PodList of the pods this kubelet runs), /containerLogs/{ns}/{pod}/{container}
  * with upstream's query (follow, tailLines, timestamps, sinceSeconds, sinceTime,
  * limitBytes, previous; the legacy `tail`), streamed with chunked encoding while
- * following; /exec, /attach, /portForward, /run answer 501 with a message: they need
- * SPDY/WebSocket streaming, not implemented. */
+ * following; /exec/{ns}/{pod}/{container} and /attach/... (WebSocket v5/v4.channel.k8s.io)
+ * and /portForward/{ns}/{pod} (kubectl's SPDY-over-WebSocket tunnel): upgraded (the daemon
+ * runs with MHD_ALLOW_UPGRADE) and bridged to the runtime by streaming.h on a thread per
+ * session; ksrv_stop ends live sessions first.  /run answers 501. */
 #ifndef KUBELET_SERVER_H
 #define KUBELET_SERVER_H
 

@@ -131,8 +131,13 @@ err_is "default/logger/x" 404 'container "x" not found in pod "logger"'
 err_is "default/logger/c?tailLines=x" 400 '{"message": "Unable to decode query."}'
 err_is "default/logger/c?tailLines=-1" 422 '{"message": "Invalid request."}'
 err_is "default/logger/c?sinceSeconds=1&sinceTime=2020-01-01T00:00:00Z" 422 '{"message": "Invalid request."}'
-[ "$($CURL -o /dev/null -w '%{http_code}' -X POST "$K/exec/default/logger/c?command=ls")" = 501 ] || fail "exec not 501"
-echo "ok previous, upstream's errors, exec 501"
+[ "$($CURL -o "$T/err.txt" -w '%{http_code}' "$K/exec/default/logger/c?command=ls")" = 400 ] &&
+	grep -q "you must specify at least 1 of stdin, stdout, stderr" "$T/err.txt" ||
+	fail "exec without streams: $(cat "$T/err.txt")"
+[ "$($CURL -o "$T/err.txt" -w '%{http_code}' "$K/exec/default/logger/c?command=ls&stdout=1")" = 400 ] &&
+	grep -q "unable to upgrade: missing upgrade headers in request" "$T/err.txt" ||
+	fail "exec without upgrade headers: $(cat "$T/err.txt")"
+echo "ok previous, upstream's errors, exec's request errors"
 
 # kubectl logs through the apiserver's pods/log proxy to this server
 kubectl logs logger --tail=2 >"$T/kl.txt" 2>&1 || fail "kubectl logs: $(cat "$T/kl.txt")"
