@@ -10,6 +10,7 @@
 #include "api.h"
 #include "authn.h"
 #include "bootstrap.h"
+#include "endpoint_reconciler.h"
 #include "ipalloc.h"
 #include "errors.h"
 #include "etcd.h"
@@ -339,6 +340,9 @@ int main(int argc, char **argv)
 		boot_default_address(addr, sizeof(addr));
 	snprintf(api.server_addr, sizeof(api.server_addr), "%s:%d", addr, srv_port(server));
 	boot_system_objects(&r, addr, srv_port(server));
+	epr *reconciler = NULL;
+	if ((rc = epr_start(&r, etcd, etcd_prefix, addr, srv_port(server), &reconciler)) != 0)
+		kc_warn("endpoint reconciler not started: %s", kc_strerror(rc));
 	kc_info("Serving securely on %s:%d (%s), store %s prefix %s", bind, srv_port(server),
 		sc.cert_pem ? "https" : "http", etcd_servers, etcd_prefix);
 	/* READY=1 (Type=notify units) once /readyz would pass: watch caches primed, store up. */
@@ -353,6 +357,8 @@ int main(int argc, char **argv)
 	}
 	kc_sd_notify("STOPPING=1");
 	kc_info("shutting down");
+	/* before the server stops: kubernetes.default stops pointing here while we still serve */
+	epr_stop(reconciler);
 	wc_stop(wc);
 	srv_stop(server);
 	wc_free(wc);
