@@ -11,7 +11,14 @@
  *
  * Deviations from etcd (see README.md): a member id added at runtime is derived like a
  * bootstrap id (sorted peer URLs + cluster token, no timestamp), so the new member can
- * compute its own id from --initial-cluster without asking the cluster. */
+ * compute its own id from --initial-cluster without asking the cluster.
+ *
+ * Removed ids never come back, as etcd's RaftCluster.removed: the set is part of the
+ * replicated metadata (cluster.h; in snapshots and the WAL's member record), a member add
+ * of a removed id is answered "etcdserver: member not found" (HTTP 404), and a removed
+ * member is forgotten by the transport, which then refuses its streams. Since our ids carry
+ * no timestamp, this means peer URLs once removed cannot join again under the same
+ * --initial-cluster-token (etcd's would, a second later, under a new id). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -96,8 +103,9 @@ int backend_apply_member(struct kv *kv, const Kvpb__InternalRequest *req)
 {
 	if (req->request_case == KVPB__INTERNAL_REQUEST__REQUEST_MEMBER_REMOVE) {
 		uint64_t id = req->member_remove->id;
-		if (cluster_remove(&kv->members, id))
-			return KV_EMEMBERNOTFOUND;
+		int rrc = cluster_remove(&kv->members, id);
+		if (rrc)
+			return rrc == -ENOENT ? KV_EMEMBERNOTFOUND : rrc;
 		kc_info("removed member %016" PRIx64 " from cluster %016" PRIx64, id,
 			kv->cluster_id);
 		if (id == kv->member_id && kv->was_member) {
@@ -114,6 +122,12 @@ int backend_apply_member(struct kv *kv, const Kvpb__InternalRequest *req)
 		return -EINVAL;
 	struct cluster_member *cur = cluster_find(&kv->members, m->id);
 	if (req->request_case == KVPB__INTERNAL_REQUEST__REQUEST_MEMBER_ADD) {
+		/* etcd's ValidateConfigurationChange: a removed id never comes back
+		 * (ErrIDRemoved, answered as "etcdserver: member not found"). Decided at
+		 * apply, from replicated state, so every member agrees even when two adds
+		 * race with a remove. */
+		if (cluster_is_removed(&kv->members, m->id))
+			return KV_EMEMBERNOTFOUND;
 		if (cur) {
 			/* promote: the same id added again as a voter */
 			if (cur->learner && !m->islearner) {
@@ -305,7 +319,7 @@ int kv_member_add(struct kv *kv, const Kvpb__MemberAddRequest *req,
 	uint64_t id = cluster_member_id((const char *const *)req->peerurls, req->n_peerurls,
 					kv->token, 0);
 	pthread_rwlock_rdlock(&kv->lock);
-	bool used = false;
+	bool used = false, removed = cluster_is_removed(&kv->members, id);
 	for (size_t i = 0; i < req->n_peerurls; i++)
 		used |= cluster_peer_url_used(&kv->members, req->peerurls[i], 0);
 	/* etcd's isReadyToAddVotingMember: the started voters must still be a quorum of
@@ -316,6 +330,12 @@ int kv_member_add(struct kv *kv, const Kvpb__MemberAddRequest *req,
 		return KV_EPEERURLEXIST;
 	if (!req->islearner && started < nv / 2 + 1 && !(started == 1 && nv == 2))
 		return KV_ENOTENOUGHSTARTED;
+	/* etcd checks readiness first, then (applying the change) that the id was not
+	 * removed before: ErrIDRemoved -> ErrGRPCMemberNotFound, HTTP 404 on the gateway.
+	 * Our ids carry no timestamp (see the top of this file), so the same peer URLs
+	 * can never be added again once removed: the member needs new peer URLs. */
+	if (removed)
+		return KV_EMEMBERNOTFOUND;
 	Kvpb__Member m = KVPB__MEMBER__INIT;
 	m.id = id;
 	m.name = "";

@@ -130,6 +130,42 @@ void cluster_members_free(struct cluster_members *m)
 	free(m->v);
 	m->v = NULL;
 	m->n = 0;
+	free(m->removed);
+	m->removed = NULL;
+	m->n_removed = 0;
+}
+
+bool cluster_is_removed(const struct cluster_members *m, uint64_t id)
+{
+	size_t lo = 0, hi = m->n_removed;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->removed[mid] == id)
+			return true;
+		if (m->removed[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Insert id into the sorted removed set. 0 or -ENOMEM. */
+static int removed_add(struct cluster_members *m, uint64_t id)
+{
+	if (cluster_is_removed(m, id))
+		return 0;
+	uint64_t *nv = realloc(m->removed, (m->n_removed + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	m->removed = nv;
+	size_t pos = 0;
+	while (pos < m->n_removed && m->removed[pos] < id)
+		pos++;
+	memmove(&m->removed[pos + 1], &m->removed[pos], (m->n_removed - pos) * sizeof(*nv));
+	m->removed[pos] = id;
+	m->n_removed++;
+	return 0;
 }
 
 struct cluster_member *cluster_find(const struct cluster_members *m, uint64_t id)
@@ -173,6 +209,8 @@ int cluster_remove(struct cluster_members *m, uint64_t id)
 {
 	for (size_t i = 0; i < m->n; i++)
 		if (m->v[i].id == id) {
+			if (removed_add(m, id))
+				return -ENOMEM;
 			member_free(&m->v[i]);
 			memmove(&m->v[i], &m->v[i + 1], (m->n - i - 1) * sizeof(*m->v));
 			m->n--;
@@ -205,6 +243,15 @@ int cluster_members_copy(struct cluster_members *dst, const struct cluster_membe
 			cluster_members_free(dst);
 			return rc;
 		}
+	}
+	if (src->n_removed) {
+		dst->removed = malloc(src->n_removed * sizeof(*dst->removed));
+		if (!dst->removed) {
+			cluster_members_free(dst);
+			return -ENOMEM;
+		}
+		memcpy(dst->removed, src->removed, src->n_removed * sizeof(*dst->removed));
+		dst->n_removed = src->n_removed;
 	}
 	return 0;
 }
@@ -349,6 +396,9 @@ int cluster_encode(const struct cluster_members *m, uint8_t **out, size_t *len)
 		for (size_t k = 0; k < x->n_client; k++)
 			cput_str(&c, x->client_urls[k]);
 	}
+	cput_u32(&c, (uint32_t)m->n_removed);
+	for (size_t i = 0; i < m->n_removed; i++)
+		cput_u64(&c, m->removed[i]);
 	if (c.oom) {
 		free(c.b);
 		return -ENOMEM;
@@ -445,6 +495,27 @@ int cluster_decode(const uint8_t *b, size_t len, struct cluster_members *out)
 		}
 		out->v = nv;
 		out->v[out->n++] = m;
+	}
+	if (!r.bad && r.off < r.n) {
+		/* The removed ids (absent in older blobs). */
+		uint32_t k = (uint32_t)cget(&r, 4);
+		if (r.bad || k > (1u << 20) || (r.n - r.off) != (size_t)k * 8) {
+			r.bad = true;
+		} else if (k) {
+			out->removed = malloc((size_t)k * sizeof(*out->removed));
+			if (!out->removed) {
+				cluster_members_free(out);
+				return -ENOMEM;
+			}
+			for (uint32_t i = 0; i < k && !r.bad; i++) {
+				uint64_t id = cget(&r, 8);
+				/* sorted and unique, as cluster_is_removed's search needs */
+				if (id == 0 || (i && id <= out->removed[i - 1]))
+					r.bad = true;
+				out->removed[i] = id;
+			}
+			out->n_removed = k;
+		}
 	}
 	if (r.bad || r.off != r.n) {
 		cluster_members_free(out);

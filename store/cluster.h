@@ -29,6 +29,10 @@ struct cluster_member {
 struct cluster_members {
 	struct cluster_member *v;
 	size_t n;
+	/* Ids removed from the cluster, never to come back (etcd's RaftCluster.removed, kept
+	 * in its store's members_removed bucket): sorted, no duplicates. */
+	uint64_t *removed;
+	size_t n_removed;
 };
 
 /* etcd's computeMemberId. now_unix 0 = bootstrap (no time component). */
@@ -51,15 +55,20 @@ struct cluster_member *cluster_find(const struct cluster_members *m, uint64_t id
 int cluster_add(struct cluster_members *m, uint64_t id, const char *name,
 		const char *const *peer, size_t n_peer, const char *const *client,
 		size_t n_client, bool learner);
-/* Remove by id; -ENOENT. */
+/* Remove by id and remember the id as removed (etcd's RemoveMember); -ENOENT if not a
+ * member, -ENOMEM (nothing changed). */
 int cluster_remove(struct cluster_members *m, uint64_t id);
+/* Was id removed from the cluster (etcd's IsIDRemoved)? */
+bool cluster_is_removed(const struct cluster_members *m, uint64_t id);
 /* Replace a string vector (copied). 0 or -ENOMEM. */
 int cluster_set_urls(char ***v, size_t *n, const char *const *urls, size_t nurls);
 /* Is url among any member's peer URLs (except member `except`)? */
 bool cluster_peer_url_used(const struct cluster_members *m, const char *url, uint64_t except);
 
 /* Binary form (little endian): u32 n, then per member u64 id, u8 learner, str name,
- * u32 npeer, strs, u32 nclient, strs; str = u32 len + bytes. */
+ * u32 npeer, strs, u32 nclient, strs; str = u32 len + bytes; then u32 nremoved and the
+ * removed ids as u64 (absent in blobs written before removed ids were kept: decoded as
+ * none). */
 int cluster_encode(const struct cluster_members *m, uint8_t **out, size_t *len);
 /* -EINVAL (KC-style parse failure) for malformed bytes, -ENOMEM. */
 int cluster_decode(const uint8_t *b, size_t len, struct cluster_members *out);

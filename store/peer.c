@@ -292,6 +292,31 @@ static void remote_close(struct peer_remote *r)
 	r->cur_off = 0;
 }
 
+/* Dial r at the next loop pass with a fresh backoff (mu held). A member whose own stream
+ * just reached us is up, so the backoff grown while it was down (up to backoff_max) must
+ * not delay our stream to it: with two voters that delay is the leader's quorum. */
+static void redial_now(struct peer_transport *t, struct peer_remote *r)
+{
+	if (r->state != R_IDLE || r->removed)
+		return;
+	r->st.backoff_ns = 0;
+	r->next_dial = kc_now_mono(t->clock);
+}
+
+/* A joiner learnt the cluster id (mu held): streams it opened with id 0 only said hello
+ * and are refused; start them again at once with the id. */
+static void learned_cluster_id(struct peer_transport *t)
+{
+	for (struct peer_remote *r = t->remotes; r; r = r->next) {
+		if (r->removed)
+			continue;
+		if (r->state != R_IDLE)
+			remote_close(r);
+		redial_now(t, r);
+	}
+	wake(t);
+}
+
 static void remote_fail(struct peer_transport *t, struct peer_remote *r, int err, int64_t now)
 {
 	bool was_up = r->state == R_UP;
@@ -536,11 +561,38 @@ static bool conn_frame(struct peer_transport *t, struct peer_conn *c, const uint
 			 * known member that dials it (etcd's joiner fetches it over HTTP). */
 			pthread_mutex_lock(&t->mu);
 			bool k = from != t->id && find_remote(t, from) != NULL;
-			pthread_mutex_unlock(&t->mu);
 			uint64_t zero = 0;
-			if (k && atomic_compare_exchange_strong(&t->cluster_id, &zero, cid))
+			if (k && atomic_compare_exchange_strong(&t->cluster_id, &zero, cid)) {
 				kc_info("peer: learned cluster id %016llx from member %016llx",
 					(unsigned long long)cid, (unsigned long long)from);
+				learned_cluster_id(t);
+			}
+			pthread_mutex_unlock(&t->mu);
+		}
+		{
+			/* The sender just proved it is up: whatever backoff our own stream to
+			 * it is in (it may have been down for a while), dial it now. */
+			pthread_mutex_lock(&t->mu);
+			uint64_t mine = atomic_load(&t->cluster_id);
+			struct peer_remote *back = from != t->id ? find_remote(t, from) : NULL;
+			if (back && (cid == mine || cid == 0))
+				redial_now(t, back);
+			pthread_mutex_unlock(&t->mu);
+		}
+		if (cid == 0 && atomic_load(&t->cluster_id) != 0) {
+			/* A member we know that has not learned the cluster id yet: a joiner
+			 * started with --initial-cluster-state existing says hello with id 0
+			 * and sends nothing else (peer_send refuses until it knows). Our
+			 * dial (just made due above) tells it the id; no warning, this is
+			 * the normal start of a join. */
+			pthread_mutex_lock(&t->mu);
+			bool k = from != t->id && find_remote(t, from) != NULL;
+			pthread_mutex_unlock(&t->mu);
+			if (k) {
+				kc_log_v(1, "peer: member %016llx (%s) does not know the cluster id "
+					 "yet; dialling it", (unsigned long long)from, c->addr);
+				return false;
+			}
 		}
 		if (cid != atomic_load(&t->cluster_id)) {
 			/* etcd: "request cluster ID mismatch" (rafthttp checkClusterCompatibility) */
@@ -995,9 +1047,12 @@ int peer_send(struct peer_transport *t, const struct raft_msg *m)
 {
 	if (!t || !m)
 		return -EINVAL;
+	uint64_t cid = atomic_load(&t->cluster_id);
+	if (cid == 0)
+		return -EAGAIN; /* a joiner has nothing to say before it knows its cluster */
 	uint8_t *payload = NULL;
 	size_t len = 0;
-	int rc = raft_codec_encode(m, atomic_load(&t->cluster_id), &payload, &len);
+	int rc = raft_codec_encode(m, cid, &payload, &len);
 	if (rc < 0)
 		return rc;
 	if (len == 0 || len > t->max_frame) {

@@ -20,6 +20,13 @@
  * mismatched X-Etcd-Cluster-ID with 412), a length of 0 or over max_frame, bytes that do not
  * decode, a message stamped with another cluster id, or a message whose `from` is not the
  * member that shook hands or whose `to` is not this member. Other connections carry on.
+ * A member that does not know its cluster id yet (a joiner, peer_config.cluster_id 0) only
+ * says hello: its handshake carries id 0 and peer_send refuses to queue anything, so no
+ * frame stamped with a wrong id is ever refused halfway (etcd's joiner fetches the cluster
+ * before it starts raft). A known member's hello is closed quietly and answered by dialling
+ * it at once, which tells it the id; the joiner then redials everyone at once. More
+ * generally any handshake from a known member makes our own stream to it due now, whatever
+ * backoff it had reached while that member was down.
  * A connection that sends no handshake within PEER_HANDSHAKE_TIMEOUT is closed, and a new
  * stream from a member replaces (closes) its older one, so stale sockets left by a crash or
  * partition cannot pile up. A member only accepts handshakes from members it was told
@@ -104,7 +111,7 @@ int peer_remove(struct peer_transport *t, uint64_t id);
 
 /* Queues m (borrowed; encoded before returning) for m->to. Never blocks on the network.
  * 0 when queued; -ENOBUFS when that peer's queue is full (the message is dropped and
- * counted); -ENOENT for an unknown m->to; KC_ETOOLARGE if the encoding exceeds max_frame;
+ * counted); -EAGAIN while the cluster id is not known (dropped); -ENOENT for an unknown m->to; KC_ETOOLARGE if the encoding exceeds max_frame;
  * -EINVAL for a malformed message; -ENOMEM. */
 int peer_send(struct peer_transport *t, const struct raft_msg *m);
 

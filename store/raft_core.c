@@ -307,10 +307,16 @@ int raft_step(struct raft *r, const struct raft_msg *m)
 		return handle_propose(r, m);
 	bool vote_req = m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE;
 	if (m->term > r->term) {
-		if (vote_req && !m->transfer && raft_in_lease(r)) {
+		if (vote_req && !m->transfer && m->from != r->lead && raft_in_lease(r)) {
 			/* etcd: "ignored vote from ... : lease is not expired": a server that
 			 * heard from a leader recently does not let a partitioned candidate
-			 * (or a removed server) disrupt the cluster. */
+			 * (or a removed server) disrupt the cluster. Unlike etcd, not when the
+			 * candidate is the leader we follow: it campaigns for a later term, so
+			 * it no longer leads and there is no leader to protect. Without this a
+			 * joiner fed late heartbeats (queued while it was not running) ignored
+			 * its only possible leader for as long as they kept coming, and, not
+			 * yet a voter, never campaigned itself (a stall of the multi-host lab's
+			 * shape; test/unit/test_raft_join.c). */
 			return 0;
 		}
 		if (m->type == RAFT_MSG_PREVOTE) {

@@ -2,6 +2,7 @@
  * the leader lease (§6.2 / etcd's checkQuorum), and the no-op entry of a new leader. */
 #include <limits.h>
 
+#include "log.h"
 #include "raft_int.h"
 
 void raft_reset_randomized_timeout(struct raft *r)
@@ -178,10 +179,11 @@ void raft_become_leader(struct raft *r)
 
 void raft_check_quorum_tick(struct raft *r)
 {
-	int active = 0;
+	int active = 0, voters = 0;
 	for (size_t i = 0; i < r->conf.n; i++) {
 		if (r->conf.learner[i])
 			continue;
+		voters++;
 		struct raft_progress *pr = raft_progress_get(r, r->conf.ids[i]);
 		if (r->conf.ids[i] == r->id || (pr && pr->recent_active))
 			active++;
@@ -191,6 +193,9 @@ void raft_check_quorum_tick(struct raft *r)
 			r->prs[i].recent_active = false;
 	if (active < raft_quorum(r)) {
 		/* etcd: "stepped down to follower since quorum is not active" */
+		kc_warn("raft %llx: stepped down to follower since quorum is not active "
+			"(%d of %d voters heard from in the last election timeout)",
+			(unsigned long long)r->id, active, voters);
 		raft_become_follower(r, r->term, RAFT_NONE);
 	}
 }
