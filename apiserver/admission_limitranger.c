@@ -181,8 +181,7 @@ static void apply_item(const cJSON *item, cJSON *pod, char *ann, size_t annn, lr
 cJSON *adm_limitranger(reg *r, const char *ns, cJSON *pod)
 {
 	cJSON *list = NULL;
-	reg_list_opts lo = { 0 };
-	if (reg_list(r, &res_limitranges, ns, &lo, &list) != 200) {
+	if (reg_list_cached(r, &res_limitranges, ns, &list) != 200) {
 		cJSON_Delete(list);
 		return st_internal("LimitRanger: failed to list limit ranges in namespace %s", ns);
 	}

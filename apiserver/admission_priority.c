@@ -13,8 +13,7 @@ static int default_class(reg *r, cJSON **pc)
 {
 	*pc = NULL;
 	cJSON *list = NULL;
-	reg_list_opts lo = { 0 };
-	int code = reg_list(r, &res_priorityclasses, NULL, &lo, &list);
+	int code = reg_list_cached(r, &res_priorityclasses, NULL, &list);
 	if (code != 200) {
 		cJSON_Delete(list);
 		return -1;
@@ -42,7 +41,7 @@ cJSON *adm_priority(reg *r, cJSON *pod)
 	const char *name = kc_json_get_string(spec, "priorityClassName", "");
 	cJSON *pc = NULL;
 	if (name[0]) {
-		int code = reg_get(r, &res_priorityclasses, NULL, name, &pc);
+		int code = reg_get_cached(r, &res_priorityclasses, NULL, name, &pc);
 		if (code != 200) {
 			cJSON_Delete(pc);
 			cJSON *st = st_new(403, "Forbidden",

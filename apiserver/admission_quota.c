@@ -258,10 +258,12 @@ static int pod_constraints(const cJSON *hard, const cJSON *pod, char *msg, size_
 	return msg[0] != 0;
 }
 
-static int list_quotas(reg *r, const char *ns, cJSON **list)
+/* live: from the store; else from the watch cache when it can answer. */
+static int list_quotas(reg *r, const char *ns, int live, cJSON **list)
 {
 	reg_list_opts lo = { 0 };
-	if (reg_list(r, &res_resourcequotas, ns, &lo, list) != 200) {
+	if ((live ? reg_list(r, &res_resourcequotas, ns, &lo, list)
+		  : reg_list_cached(r, &res_resourcequotas, ns, list)) != 200) {
 		cJSON_Delete(*list);
 		*list = NULL;
 		return -EIO;
@@ -269,14 +271,14 @@ static int list_quotas(reg *r, const char *ns, cJSON **list)
 	return 0;
 }
 
-cJSON *quota_admit_create(reg *r, const res_desc *d, const char *ns, const cJSON *obj,
+cJSON *quota_admit_create(reg *r, const res_desc *d, const char *ns, const cJSON *obj, int live,
 			  quota_plan *p)
 {
 	p->n = 0;
 	if (!ns || !ns[0])
 		return NULL;
 	cJSON *list = NULL;
-	if (list_quotas(r, ns, &list))
+	if (list_quotas(r, ns, live, &list))
 		return st_internal("ResourceQuota: failed to list quotas in namespace %s", ns);
 	cJSON *q, *st = NULL;
 	cJSON_ArrayForEach(q, cJSON_GetObjectItemCaseSensitive(list, "items"))
@@ -345,7 +347,7 @@ int quota_release(reg *r, const res_desc *d, const char *ns, const cJSON *obj, q
 	if (!ns || !ns[0])
 		return 0;
 	cJSON *list = NULL;
-	if (list_quotas(r, ns, &list))
+	if (list_quotas(r, ns, 1, &list)) /* a removal's txn must not retry on a stale copy */
 		return -EIO;
 	int rc = 0;
 	cJSON *q;

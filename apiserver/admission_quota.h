@@ -36,11 +36,12 @@ typedef struct quota_plan {
 void quota_plan_free(quota_plan *p);
 
 /* Create of obj (borrowed, defaulted and named) of kind d in namespace ns: checks every
- * quota; on success fills p (maybe empty) with the quotas' new status.used and returns NULL;
+ * quota (read from the store with live, else from the watch cache when it can answer: the
+ * caller's txn compares each quota's mod_revision and retries live on a conflict); on success fills p (maybe empty) with the quotas' new status.used and returns NULL;
  * otherwise a Status the caller owns: 403 `pods "x" is forbidden: exceeded quota: q,
  * requested: pods=1, used: pods=2, limited: pods=2`, 403 `... failed quota: q: must specify
  * limits.cpu for: c`, or 500. */
-cJSON *quota_admit_create(reg *r, const res_desc *d, const char *ns, const cJSON *obj,
+cJSON *quota_admit_create(reg *r, const res_desc *d, const char *ns, const cJSON *obj, int live,
 			  quota_plan *p);
 
 /* Removal of obj: fills p with the quotas' usage minus obj's (never below zero). 0 or a

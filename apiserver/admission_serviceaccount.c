@@ -223,7 +223,7 @@ static int get_service_account(reg *r, const char *ns, const char *name, cJSON *
 			nanosleep(&ts, NULL);
 		}
 		*sa = NULL;
-		code = reg_get(r, &res_serviceaccounts, ns, name, sa);
+		code = reg_get_cached(r, &res_serviceaccounts, ns, name, sa);
 		if (code != 404)
 			return code;
 		cJSON_Delete(*sa);

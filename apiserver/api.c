@@ -11,6 +11,7 @@
 #include "fieldschema.h"
 #include "metrics.h"
 #include "openapi.h"
+#include "podexec.h"
 #include "podlog.h"
 #include "yamljson.h"
 #include "errors.h"
@@ -569,7 +570,7 @@ static void serve_resource(api_ctx *c, const api_req *q, const char *group, cons
 		else if (!strcmp(sub, "log"))
 			pl_serve_log(c, q, ns, name, resp);
 		else
-			pl_serve_upgrade(q, ns, name, sub, resp);
+			px_serve(c, q, ns, name, sub, resp);
 		return;
 	}
 	if (n > i + 3 || (sub && strcmp(sub, "status") && strcmp(sub, "scale") &&

@@ -348,7 +348,7 @@ static void add_param(char *q, size_t n, const char *k, const char *v)
 }
 
 /* A kubelet error as upstream's GenericHttpResponseChecker turns it into a Status. */
-static cJSON *checker_status(long code, const char *body, const char *name)
+cJSON *pl_kubelet_status(long code, const char *body, const char *name)
 {
 	if (code == 400)
 		return st_bad_request("%s", body);
@@ -375,6 +375,103 @@ static cJSON *checker_status(long code, const char *body, const char *name)
 	}
 	st_details(st, name, "", "pods");
 	return st;
+}
+
+int pl_resolve(api_ctx *c, const char *ns, const char *name, const char *container_q, int for_stream,
+	       pl_target *t, api_resp *resp)
+{
+	memset(t, 0, sizeof(*t));
+	cJSON *pod = NULL;
+	int code = reg_get(c->r, &res_pods, ns, name, &pod);
+	if (code != 200) {
+		api_json(resp, code, pod, NULL);
+		return -1;
+	}
+	const cJSON *ctrs = kc_json_get(pod, "spec.containers");
+	const cJSON *inits = kc_json_get(pod, "spec.initContainers");
+	const cJSON *ephs = kc_json_get(pod, "spec.ephemeralContainers");
+	char *container = t->container;
+	snprintf(container, sizeof(t->container), "%s", container_q ? container_q : "");
+	if (for_stream == 2) {
+		/* port-forward names no container */
+	} else if (!container[0]) {
+		int nc = cJSON_GetArraySize(ctrs);
+		if (nc == 1) {
+			snprintf(container, sizeof(t->container), "%s",
+				 kc_json_get_string(cJSON_GetArrayItem(ctrs, 0), "name", ""));
+		} else {
+			char msg[1200], cn[512], in[512];
+			names(ctrs, cn, sizeof(cn));
+			names(inits, in, sizeof(in));
+			if (nc == 0)
+				snprintf(msg, sizeof(msg), "a container name must be specified for pod %s",
+					 name);
+			else
+				snprintf(msg, sizeof(msg), "a container name must be specified for pod %s, "
+					 "choose one of: [%s]%s%s%s", name, cn,
+					 in[0] ? " or one of the init containers: [" : "", in,
+					 in[0] ? "]" : "");
+			cJSON_Delete(pod);
+			api_json(resp, 400, st_bad_request("%s", msg), NULL);
+			return -1;
+		}
+	} else if (!has_container(ctrs, container) && !has_container(inits, container) &&
+		   !has_container(ephs, container)) {
+		cJSON_Delete(pod);
+		api_json(resp, 400, st_bad_request("container %s is not valid for pod %s", container,
+						   name), NULL);
+		return -1;
+	}
+	char node_name[256];
+	snprintf(node_name, sizeof(node_name), "%s", kc_json_get_string(pod, "spec.nodeName", ""));
+	cJSON_Delete(pod);
+	if (!node_name[0]) {
+		if (!for_stream)
+			return 1;
+		/* pod.streamLocation */
+		api_json(resp, 400, st_bad_request("pod %s does not have a host assigned", name), NULL);
+		return -1;
+	}
+	cJSON *node = NULL;
+	code = reg_get(c->r, &res_nodes, NULL, node_name, &node);
+	if (code != 200) {
+		api_json(resp, code, node, NULL);
+		return -1;
+	}
+	char known[512];
+	const char *host = node_address(node, known, sizeof(known));
+	if (!host) {
+		cJSON_Delete(node);
+		/* A plain error in upstream: a 500 Status with reason "" (StatusReasonUnknown). */
+		api_json(resp, 500, st_new(500, "", "no preferred addresses found; known addresses: %s",
+					   known), NULL);
+		return -1;
+	}
+	int64_t port = kc_json_get_int64(node, "status.daemonEndpoints.kubeletEndpoint.Port", 0);
+	if (port <= 0 || port > 65535)
+		port = 10250;
+	snprintf(t->host, sizeof(t->host), "%s", host);
+	t->port = (int)port;
+	cJSON_Delete(node);
+	return 0;
+}
+
+void pl_curl_tls(CURL *h, int insecure)
+{
+	if (pl_cfg.cert)
+		curl_easy_setopt(h, CURLOPT_SSLCERT, pl_cfg.cert);
+	if (pl_cfg.key)
+		curl_easy_setopt(h, CURLOPT_SSLKEY, pl_cfg.key);
+	/* kube-apiserver verifies the kubelet's serving certificate only when
+	 * --kubelet-certificate-authority is set (and not for insecureSkipTLSVerifyBackend). */
+	if (pl_cfg.ca && !insecure) {
+		curl_easy_setopt(h, CURLOPT_CAINFO, pl_cfg.ca);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	} else {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
 }
 
 void pl_serve_log(api_ctx *c, const api_req *q, const char *ns, const char *name,
@@ -418,49 +515,11 @@ void pl_serve_log(api_ctx *c, const api_req *q, const char *ns, const char *name
 		return;
 	}
 
-	cJSON *pod = NULL;
-	int code = reg_get(c->r, &res_pods, ns, name, &pod);
-	if (code != 200) {
-		api_json(resp, code, pod, NULL);
+	pl_target t;
+	int rc = pl_resolve(c, ns, name, qarg(q, "container"), 0, &t, resp);
+	if (rc < 0)
 		return;
-	}
-	const cJSON *ctrs = kc_json_get(pod, "spec.containers");
-	const cJSON *inits = kc_json_get(pod, "spec.initContainers");
-	const cJSON *ephs = kc_json_get(pod, "spec.ephemeralContainers");
-	char container[256];
-	snprintf(container, sizeof(container), "%s", qarg(q, "container") ? qarg(q, "container") : "");
-	if (!container[0]) {
-		int nc = cJSON_GetArraySize(ctrs);
-		if (nc == 1) {
-			snprintf(container, sizeof(container), "%s",
-				 kc_json_get_string(cJSON_GetArrayItem(ctrs, 0), "name", ""));
-		} else {
-			char msg[1200], cn[512], in[512];
-			names(ctrs, cn, sizeof(cn));
-			names(inits, in, sizeof(in));
-			if (nc == 0)
-				snprintf(msg, sizeof(msg), "a container name must be specified for pod %s",
-					 name);
-			else
-				snprintf(msg, sizeof(msg), "a container name must be specified for pod %s, "
-					 "choose one of: [%s]%s%s%s", name, cn,
-					 in[0] ? " or one of the init containers: [" : "", in,
-					 in[0] ? "]" : "");
-			cJSON_Delete(pod);
-			api_json(resp, 400, st_bad_request("%s", msg), NULL);
-			return;
-		}
-	} else if (!has_container(ctrs, container) && !has_container(inits, container) &&
-		   !has_container(ephs, container)) {
-		cJSON_Delete(pod);
-		api_json(resp, 400, st_bad_request("container %s is not valid for pod %s", container,
-						   name), NULL);
-		return;
-	}
-	char node_name[256];
-	snprintf(node_name, sizeof(node_name), "%s", kc_json_get_string(pod, "spec.nodeName", ""));
-	cJSON_Delete(pod);
-	if (!node_name[0]) {
+	if (rc == 1) {
 		/* "If pod has not been assigned a host, return an empty location": an empty
 		 * 200 body, as upstream's LocationStreamer without a location. */
 		resp->code = 200;
@@ -469,24 +528,6 @@ void pl_serve_log(api_ctx *c, const api_req *q, const char *ns, const char *name
 		resp->ctype = "text/plain";
 		return;
 	}
-	cJSON *node = NULL;
-	code = reg_get(c->r, &res_nodes, NULL, node_name, &node);
-	if (code != 200) {
-		api_json(resp, code, node, NULL);
-		return;
-	}
-	char known[512];
-	const char *host = node_address(node, known, sizeof(known));
-	if (!host) {
-		cJSON_Delete(node);
-		/* A plain error in upstream: a 500 Status with reason "" (StatusReasonUnknown). */
-		api_json(resp, 500, st_new(500, "", "no preferred addresses found; known addresses: %s",
-					   known), NULL);
-		return;
-	}
-	int64_t port = kc_json_get_int64(node, "status.daemonEndpoints.kubeletEndpoint.Port", 0);
-	if (port <= 0 || port > 65535)
-		port = 10250;
 
 	/* url.Values.Encode: keys sorted. */
 	char query[512] = "", num[32];
@@ -527,7 +568,6 @@ void pl_serve_log(api_ctx *c, const api_req *q, const char *ns, const char *name
 
 	pl_stream *s = calloc(1, sizeof(*s));
 	if (!s) {
-		cJSON_Delete(node);
 		api_json(resp, 500, st_internal("out of memory"), NULL);
 		return;
 	}
@@ -536,10 +576,9 @@ void pl_serve_log(api_ctx *c, const api_req *q, const char *ns, const char *name
 	s->refs = 2;
 	s->fd = -1;
 	s->conn = q->conn;
-	int v6 = strchr(host, ':') != NULL;
-	snprintf(s->url, sizeof(s->url), "https://%s%s%s:%lld/containerLogs/%s/%s/%s%s%s", v6 ? "[" : "",
-		 host, v6 ? "]" : "", (long long)port, ns, name, container, query[0] ? "?" : "", query);
-	cJSON_Delete(node);
+	int v6 = strchr(t.host, ':') != NULL;
+	snprintf(s->url, sizeof(s->url), "https://%s%s%s:%d/containerLogs/%s/%s/%s%s%s", v6 ? "[" : "",
+		 t.host, v6 ? "]" : "", t.port, ns, name, t.container, query[0] ? "?" : "", query);
 	s->curl = curl_easy_init();
 	if (!s->curl) {
 		s->refs = 1;
@@ -560,20 +599,7 @@ void pl_serve_log(api_ctx *c, const api_req *q, const char *ns, const char *name
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, s);
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-	if (pl_cfg.cert)
-		curl_easy_setopt(h, CURLOPT_SSLCERT, pl_cfg.cert);
-	if (pl_cfg.key)
-		curl_easy_setopt(h, CURLOPT_SSLKEY, pl_cfg.key);
-	/* kube-apiserver verifies the kubelet's serving certificate only when
-	 * --kubelet-certificate-authority is set (and not for insecureSkipTLSVerifyBackend). */
-	if (pl_cfg.ca && !insecure) {
-		curl_easy_setopt(h, CURLOPT_CAINFO, pl_cfg.ca);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	} else {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
+	pl_curl_tls(h, insecure);
 	pthread_t th;
 	pthread_attr_t at;
 	pthread_attr_init(&at);
@@ -605,7 +631,7 @@ void pl_serve_log(api_ctx *c, const api_req *q, const char *ns, const char *name
 		cJSON *st;
 		if (s->headers_done) {
 			char *body = strndup(s->buf ? s->buf + s->off : "", s->len - s->off);
-			st = checker_status(s->code, body ? body : "", name);
+			st = pl_kubelet_status(s->code, body ? body : "", name);
 			free(body);
 		} else {
 			st = st_new(500, "", "Get \"%s\": %s", s->url,
@@ -642,23 +668,4 @@ void pl_serve_log(api_ctx *c, const api_req *q, const char *ns, const char *name
 	resp->code = 200;
 	resp->stream = r;
 	resp->ctype = "text/plain";
-}
-
-void pl_serve_upgrade(const api_req *q, const char *ns, const char *name, const char *sub,
-		      api_resp *resp)
-{
-	(void)ns;
-	(void)name;
-	const char *up = q->conn ? MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Upgrade")
-				 : NULL;
-	if (!up) {
-		/* proxy.UpgradeAwareHandler with UpgradeRequired, as upstream. */
-		api_json(resp, 400, st_bad_request("Upgrade request required"), NULL);
-		return;
-	}
-	api_json(resp, 400,
-		 st_bad_request("pods/%s needs a SPDY or WebSocket stream, which this "
-				"kube-apiserver does not implement",
-				sub),
-		 NULL);
 }

@@ -21,6 +21,7 @@
 #include "status.h"
 #include "svc_alloc.h"
 #include "txn.h"
+#include "watchcache.h"
 
 #define REG_RETRIES 8
 
@@ -108,15 +109,30 @@ cJSON *reg_decode(const void *val, size_t len, int64_t mod_rev)
 	return obj;
 }
 
-/* Value stored for obj: without resourceVersion/selfLink (as upstream's versioner). */
-static char *encode_for_store(const cJSON *obj)
+/* Value stored for obj: without resourceVersion/selfLink (as upstream's versioner). The two
+ * members are unlinked for the print and put back where they were, instead of printing a
+ * copy of the whole object (a deep copy per write was a visible share of a create). obj is
+ * unchanged on return. */
+static char *encode_for_store(cJSON *obj)
 {
-	cJSON *c = cJSON_Duplicate(obj, 1);
-	cJSON *md = cJSON_GetObjectItemCaseSensitive(c, "metadata");
-	cJSON_DeleteItemFromObjectCaseSensitive(md, "resourceVersion");
-	cJSON_DeleteItemFromObjectCaseSensitive(md, "selfLink");
-	char *s = kc_json_print(c);
-	cJSON_Delete(c);
+	static const char *const drop[] = { "resourceVersion", "selfLink" };
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	cJSON *held[2] = { NULL, NULL };
+	int at[2] = { 0, 0 };
+	for (int k = 0; k < 2 && cJSON_IsObject(md); k++) {
+		int i = 0;
+		for (cJSON *it = md->child; it; it = it->next, i++)
+			if (it->string && !strcmp(it->string, drop[k])) {
+				held[k] = cJSON_DetachItemViaPointer(md, it);
+				at[k] = i;
+				break;
+			}
+	}
+	char *s = kc_json_print(obj);
+	/* Re-insert in reverse order of removal so that each index is the original one. */
+	for (int k = 1; k >= 0; k--)
+		if (held[k])
+			cJSON_InsertItemInArray(md, at[k], held[k]);
 	return s;
 }
 
@@ -146,14 +162,37 @@ static int load(reg *r, const char *key, cJSON **obj, int64_t *mod)
 	return *obj ? 0 : KC_EPARSE;
 }
 
+/* After a successful write of key (and its companion quota writes) at rev: the watch
+ * cache's in-memory reads of these resources wait for rev (read-your-writes). */
+static void wrote(reg *r, const char *key, const txn_side *side, size_t nside, int64_t rev)
+{
+	if (!r->wc)
+		return;
+	wc_wrote(r->wc, key, rev);
+	for (size_t i = 0; i < nside; i++)
+		wc_wrote(r->wc, side[i].key, rev);
+}
+
 static int cas_put(reg *r, const char *key, const char *val, int64_t expect, int64_t *rev)
 {
-	return txn_put_if(r->etcd, key, val, expect, 0, rev);
+	int64_t at = 0;
+	int rc = txn_put_if(r->etcd, key, val, expect, 0, &at);
+	if (rc == 0)
+		wrote(r, key, NULL, 0, at);
+	if (rev)
+		*rev = at;
+	return rc;
 }
 
 static int cas_delete(reg *r, const char *key, int64_t expect, int64_t *rev)
 {
-	return txn_delete_if(r->etcd, key, expect, rev);
+	int64_t at = 0;
+	int rc = txn_delete_if(r->etcd, key, expect, &at);
+	if (rc == 0)
+		wrote(r, key, NULL, 0, at);
+	if (rev)
+		*rev = at;
+	return rc;
 }
 
 /* Removes obj (stored at key, mod_revision expect) and gives its ResourceQuota usage back
@@ -167,7 +206,12 @@ static int cas_delete_charged(reg *r, const res_desc *d, const char *key, const 
 	int rc = quota_release(r, d, kc_meta_namespace(obj), obj, &qp);
 	if (rc)
 		return rc;
-	rc = txn_delete_if_with(r->etcd, key, expect, qp.side, qp.n, rev);
+	int64_t at = 0;
+	rc = txn_delete_if_with(r->etcd, key, expect, qp.side, qp.n, &at);
+	if (rc == 0)
+		wrote(r, key, qp.side, qp.n, at);
+	if (rev)
+		*rev = at;
 	quota_plan_free(&qp);
 	return rc;
 }
@@ -213,6 +257,29 @@ int reg_get(reg *r, const res_desc *d, const char *ns, const char *name, cJSON *
 		return reg__store_fail(out, rc, "get");
 	*out = obj;
 	return 200;
+}
+
+int reg_get_cached(reg *r, const res_desc *d, const char *ns, const char *name, cJSON **out)
+{
+	int64_t mod;
+	if (r->wc && wc_get(r->wc, d, ns, name, out, &mod) == 1)
+		return 200;
+	return reg_get(r, d, ns, name, out);
+}
+
+int reg_list_cached(reg *r, const res_desc *d, const char *ns, cJSON **out)
+{
+	cJSON *items = NULL;
+	if (r->wc && wc_list(r->wc, d, ns, &items) == 0) {
+		*out = cJSON_CreateObject();
+		if (*out) {
+			cJSON_AddItemToObject(*out, "items", items);
+			return 200;
+		}
+		cJSON_Delete(items);
+	}
+	reg_list_opts lo = { 0 };
+	return reg_list(r, d, ns, &lo, out);
 }
 
 /* ---- selectors ---- */
@@ -306,7 +373,7 @@ static void tidy_meta(cJSON *obj)
 static cJSON *ns_admit(reg *r, const char *ns)
 {
 	cJSON *nsobj = NULL;
-	int code = reg_get(r, &res_namespaces, NULL, ns, &nsobj);
+	int code = reg_get_cached(r, &res_namespaces, NULL, ns, &nsobj);
 	if (code != 200)
 		return nsobj;
 	cJSON *err = NULL;
@@ -486,9 +553,14 @@ int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int
 	 * quota that moved meanwhile (KC_ECONFLICT while the key is still free) is re-read. */
 	for (int attempt = 0; val && attempt < REG_RETRIES; attempt++) {
 		quota_plan qp = { .n = 0 };
-		if (d->namespaced && (st = quota_admit_create(r, d, ns, obj, &qp)) != NULL)
+		/* The first attempt reads the quotas from the watch cache; a retry after a
+		 * conflict from the store. */
+		if (d->namespaced &&
+		    (st = quota_admit_create(r, d, ns, obj, attempt > 0, &qp)) != NULL)
 			break;
 		rc = txn_put_if_with(r->etcd, key, val, 0, lease, qp.side, qp.n, &rev);
+		if (rc == 0)
+			wrote(r, key, qp.side, qp.n, rev);
 		int had_quota = qp.n > 0;
 		quota_plan_free(&qp);
 		cJSON *cur = NULL;
@@ -1242,15 +1314,32 @@ int reg_bind(reg *r, const char *ns, const char *name, const cJSON *binding, cJS
 	char key[512];
 	if (reg_key(r, &res_pods, ns, name, key, sizeof(key)) < 0)
 		return reg__fail(out, st_not_found(&res_pods, name));
+	/* The first read comes from the watch cache's copy of the pod (the scheduler binds pods
+	 * it has just seen created through that cache): the write compares that
+	 * mod_revision, so a stale copy only costs a conflict and a read from the store, as
+	 * upstream's cacher gives GuaranteedUpdate its cached object. A refusal is never
+	 * decided on a cached copy. */
+	int cached = r->wc != NULL;
 	for (int attempt = 0; attempt < REG_RETRIES; attempt++) {
-		cJSON *old;
+		cJSON *old = NULL;
 		int64_t mod, rev;
-		int rc = load(r, key, &old, &mod);
+		int rc;
+		int from_cache = cached && wc_get(r->wc, &res_pods, ns, name, &old, &mod) == 1;
+		cached = 0;
+		if (from_cache)
+			rc = 0;
+		else
+			rc = load(r, key, &old, &mod);
 		if (rc == KC_ENOTFOUND)
 			return reg__fail(out, st_not_found(&res_pods, name));
 		if (rc)
 			return reg__store_fail(out, rc, "bind");
 		const char *cur = kc_json_get_string(old, "spec.nodeName", "");
+		if (from_cache && (cur[0] || kc_meta_deletion_timestamp(old)[0])) {
+			cJSON_Delete(old);
+			attempt--; /* not a conflict: decide on the store's copy */
+			continue;
+		}
 		if (cur[0] || kc_meta_deletion_timestamp(old)[0]) {
 			/* assignPod: "pod %v is already assigned to node %q" / being deleted. */
 			char why[512];
@@ -1267,7 +1356,8 @@ int reg_bind(reg *r, const char *ns, const char *name, const cJSON *binding, cJS
 			st_details(st, name, "", "pods/binding");
 			return reg__fail(out, st);
 		}
-		cJSON *nobj = cJSON_Duplicate(old, 1);
+		cJSON *nobj = old; /* changed in place: old is not needed afterwards */
+		old = NULL;
 		kc_json_set_string(nobj, "spec.nodeName", node);
 		cJSON *conds = res_path(nobj, "status.conditions");
 		if (!cJSON_IsArray(conds)) {
@@ -1290,8 +1380,11 @@ int reg_bind(reg *r, const char *ns, const char *name, const cJSON *binding, cJS
 		cJSON_Delete(old);
 		rc = val ? cas_put(r, key, val, mod, &rev) : -ENOMEM;
 		free(val);
-		if (rc == KC_ECONFLICT)
+		if (rc == KC_ECONFLICT) {
+			if (from_cache)
+				attempt--; /* the cached copy was stale: not one of the retries */
 			continue;
+		}
 		if (rc)
 			return reg__store_fail(out, rc, "bind");
 		*out = st_success(201);

@@ -28,6 +28,8 @@ typedef struct reg {
 	npa *ports;         /* borrowed; NULL: NodePorts are not allocated */
 	int64_t event_ttl_sec; /* --event-ttl: events live on an etcd lease; 0 = forever */
 	int sa_admission;   /* ServiceAccount admission plugin enabled (admission_serviceaccount.h) */
+	struct wc_set *wc;  /* the watch cache once started (watchcache.h: wc_start sets it, wc_free
+			     * clears it); NULL: every read goes to the store */
 	pthread_mutex_t lease_mu;
 	int64_t lease_id, lease_until; /* shared lease for events created in one minute */
 } reg;
@@ -54,6 +56,13 @@ enum reg_sub { REG_MAIN = 0, REG_STATUS = 1, REG_FINALIZE = 2 };
 
 int reg_get(reg *r, const res_desc *d, const char *ns, const char *name, cJSON **out);
 int reg_list(reg *r, const res_desc *d, const char *ns, const reg_list_opts *o, cJSON **out);
+/* reg_get / reg_list (all of ns, no selectors) served from the watch cache's current objects
+ * when it has them (wc_get, wc_list), as upstream's admission plugins read their informers'
+ * listers; otherwise from the store. A miss is always confirmed with the store (upstream's
+ * NamespaceLifecycle and ServiceAccount plugins do the same live lookup). The list is
+ * {"items": [...]} only, without list metadata. For internal reads, not client requests. */
+int reg_get_cached(reg *r, const res_desc *d, const char *ns, const char *name, cJSON **out);
+int reg_list_cached(reg *r, const res_desc *d, const char *ns, cJSON **out);
 /* body is borrowed. dry_run: validate and answer, store nothing. */
 int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int dry_run,
 	       cJSON **out);

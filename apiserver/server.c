@@ -16,6 +16,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "podexec.h"
 #include "status.h"
 
 struct srv {
@@ -404,7 +405,7 @@ int srv_start(const srv_config *cfg, api_ctx *api, srv **out)
 	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 	mallopt(M_ARENA_MAX, 4);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
 	if (cfg->cert_pem)
 		flags |= MHD_USE_TLS;
 	struct MHD_OptionItem opts[16];
@@ -455,6 +456,7 @@ void srv_stop(srv *s)
 {
 	if (!s)
 		return;
+	px_close_all(); /* open exec/attach upgrades first: MHD aborts on them */
 	MHD_stop_daemon(s->mhd);
 	free(s);
 }

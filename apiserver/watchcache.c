@@ -15,6 +15,7 @@
 #include "labels.h"
 #include "log.h"
 #include "meta.h"
+#include "objcache.h"
 #include "status.h"
 #include "table.h"
 
@@ -24,6 +25,9 @@
 #define WC_MAX_BUFFER (64 << 20)
 #define WC_TRIM_EVERY 10          /* seconds between malloc_trim calls */
 #define WC_KEEP_BUFFER (64 << 10) /* a drained buffer larger than this is released */
+#define WC_FRESH_WAIT_MS 2000     /* how long a cached read waits for this server's writes */
+#define WC_RECENT_MAX 4096        /* objects a WC_OBJ_RECENT map keeps (the latest touched) */
+#define WC_RECENT_LOG (2 * WC_RECENT_MAX) /* its insertion log (stale records included) */
 
 enum { EV_ADDED, EV_MODIFIED, EV_DELETED };
 static const char *const ev_names[] = { "ADDED", "MODIFIED", "DELETED" };
@@ -32,8 +36,25 @@ typedef struct wc_event {
 	int type;
 	int64_t rev;
 	cJSON *obj;  /* current object (for DELETED: the last state with the delete's RV) */
-	cJSON *prev; /* previous state for MODIFIED (selector transitions), may be NULL */
+	/* Previous state for MODIFIED (selector transitions): its stored bytes (borrowed, no
+	 * resourceVersion; NULL when unknown), parsed only when a watcher's selector needs it
+	 * (ev_prev): a watch without selectors matches the old state exactly when it matches
+	 * the new one, since an object's namespace never changes. */
+	const char *prev_raw;
+	size_t prev_raw_n;
+	int64_t prev_rev;
+	cJSON *prev; /* parsed prev_raw (owned), valid once prev_done */
+	int prev_done;
 } wc_event;
+
+static const cJSON *ev_prev(wc_event *e)
+{
+	if (!e->prev_done) {
+		e->prev_done = 1;
+		e->prev = e->prev_raw ? reg_decode(e->prev_raw, e->prev_raw_n, e->prev_rev) : NULL;
+	}
+	return e->prev;
+}
 
 /* What the ring keeps of an event: its objects as compact JSON text, parsed again only when
  * a watch starting at an older resourceVersion replays it. A parsed pod costs about five
@@ -43,9 +64,23 @@ typedef struct wc_slot {
 	int type;
 	int64_t rev;
 	char *obj;  /* NUL-terminated JSON */
-	char *prev; /* may be NULL */
+	char *prev; /* the previous state's stored bytes (NUL-terminated), may be NULL */
 	size_t obj_n, prev_n;
+	int64_t prev_rev; /* its mod_revision (its resourceVersion once parsed) */
 } wc_slot;
+
+/* What a cache keeps of current objects besides the event ring (objcache.h):
+ * WC_OBJ_FULL: every object of the resource, filled by a list at the watch's start
+ *   revision and kept by the events, so admission plugins read them from memory as
+ *   upstream's plugins read their informers' listers (NamespaceLifecycle, ServiceAccount,
+ *   Priority, LimitRanger, ResourceQuota);
+ * WC_OBJ_RECENT: the latest state of the WC_RECENT_MAX objects most recently changed (not
+ *   filled from a list, so a miss says nothing), for optimistic first reads of
+ *   read-modify-write paths that compare mod_revision anyway, as upstream's cacher hands
+ *   GuaranteedUpdate its cached object (cachedExistingObject). Bounded, unlike upstream's
+ *   store of every object, to keep the apiserver's RSS target with 10,000 pods; a miss
+ *   only costs a read from the store. */
+enum { WC_OBJ_NONE, WC_OBJ_FULL, WC_OBJ_RECENT };
 
 typedef struct wc_watcher wc_watcher;
 typedef struct wc_cache {
@@ -60,6 +95,18 @@ typedef struct wc_cache {
 	pthread_t thread;
 	int started;
 	atomic_int ready;
+	int obj_mode;      /* WC_OBJ_* */
+	oc_map objs;
+	int filled;        /* WC_OBJ_FULL: objs is the state at cur_rev */
+	int64_t wrote_rev; /* latest revision this server wrote to the resource (wc_wrote) */
+	/* WC_OBJ_RECENT: insertion log (ring of keys with the seq of their entry), oldest
+	 * evicted first when the map is over WC_RECENT_MAX or the log is full. */
+	struct recent_rec { char *key; uint64_t seq; } *log;
+	size_t log_head, log_count;
+	uint64_t seq_next;
+	pthread_cond_t moved; /* cur_rev advanced (WC_OBJ_FULL readers wait for wrote_rev) */
+	char prefix[512];     /* the resource's key prefix */
+	size_t prefix_len;
 } wc_cache;
 
 struct wc_set {
@@ -79,6 +126,7 @@ struct wc_watcher {
 	char ns[256];
 	kc_label_selector ls;
 	kc_field_selector fs;
+	int has_sel; /* a label or field selector (else only the namespace filters) */
 	int table, include, cols_sent, bookmarks;
 	int64_t deadline, last_bookmark, last_rv;
 	char *buf;
@@ -222,6 +270,11 @@ typedef struct ev_text {
 	char *s[3];
 	size_t n[3];
 	int failed[3];
+	/* The object's compact JSON (borrowed; NULL: print the envelope). The envelope is
+	 * then built around it, byte for byte what printing {"type","object"} gives, without
+	 * serializing the object a second time. */
+	const char *obj;
+	size_t obj_n;
 } ev_text;
 
 static void ev_text_free(ev_text *t)
@@ -231,11 +284,30 @@ static void ev_text_free(ev_text *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* {"type":"<type>","object":<obj>}\n from the object's text; NULL on out of memory. */
+static char *ev_line(int type, const char *obj, size_t obj_n, size_t *len)
+{
+	char head[40];
+	int hn = snprintf(head, sizeof(head), "{\"type\":\"%s\",\"object\":", ev_names[type]);
+	char *line = malloc((size_t)hn + obj_n + 3);
+	if (!line)
+		return NULL;
+	memcpy(line, head, (size_t)hn);
+	memcpy(line + hn, obj, obj_n);
+	memcpy(line + (size_t)hn + obj_n, "}\n", 3);
+	*len = (size_t)hn + obj_n + 2;
+	return line;
+}
+
 static void w_send_ev(wc_watcher *w, int type, const cJSON *obj, ev_text *t)
 {
 	if (!t || w->table || w->view != w->c->d) {
 		w_send(w, ev_names[type], obj);
 		return;
+	}
+	if (!t->s[type] && !t->failed[type] && t->obj) {
+		t->s[type] = ev_line(type, t->obj, t->obj_n, &t->n[type]);
+		t->failed[type] = !t->s[type];
 	}
 	if (!t->s[type] && !t->failed[type]) {
 		cJSON *ev = cJSON_CreateObject();
@@ -265,7 +337,7 @@ static void w_send_ev(wc_watcher *w, int type, const cJSON *obj, ev_text *t)
 
 /* Delivers one event to one watcher with upstream's selector transitions. t (may be NULL)
  * caches the serialized event across the watchers of one fan-out. */
-static void w_deliver(wc_watcher *w, const wc_event *e, ev_text *t)
+static void w_deliver(wc_watcher *w, wc_event *e, ev_text *t)
 {
 	if (e->rev <= w->last_rv || w->closed)
 		return;
@@ -276,7 +348,9 @@ static void w_deliver(wc_watcher *w, const wc_event *e, ev_text *t)
 			w_send_ev(w, EV_DELETED, e->obj, t);
 		return;
 	}
-	int prev = e->type == EV_MODIFIED && w_matches(w, e->prev);
+	int prev = 0;
+	if (e->type == EV_MODIFIED)
+		prev = w->has_sel ? w_matches(w, ev_prev(e)) : (e->prev_raw != NULL && cur);
 	if (cur && (prev || e->type == EV_ADDED))
 		w_send_ev(w, e->type, e->obj, t);
 	else if (cur)
@@ -313,23 +387,90 @@ static void ring_clear(wc_cache *c)
 	c->head = c->count = 0;
 }
 
-/* Takes e's objects (freed here). */
-static void ring_push(wc_cache *c, wc_event *e)
+/* Drops the oldest insertion record, and its entry if no later event replaced it. */
+static void recent_pop(wc_cache *c)
 {
-	wc_slot sl = { .type = e->type, .rev = e->rev };
-	int had_prev = e->prev != NULL;
-	sl.obj = kc_json_print_len(e->obj, &sl.obj_n);
-	if (had_prev)
-		sl.prev = kc_json_print_len(e->prev, &sl.prev_n);
+	struct recent_rec *r = &c->log[c->log_head];
+	oc_del_if_seq(&c->objs, r->key, r->seq);
+	free(r->key);
+	r->key = NULL;
+	c->log_head = (c->log_head + 1) % WC_RECENT_LOG;
+	c->log_count--;
+}
+
+static void recent_clear(wc_cache *c)
+{
+	while (c->log_count)
+		recent_pop(c);
+	oc_clear(&c->objs);
+}
+
+/* The current-object map after event e, whose text is sl's (c->mu held). */
+static void objs_update(wc_cache *c, wc_slot *sl, const char *key)
+{
+	if (c->obj_mode == WC_OBJ_FULL && c->filled) {
+		int rc = sl->type == EV_DELETED
+				 ? (oc_del(&c->objs, key), 0)
+				 : oc_put(&c->objs, key, sl->obj, sl->obj_n, sl->rev, 0, 0);
+		if (rc) {
+			/* Out of memory: the map no longer mirrors the store; readers go to
+			 * the store until a watch restart fills it again. */
+			oc_clear(&c->objs);
+			c->filled = 0;
+		}
+	} else if (c->obj_mode == WC_OBJ_RECENT) {
+		if (sl->type == EV_DELETED) {
+			oc_del(&c->objs, key);
+			return;
+		}
+		uint64_t seq = c->seq_next++;
+		char *k = c->log ? strdup(key) : NULL;
+		/* Out of memory the key is dropped: its older entry would be stale. */
+		if (!k || oc_put(&c->objs, key, sl->obj, sl->obj_n, sl->rev, seq, 0)) {
+			free(k);
+			oc_del(&c->objs, key);
+			return;
+		}
+		if (c->log_count == WC_RECENT_LOG)
+			recent_pop(c);
+		c->log[(c->log_head + c->log_count) % WC_RECENT_LOG] = (struct recent_rec){ k, seq };
+		c->log_count++;
+		while (c->objs.count > WC_RECENT_MAX && c->log_count)
+			recent_pop(c);
+	}
+}
+
+/* Takes e's objects (freed here) and text, e->obj's compact JSON (NULL: out of memory). */
+static void ring_push(wc_cache *c, wc_event *e, char *text, size_t text_n)
+{
+	wc_slot sl = { .type = e->type, .rev = e->rev, .prev_rev = e->prev_rev };
+	int had_prev = e->prev_raw != NULL;
+	char key[600] = "";
+	if (c->obj_mode != WC_OBJ_NONE &&
+	    oc_key(c->d->namespaced ? kc_meta_namespace(e->obj) : NULL, kc_meta_name(e->obj), key,
+		   sizeof(key)) < 0)
+		key[0] = 0;
+	sl.obj = text;
+	sl.obj_n = text_n;
+	if (had_prev && (sl.prev = malloc(e->prev_raw_n + 1)) != NULL) {
+		memcpy(sl.prev, e->prev_raw, e->prev_raw_n);
+		sl.prev[e->prev_raw_n] = 0;
+		sl.prev_n = e->prev_raw_n;
+	}
 	cJSON_Delete(e->obj);
 	cJSON_Delete(e->prev);
 	e->obj = e->prev = NULL;
-	if (!sl.obj || (had_prev && !sl.prev)) {
+	e->prev_raw = NULL;
+	if (!sl.obj || (had_prev && !sl.prev) || (c->obj_mode != WC_OBJ_NONE && !key[0])) {
 		/* Out of memory: the history is no longer complete, so forget it; watches
 		 * from before this revision get 410 and re-list. */
 		slot_free(&sl);
 		ring_clear(c);
 		c->floor = e->rev;
+		if (c->obj_mode != WC_OBJ_NONE) {
+			recent_clear(c);
+			c->filled = 0;
+		}
 		return;
 	}
 	if (c->count == WC_RING) {
@@ -339,6 +480,7 @@ static void ring_push(wc_cache *c, wc_event *e)
 		c->head = (c->head + 1) % WC_RING;
 		c->count--;
 	}
+	objs_update(c, &sl, key);
 	c->ring[(c->head + c->count) % WC_RING] = sl;
 	c->count++;
 }
@@ -351,10 +493,11 @@ static int ring_replay(wc_cache *c, wc_watcher *w)
 		const wc_slot *sl = &c->ring[(c->head + i) % WC_RING];
 		if (sl->rev <= w->last_rv)
 			continue;
-		wc_event e = { .type = sl->type, .rev = sl->rev };
+		wc_event e = { .type = sl->type, .rev = sl->rev, .prev_raw = sl->prev,
+			       .prev_raw_n = sl->prev_n, .prev_rev = sl->prev_rev };
 		int bad = kc_json_parse(sl->obj, sl->obj_n, sl->obj_n + 1, &e.obj, NULL, 0) != 0;
-		if (!bad && sl->prev)
-			bad = kc_json_parse(sl->prev, sl->prev_n, sl->prev_n + 1, &e.prev, NULL, 0) != 0;
+		if (!bad && sl->prev && w->has_sel && !ev_prev(&e))
+			bad = 1;
 		if (!bad)
 			w_deliver(w, &e, NULL);
 		cJSON_Delete(e.obj);
@@ -369,6 +512,22 @@ static int ring_replay(wc_cache *c, wc_watcher *w)
 
 /* ---- store watch ---- */
 
+/* An event the cache cannot use (a value that is not a JSON object, a deletion without its
+ * previous value): it still moves cur_rev, and its key leaves the current-object map, whose
+ * readers then ask the store. c->mu held. */
+static void skip_event(wc_cache *c, const struct kc_etcd_event *ev)
+{
+	if (ev->kv.mod_revision > c->cur_rev)
+		c->cur_rev = ev->kv.mod_revision;
+	if (c->obj_mode == WC_OBJ_NONE || ev->kv.key_len <= c->prefix_len ||
+	    ev->kv.key_len - c->prefix_len >= 600)
+		return;
+	char key[600]; /* the store key past the resource prefix is the map's key */
+	memcpy(key, ev->kv.key + c->prefix_len, ev->kv.key_len - c->prefix_len);
+	key[ev->kv.key_len - c->prefix_len] = 0;
+	oc_del(&c->objs, key);
+}
+
 static int on_watch(void *arg, const struct kc_etcd_watch_resp *resp)
 {
 	wc_cache *c = arg;
@@ -382,35 +541,47 @@ static int on_watch(void *arg, const struct kc_etcd_watch_resp *resp)
 		wc_event e = { 0 };
 		e.rev = ev->kv.mod_revision;
 		if (ev->type == KC_ETCD_EVENT_DELETE) {
-			if (!ev->has_prev_kv)
+			if (!ev->has_prev_kv) {
+				skip_event(c, ev);
 				continue;
+			}
 			e.type = EV_DELETED;
 			e.obj = reg_decode(ev->prev_kv.value, ev->prev_kv.value_len, e.rev);
 		} else {
 			e.type = ev->kv.create_revision == ev->kv.mod_revision ? EV_ADDED : EV_MODIFIED;
 			e.obj = reg_decode(ev->kv.value, ev->kv.value_len, e.rev);
-			if (ev->has_prev_kv && e.type == EV_MODIFIED)
-				e.prev = reg_decode(ev->prev_kv.value, ev->prev_kv.value_len,
-						    ev->prev_kv.mod_revision);
+			if (ev->has_prev_kv && e.type == EV_MODIFIED) {
+				e.prev_raw = (const char *)ev->prev_kv.value;
+				e.prev_raw_n = ev->prev_kv.value_len;
+				e.prev_rev = ev->prev_kv.mod_revision;
+			}
 		}
 		if (!e.obj) {
-			cJSON_Delete(e.prev);
+			skip_event(c, ev);
 			continue;
 		}
+		/* The object is serialized once: for the ring, and as the body of every
+		 * watcher's event line (ev_text). */
+		size_t text_n = 0;
+		char *text = kc_json_print_len(e.obj, &text_n);
 		ev_text t;
 		memset(&t, 0, sizeof(t));
+		t.obj = text;
+		t.obj_n = text_n;
 		for (wc_watcher *w = c->watchers; w; w = w->next) {
 			w_deliver(w, &e, &t);
 			if (w->len > w->off || w->closed)
 				w_wake(w, &wl);
 		}
 		ev_text_free(&t);
-		ring_push(c, &e);
+		ring_push(c, &e, text, text_n);
 		if (e.rev > c->cur_rev)
 			c->cur_rev = e.rev;
 	}
 	if (resp->header.revision > c->cur_rev && resp->n_events == 0 && !resp->created)
 		c->cur_rev = resp->header.revision;
+	if (c->obj_mode == WC_OBJ_FULL)
+		pthread_cond_broadcast(&c->moved);
 	pthread_mutex_unlock(&c->mu);
 	wake_flush(&wl);
 	return 0;
@@ -426,6 +597,12 @@ static void close_all(wc_cache *c, int64_t reset_rev)
 	if (reset_rev >= 0) {
 		ring_clear(c);
 		c->floor = c->cur_rev = reset_rev;
+		if (c->obj_mode != WC_OBJ_NONE) {
+			/* The events in between are lost (deletions too): FULL fills again
+			 * before watching, RECENT starts over. */
+			recent_clear(c);
+			c->filled = 0;
+		}
 	}
 	for (wc_watcher *w = c->watchers; w; w = w->next) {
 		w->closed = 1;
@@ -435,15 +612,65 @@ static void close_all(wc_cache *c, int64_t reset_rev)
 	wake_flush(&wl);
 }
 
+/* WC_OBJ_FULL: the map becomes the resource's state at c->cur_rev, listed from the store at
+ * exactly that revision (the watch then continues from the next one). Only the watch thread
+ * changes cur_rev, so it cannot move meanwhile. Failure leaves the map unfilled: readers
+ * use the store, as before this cache existed. */
+static void objs_fill(wc_cache *c)
+{
+	pthread_mutex_lock(&c->mu);
+	int64_t at = c->cur_rev;
+	pthread_mutex_unlock(&c->mu);
+	cJSON *list = NULL;
+	reg_list_opts lo = { .exact_rv = at };
+	int code = reg_list(c->set->r, c->d, NULL, &lo, &list);
+	oc_map m;
+	oc_init(&m, 1);
+	int ok = code == 200;
+	const cJSON *it;
+	const cJSON *items = ok ? cJSON_GetObjectItemCaseSensitive(list, "items") : NULL;
+	cJSON_ArrayForEach(it, items)
+	{
+		char key[600];
+		size_t n = 0;
+		char *txt = kc_json_print_len(it, &n);
+		ok = txt && oc_key(c->d->namespaced ? kc_meta_namespace(it) : NULL, kc_meta_name(it),
+				   key, sizeof(key)) >= 0 &&
+		     oc_put(&m, key, txt, n, strtoll(kc_meta_resource_version(it), NULL, 10), 0,
+			    0) == 0;
+		free(txt);
+		if (!ok)
+			break;
+	}
+	cJSON_Delete(list);
+	pthread_mutex_lock(&c->mu);
+	if (ok && c->cur_rev == at) {
+		oc_close(&c->objs);
+		c->objs = m;
+		c->filled = 1;
+		pthread_cond_broadcast(&c->moved);
+	} else {
+		oc_close(&m);
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (!ok)
+		kc_log_v(1, "cache of %s not filled (HTTP %d): reads go to the store", c->d->plural,
+			 code);
+}
+
 static void *watch_thread(void *arg)
 {
 	wc_cache *c = arg;
 	wc_set *s = c->set;
-	char prefix[512];
+	const char *prefix = c->prefix;
 	uint8_t end[512];
-	reg_key(s->r, c->d, NULL, NULL, prefix, sizeof(prefix));
 	size_t el = kc_etcd_prefix_end(prefix, strlen(prefix), end);
 	while (!atomic_load(&s->stop)) {
+		pthread_mutex_lock(&c->mu);
+		int need_fill = c->obj_mode == WC_OBJ_FULL && !c->filled;
+		pthread_mutex_unlock(&c->mu);
+		if (need_fill)
+			objs_fill(c);
 		pthread_mutex_lock(&c->mu);
 		int64_t from = c->cur_rev + 1;
 		pthread_mutex_unlock(&c->mu);
@@ -529,6 +756,16 @@ static void *timer_thread(void *arg)
 	return NULL;
 }
 
+static int obj_mode_of(const res_desc *d)
+{
+	if (d == &res_namespaces || d == &res_serviceaccounts || d == &res_priorityclasses ||
+	    d == &res_limitranges || d == &res_resourcequotas)
+		return WC_OBJ_FULL;
+	if (d == &res_pods)
+		return WC_OBJ_RECENT;
+	return WC_OBJ_NONE;
+}
+
 int wc_start(reg *r, wc_set **out)
 {
 	int64_t rev;
@@ -553,12 +790,24 @@ int wc_start(reg *r, wc_set **out)
 		c->set = s;
 		c->d = res_all[i];
 		pthread_mutex_init(&c->mu, NULL);
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&c->moved, &ca);
+		pthread_condattr_destroy(&ca);
+		c->obj_mode = obj_mode_of(c->d);
+		oc_init(&c->objs, 1);
+		if (c->obj_mode == WC_OBJ_RECENT)
+			c->log = calloc(WC_RECENT_LOG, sizeof(*c->log)); /* NULL: nothing kept */
+		reg_key(r, c->d, NULL, NULL, c->prefix, sizeof(c->prefix));
+		c->prefix_len = strlen(c->prefix);
 		c->floor = c->cur_rev = rev;
 		if (pthread_create(&c->thread, NULL, watch_thread, c) == 0)
 			c->started = 1;
 	}
 	if (pthread_create(&s->timer, NULL, timer_thread, s) == 0)
 		s->timer_started = 1;
+	r->wc = s;
 	*out = s;
 	return 0;
 }
@@ -591,8 +840,14 @@ void wc_free(wc_set *s)
 	if (!s)
 		return;
 	/* Watchers still attached belong to MHD responses the daemon's shutdown has freed. */
+	if (s->r->wc == s)
+		s->r->wc = NULL;
 	for (int i = 0; i < s->n; i++) {
 		ring_clear(&s->caches[i]);
+		recent_clear(&s->caches[i]);
+		free(s->caches[i].log);
+		oc_close(&s->caches[i].objs);
+		pthread_cond_destroy(&s->caches[i].moved);
 		pthread_mutex_destroy(&s->caches[i].mu);
 	}
 	free(s->caches);
@@ -692,6 +947,7 @@ int wc_watch(wc_set *s, const res_desc *d, const wc_params *p, struct MHD_Connec
 		free(w);
 		return st_code(*err);
 	}
+	w->has_sel = w->ls.nreqs > 0 || w->ls.nothing || w->fs.nreqs > 0;
 	const char *rv = p->rv ? p->rv : "";
 	int64_t want = 0;
 	cJSON *initial = NULL;
@@ -771,5 +1027,148 @@ void wc_watcher_counts(wc_set *s, void (*fn)(const res_desc *d, int n, void *arg
 			n++;
 		fn(c->d, n, arg);
 		pthread_mutex_unlock(&c->mu);
+	}
+}
+
+/* ---- current objects (objcache.h) ---- */
+
+/* A WC_OBJ_FULL cache may answer once it is filled and has seen every write this server
+ * made to the resource: read-your-writes for one apiserver, where upstream's admission
+ * listers are only eventually consistent. c->mu held; 0 ready, -1 not (yet). */
+static int full_ready(wc_cache *c)
+{
+	if (!c->filled)
+		return -1;
+	if (c->cur_rev >= c->wrote_rev)
+		return 0;
+	struct timespec dl;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += WC_FRESH_WAIT_MS / 1000;
+	dl.tv_nsec += (long)(WC_FRESH_WAIT_MS % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	while (c->filled && c->cur_rev < c->wrote_rev)
+		if (pthread_cond_timedwait(&c->moved, &c->mu, &dl))
+			break;
+	return c->filled && c->cur_rev >= c->wrote_rev ? 0 : -1;
+}
+
+static wc_cache *obj_cache(wc_set *s, const res_desc *d)
+{
+	if (!s || d->storage)
+		return NULL;
+	wc_cache *c = cache_for(s, d);
+	return c && c->obj_mode != WC_OBJ_NONE ? c : NULL;
+}
+
+int wc_get(wc_set *s, const res_desc *d, const char *ns, const char *name, cJSON **out,
+	   int64_t *mod)
+{
+	*out = NULL;
+	wc_cache *c = obj_cache(s, d);
+	char key[600];
+	if (!c || oc_key(d->namespaced ? ns : NULL, name, key, sizeof(key)) < 0)
+		return -1;
+	int rc = -1;
+	pthread_mutex_lock(&c->mu);
+	if (c->obj_mode == WC_OBJ_RECENT || full_ready(c) == 0) {
+		const oc_entry *e = oc_find(&c->objs, key);
+		if (!e)
+			rc = c->obj_mode == WC_OBJ_FULL ? 0 : -1;
+		else if (!e->deleted && kc_json_parse(e->text, e->n, e->n + 1, out, NULL, 0) == 0) {
+			*mod = e->rev;
+			rc = 1;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+typedef struct list_ctx {
+	const char *prefix; /* "<ns>/" or "" */
+	size_t plen;
+	const oc_entry **v;
+	size_t n, cap;
+	int failed;
+} list_ctx;
+
+static int list_one(const oc_entry *e, void *arg)
+{
+	list_ctx *l = arg;
+	if (l->plen && strncmp(e->key, l->prefix, l->plen))
+		return 0;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 16;
+		const oc_entry **nv = realloc(l->v, nc * sizeof(*nv));
+		if (!nv) {
+			l->failed = 1;
+			return 1;
+		}
+		l->v = nv;
+		l->cap = nc;
+	}
+	l->v[l->n++] = e;
+	return 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const oc_entry *const *)a)->key, (*(const oc_entry *const *)b)->key);
+}
+
+int wc_list(wc_set *s, const res_desc *d, const char *ns, cJSON **items)
+{
+	*items = NULL;
+	wc_cache *c = obj_cache(s, d);
+	if (!c || c->obj_mode != WC_OBJ_FULL)
+		return -1;
+	char prefix[300] = "";
+	if (d->namespaced && ns && ns[0] &&
+	    (size_t)snprintf(prefix, sizeof(prefix), "%s/", ns) >= sizeof(prefix))
+		return -1;
+	list_ctx l = { .prefix = prefix, .plen = strlen(prefix) };
+	cJSON *arr = cJSON_CreateArray();
+	if (!arr)
+		return -1;
+	pthread_mutex_lock(&c->mu);
+	int rc = full_ready(c);
+	if (rc == 0)
+		oc_foreach(&c->objs, list_one, &l);
+	/* In key order, as a list from the store returns them (a LimitRanger with several
+	 * ranges, Priority's tie between default classes: the same answer either way). */
+	if (rc == 0 && !l.failed && l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), entry_cmp);
+	for (size_t i = 0; rc == 0 && !l.failed && i < l.n; i++) {
+		cJSON *o = NULL;
+		if (kc_json_parse(l.v[i]->text, l.v[i]->n, l.v[i]->n + 1, &o, NULL, 0))
+			l.failed = 1;
+		else
+			cJSON_AddItemToArray(arr, o);
+	}
+	pthread_mutex_unlock(&c->mu);
+	free(l.v);
+	if (rc || l.failed) {
+		cJSON_Delete(arr);
+		return -1;
+	}
+	*items = arr;
+	return 0;
+}
+
+void wc_wrote(wc_set *s, const char *key, int64_t rev)
+{
+	if (!s || !key)
+		return;
+	for (int i = 0; i < s->n; i++) {
+		wc_cache *c = &s->caches[i];
+		if (c->obj_mode != WC_OBJ_FULL || strncmp(key, c->prefix, c->prefix_len))
+			continue;
+		pthread_mutex_lock(&c->mu);
+		if (rev > c->wrote_rev)
+			c->wrote_rev = rev;
+		pthread_mutex_unlock(&c->mu);
+		return;
 	}
 }

@@ -42,6 +42,25 @@ typedef struct wc_params {
 int wc_watch(wc_set *s, const res_desc *d, const wc_params *p, struct MHD_Connection *conn,
 	     struct MHD_Response **resp, cJSON **err);
 
+/* Current objects from the watches (objcache.h), for reads that may be served from memory.
+ * Kept for the admission kinds (namespaces, serviceaccounts, priorityclasses, limitranges,
+ * resourcequotas: every object, and never older than this server's own writes, see
+ * wc_wrote) and for pods (the latest state of the 4,096 pods changed last: an optimistic
+ * first read for writes that compare mod_revision). d must be a storage version; ns ignored
+ * for cluster-scoped kinds. */
+
+/* 1 with *out (new, resourceVersion set) and *mod its mod_revision; 0 when a complete cache
+ * does not have it; -1 when the cache cannot answer (no such cache, not filled, behind this
+ * server's writes after a short wait, or a pod not among those kept): read the store. */
+int wc_get(wc_set *s, const res_desc *d, const char *ns, const char *name, cJSON **out,
+	   int64_t *mod);
+/* 0 with *items (a new JSON array of every object in ns, all namespaces for NULL/"") from a
+ * complete cache, or -1 (read the store). */
+int wc_list(wc_set *s, const res_desc *d, const char *ns, cJSON **items);
+/* This server wrote key (borrowed) at revision rev: later wc_get/wc_list of that resource
+ * wait until its watch has delivered rev. */
+void wc_wrote(wc_set *s, const char *key, int64_t rev);
+
 /* Calls fn once per cached resource with its number of client watches (under that cache's
  * lock: fn must not call back into the watch cache). */
 void wc_watcher_counts(wc_set *s, void (*fn)(const res_desc *d, int n, void *arg), void *arg);

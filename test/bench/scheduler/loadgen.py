@@ -196,6 +196,30 @@ def proc_mem(pid):
     return rss, hwm
 
 
+def store_counts():
+    """Counters of the store ($BENCH_STORE_URL /metrics): WAL fsyncs, applied proposals and
+    the Range / Txn RPCs served, to split the store's cost per pod. {} without the URL."""
+    url = os.environ.get("BENCH_STORE_URL", "")
+    if not url:
+        return {}
+    import urllib.request
+    out = {"fsync": 0.0, "proposals": 0.0, "Range": 0.0, "Txn": 0.0}
+    try:
+        text = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()
+    except OSError:
+        return {}
+    for line in text.splitlines():
+        if line.startswith("etcd_disk_wal_fsync_duration_seconds_count"):
+            out["fsync"] = float(line.split()[-1])
+        elif line.startswith("etcd_server_proposals_applied_total"):
+            out["proposals"] = float(line.split()[-1])
+        elif line.startswith("grpc_server_handled_total{"):
+            for m in ("Range", "Txn"):
+                if 'grpc_method="%s"' % m in line:
+                    out[m] += float(line.split()[-1])
+    return out
+
+
 def pct(sorted_vals, p):
     if not sorted_vals:
         return float("nan")
@@ -230,6 +254,7 @@ def main():
     others = [int(os.environ.get(k, "0") or 0) for k in ("BENCH_API_PID", "BENCH_STORE_PID")]
     cpu0 = proc_cpu(sched_pid) if sched_pid else 0.0
     ocpu0 = [proc_cpu(p) if p else 0.0 for p in others]
+    sc0 = store_counts()
     t_start = time.time()
     errs = run_parallel(PODS, make_pod)
     t_created = time.time()
@@ -251,6 +276,7 @@ def main():
     w.join(10)
     cpu1 = proc_cpu(sched_pid)
     ocpu1 = [proc_cpu(p) if p else 0.0 for p in others]
+    sc1 = store_counts()
     rss, hwm = proc_mem(sched_pid)
     if "error" in res:
         print(json.dumps(res))
@@ -274,6 +300,10 @@ def main():
         "sched_ms_per_pod": round((cpu1 - cpu0) * 1000 / max(len(bound), 1), 2),
         "api_ms_per_pod": round((ocpu1[0] - ocpu0[0]) * 1000 / max(len(bound), 1), 2),
         "store_ms_per_pod": round((ocpu1[1] - ocpu0[1]) * 1000 / max(len(bound), 1), 2),
+        "api_rss_mb": proc_mem(others[0])[0] if others[0] else 0,
+        "store_rss_mb": proc_mem(others[1])[0] if others[1] else 0,
+        "store_per_pod": {k: round((sc1.get(k, 0) - sc0.get(k, 0)) / max(len(bound), 1), 2)
+                          for k in sc0} if sc0 and sc1 else {},
     }
     print(json.dumps(out))
     return 0 if len(bound) == PODS else 1

@@ -51,6 +51,8 @@ export SCHED_CMD SCHED_PIDFILE="$T/scheduler.pid" SCHED_LOG="$T/scheduler.log"
 # the apiserver's and the store's CPU over the same phase: what each bound pod costs
 # the rest of the stack on the same two cores
 export BENCH_API_PID=$APIPID BENCH_STORE_PID=$STOREPID
+# and the store's WAL fsyncs, proposals and Range/Txn calls per pod over the same phase
+export BENCH_STORE_URL=$ETCD_URL
 
 echo "scheduler benchmark ($MODE, ${BENCH_SHAPE:-basic}): $NODES hollow nodes, $PODS pods, $CONC client connections, $(nproc) cores"
 $PY "$ROOT/test/bench/scheduler/loadgen.py" "$API" "$T/ca.crt" test-token "$NODES" "$PODS" \
@@ -80,6 +82,8 @@ rows = [
     ("scheduler CPU during pods (s)", r["sched_cpu_s"], "" if r["mode"] == "concurrent" else "(incl. start and sync)"),
     ("scheduler RSS / peak (MB)", "%s / %s" % (r["sched_rss_mb"], r["sched_peak_rss_mb"]), "<= 100 issue"),
     ("CPU ms per bound pod: sched / api / store", "%s / %s / %s" % (r["sched_ms_per_pod"], r["api_ms_per_pod"], r["store_ms_per_pod"]), "2 cores = 1 ms/pod at 2,000 pods/s"),
+    ("apiserver / store RSS at the end (MB)", "%s / %s" % (r.get("api_rss_mb", "?"), r.get("store_rss_mb", "?")), ""),
+    ("store per pod: fsync/prop/Range/Txn", "/".join(str(r.get("store_per_pod", {}).get(k, "?")) for k in ("fsync", "proposals", "Range", "Txn")), ""),
     ("attempts scheduled/unsched/error", "%s/%s/%s" % (att.get("scheduled", "?"), att.get("unschedulable", "?"), att.get("error", "?")), ""),
 ]
 print("%-40s %-22s %s" % ("metric", "kubec", "anchor"))
