@@ -1,10 +1,13 @@
 # Sourced by test/lab/lab.sh and test/lab/e2e.sh: the multi-host lab (issue #10).
 #
-# N hosts (KUBEC_LAB_HOSTS, default 3) named cp1..cpN, each a network namespace plus its
+# N control-plane hosts (KUBEC_LAB_HOSTS, default 3) named cp1..cpN and M worker-only
+# hosts (KUBEC_LAB_WORKERS, default 0) named w1..wM, each a network namespace plus its
 # own mount and UTS namespaces, joined by veth pairs to one bridge in the root namespace:
 #
 #   root ns: bridge kubeclab0 10.240.0.1/24 -- veth kclab-cpI -- eth0 10.240.0.(10+I) in cpI
+#                                           -- veth kclab-wK  -- eth0 10.240.0.(20+K) in wK
 #   cpI:     hostname cpI, podCIDR 10.244.I.0/24 (CNI bridge from the bootstrap's conflist),
+#   wK:      hostname wK, podCIDR 10.244.(20+K).0/24, joined by kubec-join-worker only,
 #            a route to every other host's podCIDR via that host (the Hard Way's "pod
 #            network routes"), ip_forward on, its own iptables
 #
@@ -18,8 +21,9 @@
 # where H=$LAB/hosts/cpI and LAB=${KUBEC_LAB_DIR:-/tmp/kubec-lab}.  Every component is
 # started by test/lab/unit-run.py from the unit file in $H/root/etc/systemd/system.
 #
+# Hosts are numbered 1..LAB_T: 1..N are cp1..cpN, N+1..N+M are w1..wM.
 # Functions: lab_up, lab_down (then lab_check_clean), lab_status, lab_host I (sets H NAME
-# IP PODCIDR), lab_on I CMD (on host I: its net, mount and UTS namespaces), lab_net I CMD
+# IP PODCIDR ROLE), lab_idx NAME (the index of cpI/wK), lab_on I CMD (on host I: its net, mount and UTS namespaces), lab_net I CMD
 # (its network namespace only), lab_ns I (the nsenter prefix as text), lab_unit
 # start|stop|kill|restart|status|pid I UNIT [opts] (test/lab/unit-run.py), lab_kubectl
 # (admin.conf: cp1's apiserver), lab_kubectl_on I (host I's apiserver), lab_store_leader
@@ -27,6 +31,8 @@
 
 LAB=${KUBEC_LAB_DIR:-/tmp/kubec-lab}
 LAB_N=${KUBEC_LAB_HOSTS:-3}
+LAB_W=${KUBEC_LAB_WORKERS:-0}
+LAB_T=$((LAB_N + LAB_W))
 LAB_BR=kubeclab0
 LAB_NET=10.240.0
 LAB_PY=/usr/bin/python3
@@ -49,25 +55,46 @@ lab_log() { echo "lab: $*"; }
 lab_err() { echo "lab: $*" >&2; }
 lab_now_ms() { date +%s%3N; }
 
-lab_host() { # I -> H NAME IP PODCIDR
-	NAME=cp$1
+_lab_name() { # I: cpI for I <= N, else w(I-N)
+	if [ "$1" -le "$LAB_N" ]; then echo "cp$1"; else echo "w$(($1 - LAB_N))"; fi
+}
+
+lab_idx() { # NAME: the host index of cpI / wK (non-zero status for another name)
+	case $1 in
+	cp[0-9]*) echo "${1#cp}" ;;
+	w[0-9]*) echo $((LAB_N + ${1#w})) ;;
+	*) return 1 ;;
+	esac
+}
+
+lab_host() { # I -> H NAME IP PODCIDR ROLE
+	if [ "$1" -le "$LAB_N" ]; then
+		NAME=cp$1
+		IP=$LAB_NET.$((10 + $1))
+		PODCIDR=10.244.$1.0/24
+		ROLE=control-plane
+	else
+		NAME=w$(($1 - LAB_N))
+		IP=$LAB_NET.$((20 + $1 - LAB_N))
+		PODCIDR=10.244.$((20 + $1 - LAB_N)).0/24
+		ROLE=worker
+	fi
 	H=$LAB/hosts/$NAME
-	IP=$LAB_NET.$((10 + $1))
-	PODCIDR=10.244.$1.0/24
 }
 
 lab_ns() { # I: the nsenter prefix that runs a command "on" host I
-	echo "nsenter --net=/run/netns/cp$1 --mount=$LAB/ns/cp$1.mnt --uts=$LAB/ns/cp$1.uts --"
+	_n=$(_lab_name "$1")
+	echo "nsenter --net=/run/netns/$_n --mount=$LAB/ns/$_n.mnt --uts=$LAB/ns/$_n.uts --"
 }
 
 lab_on() { # I CMD...: run CMD on host I (its network, mount and UTS namespaces)
-	_i=$1; shift
-	nsenter --net="/run/netns/cp$_i" --mount="$LAB/ns/cp$_i.mnt" --uts="$LAB/ns/cp$_i.uts" -- "$@"
+	_n=$(_lab_name "$1"); shift
+	nsenter --net="/run/netns/$_n" --mount="$LAB/ns/$_n.mnt" --uts="$LAB/ns/$_n.uts" -- "$@"
 }
 
 lab_net() { # I CMD...: run CMD in host I's network namespace only (root's files)
-	_i=$1; shift
-	nsenter --net="/run/netns/cp$_i" -- "$@"
+	_n=$(_lab_name "$1"); shift
+	nsenter --net="/run/netns/$_n" -- "$@"
 }
 
 lab_unit() { # CMD I UNIT [opts]
@@ -108,6 +135,7 @@ lab_require() {
 	done
 	_need=kubec-init
 	[ "$LAB_N" -gt 1 ] && _need="$_need kubec-join-control-plane"
+	[ "$LAB_W" -gt 0 ] && _need="$_need kubec-join-worker"
 	[ "${KUBEC_LAB_NET_ONLY:-}" = 1 ] || for s in $_need; do
 		[ -f "$LAB_BOOT/$s" ] || { echo "FAIL: $LAB_BOOT/$s missing (the bootstrap scripts, issue #10 item 2)"; exit 1; }
 	done
@@ -138,11 +166,13 @@ EOF
 		ip -n "$NAME" route add default via "$LAB_NET.1" || return 1
 	# /proc/sys/net is the opener's network namespace: this is cpI's own switch.
 	lab_net "$1" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward' || return 1
+	_me=$NAME
 	j=1
-	while [ $j -le "$LAB_N" ]; do
-		[ $j -ne "$1" ] && { ip -n "$NAME" route add "10.244.$j.0/24" via "$LAB_NET.$((10 + j))" || return 1; }
+	while [ $j -le "$LAB_T" ]; do
+		[ $j -ne "$1" ] && { lab_host $j; ip -n "$_me" route add "$PODCIDR" via "$IP" || return 1; }
 		j=$((j + 1))
 	done
+	lab_host "$1"
 	# A mount and a UTS namespace kept alive by bind mounts of their nsfs files (unshare's
 	# persistent namespaces); slave propagation: the root's unmounts still reach us.
 	: >"$LAB/ns/$NAME.mnt"; : >"$LAB/ns/$NAME.uts"
@@ -151,8 +181,9 @@ EOF
 	{
 		echo "127.0.0.1 localhost"
 		k=1
-		while [ $k -le "$LAB_N" ]; do echo "$LAB_NET.$((10 + k)) cp$k"; k=$((k + 1)); done
-	} >"$H/etc/hosts"
+		while [ $k -le "$LAB_T" ]; do lab_host $k; echo "$IP $NAME"; k=$((k + 1)); done
+	} >"$LAB/hosts/$_me/etc/hosts"
+	lab_host "$1"
 	echo "$LAB_MOUNTS" | tr ' ' '\n' | while IFS=: read -r dst src; do
 		[ -n "$dst" ] || continue
 		lab_on "$1" mount --bind "$H/$src" "$dst" || exit 1
@@ -296,6 +327,7 @@ lab_start_worker() {
 _lab_tune_env() {
 	lab_host "$1"
 	lab_env_add "$1" kubelet.env KUBELET_ARGS "--cgroup-root=/kubec-lab-$NAME"
+	[ "$ROLE" = worker ] && return 0
 	lab_env_add "$1" kube-controller-manager.env KUBE_CONTROLLER_MANAGER_ARGS \
 		"--node-monitor-grace-period=$LAB_GRACE --node-monitor-period=2s"
 	lab_env_add "$1" kube-apiserver.env KUBE_APISERVER_ARGS \
@@ -309,7 +341,7 @@ lab_up() {
 		return 1
 	fi
 	# the bridge, netns names and addresses are fixed: one lab per machine
-	if ip link show "$LAB_BR" >/dev/null 2>&1 || ip netns list 2>/dev/null | grep -q '^cp[0-9]'; then
+	if ip link show "$LAB_BR" >/dev/null 2>&1 || ip netns list 2>/dev/null | grep -Eq '^(cp|w)[0-9]'; then
 		lab_err "another lab is up (bridge $LAB_BR or a netns cpI exists; another KUBEC_LAB_DIR?): take it down first"
 		return 1
 	fi
@@ -323,7 +355,7 @@ lab_up() {
 	t0=$(date +%s)
 	mkdir -p "$LAB/ns" "$LAB/hosts"
 	# Written first: down needs it even after a failed up.
-	printf 'LAB_N=%s\nLAB_BR=%s\n' "$LAB_N" "$LAB_BR" >"$LAB/lab.env"
+	printf 'LAB_N=%s\nLAB_W=%s\nLAB_T=%s\nLAB_BR=%s\n' "$LAB_N" "$LAB_W" "$LAB_T" "$LAB_BR" >"$LAB/lab.env"
 	# Mount points for the per-host bind mounts, made on this machine only if missing
 	# (down removes the ones it made).
 	for d in /etc/kubec /etc/cni /etc/cni/net.d /etc/containerd /var/lib/kube-store /var/lib/kubelet \
@@ -335,16 +367,16 @@ lab_up() {
 	ip link add "$LAB_BR" type bridge || return 1
 	ip addr add "$LAB_NET.1/24" dev "$LAB_BR" && ip link set "$LAB_BR" up || return 1
 	i=1
-	while [ $i -le "$LAB_N" ]; do
-		_lab_host_net $i || { lab_err "host cp$i: network/namespace set-up failed"; return 1; }
+	while [ $i -le "$LAB_T" ]; do
+		_lab_host_net $i || { lab_err "host $(_lab_name $i): network/namespace set-up failed"; return 1; }
 		_lab_write_containerd $i
 		i=$((i + 1))
 	done
-	lab_log "$LAB_N hosts' namespaces, links and routes up in $(($(date +%s) - t0))s"
+	lab_log "$LAB_T hosts' namespaces, links and routes up in $(($(date +%s) - t0))s"
 	if [ "${KUBEC_LAB_NET_ONLY:-}" = 1 ]; then
 		# development aid: the hosts and their containerd, no cluster
 		i=1
-		while [ $i -le "$LAB_N" ]; do
+		while [ $i -le "$LAB_T" ]; do
 			lab_unit start $i containerd --timeout 30 || return 1
 			i=$((i + 1))
 		done
@@ -381,6 +413,21 @@ lab_up() {
 		lab_log "$NAME joined at $(($(date +%s) - t0))s"
 		i=$((i + 1))
 	done
+	# Worker-only hosts: kubec-join-worker, as `kubeadm join` of a node; the kubelet and
+	# kube-proxy reach cp1's apiserver (the address a user would give, no load balancer).
+	while [ $i -le "$LAB_T" ]; do
+		lab_host $i
+		lab_on $i env KUBEC_BIN=/usr/local/bin sh "$LAB_BOOT/kubec-join-worker" --bundle "$BUNDLE" \
+			--node-name "$NAME" --node-ip "$IP" --apiserver "https://$LAB_NET.11:6443" \
+			--root "$H/root" --pod-cidr "$PODCIDR" >"$H/logs/bootstrap.log" 2>&1 ||
+			{ lab_err "$NAME: kubec-join-worker failed:"; tail -n 30 "$H/logs/bootstrap.log" >&2; return 1; }
+		# a worker keeps only the CA certificate of the bundle, never its key
+		[ ! -e "$H/root/etc/kubec/pki/ca.key" ] || { lab_err "$NAME: the worker kept the CA key"; return 1; }
+		_lab_tune_env $i
+		lab_start_worker $i || return 1
+		lab_log "$NAME joined as a worker at $(($(date +%s) - t0))s"
+		i=$((i + 1))
+	done
 	i=1
 	while [ $i -le "$LAB_N" ]; do _lab_admin_conf $i; i=$((i + 1)); done
 	lab_log "lab up in $(($(date +%s) - t0))s"
@@ -389,7 +436,7 @@ lab_up() {
 
 lab_usage_note() {
 	cat <<EOF
-The lab is up: $LAB_N hosts (cp1..cp$LAB_N, $LAB_NET.11..$LAB_NET.$((10 + LAB_N))) on bridge $LAB_BR.
+The lab is up: $LAB_N control-plane hosts (cp1..cp$LAB_N, $LAB_NET.11..$LAB_NET.$((10 + LAB_N))) and $LAB_W workers (w1.., $LAB_NET.21..) on bridge $LAB_BR.
   export KUBECONFIG=$LAB/admin.conf           # kubernetes-admin via cp1's apiserver
   kubectl get nodes -o wide
   kubectl --kubeconfig $LAB/admin-cp2.conf get pods -A    # through cp2's apiserver
@@ -404,11 +451,14 @@ EOF
 lab_status() {
 	[ -f "$LAB/lab.env" ] || { echo "no lab in $LAB"; return 1; }
 	. "$LAB/lab.env"
+	LAB_T=$((LAB_N + ${LAB_W:-0}))
 	i=1
-	while [ $i -le "$LAB_N" ]; do
+	while [ $i -le "$LAB_T" ]; do
 		lab_host $i
 		line="$NAME $IP:"
-		for u in kube-store kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy; do
+		us="containerd kubelet kube-proxy"
+		[ "$ROLE" = worker ] || us="kube-store kube-apiserver kube-controller-manager kube-scheduler $us"
+		for u in $us; do
 			if p=$(lab_unit status $i $u 2>/dev/null); then line="$line $u=$p"; else line="$line $u=down"; fi
 		done
 		echo "$line"
@@ -461,7 +511,7 @@ lab_dump_logs() {
 # helpers) or whose cgroup is under a lab kubelet's --cgroup-root (containers).
 _lab_pids() {
 	inos=""
-	for f in /run/netns/cp* "$LAB"/ns/cp*.mnt; do
+	for f in /run/netns/cp[0-9]* /run/netns/w[0-9]* "$LAB"/ns/*.mnt; do
 		[ -e "$f" ] || continue
 		ino=$(stat -L -c %i "$f" 2>/dev/null) && inos="$inos $ino"
 	done
@@ -475,8 +525,17 @@ _lab_pids() {
 		done
 	done
 	# shellcheck disable=SC2044 # cgroup names made by the lab: no spaces
-	for f in $(find /sys/fs/cgroup -path '*/kubec-lab-cp*' -name cgroup.procs 2>/dev/null); do
+	for f in $(find /sys/fs/cgroup \( -path '*/kubec-lab-cp*' -o -path '*/kubec-lab-w*' \) -name cgroup.procs 2>/dev/null); do
 		cat "$f" 2>/dev/null
+	done
+	_lab_supervisors
+}
+
+# the units' supervisors (unit-run.py, in the root namespaces) of this lab's hosts
+_lab_supervisors() {
+	for p in /proc/[0-9]*; do
+		c=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+		case $c in *unit-run.py*" $LAB/hosts/"*) echo "${p#/proc/}" ;; esac
 	done
 }
 
@@ -486,15 +545,17 @@ lab_down() {
 	. "$KUBEC_ROOT/test/integration/kubelet/containerd.sh"
 	# The kubelet first (it must not restart pods while their tasks are killed), only
 	# where the host's namespaces still exist.
-	for hd in "$LAB"/hosts/cp*; do
+	for hd in "$LAB"/hosts/*; do
 		[ -f "$hd/ns.env" ] || continue
-		i=${hd##*/cp}
+		i=$(lab_idx "${hd##*/}") || continue
 		for u in kubelet kube-proxy; do
 			lab_unit stop "$i" $u --timeout 5 >/dev/null 2>&1
 		done
 		# the control plane's state is thrown away: no point in a leadership hand-over
+		# (a stop request with SIGKILL: the supervisors must not restart them)
 		for u in kube-scheduler kube-controller-manager kube-apiserver kube-store; do
-			lab_unit kill "$i" $u >/dev/null 2>&1
+			[ -f "$hd/root/etc/systemd/system/$u.service" ] || continue
+			lab_unit stop "$i" $u --kill >/dev/null 2>&1
 		done
 		# every pod's task while containerd still runs, as containerd.sh's clean-up
 		s=$hd/run/containerd/containerd.sock
@@ -520,7 +581,7 @@ lab_down() {
 	done
 	# The hosts' mount namespaces end with their last process and their nsfs bind mount;
 	# every mount made inside (binds, overlays, netns files, tmpfs volumes) goes with them.
-	for f in "$LAB"/ns/cp*.mnt "$LAB"/ns/cp*.uts; do
+	for f in "$LAB"/ns/*.mnt "$LAB"/ns/*.uts; do
 		[ -e "$f" ] && umount "$f" 2>/dev/null
 	done
 	awk -v d="$LAB/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
@@ -528,7 +589,7 @@ lab_down() {
 	done
 	# network: each netns takes its eth0 and, with it, the root side of the veth
 	# (only this lab's: up refuses to start beside another one, so what $LAB lists is ours)
-	for hd in "$LAB"/hosts/cp*; do
+	for hd in "$LAB"/hosts/*; do
 		[ -f "$hd/ns.env" ] || continue
 		n=${hd##*/}
 		ip netns del "$n" 2>/dev/null
@@ -537,7 +598,7 @@ lab_down() {
 	[ -f "$LAB/lab.env" ] && ip link del "${LAB_BR:-kubeclab0}" 2>/dev/null
 	# the kubelets' cgroup roots (deepest first, every v1 hierarchy and cgroup2)
 	# shellcheck disable=SC2044 # cgroup names made by the lab: no spaces
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name 'kubec-lab-cp*' 2>/dev/null); do
+	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d \( -name 'kubec-lab-cp*' -o -name 'kubec-lab-w*' \) 2>/dev/null); do
 		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
 	done
 	if [ -f "$LAB/created-dirs" ]; then
@@ -552,13 +613,13 @@ lab_check_clean() {
 	left=""
 	pids=$(_lab_pids | sort -u | tr '\n' ' ')
 	[ -n "$pids" ] && left="$left\n  processes: $pids"
-	n=$(ip netns list 2>/dev/null | awk '{print $1}' | grep '^cp[0-9]*$' | tr '\n' ' ')
+	n=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(cp|w)[0-9]+$' | tr '\n' ' ')
 	[ -n "$n" ] && left="$left\n  network namespaces: $n"
-	l=$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E "^(kclab-cp|${LAB_BR:-kubeclab0}\$)" | tr '\n' ' ')
+	l=$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E "^(kclab-cp|kclab-w|${LAB_BR:-kubeclab0}\$)" | tr '\n' ' ')
 	[ -n "$l" ] && left="$left\n  links: $l"
 	m=$(awk -v d="$LAB" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | tr '\n' ' ')
 	[ -n "$m" ] && left="$left\n  mounts: $m"
-	c=$(find /sys/fs/cgroup -maxdepth 2 -type d -name 'kubec-lab-cp*' 2>/dev/null | tr '\n' ' ')
+	c=$(find /sys/fs/cgroup -maxdepth 2 -type d \( -name 'kubec-lab-cp*' -o -name 'kubec-lab-w*' \) 2>/dev/null | tr '\n' ' ')
 	[ -n "$c" ] && left="$left\n  cgroups: $c"
 	r=$(iptables-save 2>/dev/null | grep -E "$LAB_NET\.|kubeclab|kclab-" | head -n 5 | tr '\n' ' ')
 	[ -n "$r" ] && left="$left\n  root-namespace iptables rules: $r"

@@ -2,10 +2,11 @@
 """Start, stop and kill a lab host's component the way systemd would, from its unit file.
 
     unit-run.py start   HOSTDIR UNIT [--wait-ready] [--timeout SECS]
-    unit-run.py stop    HOSTDIR UNIT [--timeout SECS]
-    unit-run.py kill    HOSTDIR UNIT            (SIGKILL, a crash)
+    unit-run.py stop    HOSTDIR UNIT [--timeout SECS] [--kill]
+    unit-run.py kill    HOSTDIR UNIT            (SIGKILL to the main process, a crash)
     unit-run.py restart HOSTDIR UNIT [--wait-ready] [--timeout SECS]
     unit-run.py status  HOSTDIR UNIT            (exit 0 when running; prints the pid)
+    unit-run.py show    HOSTDIR UNIT            (the supervisor's state: STATE PID MS RESTARTS)
     unit-run.py pid     HOSTDIR UNIT
     unit-run.py argv    HOSTDIR UNIT            (print the expanded command line, one arg a line)
 
@@ -27,10 +28,22 @@ scripts), logs/ and pids/.  What this mirrors of systemd (systemd.service(5), sy
     passes (the process is then killed, as systemd does).  --wait-ready does the same for a
     Type=simple unit (the lab's equivalent of a "Type=notify" drop-in: every kubec daemon
     sends READY=1).
-  * Stop: SIGTERM, then SIGKILL after TimeoutStopSec (capped by --timeout).
-Not mirrored: Restart= (the lab restarts by hand, so that kill -9 stays a crash the test
-can measure), dependencies (the lab orders the starts), resource limits other than
-LimitNOFILE.
+  * Stop: SIGTERM, then SIGKILL after TimeoutStopSec (capped by --timeout); --kill sends
+    SIGKILL at once (the lab's teardown).  A stopped unit is never restarted.
+  * Restart= and RestartSec=, by a supervisor per unit (a detached process, the parent of
+    the main process, pid in pids/UNIT.sup, state in pids/UNIT.state): when the main
+    process exits, it is started again after RestartSec (default 100ms) if Restart=always,
+    or Restart=on-failure and the exit was unclean (systemd.service(5): a non-zero exit
+    status, a signal other than SIGHUP, SIGINT, SIGTERM and SIGPIPE, or no READY=1 within
+    TimeoutStartSec), or Restart=on-abnormal and it died by such a signal or timed out.
+    `kill` (SIGKILL) is therefore a crash the supervisor repairs, as `systemctl kill -s
+    KILL` on a real host; `stop` is the stop request, after which nothing restarts.
+    StartLimitIntervalSec= (10s) / StartLimitBurst= (5): more starts than that within
+    the interval and the unit is left failed, as systemd's start rate limit.  A `start`
+    while the supervisor waits out RestartSec waits for that restart instead of racing it.
+    Each exit and restart is logged in the unit's log with a wall-clock ms timestamp.
+Not mirrored: dependencies (the lab orders the starts), resource limits other than
+LimitNOFILE, ExecStartPre/ExecStop, the watchdog.
 """
 import os
 import re
@@ -228,6 +241,10 @@ class Unit:
         self.timeout_start = 90.0
         self.timeout_stop = 90.0
         self.nofile = None
+        self.restart = "no"
+        self.restart_sec = 0.1
+        self.start_limit_interval = 10.0
+        self.start_limit_burst = 5
         for k, v in self.items:
             if k == "Type":
                 self.type = v
@@ -237,12 +254,26 @@ class Unit:
                 self.timeout_stop = timespan(v, 90.0)
             elif k == "TimeoutSec":
                 self.timeout_start = self.timeout_stop = timespan(v, 90.0)
+            elif k == "Restart":
+                self.restart = v
+            elif k == "RestartSec":
+                self.restart_sec = timespan(v, 0.1)
+            elif k in ("StartLimitIntervalSec", "StartLimitInterval"):
+                self.start_limit_interval = timespan(v, 10.0)
+            elif k == "StartLimitBurst":
+                try:
+                    self.start_limit_burst = int(v)
+                except ValueError:
+                    pass
             elif k == "LimitNOFILE":
                 try:
                     self.nofile = int(v.split(":")[0])
                 except ValueError:
                     pass
         self.pidfile = os.path.join(hostdir, "pids", self.name + ".pid")
+        self.supfile = os.path.join(hostdir, "pids", self.name + ".sup")
+        self.statefile = os.path.join(hostdir, "pids", self.name + ".state")
+        self.stopfile = os.path.join(hostdir, "pids", self.name + ".stop")
         self.logfile = os.path.join(hostdir, "logs", self.name + ".log")
 
     def environment(self):
@@ -282,6 +313,22 @@ class Unit:
     def running(self):
         return alive(self.pid())
 
+    def sup_pid(self):
+        try:
+            with open(self.supfile) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def state(self):
+        """(STATE, PID, MS, RESTARTS) as the supervisor last wrote it, or None."""
+        try:
+            with open(self.statefile) as f:
+                w = f.read().split()
+            return (w[0], int(w[1]), int(w[2]), int(w[3]))
+        except (OSError, ValueError, IndexError):
+            return None
+
 
 def alive(pid):
     """True if pid exists and is not a zombie (pid 1 here may not reap)."""
@@ -309,7 +356,247 @@ def wait_gone(pid, secs):
     return not alive(pid)
 
 
+def write_atomic(path, text):
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.rename(path + ".tmp", path)
+
+
+def unlink_quiet(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def epoch_ms():
+    return int(time.time() * 1000)
+
+
+# systemd.service(5): "clean" exits are status 0 and the signals SIGHUP, SIGINT, SIGTERM
+# and SIGPIPE; everything else is unclean.
+CLEAN_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE)
+
+
+def should_restart(policy, rc, timed_out):
+    """systemd's table for Restart= (systemd.service(5)): rc is Popen's returncode
+    (negative = killed by that signal); timed_out = no READY=1 within TimeoutStartSec."""
+    by_signal = rc is not None and rc < 0
+    clean = not timed_out and (rc == 0 or (by_signal and -rc in CLEAN_SIGNALS))
+    if policy == "always":
+        return True
+    if policy == "on-failure":
+        return not clean
+    if policy == "on-abnormal":
+        return timed_out or (by_signal and -rc not in CLEAN_SIGNALS)
+    if policy == "on-abort":
+        return by_signal and -rc not in CLEAN_SIGNALS
+    if policy == "on-success":
+        return clean
+    return False
+
+
+def describe_exit(rc, timed_out):
+    if timed_out:
+        return "result=timeout (no READY=1)"
+    if rc is not None and rc < 0:
+        try:
+            return "code=killed, signal=%s" % signal.Signals(-rc).name[3:]
+        except ValueError:
+            return "code=killed, signal=%d" % -rc
+    return "code=exited, status=%s" % rc
+
+
+class Supervisor:
+    """The per-unit supervisor: runs in its own session, detached from the caller."""
+
+    def __init__(self, u, env, argv, notify, report_fd):
+        self.u, self.env, self.argv, self.notify = u, env, argv, notify
+        self.report_fd = report_fd
+        self.restarts = 0
+
+    def report(self, line):
+        """The first start's outcome, to the `start` command waiting on the pipe."""
+        if self.report_fd is None:
+            return
+        try:
+            os.write(self.report_fd, (line + "\n").encode())
+            os.close(self.report_fd)
+        except OSError:
+            pass
+        self.report_fd = None
+
+    def log(self, msg):
+        try:
+            with open(self.u.logfile, "ab") as f:
+                f.write(("---- unit-run: %d %s\n" % (epoch_ms(), msg)).encode())
+        except OSError:
+            pass
+
+    def set_state(self, st, pid):
+        write_atomic(self.u.statefile, "%s %d %d %d\n" % (st, pid or 0, epoch_ms(), self.restarts))
+
+    def stop_requested(self):
+        return os.path.exists(self.u.stopfile)
+
+    def host_gone(self):
+        # the lab's teardown removed the host: nothing to restart into
+        return not os.path.exists(self.u.ns["NETNS"]) or not os.path.exists(self.u.ns["MNTNS"])
+
+    def launch(self):
+        """Start the main process once; returns (Popen, ok, timed_out, ms)."""
+        u = self.u
+        env = dict(self.env)
+        sock = sockpath = None
+        if self.notify:
+            ndir = os.path.join(u.hostdir, "notify")
+            os.makedirs(ndir, exist_ok=True)
+            sockpath = os.path.join(ndir, u.name + ".sock")
+            unlink_quiet(sockpath)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.bind(sockpath)
+            env["NOTIFY_SOCKET"] = sockpath
+        log = open(u.logfile, "ab")
+        log.write(("---- unit-run: %d start %s on %s: %s\n" %
+                   (epoch_ms(), u.name, u.ns["NAME"], " ".join(self.argv))).encode())
+        log.flush()
+
+        def pre():
+            if u.nofile:
+                import resource
+                try:
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (u.nofile, u.nofile))
+                except (ValueError, OSError):
+                    pass
+
+        t0 = time.monotonic()
+        try:
+            p = subprocess.Popen(nsenter_prefix(u.ns) + self.argv, env=env,
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                 start_new_session=True, preexec_fn=pre, cwd="/")
+        except OSError as e:
+            log.close()
+            if sock:
+                sock.close()
+                unlink_quiet(sockpath)
+            self.log("%s: cannot start %s: %s" % (u.name, self.argv[0], e))
+            return None, False, False, 0
+        log.close()
+        write_atomic(u.pidfile, "%d\n" % p.pid)
+        if not self.notify:
+            self.set_state("running", p.pid)
+            return p, True, False, 0
+        self.set_state("starting", p.pid)
+        limit = u.timeout_start
+        if self.first_cap and self.restarts == 0:
+            limit = min(limit, self.first_cap)
+        sock.settimeout(0.2)
+        ready = False
+        while time.monotonic() - t0 < limit:
+            try:
+                data = sock.recv(4096).decode("utf-8", "replace")
+                if "READY=1" in data.split("\n"):
+                    ready = True
+                    break
+            except socket.timeout:
+                pass
+            if p.poll() is not None or self.stop_requested():
+                break
+        sock.close()
+        unlink_quiet(sockpath)
+        ms = int((time.monotonic() - t0) * 1000)
+        if ready:
+            self.set_state("ready", p.pid)
+            return p, True, False, ms
+        if p.poll() is None and not self.stop_requested():
+            # systemd kills a unit that sends no READY=1 within TimeoutStartSec
+            self.log("%s sent no READY=1 within %.0fs: killed" % (u.name, limit))
+            p.kill()
+            p.wait()
+            return p, False, True, ms
+        return p, False, False, ms
+
+    def run(self, first_cap):
+        u = self.u
+        self.first_cap = first_cap
+        write_atomic(u.supfile, "%d\n" % os.getpid())
+        starts = []
+        while True:
+            now = time.monotonic()
+            starts = [t for t in starts if now - t < u.start_limit_interval]
+            if len(starts) >= u.start_limit_burst:
+                self.log("%s: start request repeated too quickly (%d starts in %.0fs): failed"
+                         % (u.name, len(starts), u.start_limit_interval))
+                self.set_state("failed", 0)
+                break
+            starts.append(now)
+            p, ok, timed_out, ms = self.launch()
+            if p is None:
+                self.report("failed cannot-exec")
+                self.set_state("failed", 0)
+                break
+            if self.report_fd is not None:
+                if ok:
+                    self.report("%s %d %d" % ("ready" if self.notify else "started", p.pid, ms))
+                else:
+                    rc = p.poll()
+                    self.report("failed %s" % ("timeout" if timed_out else
+                                               "exit %s" % rc if rc is not None else "stopped"))
+                    # the first start failed: the caller reports it; systemd would retry
+                    # with Restart=, but `start` already failed, so the lab sees it
+                    self.set_state("failed", 0)
+                    break
+            elif ok and self.notify:
+                self.log("%s ready in %d ms (pid %d, restart %d)" % (u.name, ms, p.pid, self.restarts))
+            rc = p.wait()
+            if self.stop_requested():
+                break
+            policy = u.restart
+            again = should_restart(policy, rc, timed_out)
+            self.log("%s main process %d exited, %s; Restart=%s: %s" %
+                     (u.name, p.pid, describe_exit(rc, timed_out), policy,
+                      "restart in %gs" % u.restart_sec if again else "not restarted"))
+            if not again:
+                self.set_state("failed" if rc != 0 else "dead", 0)
+                break
+            self.set_state("auto-restart", 0)
+            end = time.monotonic() + u.restart_sec
+            while time.monotonic() < end and not self.stop_requested() and not self.host_gone():
+                time.sleep(0.1)
+            if self.stop_requested() or self.host_gone():
+                break
+            self.restarts += 1
+        # a pidfile naming a dead process is removed; a stop removes it itself
+        if not u.running():
+            unlink_quiet(u.pidfile)
+        if not self.stop_requested() and self.u.state() and self.u.state()[0] not in ("failed", "dead"):
+            self.set_state("dead", 0)
+        unlink_quiet(u.supfile)
+
+
+def wait_supervised_ready(u, notify, limit):
+    """A supervisor already owns the unit (running, or waiting out RestartSec): wait for
+    its main process to be up (and ready, for a notify unit), as `systemctl start` on a
+    unit in the auto-restart state waits for the restart rather than starting a second."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        st = u.state()
+        if st and st[0] in ("failed", "dead") and not alive(u.sup_pid()):
+            break
+        if st and alive(st[1]) and (st[0] == "ready" or (st[0] == "running" and not notify)):
+            print("%s/%s running under its supervisor (pid %d)" % (u.ns["NAME"], u.name, st[1]))
+            return 0
+        time.sleep(0.1)
+    sys.stderr.write("unit-run: %s/%s: its supervisor did not bring it up within %.0fs (state %s)\n"
+                     % (u.ns["NAME"], u.name, limit, u.state()))
+    return 1
+
+
 def cmd_start(u, wait_ready, cap):
+    notify = u.type == "notify" or wait_ready
+    limit = min(u.timeout_start, cap) if cap else u.timeout_start
+    if alive(u.sup_pid()):
+        return wait_supervised_ready(u, notify, limit)
     if u.running():
         print("%s/%s already running (pid %d)" % (u.ns["NAME"], u.name, u.pid()))
         return 0
@@ -317,84 +604,70 @@ def cmd_start(u, wait_ready, cap):
     argv = u.argv(env)
     os.makedirs(os.path.dirname(u.logfile), exist_ok=True)
     os.makedirs(os.path.dirname(u.pidfile), exist_ok=True)
-    notify = u.type == "notify" or wait_ready
-    sock = None
-    sockpath = None
-    if notify:
-        ndir = os.path.join(u.hostdir, "notify")
-        os.makedirs(ndir, exist_ok=True)
-        sockpath = os.path.join(ndir, u.name + ".sock")
+    unlink_quiet(u.stopfile)
+    unlink_quiet(u.statefile)
+    r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        # the supervisor: its own session, no tie to the caller's terminal or pipes (a
+        # caller reading our stdout through $(...) must see EOF when `start` returns)
+        code = 1
         try:
-            os.unlink(sockpath)
-        except FileNotFoundError:
-            pass
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(sockpath)
-        env["NOTIFY_SOCKET"] = sockpath
-    log = open(u.logfile, "ab")
-    log.write(("---- unit-run: start %s on %s: %s\n" %
-               (u.name, u.ns["NAME"], " ".join(argv))).encode())
-    log.flush()
-
-    def pre():
-        if u.nofile:
-            import resource
-            try:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (u.nofile, u.nofile))
-            except (ValueError, OSError):
-                pass
-
-    t0 = time.monotonic()
-    try:
-        p = subprocess.Popen(nsenter_prefix(u.ns) + argv, env=env, stdin=subprocess.DEVNULL,
-                             stdout=log, stderr=log, start_new_session=True,
-                             preexec_fn=pre, cwd="/")
-    except OSError as e:
-        die("%s: cannot start %s: %s" % (u.name, argv[0], e))
-    with open(u.pidfile + ".tmp", "w") as f:
-        f.write("%d\n" % p.pid)
-    os.rename(u.pidfile + ".tmp", u.pidfile)
-    if not notify:
-        print("%s/%s started (pid %d)" % (u.ns["NAME"], u.name, p.pid))
-        return 0
-    limit = min(u.timeout_start, cap) if cap else u.timeout_start
-    sock.settimeout(0.2)
-    ready = False
-    while time.monotonic() - t0 < limit:
-        try:
-            data = sock.recv(4096).decode("utf-8", "replace")
-            if "READY=1" in data.split("\n"):
-                ready = True
-                break
-        except socket.timeout:
-            pass
-        if p.poll() is not None:
+            os.close(r)
+            os.setsid()
+            dn = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(dn, fd)
+            os.close(dn)
+            # nor any other descriptor the caller passed down (a make jobserver's pipe,
+            # a test's log): a long-lived process must not keep them open
+            os.closerange(3, w)
+            os.closerange(w + 1, 65536)
+            Supervisor(u, env, argv, notify, w).run(cap)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    data = b""
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
             break
-    sock.close()
-    os.unlink(sockpath)
-    ms = int((time.monotonic() - t0) * 1000)
-    if ready:
-        print("%s/%s ready in %d ms (pid %d)" % (u.ns["NAME"], u.name, ms, p.pid))
+        data += chunk
+    os.close(r)
+    words = data.decode().split()
+    if words and words[0] == "ready":
+        print("%s/%s ready in %s ms (pid %s)" % (u.ns["NAME"], u.name, words[2], words[1]))
         return 0
-    if p.poll() is not None:
-        sys.stderr.write("unit-run: %s/%s exited with %s before READY=1; log tail:\n" %
-                         (u.ns["NAME"], u.name, p.returncode))
-    else:
+    if words and words[0] == "started":
+        print("%s/%s started (pid %s)" % (u.ns["NAME"], u.name, words[1]))
+        return 0
+    what = " ".join(words[1:]) or "supervisor died"
+    if what.startswith("timeout"):
         sys.stderr.write("unit-run: %s/%s sent no READY=1 within %.0fs: killed; log tail:\n" %
                          (u.ns["NAME"], u.name, limit))
-        p.kill()
-        p.wait()
+    else:
+        sys.stderr.write("unit-run: %s/%s failed before READY=1 (%s); log tail:\n" %
+                         (u.ns["NAME"], u.name, what))
     os.system("tail -n 25 '%s' >&2" % u.logfile)
     return 1
 
 
-def cmd_stop(u, cap, sig=signal.SIGTERM):
+def cmd_stop(u, cap, sig=signal.SIGTERM, crash=False):
+    """The stop request (no restart afterwards) or, with crash=True, a SIGKILL of the main
+    process only, which the supervisor treats as any crash."""
+    sup = u.sup_pid()
+    if not crash and alive(sup):
+        write_atomic(u.stopfile, "stop\n")
     pid = u.pid()
     if not alive(pid):
-        try:
-            os.unlink(u.pidfile)
-        except FileNotFoundError:
-            pass
+        if not crash:
+            if alive(sup):  # waiting out RestartSec: it sees the stop request
+                wait_gone(sup, 5)
+            unlink_quiet(u.pidfile)
+            unlink_quiet(u.stopfile)
         return 0
     limit = min(u.timeout_stop, cap) if cap else u.timeout_stop
     try:
@@ -406,7 +679,15 @@ def cmd_stop(u, cap, sig=signal.SIGTERM):
                          (u.ns["NAME"], u.name, limit))
         os.kill(pid, signal.SIGKILL)
         wait_gone(pid, 10)
-    os.unlink(u.pidfile)
+    if not crash:
+        if alive(sup) and not wait_gone(sup, 10):
+            sys.stderr.write("unit-run: %s/%s: supervisor %d did not exit: SIGKILL\n" %
+                             (u.ns["NAME"], u.name, sup))
+            os.kill(sup, signal.SIGKILL)
+            wait_gone(sup, 5)
+            unlink_quiet(u.supfile)
+        unlink_quiet(u.pidfile)
+        unlink_quiet(u.stopfile)
     print("%s/%s %s (pid %d)" % (u.ns["NAME"], u.name,
                                  "killed" if sig == signal.SIGKILL else "stopped", pid))
     return 0
@@ -414,13 +695,15 @@ def cmd_stop(u, cap, sig=signal.SIGTERM):
 
 def main():
     args = sys.argv[1:]
-    wait_ready, cap = False, None
+    wait_ready, cap, kill_now = False, None, False
     rest = []
     i = 0
     while i < len(args):
         a = args[i]
         if a == "--wait-ready":
             wait_ready = True
+        elif a == "--kill":
+            kill_now = True
         elif a == "--timeout" and i + 1 < len(args):
             cap = float(args[i + 1])
             i += 1
@@ -434,9 +717,9 @@ def main():
     if cmd == "start":
         return cmd_start(u, wait_ready, cap)
     if cmd == "stop":
-        return cmd_stop(u, cap)
+        return cmd_stop(u, cap, signal.SIGKILL if kill_now else signal.SIGTERM)
     if cmd == "kill":
-        return cmd_stop(u, cap, signal.SIGKILL)
+        return cmd_stop(u, cap, signal.SIGKILL, crash=True)
     if cmd == "restart":
         cmd_stop(u, cap)
         return cmd_start(u, wait_ready, cap)
@@ -449,6 +732,12 @@ def main():
         p = u.pid()
         print(p if alive(p) else "")
         return 0 if alive(p) else 3
+    if cmd == "show":
+        st = u.state()
+        if not st:
+            return 3
+        print("%s %d %d %d" % st)
+        return 0
     if cmd == "argv":
         print("\n".join(u.argv(u.environment())))
         return 0
