@@ -136,6 +136,14 @@ void backend_raft_stop(struct kv *kv);
 void backend_raft_free(struct kv *kv);
 /* peer_recv_fn: copy a peer's message for the raft thread. */
 void backend_raft_on_peer_msg(void *arg, const struct raft_msg *m);
+/* Joining (backend_join.c): fetch the running cluster's member list from the other members
+ * of --initial-cluster and validate it against members (the parsed flags, bootstrap ids):
+ * on success members is replaced by the cluster's metadata and *self_id / *cluster_id are
+ * set; otherwise etcd's error is logged and -EINVAL (or -ENOMEM) returned. cfg borrowed. */
+int backend_join_existing(struct kv *kv, const struct kv_config *cfg,
+			  struct cluster_members *members, uint64_t *self_id, uint64_t *cluster_id);
+/* peer_members_fn: the member metadata in cluster_encode form (arg is the kv). */
+int backend_members_blob(void *arg, uint8_t **blob, size_t *len);
 /* Leader only, raft thread: one conf change toward the member metadata. */
 void backend_member_reconcile(struct kv *kv);
 /* Apply member metadata requests (backend_member.c; state write lock held). */

@@ -9,16 +9,18 @@
  * that brings them closer (add voter/learner, promote, remove), one at a time. So a
  * leader change in the middle of a `member add` only delays it.
  *
- * Deviations from etcd (see README.md): a member id added at runtime is derived like a
- * bootstrap id (sorted peer URLs + cluster token, no timestamp), so the new member can
- * compute its own id from --initial-cluster without asking the cluster.
+ * A member added at runtime gets etcd 3.4's id: sha1 of its sorted peer URLs and the Unix
+ * second of the add on the member that takes the request (v3rpc MemberAdd:
+ * NewMember("", urls, "", &now); cluster_runtime_member_id). The new member cannot compute
+ * it: it fetches the member list from a running member before it starts Raft
+ * (backend_join.c).
  *
  * Removed ids never come back, as etcd's RaftCluster.removed: the set is part of the
  * replicated metadata (cluster.h; in snapshots and the WAL's member record), a member add
  * of a removed id is answered "etcdserver: member not found" (HTTP 404), and a removed
- * member is forgotten by the transport, which then refuses its streams. Since our ids carry
- * no timestamp, this means peer URLs once removed cannot join again under the same
- * --initial-cluster-token (etcd's would, a second later, under a new id). */
+ * member is forgotten by the transport, which then refuses its streams. With the timestamp
+ * in the id this refuses only a re-add of the same peer URLs within the same second as
+ * their previous add (as etcd); a second later the same host is a new member. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -316,8 +318,11 @@ int kv_member_add(struct kv *kv, const Kvpb__MemberAddRequest *req,
 		if (!req->peerurls[i] || peer_parse_url(req->peerurls[i], host, sizeof(host), &port, NULL))
 			return -EINVAL;
 	}
-	uint64_t id = cluster_member_id((const char *const *)req->peerurls, req->n_peerurls,
-					kv->token, 0);
+	/* etcd: now := time.Now(); membership.NewMember("", urls, "", &now). The engine's
+	 * clock, so tests can put two adds in the same second or in different ones. */
+	int64_t now_unix = kc_now_wall(kv->clock) / KC_NSEC_PER_SEC;
+	uint64_t id = cluster_runtime_member_id((const char *const *)req->peerurls,
+						req->n_peerurls, now_unix);
 	pthread_rwlock_rdlock(&kv->lock);
 	bool used = false, removed = cluster_is_removed(&kv->members, id);
 	for (size_t i = 0; i < req->n_peerurls; i++)
@@ -332,8 +337,8 @@ int kv_member_add(struct kv *kv, const Kvpb__MemberAddRequest *req,
 		return KV_ENOTENOUGHSTARTED;
 	/* etcd checks readiness first, then (applying the change) that the id was not
 	 * removed before: ErrIDRemoved -> ErrGRPCMemberNotFound, HTTP 404 on the gateway.
-	 * Our ids carry no timestamp (see the top of this file), so the same peer URLs
-	 * can never be added again once removed: the member needs new peer URLs. */
+	 * That happens when the same peer URLs are added again within the second of their
+	 * previous add. */
 	if (removed)
 		return KV_EMEMBERNOTFOUND;
 	Kvpb__Member m = KVPB__MEMBER__INIT;

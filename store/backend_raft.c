@@ -1236,14 +1236,24 @@ int backend_raft_open(struct kv *kv, const struct kv_config *cfg, struct snap_me
 			}
 		}
 		kv->member_id = self->id;
+		uint64_t joined_cluster = 0;
+		if (cfg->initial_cluster_existing && !cfg->cluster_id) {
+			/* etcd's joiner: ids (runtime ones carry the Unix second of their
+			 * `member add`) and the cluster id come from a running member. */
+			rc = backend_join_existing(kv, cfg, &flags_members, &kv->member_id,
+						   &joined_cluster);
+			if (rc) {
+				cluster_members_free(&flags_members);
+				return rc;
+			}
+		}
 		uint64_t ids[64];
 		for (size_t i = 0; i < flags_members.n && i < 64; i++)
 			ids[i] = flags_members.v[i].id;
-		/* A joiner cannot derive the id of the cluster it joins (etcd fetches it
-		 * from the peers): 0 makes the transport adopt it from the first member
-		 * that dials us. */
+		/* A joiner takes the id of the cluster it joins from the member list it
+		 * fetched (a test's cfg->cluster_id overrides both). */
 		kv->cluster_id = cfg->cluster_id ? cfg->cluster_id
-				 : cfg->initial_cluster_existing ? 0
+				 : cfg->initial_cluster_existing ? joined_cluster
 								 : cluster_gen_id(ids, flags_members.n);
 		/* Client URLs (ours included) arrive by each member's publish. Until then a
 		 * single member lists its own from the flags (it publishes at once). */
@@ -1352,8 +1362,11 @@ int backend_raft_start(struct kv *kv)
 		if ((rc = process_ready(kv)))
 			return rc;
 	}
-	if (kv->peers)
+	if (kv->peers) {
+		/* answer joiners' member list requests (etcd's GET /members on the peer port) */
+		peer_set_members_source(kv->peers, backend_members_blob, kv);
 		sync_peers(kv);
+	}
 	if ((rc = -pthread_create(&kv->committer, NULL, raft_main, kv)))
 		return rc;
 	return 0;

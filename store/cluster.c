@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -522,4 +523,184 @@ int cluster_decode(const uint8_t *b, size_t len, struct cluster_members *out)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+uint64_t cluster_runtime_member_id(const char *const *peer_urls, size_t n, int64_t now_unix)
+{
+	/* etcd 3.4 v3rpc MemberAdd: membership.NewMember("", urls, "", &now): the cluster
+	 * name part is empty, the time is now.Unix() in decimal. */
+	return cluster_member_id(peer_urls, n, "", now_unix);
+}
+
+/* ---- joining: etcd's ValidateClusterAndAssignIDs ---- */
+
+/* A member's peer URLs, sorted (etcd sorts them in NewMember and compares sorted lists). */
+static const char **sorted_urls(const struct cluster_member *m)
+{
+	const char **s = calloc(m->n_peer ? m->n_peer : 1, sizeof(*s));
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < m->n_peer; i++)
+		s[i] = m->peer_urls[i];
+	qsort(s, m->n_peer, sizeof(*s), strcmp_p);
+	return s;
+}
+
+/* Order of etcd's MembersByPeerURLs: by the (smallest) first peer URL. */
+static const char *first_url(const struct cluster_member *m)
+{
+	const char *f = NULL;
+	for (size_t i = 0; i < m->n_peer; i++)
+		if (!f || strcmp(m->peer_urls[i], f) < 0)
+			f = m->peer_urls[i];
+	return f ? f : "";
+}
+
+static int by_first_url(const void *a, const void *b, void *arg)
+{
+	const struct cluster_members *m = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return strcmp(first_url(&m->v[x]), first_url(&m->v[y]));
+}
+
+/* Indexes of m's members in MembersByPeerURLs order (caller frees); NULL on -ENOMEM. */
+static size_t *order_by_url(const struct cluster_members *m)
+{
+	size_t *o = calloc(m->n ? m->n : 1, sizeof(*o));
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < m->n; i++)
+		o[i] = i;
+	qsort_r(o, m->n, sizeof(*o), by_first_url, (void *)m);
+	return o;
+}
+
+/* Go's %q of a []string: ["a" "b"]. */
+static size_t quote_list(char *buf, size_t cap, const char *const *v, size_t n)
+{
+	size_t off = 0;
+	off += (size_t)snprintf(buf + off, off < cap ? cap - off : 0, "[");
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)snprintf(buf + off, off < cap ? cap - off : 0, "%s\"%s\"",
+					i ? " " : "", v[i]);
+	off += (size_t)snprintf(buf + off, off < cap ? cap - off : 0, "]");
+	return off;
+}
+
+/* netutil.URLStringsEqual without DNS: true, or false with its message in err. */
+static bool urls_equal(const struct cluster_member *e, const struct cluster_member *l,
+		       char *err, size_t errlen)
+{
+	const char **a = sorted_urls(e), **b = sorted_urls(l);
+	bool ok = a && b;
+	if (!ok) {
+		snprintf(err, errlen, "out of memory");
+	} else if (e->n_peer != l->n_peer) {
+		char qa[512], qb[512];
+		quote_list(qa, sizeof(qa), a, e->n_peer);
+		quote_list(qb, sizeof(qb), b, l->n_peer);
+		snprintf(err, errlen, "len(%s) != len(%s)", qa, qb);
+		ok = false;
+	} else {
+		for (size_t i = 0; i < e->n_peer && ok; i++)
+			if (strcmp(a[i], b[i]) != 0) {
+				snprintf(err, errlen, "\"%s\"(resolved from \"%s\") != "
+					 "\"%s\"(resolved from \"%s\")", a[i], a[i], b[i], b[i]);
+				ok = false;
+			}
+	}
+	free(a);
+	free(b);
+	return ok;
+}
+
+static int member_cmp_id(const void *a, const void *b)
+{
+	uint64_t x = ((const struct cluster_member *)a)->id;
+	uint64_t y = ((const struct cluster_member *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+int cluster_assign_ids(struct cluster_members *local, const struct cluster_members *existing,
+		       char *err, size_t errlen)
+{
+	if (local->n != existing->n) {
+		/* etcd: fmt.Errorf("member count is unequal") */
+		snprintf(err, errlen, "member count is unequal");
+		return -EINVAL;
+	}
+	size_t *eo = order_by_url(existing), *lo = order_by_url(local);
+	uint64_t *ids = calloc(local->n ? local->n : 1, sizeof(*ids));
+	int rc = 0;
+	if (!eo || !lo || !ids) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < existing->n; i++) {
+		char why[1200];
+		if (!urls_equal(&existing->v[eo[i]], &local->v[lo[i]], why, sizeof(why))) {
+			/* etcd 3.4: "unmatched member while checking PeerURLs (%v)" */
+			snprintf(err, errlen, "unmatched member while checking PeerURLs (%s)", why);
+			rc = -EINVAL;
+			goto out;
+		}
+		ids[lo[i]] = existing->v[eo[i]].id;
+	}
+	/* Only now change local: a refusal above leaves it as it was. */
+	for (size_t i = 0; i < local->n; i++)
+		local->v[i].id = ids[i];
+	qsort(local->v, local->n, sizeof(*local->v), member_cmp_id);
+out:
+	free(eo);
+	free(lo);
+	free(ids);
+	return rc;
+}
+
+static void strf(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void strf(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+{
+	if (*off >= cap)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(buf + *off, cap - *off, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		*off += (size_t)k < cap - *off ? (size_t)k : cap - *off - 1;
+}
+
+static void strv_go(char *buf, size_t cap, size_t *off, char *const *v, size_t n)
+{
+	strf(buf, cap, off, "[");
+	for (size_t i = 0; i < n; i++)
+		strf(buf, cap, off, "%s%s", i ? " " : "", v[i]);
+	strf(buf, cap, off, "]");
+}
+
+void cluster_string(const struct cluster_members *m, uint64_t cluster_id, char *buf, size_t cap)
+{
+	if (!cap)
+		return;
+	buf[0] = 0;
+	size_t off = 0;
+	/* etcd: "{ClusterID:%s " + "Members:[%s] " (each member as %+v of *Member) +
+	 * "RemovedMemberIDs:[%s]}"; types.ID prints as unpadded hex. */
+	strf(buf, cap, &off, "{ClusterID:%" PRIx64 " Members:[", cluster_id);
+	for (size_t i = 0; i < m->n; i++) {
+		const struct cluster_member *x = &m->v[i];
+		strf(buf, cap, &off, "%s&{ID:%" PRIx64 " RaftAttributes:{PeerURLs:", i ? " " : "",
+		     x->id);
+		strv_go(buf, cap, &off, x->peer_urls, x->n_peer);
+		strf(buf, cap, &off, " IsLearner:%s} Attributes:{Name:%s ClientURLs:",
+		     x->learner ? "true" : "false", x->name ? x->name : "");
+		strv_go(buf, cap, &off, x->client_urls, x->n_client);
+		strf(buf, cap, &off, "}}");
+	}
+	strf(buf, cap, &off, "] RemovedMemberIDs:[");
+	for (size_t i = 0; i < m->n_removed; i++)
+		strf(buf, cap, &off, "%s%" PRIx64, i ? " " : "", m->removed[i]);
+	strf(buf, cap, &off, "]}");
 }

@@ -26,6 +26,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "peer_members.h"
 #include "peer_tls.h"
 #include "raft_codec.h"
 
@@ -72,6 +73,8 @@ struct peer_conn {
 	int64_t accepted_at;
 	uint8_t *rbuf;
 	size_t rcap, rpos, rlen; /* valid bytes are rbuf[rpos, rlen) */
+	uint8_t *wbuf;           /* a member-list answer being written (then closed) */
+	size_t wlen, woff;
 	struct peer_conn *next;
 };
 
@@ -84,6 +87,8 @@ struct peer_transport {
 	kc_clock_t *clock;
 	peer_recv_fn recv;
 	void *recv_arg;
+	peer_members_fn members_fn; /* under mu */
+	void *members_arg;
 	SSL_CTX *srv_ctx, *cli_ctx; /* both NULL: plain TCP */
 
 	int lfd[PEER_MAX_LISTEN];
@@ -530,6 +535,7 @@ static void conn_close(struct peer_transport *t, struct peer_conn **link)
 	pthread_mutex_unlock(&t->mu);
 	peer_io_close(&c->io);
 	free(c->rbuf);
+	free(c->wbuf);
 	free(c);
 }
 
@@ -545,10 +551,76 @@ static void conn_reject(struct peer_transport *t, struct peer_conn *c, const cha
 	pthread_mutex_unlock(&t->mu);
 }
 
+/* A joiner asks for the member list (peer_members.h; etcd's GET /members on the peer
+ * port): queue the answer, written by conn_flush, after which the connection closes.
+ * false: close it now. */
+static bool conn_members_request(struct peer_transport *t, struct peer_conn *c)
+{
+	uint64_t cid = atomic_load(&t->cluster_id);
+	pthread_mutex_lock(&t->mu);
+	peer_members_fn fn = t->members_fn;
+	void *arg = t->members_arg;
+	pthread_mutex_unlock(&t->mu);
+	if (!fn || cid == 0) {
+		kc_warn("peer: member list requested by %s before this member can answer", c->addr);
+		return false;
+	}
+	uint8_t *blob = NULL;
+	size_t blen = 0;
+	int rc = fn(arg, &blob, &blen);
+	if (rc == 0 && blen > PEER_MEMBERS_MAX_REPLY - 16)
+		rc = KC_ETOOLARGE;
+	if (rc == 0 && !(c->wbuf = malloc(4 + 16 + blen)))
+		rc = -ENOMEM;
+	if (rc) {
+		free(blob);
+		kc_warn("peer: cannot answer the member list request from %s: %s", c->addr,
+			kc_strerror(rc));
+		return false;
+	}
+	put_be32(c->wbuf, (uint32_t)(16 + blen));
+	memcpy(c->wbuf + 4, PEER_MEMBERS_MAGIC, 8);
+	put_be64(c->wbuf + 12, cid);
+	if (blen)
+		memcpy(c->wbuf + 20, blob, blen);
+	free(blob);
+	c->wlen = 4 + 16 + blen;
+	c->woff = 0;
+	kc_log_v(1, "peer: answering a member list request from %s", c->addr);
+	return true;
+}
+
+/* Writes the pending answer. false: done (or failed), close the connection. */
+static bool conn_flush(struct peer_transport *t, struct peer_conn *c)
+{
+	while (c->woff < c->wlen) {
+		ssize_t n = peer_io_write(&c->io, c->wbuf + c->woff, c->wlen - c->woff);
+		if (n == -EAGAIN)
+			return true;
+		if (n <= 0) {
+			kc_log_v(1, "peer: member list answer to %s failed: %s", c->addr,
+				 kc_strerror(n < 0 ? (int)n : KC_ECLOSED));
+			return false;
+		}
+		c->woff += (size_t)n;
+	}
+	pthread_mutex_lock(&t->mu);
+	t->st.members_served++;
+	pthread_mutex_unlock(&t->mu);
+	return false;
+}
+
 /* Validates and handles one complete frame. false: the connection must be closed. */
 static bool conn_frame(struct peer_transport *t, struct peer_conn *c, const uint8_t *p,
 		       uint32_t len)
 {
+	if (c->wbuf) {
+		/* a member-list request is the only frame on its connection */
+		conn_reject(t, c, "frame after a member list request");
+		return false;
+	}
+	if (!c->hs_done && len == PEER_HANDSHAKE_LEN && memcmp(p, PEER_MEMBERS_MAGIC, 8) == 0)
+		return conn_members_request(t, c);
 	if (!c->hs_done) {
 		if (len != PEER_HANDSHAKE_LEN || memcmp(p, PEER_HANDSHAKE_MAGIC, 8) != 0) {
 			conn_reject(t, c, "bad handshake");
@@ -820,7 +892,10 @@ static void *peer_loop(void *arg)
 			/* decrypted bytes poll cannot see: come straight back */
 			if (peer_io_pending(&c->io))
 				next = now;
-			t->pfd[np] = (struct pollfd){ c->io.fd, c->io.want ? c->io.want : POLLIN, 0 };
+			short ev = c->io.want ? c->io.want : POLLIN;
+			if (c->wbuf)
+				ev |= POLLOUT;
+			t->pfd[np] = (struct pollfd){ c->io.fd, ev, 0 };
 			t->pown[np++] = c;
 		}
 		int64_t wait_ns = next - now;
@@ -873,6 +948,8 @@ static void *peer_loop(void *arg)
 			if (keep && target->io.established &&
 			    (t->pfd[i].revents || peer_io_pending(&target->io)))
 				keep = conn_read(t, target);
+			if (keep && target->wbuf)
+				keep = conn_flush(t, target);
 			if (keep && !target->hs_done &&
 			    now - target->accepted_at >= PEER_HANDSHAKE_TIMEOUT) {
 				conn_reject(t, target, "no handshake in time");
@@ -1103,6 +1180,16 @@ int peer_remote_stats_get(struct peer_transport *t, uint64_t id, struct peer_rem
 	}
 	pthread_mutex_unlock(&t->mu);
 	return r ? 0 : -ENOENT;
+}
+
+void peer_set_members_source(struct peer_transport *t, peer_members_fn fn, void *arg)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->mu);
+	t->members_fn = fn;
+	t->members_arg = arg;
+	pthread_mutex_unlock(&t->mu);
 }
 
 void peer_transport_stats_get(struct peer_transport *t, struct peer_transport_stats *st)

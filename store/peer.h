@@ -27,6 +27,10 @@
  * it at once, which tells it the id; the joiner then redials everyone at once. More
  * generally any handshake from a known member makes our own stream to it due now, whatever
  * backoff it had reached while that member was down.
+ * A connection whose first frame is a member-list request (peer_members.h) instead of a
+ * handshake is answered with this member's cluster id and member list, from the source set
+ * with peer_set_members_source, and then closed (etcd serves GET /members on its peer
+ * port); without a source, or before the cluster id is known, it is closed unanswered.
  * A connection that sends no handshake within PEER_HANDSHAKE_TIMEOUT is closed, and a new
  * stream from a member replaces (closes) its older one, so stale sockets left by a crash or
  * partition cannot pile up. A member only accepts handshakes from members it was told
@@ -109,6 +113,15 @@ int peer_add(struct peer_transport *t, uint64_t id, const char *url);
 /* Forgets a member: its connection is closed and its queue dropped. -ENOENT if unknown. */
 int peer_remove(struct peer_transport *t, uint64_t id);
 
+/* Produces the member list a joiner asks for (peer_members.h): on success *blob is a
+ * malloc'd cluster_encode form that the transport frees. Called on the transport thread,
+ * without the transport's lock held; must not call peer_transport_free. */
+typedef int (*peer_members_fn)(void *arg, uint8_t **blob, size_t *len);
+
+/* Set (or clear, fn NULL) the source of member-list answers; arg borrowed until replaced or
+ * the transport is freed. */
+void peer_set_members_source(struct peer_transport *t, peer_members_fn fn, void *arg);
+
 /* Queues m (borrowed; encoded before returning) for m->to. Never blocks on the network.
  * 0 when queued; -ENOBUFS when that peer's queue is full (the message is dropped and
  * counted); -EAGAIN while the cluster id is not known (dropped); -ENOENT for an unknown m->to; KC_ETOOLARGE if the encoding exceeds max_frame;
@@ -140,6 +153,7 @@ struct peer_transport_stats {
 	uint64_t handshakes;      /* inbound connections that passed the handshake */
 	uint64_t received;        /* messages delivered to recv */
 	uint64_t rejected;        /* inbound connections closed for a bad frame or TLS */
+	uint64_t members_served;  /* member-list requests answered */
 	size_t inbound;           /* inbound connections open now */
 };
 

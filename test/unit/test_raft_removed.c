@@ -2,8 +2,11 @@
  * replicated member metadata (store/cluster.c), its binary form (snapshots and the WAL's
  * member record), and the engine answering a re-add of a removed id with etcd's
  * "member not found", also after a restart that replays the log and after one that starts
- * from a snapshot taken after the removal. */
+ * from a snapshot taken after the removal. Runtime ids carry the Unix second of the add
+ * (etcd 3.4's MemberAdd), so a removed id comes back only when the same peer URLs are added
+ * within the same second; the engine runs on a fake clock to place the adds. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "kc_test.h"
@@ -130,17 +133,38 @@ static size_t member_count(struct kv *kv)
 	return n;
 }
 
+#define T0 INT64_C(1795635663) /* a Unix second; the engine's wall clock starts there */
+
+/* The engine's clock: real monotonic time (Raft ticks, timeouts) and randomness, but a wall
+ * clock the test sets, which is what `member add` reads its Unix second from. */
+static _Atomic int64_t wall_now;
+static int64_t t_mono(kc_clock_t *c) { (void)c; return kc_now_mono(kc_clock_real()); }
+static int64_t t_wall(kc_clock_t *c) { (void)c; return atomic_load(&wall_now); }
+static uint64_t t_rand(kc_clock_t *c) { (void)c; return kc_rand64(kc_clock_real()); }
+static void t_sleep(kc_clock_t *c, int64_t ns)
+{
+	(void)c;
+	kc_clock_real()->sleep_ns(kc_clock_real(), ns);
+}
+static kc_clock_t test_clock = { t_mono, t_wall, t_rand, t_sleep };
+
 static void engine_case(uint64_t snapcount, int writes_after)
 {
+	/* mid-second: the test's own run time cannot move the add to another second */
+	atomic_store(&wall_now, T0 * KC_NSEC_PER_SEC + KC_NSEC_PER_SEC / 2);
 	char *dir = kvt_tmpdir();
-	struct kv *kv = kvt_open(dir, NULL, snapcount);
-	uint64_t id = 0, id2 = 0, other = 0;
-	ck_assert_int_eq(add_learner(kv, "http://127.0.0.1:1", &id), 0);
+	struct kv *kv = kvt_open(dir, &test_clock, snapcount);
+	uint64_t id = 0, id2 = 0, other = 0, again = 0;
+	const char *u1[1] = { "http://127.0.0.1:1" };
+	ck_assert_int_eq(add_learner(kv, u1[0], &id), 0);
+	/* etcd 3.4's runtime id: the URLs and the second of the add, no token */
+	ck_assert_uint_eq(id, cluster_runtime_member_id(u1, 1, T0));
 	ck_assert_uint_eq(member_count(kv), 2);
 	ck_assert_int_eq(remove_member(kv, id), 0);
 	ck_assert_uint_eq(member_count(kv), 1);
-	/* The same peer URLs give the same id: refused as etcd refuses a removed id. */
-	ck_assert_int_eq(add_learner(kv, "http://127.0.0.1:1", &id2), KV_EMEMBERNOTFOUND);
+	/* The same peer URLs within the same second give the same id: refused as etcd
+	 * refuses a removed id. */
+	ck_assert_int_eq(add_learner(kv, u1[0], &id2), KV_EMEMBERNOTFOUND);
 	ck_assert_int_eq(remove_member(kv, id), KV_EMEMBERNOTFOUND);
 	/* Other URLs are a new member. */
 	ck_assert_int_eq(add_learner(kv, "http://127.0.0.1:2", &other), 0);
@@ -149,9 +173,18 @@ static void engine_case(uint64_t snapcount, int writes_after)
 		kvt_put(kv, "k", "v");
 	kv_close(kv);
 	/* After a restart (log replay, or a snapshot taken after the removal). */
-	kv = kvt_open(dir, NULL, snapcount);
+	kv = kvt_open(dir, &test_clock, snapcount);
 	ck_assert_uint_eq(member_count(kv), 2);
-	ck_assert_int_eq(add_learner(kv, "http://127.0.0.1:1", &id2), KV_EMEMBERNOTFOUND);
+	ck_assert_int_eq(add_learner(kv, u1[0], &id2), KV_EMEMBERNOTFOUND);
+	/* A second later the same host is a new member with a new id (the kubeadm-style
+	 * "remove a failed control-plane member, re-join the host"). */
+	atomic_store(&wall_now, (T0 + 1) * KC_NSEC_PER_SEC);
+	ck_assert_int_eq(add_learner(kv, u1[0], &again), 0);
+	ck_assert_uint_eq(again, cluster_runtime_member_id(u1, 1, T0 + 1));
+	ck_assert_uint_ne(again, id);
+	ck_assert_uint_eq(member_count(kv), 3);
+	/* ...and the old id stays refused (etcd never forgets a removed id). */
+	ck_assert_int_eq(remove_member(kv, id), KV_EMEMBERNOTFOUND);
 	kv_close(kv);
 	kvt_rm_rf(dir);
 	free(dir);
