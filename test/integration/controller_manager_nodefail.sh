@@ -153,7 +153,8 @@ echo "\$ kubectl set image deployment/web web=busybox:1.36"
 kubectl rollout status deployment/web --timeout=60s >"$T/rollout2.txt" 2>&1 || { cat "$T/rollout2.txt"; fail "second rollout"; }
 echo "\$ kubectl rollout status deployment/web"
 sed 's/^/  /' "$T/rollout2.txt"
-grep -q "new replicas have been updated" "$T/rollout2.txt" || fail "no progress messages"
+# (the progress lines appear only when the rollout outlasts kubectl's first look; hollow
+# nodes can finish first: controller_manager.sh checks those messages with a slower kubelet)
 grep -q 'successfully rolled out' "$T/rollout2.txt" || fail "second rollout not finished"
 show kubectl rollout history deployment/web
 [ "$(kubectl rollout history deployment/web | grep -cE '^[0-9]+ ')" = 2 ] || fail "want 2 revisions"
