@@ -25,84 +25,55 @@
 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int kc_etcd_b64_encode(const void *in, size_t len, char **out)
+/* Standard padded base64 of in[0..len) into o (room for 4 * ((len + 2) / 3)), no NUL;
+ * returns the length written. */
+static size_t b64_encode_into(const uint8_t *in, size_t len, char *o)
 {
-	const uint8_t *p = in;
-	size_t olen = 4 * ((len + 2) / 3);
-	char *o = malloc(olen + 1);
-	if (!o)
-		return -ENOMEM;
-	size_t j = 0;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < len)
-			v |= p[i + 2];
-		o[j++] = b64chars[(v >> 18) & 63];
+	size_t j = 0, i = 0;
+	for (; i + 3 <= len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		o[j] = b64chars[v >> 18];
+		o[j + 1] = b64chars[(v >> 12) & 63];
+		o[j + 2] = b64chars[(v >> 6) & 63];
+		o[j + 3] = b64chars[v & 63];
+		j += 4;
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
+		o[j++] = b64chars[v >> 18];
 		o[j++] = b64chars[(v >> 12) & 63];
 		o[j++] = i + 1 < len ? b64chars[(v >> 6) & 63] : '=';
-		o[j++] = i + 2 < len ? b64chars[v & 63] : '=';
+		o[j++] = '=';
 	}
-	o[j] = 0;
-	*out = o;
-	return 0;
+	return j;
 }
 
-static int b64val(char ch)
+int kc_etcd_b64_encode(const void *in, size_t len, char **out)
 {
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+')
-		return 62;
-	if (ch == '/')
-		return 63;
-	return -1;
+	char *o = malloc(4 * ((len + 2) / 3) + 1);
+	if (!o)
+		return -ENOMEM;
+	o[b64_encode_into(in, len, o)] = 0;
+	*out = o;
+	return 0;
 }
 
 /* Go's base64.StdEncoding, which etcd's gateway uses: padding required. */
 int kc_etcd_b64_decode(const char *in, size_t in_len, uint8_t **out, size_t *out_len)
 {
-	if (in_len % 4 != 0)
-		return KC_EPARSE;
-	uint8_t *o = malloc(in_len / 4 * 3 + 1);
+	uint8_t *o = malloc(kc_etcd__b64_max(in_len) + 1);
 	if (!o)
 		return -ENOMEM;
 	size_t j = 0;
-	for (size_t i = 0; i < in_len; i += 4) {
-		int v[4];
-		int pad = 0;
-		for (int k = 0; k < 4; k++) {
-			char ch = in[i + k];
-			if (ch == '=' && i + 4 == in_len && k >= 2) {
-				v[k] = 0;
-				pad++;
-				continue;
-			}
-			if (pad) /* data after '=' */
-				goto bad;
-			v[k] = b64val(ch);
-			if (v[k] < 0)
-				goto bad;
-		}
-		uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		o[j++] = (uint8_t)(x >> 16);
-		if (pad < 2)
-			o[j++] = (uint8_t)(x >> 8);
-		if (pad < 1)
-			o[j++] = (uint8_t)x;
+	int rc = kc_etcd__b64_decode_into(in, in_len, o, &j);
+	if (rc) {
+		free(o);
+		return rc;
 	}
 	o[j] = 0;
 	*out = o;
 	*out_len = j;
 	return 0;
-bad:
-	free(o);
-	return KC_EPARSE;
 }
 
 size_t kc_etcd_prefix_end(const void *prefix, size_t len, uint8_t *out)
@@ -236,6 +207,13 @@ int kc_etcd_new(const struct kc_etcd_config *cfg, kc_etcd **out)
 	c->dial_timeout_ms = cfg->dial_timeout_ms > 0 ? cfg->dial_timeout_ms : 2000;
 	c->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 5000;
 	c->insecure = cfg->insecure_skip_verify;
+	/* Expect: off (curl would wait for a 100 Continue on big bodies) */
+	struct curl_slist *h1 = curl_slist_append(NULL, "Content-Type: application/json");
+	c->hdrs = h1 ? curl_slist_append(h1, "Expect:") : NULL;
+	if (!c->hdrs) {
+		curl_slist_free_all(h1);
+		goto nomem;
+	}
 	atomic_init(&c->preferred, 0);
 	pthread_mutex_init(&c->mu, NULL);
 	*out = c;
@@ -258,6 +236,7 @@ void kc_etcd_free(kc_etcd *c)
 		return;
 	for (size_t i = 0; i < c->n_pool; i++)
 		curl_easy_cleanup(c->pool[i]);
+	curl_slist_free_all(c->hdrs);
 	for (size_t i = 0; i < c->n_endpoints; i++)
 		free(c->endpoints[i]);
 	free(c->endpoints);
@@ -389,8 +368,7 @@ int kc_etcd__do_post(kc_etcd *c, int ep, const char *path, const char *body, boo
 	CURL *h = pool_get(c);
 	if (!h)
 		return -ENOMEM;
-	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	hdrs = curl_slist_append(hdrs, "Expect:");
+	struct curl_slist *hdrs = c->hdrs;
 	int n = (int)c->n_endpoints;
 	int start = ep >= 0 ? ep : atomic_load(&c->preferred);
 	int tries = ep >= 0 ? 1 : n;
@@ -431,7 +409,6 @@ int kc_etcd__do_post(kc_etcd *c, int ep, const char *path, const char *body, boo
 		if (!kc_etcd__is_connect_error(rc) || (rc == CURLE_OPERATION_TIMEDOUT && connected > 0))
 			break;
 	}
-	curl_slist_free_all(hdrs);
 	pool_put(c, h);
 	return ret;
 }
@@ -627,36 +604,6 @@ int kc_etcd__get_array(const cJSON *o, const char *name, const cJSON **arr, size
 	return 0;
 }
 
-static int decode_kvs(const cJSON *o, const char *name, struct kc_etcd_kv **out, size_t *n)
-{
-	*out = NULL;
-	*n = 0;
-	const cJSON *arr;
-	size_t cnt;
-	int rc = kc_etcd__get_array(o, name, &arr, &cnt);
-	if (rc || cnt == 0)
-		return rc;
-	struct kc_etcd_kv *kvs = calloc(cnt, sizeof(*kvs));
-	if (!kvs)
-		return -ENOMEM;
-	size_t i = 0;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, arr)
-	{
-		rc = kc_etcd__decode_kv(it, &kvs[i]);
-		if (rc) {
-			for (size_t k = 0; k < i; k++)
-				kc_etcd__kv_free(&kvs[k]);
-			free(kvs);
-			return rc;
-		}
-		i++;
-	}
-	*out = kvs;
-	*n = i;
-	return 0;
-}
-
 static void kvs_free(struct kc_etcd_kv *kvs, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -686,105 +633,209 @@ static const char *sort_target_name(enum kc_etcd_sort_target t)
 	}
 }
 
-/* Encoders emit zero values as etcd's own clients do: not at all. */
-/* The KV codecs take void pointers so that kv_call below can drive all four; each is
- * called only with its own request / response type. */
-static int enc_range(cJSON *o, const void *req)
+/* The KV requests are written straight into the body text, base64 included: no cJSON
+ * tree (a malloc per field) and no second pass to print it. Encoders emit zero values as
+ * etcd's own clients do: not at all. */
+struct jw {
+	struct kc_etcd__buf b;
+	bool first; /* no member written yet in the innermost object */
+	int err;
+};
+
+static void jw_raw(struct jw *w, const char *s, size_t n)
+{
+	if (!w->err && kc_etcd__buf_append(&w->b, s, n) != 0)
+		w->err = -ENOMEM;
+}
+
+static void jw_open(struct jw *w)
+{
+	jw_raw(w, "{", 1);
+	w->first = true;
+}
+
+static void jw_close(struct jw *w)
+{
+	jw_raw(w, "}", 1);
+	w->first = false;
+}
+
+/* ,"name": (name is a plain ASCII field name: no escaping needed) */
+static void jw_key(struct jw *w, const char *name)
+{
+	if (!w->first)
+		jw_raw(w, ",", 1);
+	w->first = false;
+	jw_raw(w, "\"", 1);
+	jw_raw(w, name, strlen(name));
+	jw_raw(w, "\":", 2);
+}
+
+/* Room for n more bytes and the NUL, grown once for a whole base64 string. */
+static int jw_reserve(struct jw *w, size_t n)
+{
+	if (w->err)
+		return w->err;
+	if (w->b.len + n + 1 <= w->b.cap)
+		return 0;
+	size_t nc = w->b.cap ? w->b.cap : 1024;
+	while (nc < w->b.len + n + 1)
+		nc *= 2;
+	char *np = realloc(w->b.p, nc);
+	if (!np)
+		return w->err = -ENOMEM;
+	w->b.p = np;
+	w->b.cap = nc;
+	return 0;
+}
+
+static void jw_bytes(struct jw *w, const char *name, const void *p, size_t len)
+{
+	jw_key(w, name);
+	if (w->err)
+		return;
+	if (!p)
+		len = 0;
+	size_t olen = 4 * ((len + 2) / 3) + 2;
+	if (jw_reserve(w, olen) != 0)
+		return;
+	char *o = w->b.p + w->b.len;
+	size_t j = 0;
+	o[j++] = '"';
+	j += b64_encode_into(p, len, o + j);
+	o[j++] = '"';
+	w->b.len += j;
+	w->b.p[w->b.len] = 0;
+}
+
+/* int64 as a JSON string, as grpc-gateway writes it */
+static void jw_i64(struct jw *w, const char *name, int64_t v)
+{
+	char s[32];
+	int n = snprintf(s, sizeof(s), "\"%" PRId64 "\"", v);
+	jw_key(w, name);
+	jw_raw(w, s, (size_t)n);
+}
+
+static void jw_true(struct jw *w, const char *name)
+{
+	jw_key(w, name);
+	jw_raw(w, "true", 4);
+}
+
+/* an enum name (plain ASCII) */
+static void jw_enum(struct jw *w, const char *name, const char *val)
+{
+	jw_key(w, name);
+	jw_raw(w, "\"", 1);
+	jw_raw(w, val, strlen(val));
+	jw_raw(w, "\"", 1);
+}
+
+/* The KV encoders write one object; they take void pointers so that kv_call below can
+ * drive all four, each called only with its own request type. */
+static int enc_range(struct jw *w, const void *req)
 {
 	const struct kc_etcd_range_req *r = req;
-	int rc = kc_etcd__add_bytes(o, "key", r->key, r->key_len);
-	if (!rc && r->range_end_len)
-		rc = kc_etcd__add_bytes(o, "range_end", r->range_end, r->range_end_len);
-	if (!rc && r->limit)
-		rc = kc_etcd__add_i64(o, "limit", r->limit);
-	if (!rc && r->revision)
-		rc = kc_etcd__add_i64(o, "revision", r->revision);
-	if (!rc && r->sort_order)
-		rc = cJSON_AddStringToObject(o, "sort_order", sort_order_name(r->sort_order)) ? 0 : -ENOMEM;
-	if (!rc && r->sort_target)
-		rc = cJSON_AddStringToObject(o, "sort_target", sort_target_name(r->sort_target)) ? 0 : -ENOMEM;
-	if (!rc && r->serializable)
-		rc = kc_etcd__add_true(o, "serializable");
-	if (!rc && r->keys_only)
-		rc = kc_etcd__add_true(o, "keys_only");
-	if (!rc && r->count_only)
-		rc = kc_etcd__add_true(o, "count_only");
-	if (!rc && r->min_mod_revision)
-		rc = kc_etcd__add_i64(o, "min_mod_revision", r->min_mod_revision);
-	if (!rc && r->max_mod_revision)
-		rc = kc_etcd__add_i64(o, "max_mod_revision", r->max_mod_revision);
-	if (!rc && r->min_create_revision)
-		rc = kc_etcd__add_i64(o, "min_create_revision", r->min_create_revision);
-	if (!rc && r->max_create_revision)
-		rc = kc_etcd__add_i64(o, "max_create_revision", r->max_create_revision);
-	return rc;
+	jw_open(w);
+	jw_bytes(w, "key", r->key, r->key_len);
+	if (r->range_end_len)
+		jw_bytes(w, "range_end", r->range_end, r->range_end_len);
+	if (r->limit)
+		jw_i64(w, "limit", r->limit);
+	if (r->revision)
+		jw_i64(w, "revision", r->revision);
+	if (r->sort_order)
+		jw_enum(w, "sort_order", sort_order_name(r->sort_order));
+	if (r->sort_target)
+		jw_enum(w, "sort_target", sort_target_name(r->sort_target));
+	if (r->serializable)
+		jw_true(w, "serializable");
+	if (r->keys_only)
+		jw_true(w, "keys_only");
+	if (r->count_only)
+		jw_true(w, "count_only");
+	if (r->min_mod_revision)
+		jw_i64(w, "min_mod_revision", r->min_mod_revision);
+	if (r->max_mod_revision)
+		jw_i64(w, "max_mod_revision", r->max_mod_revision);
+	if (r->min_create_revision)
+		jw_i64(w, "min_create_revision", r->min_create_revision);
+	if (r->max_create_revision)
+		jw_i64(w, "max_create_revision", r->max_create_revision);
+	jw_close(w);
+	return w->err;
 }
 
-static int enc_put(cJSON *o, const void *req)
+static int enc_put(struct jw *w, const void *req)
 {
 	const struct kc_etcd_put_req *r = req;
-	int rc = kc_etcd__add_bytes(o, "key", r->key, r->key_len);
-	if (!rc && r->value_len)
-		rc = kc_etcd__add_bytes(o, "value", r->value, r->value_len);
-	if (!rc && r->lease)
-		rc = kc_etcd__add_i64(o, "lease", r->lease);
-	if (!rc && r->prev_kv)
-		rc = kc_etcd__add_true(o, "prev_kv");
-	if (!rc && r->ignore_value)
-		rc = kc_etcd__add_true(o, "ignore_value");
-	if (!rc && r->ignore_lease)
-		rc = kc_etcd__add_true(o, "ignore_lease");
-	return rc;
+	jw_open(w);
+	jw_bytes(w, "key", r->key, r->key_len);
+	if (r->value_len)
+		jw_bytes(w, "value", r->value, r->value_len);
+	if (r->lease)
+		jw_i64(w, "lease", r->lease);
+	if (r->prev_kv)
+		jw_true(w, "prev_kv");
+	if (r->ignore_value)
+		jw_true(w, "ignore_value");
+	if (r->ignore_lease)
+		jw_true(w, "ignore_lease");
+	jw_close(w);
+	return w->err;
 }
 
-static int enc_delete(cJSON *o, const void *req)
+static int enc_delete(struct jw *w, const void *req)
 {
 	const struct kc_etcd_delete_req *r = req;
-	int rc = kc_etcd__add_bytes(o, "key", r->key, r->key_len);
-	if (!rc && r->range_end_len)
-		rc = kc_etcd__add_bytes(o, "range_end", r->range_end, r->range_end_len);
-	if (!rc && r->prev_kv)
-		rc = kc_etcd__add_true(o, "prev_kv");
-	return rc;
+	jw_open(w);
+	jw_bytes(w, "key", r->key, r->key_len);
+	if (r->range_end_len)
+		jw_bytes(w, "range_end", r->range_end, r->range_end_len);
+	if (r->prev_kv)
+		jw_true(w, "prev_kv");
+	jw_close(w);
+	return w->err;
 }
 
-static int dec_range(const cJSON *j, void *resp)
+static int dec_range(const struct kc_etcd__scan *s, int j, void *resp)
 {
 	struct kc_etcd_range_resp *r = resp;
 	memset(r, 0, sizeof(*r));
-	int rc = kc_etcd__decode_header(j, &r->header);
+	int rc = kc_etcd__scan_header(s, j, &r->header);
 	if (!rc)
-		rc = decode_kvs(j, "kvs", &r->kvs, &r->n_kvs);
-	if (!rc && kc_etcd__get_i64(j, "count", &r->count))
+		rc = kc_etcd__scan_kvs(s, j, "kvs", &r->kvs, &r->n_kvs);
+	if (!rc && kc_etcd__scan_i64(s, j, "count", &r->count))
 		rc = KC_EPARSE;
-	r->more = kc_etcd__get_bool(j, "more");
+	r->more = kc_etcd__scan_bool(s, j, "more");
 	if (rc)
 		kc_etcd_range_resp_free(r);
 	return rc;
 }
 
-static int dec_put(const cJSON *j, void *resp)
+static int dec_put(const struct kc_etcd__scan *s, int j, void *resp)
 {
 	struct kc_etcd_put_resp *r = resp;
 	memset(r, 0, sizeof(*r));
-	int rc = kc_etcd__decode_header(j, &r->header);
-	const cJSON *pk = cJSON_GetObjectItemCaseSensitive(j, "prev_kv");
-	if (!rc && pk) {
-		rc = kc_etcd__decode_kv(pk, &r->prev_kv);
+	int rc = kc_etcd__scan_header(s, j, &r->header);
+	int pk = kc_etcd__scan_find(s, j, "prev_kv");
+	if (!rc && pk >= 0) {
+		rc = kc_etcd__scan_kv(s, pk, &r->prev_kv);
 		r->has_prev_kv = rc == 0;
 	}
 	return rc;
 }
 
-static int dec_delete(const cJSON *j, void *resp)
+static int dec_delete(const struct kc_etcd__scan *s, int j, void *resp)
 {
 	struct kc_etcd_delete_resp *r = resp;
 	memset(r, 0, sizeof(*r));
-	int rc = kc_etcd__decode_header(j, &r->header);
-	if (!rc && kc_etcd__get_i64(j, "deleted", &r->deleted))
+	int rc = kc_etcd__scan_header(s, j, &r->header);
+	if (!rc && kc_etcd__scan_i64(s, j, "deleted", &r->deleted))
 		rc = KC_EPARSE;
 	if (!rc)
-		rc = decode_kvs(j, "prev_kvs", &r->prev_kvs, &r->n_prev_kvs);
+		rc = kc_etcd__scan_kvs(s, j, "prev_kvs", &r->prev_kvs, &r->n_prev_kvs);
 	return rc;
 }
 
@@ -813,18 +864,43 @@ void kc_etcd_delete_resp_free(struct kc_etcd_delete_resp *r)
 }
 
 /* The one shape of the KV calls: encode req into a request object, POST it, decode the
- * answer into resp (zeroed first). The decoders leave resp released on failure. */
-static int kv_call(kc_etcd *c, const char *path, int (*enc)(cJSON *o, const void *req), const void *req,
-                   int (*dec)(const cJSON *j, void *resp), void *resp, struct kc_etcd_error *err)
+ * answer into resp (zeroed first) from its tokens. The decoders leave resp released on
+ * failure. */
+static int kv_call(kc_etcd *c, const char *path, int (*enc)(struct jw *w, const void *req), const void *req,
+                   int (*dec)(const struct kc_etcd__scan *s, int j, void *resp), void *resp,
+                   struct kc_etcd_error *err)
 {
-	cJSON *o = cJSON_CreateObject(), *j = NULL;
-	int rc = o ? enc(o, req) : -ENOMEM;
-	if (!rc)
-		rc = call_json(c, -1, path, o, &j, err);
-	cJSON_Delete(o);
-	if (!rc)
-		rc = dec(j, resp);
-	cJSON_Delete(j);
+	struct jw w = { .first = true };
+	int rc = enc(&w, req);
+	char *body = w.b.p;
+	if (rc) {
+		free(body);
+		return rc;
+	}
+	struct kc_etcd__buf b = { 0 };
+	long status = 0;
+	rc = kc_etcd__do_post(c, -1, path, body, false, NULL, NULL, &b, &status, err);
+	free(body);
+	if (rc < 0) {
+		free(b.p);
+		return rc;
+	}
+	if (status != 200) {
+		rc = kc_etcd__decode_error(status, b.p, err);
+		free(b.p);
+		return rc;
+	}
+	struct kc_etcd__scan sc;
+	kc_etcd__scan_init(&sc);
+	rc = b.p ? kc_etcd__scan_parse(&sc, b.p, b.len) : KC_EPARSE;
+	if (rc == 0 && sc.t[0].type != KC_ETCD__TOBJ)
+		rc = KC_EPARSE;
+	if (rc == KC_EPARSE || rc == KC_ETOOLARGE)
+		kc_etcd__set_err(err, (int)status, 0, "undecodable response from %s", path);
+	if (rc == 0)
+		rc = dec(&sc, 0, resp);
+	kc_etcd__scan_close(&sc);
+	free(b.p);
 	return rc;
 }
 
@@ -872,95 +948,87 @@ static const char *cmp_target_name(enum kc_etcd_cmp_target t)
 	}
 }
 
-static int enc_txn(cJSON *o, const struct kc_etcd_txn_req *t, int depth);
+static int enc_txn(struct jw *w, const struct kc_etcd_txn_req *t, int depth);
 
-static int enc_ops(cJSON *o, const char *name, const struct kc_etcd_op *ops, size_t n, int depth)
+static int enc_ops(struct jw *w, const char *name, const struct kc_etcd_op *ops, size_t n, int depth)
 {
 	if (n == 0)
 		return 0;
-	cJSON *arr = cJSON_AddArrayToObject(o, name);
-	if (!arr)
-		return -ENOMEM;
+	jw_key(w, name);
+	jw_raw(w, "[", 1);
 	for (size_t i = 0; i < n; i++) {
-		cJSON *op = cJSON_CreateObject(), *inner = cJSON_CreateObject();
-		if (!op || !inner) {
-			cJSON_Delete(op);
-			cJSON_Delete(inner);
-			return -ENOMEM;
-		}
-		cJSON_AddItemToArray(arr, op);
+		if (i)
+			jw_raw(w, ",", 1);
+		jw_open(w);
 		int rc;
 		switch (ops[i].type) {
 		case KC_ETCD_OP_RANGE:
-			cJSON_AddItemToObject(op, "request_range", inner);
-			rc = enc_range(inner, &ops[i].u.range);
+			jw_key(w, "request_range");
+			rc = enc_range(w, &ops[i].u.range);
 			break;
 		case KC_ETCD_OP_PUT:
-			cJSON_AddItemToObject(op, "request_put", inner);
-			rc = enc_put(inner, &ops[i].u.put);
+			jw_key(w, "request_put");
+			rc = enc_put(w, &ops[i].u.put);
 			break;
 		case KC_ETCD_OP_DELETE:
-			cJSON_AddItemToObject(op, "request_delete_range", inner);
-			rc = enc_delete(inner, &ops[i].u.del);
+			jw_key(w, "request_delete_range");
+			rc = enc_delete(w, &ops[i].u.del);
 			break;
 		case KC_ETCD_OP_TXN:
-			cJSON_AddItemToObject(op, "request_txn", inner);
-			rc = ops[i].u.txn ? enc_txn(inner, ops[i].u.txn, depth + 1) : -EINVAL;
+			jw_key(w, "request_txn");
+			rc = ops[i].u.txn ? enc_txn(w, ops[i].u.txn, depth + 1) : -EINVAL;
 			break;
 		default:
-			cJSON_Delete(inner);
 			rc = -EINVAL;
 		}
 		if (rc)
 			return rc;
+		jw_close(w);
 	}
-	return 0;
+	jw_raw(w, "]", 1);
+	return w->err;
 }
 
-static int enc_txn(cJSON *o, const struct kc_etcd_txn_req *t, int depth)
+static int enc_txn(struct jw *w, const struct kc_etcd_txn_req *t, int depth)
 {
 	if (depth > 32)
 		return -EINVAL;
+	jw_open(w);
 	if (t->n_compare) {
-		cJSON *arr = cJSON_AddArrayToObject(o, "compare");
-		if (!arr)
-			return -ENOMEM;
+		jw_key(w, "compare");
+		jw_raw(w, "[", 1);
 		for (size_t i = 0; i < t->n_compare; i++) {
 			const struct kc_etcd_compare *cp = &t->compare[i];
-			cJSON *cj = cJSON_CreateObject();
-			if (!cj)
-				return -ENOMEM;
-			cJSON_AddItemToArray(arr, cj);
-			int rc = 0;
-			if (!cJSON_AddStringToObject(cj, "result", cmp_result_name(cp->result)) ||
-			    !cJSON_AddStringToObject(cj, "target", cmp_target_name(cp->target)))
-				return -ENOMEM;
-			rc = kc_etcd__add_bytes(cj, "key", cp->key, cp->key_len);
-			if (!rc && cp->range_end_len)
-				rc = kc_etcd__add_bytes(cj, "range_end", cp->range_end, cp->range_end_len);
-			if (rc)
-				return rc;
+			if (i)
+				jw_raw(w, ",", 1);
+			jw_open(w);
+			jw_enum(w, "result", cmp_result_name(cp->result));
+			jw_enum(w, "target", cmp_target_name(cp->target));
+			jw_bytes(w, "key", cp->key, cp->key_len);
+			if (cp->range_end_len)
+				jw_bytes(w, "range_end", cp->range_end, cp->range_end_len);
 			/* The target_union is always sent, even 0 ("create_revision":"0" is
 			 * create-if-absent). */
 			switch (cp->target) {
-			case KC_ETCD_CMP_VERSION: rc = kc_etcd__add_i64(cj, "version", cp->number); break;
-			case KC_ETCD_CMP_CREATE: rc = kc_etcd__add_i64(cj, "create_revision", cp->number); break;
-			case KC_ETCD_CMP_MOD: rc = kc_etcd__add_i64(cj, "mod_revision", cp->number); break;
-			case KC_ETCD_CMP_LEASE: rc = kc_etcd__add_i64(cj, "lease", cp->number); break;
-			case KC_ETCD_CMP_VALUE: rc = kc_etcd__add_bytes(cj, "value", cp->value, cp->value_len); break;
-			default: rc = -EINVAL;
+			case KC_ETCD_CMP_VERSION: jw_i64(w, "version", cp->number); break;
+			case KC_ETCD_CMP_CREATE: jw_i64(w, "create_revision", cp->number); break;
+			case KC_ETCD_CMP_MOD: jw_i64(w, "mod_revision", cp->number); break;
+			case KC_ETCD_CMP_LEASE: jw_i64(w, "lease", cp->number); break;
+			case KC_ETCD_CMP_VALUE: jw_bytes(w, "value", cp->value, cp->value_len); break;
+			default: return -EINVAL;
 			}
-			if (rc)
-				return rc;
+			jw_close(w);
 		}
+		jw_raw(w, "]", 1);
 	}
-	int rc = enc_ops(o, "success", t->success, t->n_success, depth);
+	int rc = enc_ops(w, "success", t->success, t->n_success, depth);
 	if (!rc)
-		rc = enc_ops(o, "failure", t->failure, t->n_failure, depth);
-	return rc;
+		rc = enc_ops(w, "failure", t->failure, t->n_failure, depth);
+	jw_close(w);
+	return rc ? rc : w->err;
 }
 
-static int dec_txn(const cJSON *j, struct kc_etcd_txn_resp *r, int depth);
+static int dec_txn(const struct kc_etcd__scan *s, int j, struct kc_etcd_txn_resp *r, int depth);
 
 static void op_resp_free(struct kc_etcd_op_resp *o)
 {
@@ -986,64 +1054,64 @@ void kc_etcd_txn_resp_free(struct kc_etcd_txn_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int dec_op_resp(const cJSON *it, struct kc_etcd_op_resp *o, int depth)
+static int dec_op_resp(const struct kc_etcd__scan *s, int it, struct kc_etcd_op_resp *o, int depth)
 {
-	const cJSON *x;
-	if ((x = cJSON_GetObjectItemCaseSensitive(it, "response_range"))) {
+	int x;
+	if ((x = kc_etcd__scan_find(s, it, "response_range")) >= 0) {
 		o->type = KC_ETCD_OP_RANGE;
-		return dec_range(x, &o->u.range);
+		return s->t[x].type == KC_ETCD__TOBJ ? dec_range(s, x, &o->u.range) : KC_EPARSE;
 	}
-	if ((x = cJSON_GetObjectItemCaseSensitive(it, "response_put"))) {
+	if ((x = kc_etcd__scan_find(s, it, "response_put")) >= 0) {
 		o->type = KC_ETCD_OP_PUT;
-		return dec_put(x, &o->u.put);
+		return s->t[x].type == KC_ETCD__TOBJ ? dec_put(s, x, &o->u.put) : KC_EPARSE;
 	}
-	if ((x = cJSON_GetObjectItemCaseSensitive(it, "response_delete_range"))) {
+	if ((x = kc_etcd__scan_find(s, it, "response_delete_range")) >= 0) {
 		o->type = KC_ETCD_OP_DELETE;
-		return dec_delete(x, &o->u.del);
+		return s->t[x].type == KC_ETCD__TOBJ ? dec_delete(s, x, &o->u.del) : KC_EPARSE;
 	}
-	if ((x = cJSON_GetObjectItemCaseSensitive(it, "response_txn"))) {
+	if ((x = kc_etcd__scan_find(s, it, "response_txn")) >= 0) {
 		o->type = KC_ETCD_OP_TXN;
 		o->u.txn = calloc(1, sizeof(*o->u.txn));
 		if (!o->u.txn)
 			return -ENOMEM;
-		return dec_txn(x, o->u.txn, depth + 1);
+		return dec_txn(s, x, o->u.txn, depth + 1);
 	}
 	return KC_EPARSE;
 }
 
-static int dec_txn(const cJSON *j, struct kc_etcd_txn_resp *r, int depth)
+static int dec_txn(const struct kc_etcd__scan *s, int j, struct kc_etcd_txn_resp *r, int depth)
 {
 	memset(r, 0, sizeof(*r));
-	if (depth > 32 || !cJSON_IsObject(j))
+	if (depth > 32 || s->t[j].type != KC_ETCD__TOBJ)
 		return KC_EPARSE;
-	int rc = kc_etcd__decode_header(j, &r->header);
+	int rc = kc_etcd__scan_header(s, j, &r->header);
 	if (rc)
 		return rc;
-	r->succeeded = kc_etcd__get_bool(j, "succeeded");
-	const cJSON *arr;
+	r->succeeded = kc_etcd__scan_bool(s, j, "succeeded");
+	int arr;
 	size_t n;
-	rc = kc_etcd__get_array(j, "responses", &arr, &n);
+	rc = kc_etcd__scan_array(s, j, "responses", &arr, &n);
 	if (rc || n == 0)
 		return rc;
 	r->responses = calloc(n, sizeof(*r->responses));
 	if (!r->responses)
 		return -ENOMEM;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, arr)
-	{
-		rc = dec_op_resp(it, &r->responses[r->n_responses], depth);
+	int it = arr + 1;
+	for (size_t i = 0; i < n; i++) {
+		rc = dec_op_resp(s, it, &r->responses[r->n_responses], depth);
 		r->n_responses++; /* partially decoded entries are freed too */
 		if (rc) {
 			kc_etcd_txn_resp_free(r);
 			return rc;
 		}
+		it = (int)s->t[it].next;
 	}
 	return 0;
 }
 
 /* The top-level txn for kv_call (nested ones recurse with their depth). */
-static int enc_txn_top(cJSON *o, const void *req) { return enc_txn(o, req, 0); }
-static int dec_txn_top(const cJSON *j, void *resp) { return dec_txn(j, resp, 0); }
+static int enc_txn_top(struct jw *w, const void *req) { return enc_txn(w, req, 0); }
+static int dec_txn_top(const struct kc_etcd__scan *s, int j, void *resp) { return dec_txn(s, j, resp, 0); }
 
 int kc_etcd_txn(kc_etcd *c, const struct kc_etcd_txn_req *req, struct kc_etcd_txn_resp *resp,
                 struct kc_etcd_error *err)

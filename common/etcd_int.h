@@ -1,8 +1,10 @@
-/* Internals shared by the etcd client's two halves: etcd.c (the client, its transport and
- * the unary calls with their JSON encoding) and etcd_stream.c (the long streams: stream
- * framing, lease keep-alive, snapshot, the watch decoder and kc_etcd_watch).
+/* Internals shared by the etcd client's parts: etcd.c (the client, its transport and the
+ * unary calls with their JSON encoding), etcd_stream.c (the long streams: stream framing,
+ * lease keep-alive, snapshot, the watch decoder and kc_etcd_watch) and etcd_scan.c (the
+ * allocation-free JSON tokenizer and base64 decoder the hot answers are read with).
  *
- * Not a public API: only etcd.c and etcd_stream.c include this header. Everything here is
+ * Not a public API: only those files and their unit tests / fuzz harnesses include this
+ * header. Everything here is
  * prefixed kc_etcd__ (two underscores, as libuv's uv__) to say so. Ownership and return
  * conventions are those of etcd.h unless stated. */
 #ifndef KC_ETCD_INT_H
@@ -31,6 +33,7 @@ struct kc_etcd {
 	pthread_mutex_t mu;   /* guards pool */
 	CURL *pool[KC_ETCD__POOL_MAX];
 	size_t n_pool;
+	struct curl_slist *hdrs; /* the request headers every POST sends, built once */
 };
 
 /* ---- errors ---- */
@@ -98,5 +101,69 @@ int kc_etcd__decode_header(const cJSON *o, struct kc_etcd_header *h);
 int kc_etcd__decode_kv(const cJSON *o, struct kc_etcd_kv *kv);
 /* Frees kv's buffers and zeroes it. */
 void kc_etcd__kv_free(struct kc_etcd_kv *kv);
+
+/* ---- allocation-free JSON reader for the hot answers (etcd_scan.c) ---- */
+
+enum { KC_ETCD__TOBJ = 1, KC_ETCD__TARR = 2, KC_ETCD__TSTR = 3, KC_ETCD__TPRIM = 4 };
+
+/* One JSON value as a span of the text: a string's span excludes its quotes (esc says it
+ * holds backslash escapes), a container's covers its brackets. size: an object's number of
+ * keys, an array's number of elements. next: the index of the token after this value's
+ * subtree (for an object key, its value's index). */
+struct kc_etcd__tok {
+	uint32_t start, end;
+	uint32_t next;
+	int32_t size;
+	uint8_t type;
+	uint8_t esc;
+};
+
+#define KC_ETCD__SCAN_INLINE 96
+
+/* Tokens of one JSON text; the first KC_ETCD__SCAN_INLINE need no allocation. */
+struct kc_etcd__scan {
+	struct kc_etcd__tok *t; /* inline_toks or heap */
+	size_t n, cap;
+	const char *js;         /* borrowed: the text parsed last */
+	struct kc_etcd__tok inline_toks[KC_ETCD__SCAN_INLINE];
+};
+
+void kc_etcd__scan_init(struct kc_etcd__scan *s);
+void kc_etcd__scan_close(struct kc_etcd__scan *s);
+/* Tokenizes js[0..len) (borrowed while the tokens are used): one value, whitespace around
+ * it. 0, KC_EPARSE (not RFC 8259 JSON, or nested deeper than 64), KC_ETOOLARGE, -ENOMEM.
+ * The root is token 0. */
+int kc_etcd__scan_parse(struct kc_etcd__scan *s, const char *js, size_t len);
+/* The value of key in object token obj, or -1 (absent, or obj is not an object). */
+int kc_etcd__scan_find(const struct kc_etcd__scan *s, int obj, const char *key);
+/* The idx-th element of array token tok (idx < its size). */
+int kc_etcd__scan_child(const struct kc_etcd__scan *s, int tok, int idx);
+/* int64 from a JSON string or number (absent = 0); -1 when malformed or obj is no object. */
+int kc_etcd__scan_i64(const struct kc_etcd__scan *s, int obj, const char *key, int64_t *v);
+int kc_etcd__scan_tok_i64(const struct kc_etcd__scan *s, int t, int64_t *v);
+int kc_etcd__scan_u64(const struct kc_etcd__scan *s, int obj, const char *key, uint64_t *v);
+/* ResponseHeader from object token o's "header" (absent = zeroed). 0 or KC_EPARSE. */
+int kc_etcd__scan_header(const struct kc_etcd__scan *s, int o, struct kc_etcd_header *h);
+/* One mvccpb.KeyValue object token o into *kv, key and value in their own heap buffers
+ * (as kc_etcd__decode_kv; release with kc_etcd__kv_free). On failure *kv is zeroed. */
+int kc_etcd__scan_kv(const struct kc_etcd__scan *s, int o, struct kc_etcd_kv *kv);
+/* The KeyValue array o[name] into *out (heap, n entries; absent = NULL/0). */
+int kc_etcd__scan_kvs(const struct kc_etcd__scan *s, int o, const char *name, struct kc_etcd_kv **out, size_t *n);
+/* The array o[name]: its token (-1 when absent: proto3 omits empty repeated fields) and
+ * length; anything but an array is KC_EPARSE. */
+int kc_etcd__scan_array(const struct kc_etcd__scan *s, int o, const char *name, int *arr, size_t *n);
+/* True only for a JSON true. */
+bool kc_etcd__scan_bool(const struct kc_etcd__scan *s, int obj, const char *key);
+/* A base64 string token t: *max bounds its decoded length (t < 0: absent, 0). KC_EPARSE
+ * when t is not a string. */
+int kc_etcd__scan_bytes_len(const struct kc_etcd__scan *s, int t, size_t *max);
+/* Decodes string token t into out (room for the bound above). 0, KC_EPARSE, -ENOMEM. */
+int kc_etcd__scan_bytes_into(const struct kc_etcd__scan *s, int t, uint8_t *out, size_t *out_len);
+/* Strict standard padded base64 into out (room for kc_etcd__b64_max(in_len)); no NUL. */
+int kc_etcd__b64_decode_into(const char *in, size_t in_len, uint8_t *out, size_t *out_len);
+size_t kc_etcd__b64_max(size_t in_len);
+/* Resolves a JSON string body's escapes into out (room for len + 1; NUL-terminated);
+ * returns the length. */
+size_t kc_etcd__unescape(const char *p, size_t len, char *out);
 
 #endif

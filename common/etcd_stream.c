@@ -42,6 +42,17 @@ static int stream_feed(struct stream *s, const char *d, size_t n)
 	size_t consumed = 0;
 	for (; i < s->b.len; i++) {
 		char ch = s->b.p[i];
+		if (s->in_str && !s->esc && ch != '"' && ch != '\\') {
+			/* inside a string (a base64 value, mostly): jump to the next quote or
+			 * backslash */
+			const char *q = memchr(s->b.p + i, '"', s->b.len - i);
+			size_t stop = q ? (size_t)(q - s->b.p) : s->b.len;
+			const char *bs = memchr(s->b.p + i, '\\', stop - i);
+			i = bs ? (size_t)(bs - s->b.p) : stop;
+			if (i >= s->b.len)
+				break;
+			ch = s->b.p[i];
+		}
 		if (s->in_str) {
 			if (s->esc)
 				s->esc = false;
@@ -272,7 +283,34 @@ struct watch_ctx {
 	struct kc_etcd_error *err;
 	int rc; /* final result once set */
 	bool done;
+	/* Reused from one message to the next, so a watch event costs no allocation once
+	 * the stream is warm: the tokens, the events, and one arena holding every decoded
+	 * key and value (the callback borrows them for the call only, as etcd.h says). */
+	struct kc_etcd__scan sc;
+	struct kc_etcd_event *evs;
+	size_t evs_cap;
+	uint8_t *arena;
+	size_t arena_cap;
 };
+
+static void watch_ctx_init(struct watch_ctx *wc, kc_etcd_watch_cb cb, void *arg, struct kc_etcd_error *err)
+{
+	memset(wc, 0, sizeof(*wc));
+	wc->cb = cb;
+	wc->arg = arg;
+	wc->err = err;
+	kc_etcd__scan_init(&wc->sc);
+}
+
+static void watch_ctx_close(struct watch_ctx *wc)
+{
+	kc_etcd__scan_close(&wc->sc);
+	free(wc->evs);
+	free(wc->arena);
+	wc->evs = NULL;
+	wc->arena = NULL;
+	wc->evs_cap = wc->arena_cap = 0;
+}
 
 static void events_free(struct kc_etcd_event *ev, size_t n)
 {
@@ -341,20 +379,180 @@ static int decode_watch_resp(const cJSON *r, struct kc_etcd_watch_resp *w, struc
 	return 0;
 }
 
+/* Room the event's kv needs in the arena: each bytes field decoded plus its NUL. */
+static int arena_need(const struct kc_etcd__scan *s, int kv, size_t *need)
+{
+	if (kv < 0)
+		return 0;
+	if (s->t[kv].type != KC_ETCD__TOBJ)
+		return KC_EPARSE;
+	size_t k, v;
+	if (kc_etcd__scan_bytes_len(s, kc_etcd__scan_find(s, kv, "key"), &k) ||
+	    kc_etcd__scan_bytes_len(s, kc_etcd__scan_find(s, kv, "value"), &v))
+		return KC_EPARSE;
+	*need += k + v + 2;
+	return 0;
+}
+
+/* One KeyValue into *kv with its bytes in the arena at *at; as kc_etcd__decode_kv: a
+ * missing key reads as "" (non-NULL), a missing value as NULL/0. */
+static int arena_kv(const struct kc_etcd__scan *s, int o, struct kc_etcd_kv *kv, uint8_t **at)
+{
+	memset(kv, 0, sizeof(*kv));
+	int kt = kc_etcd__scan_find(s, o, "key"), vt = kc_etcd__scan_find(s, o, "value");
+	kv->key = *at;
+	if (kt >= 0 && kc_etcd__scan_bytes_into(s, kt, kv->key, &kv->key_len))
+		return KC_EPARSE;
+	kv->key[kv->key_len] = 0;
+	*at += kv->key_len + 1;
+	if (vt >= 0) {
+		kv->value = *at;
+		if (kc_etcd__scan_bytes_into(s, vt, kv->value, &kv->value_len))
+			return KC_EPARSE;
+		kv->value[kv->value_len] = 0;
+		*at += kv->value_len + 1;
+	}
+	if (kc_etcd__scan_i64(s, o, "create_revision", &kv->create_revision) ||
+	    kc_etcd__scan_i64(s, o, "mod_revision", &kv->mod_revision) ||
+	    kc_etcd__scan_i64(s, o, "version", &kv->version) || kc_etcd__scan_i64(s, o, "lease", &kv->lease))
+		return KC_EPARSE;
+	return 0;
+}
+
+static int event_type(const struct kc_etcd__scan *s, int ev, enum kc_etcd_event_type *type)
+{
+	int t = kc_etcd__scan_find(s, ev, "type");
+	*type = KC_ETCD_EVENT_PUT;
+	if (t < 0)
+		return 0;
+	const char *p = s->js + s->t[t].start;
+	size_t n = s->t[t].end - s->t[t].start;
+	if (s->t[t].type == KC_ETCD__TSTR && !s->t[t].esc) {
+		if (n == 3 && memcmp(p, "PUT", 3) == 0)
+			return 0;
+		if (n == 6 && memcmp(p, "DELETE", 6) == 0) {
+			*type = KC_ETCD_EVENT_DELETE;
+			return 0;
+		}
+		return KC_EPARSE;
+	}
+	int64_t v;
+	if (s->t[t].type == KC_ETCD__TPRIM && kc_etcd__scan_tok_i64(s, t, &v) == 0 && (v == 0 || v == 1)) {
+		*type = v == 1 ? KC_ETCD_EVENT_DELETE : KC_ETCD_EVENT_PUT;
+		return 0;
+	}
+	return KC_EPARSE;
+}
+
+/* The watch message in p[0..n) decoded from its tokens into *w, borrowing wc's reused
+ * buffers. Returns 0, 1 when the message is not a plain {"result":{...}} (a stream error,
+ * or text the strict scanner refuses: the cJSON path below decides those), KC_EPARSE for a
+ * result that is not a WatchResponse, or -ENOMEM. */
+static int watch_scan(struct watch_ctx *wc, const char *p, size_t n, struct kc_etcd_watch_resp *w)
+{
+	struct kc_etcd__scan *s = &wc->sc;
+	memset(w, 0, sizeof(*w));
+	int rc = kc_etcd__scan_parse(s, p, n);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc || s->t[0].type != KC_ETCD__TOBJ)
+		return 1;
+	int r = kc_etcd__scan_find(s, 0, "result");
+	if (r < 0 || s->t[r].type != KC_ETCD__TOBJ)
+		return 1;
+	if (kc_etcd__scan_header(s, r, &w->header))
+		return KC_EPARSE;
+	if (kc_etcd__scan_i64(s, r, "watch_id", &w->watch_id) ||
+	    kc_etcd__scan_i64(s, r, "compact_revision", &w->compact_revision))
+		return KC_EPARSE;
+	w->created = kc_etcd__scan_bool(s, r, "created");
+	w->canceled = kc_etcd__scan_bool(s, r, "canceled");
+	w->fragment = kc_etcd__scan_bool(s, r, "fragment");
+	int cr = kc_etcd__scan_find(s, r, "cancel_reason");
+	if (cr >= 0 && s->t[cr].type != KC_ETCD__TSTR)
+		cr = -1; /* as before: a non-string reason is no reason */
+	int arr = kc_etcd__scan_find(s, r, "events");
+	size_t nev = 0;
+	if (arr >= 0) {
+		if (s->t[arr].type != KC_ETCD__TARR)
+			return KC_EPARSE;
+		nev = (size_t)s->t[arr].size;
+	}
+	/* pass 1: how much room the decoded bytes need */
+	size_t need = cr >= 0 ? s->t[cr].end - s->t[cr].start + 1 : 0;
+	int it = arr + 1;
+	for (size_t i = 0; i < nev; i++) {
+		if (s->t[it].type != KC_ETCD__TOBJ)
+			return KC_EPARSE;
+		int kv = kc_etcd__scan_find(s, it, "kv");
+		if (kv < 0)
+			return KC_EPARSE;
+		if (arena_need(s, kv, &need) || arena_need(s, kc_etcd__scan_find(s, it, "prev_kv"), &need))
+			return KC_EPARSE;
+		it = (int)s->t[it].next;
+	}
+	if (need > wc->arena_cap) {
+		size_t nc = wc->arena_cap ? wc->arena_cap : 4096;
+		while (nc < need)
+			nc *= 2;
+		uint8_t *na = realloc(wc->arena, nc);
+		if (!na)
+			return -ENOMEM;
+		wc->arena = na;
+		wc->arena_cap = nc;
+	}
+	if (nev > wc->evs_cap) {
+		size_t nc = wc->evs_cap ? wc->evs_cap : 8;
+		while (nc < nev)
+			nc *= 2;
+		struct kc_etcd_event *ne = realloc(wc->evs, nc * sizeof(*ne));
+		if (!ne)
+			return -ENOMEM;
+		wc->evs = ne;
+		wc->evs_cap = nc;
+	}
+	/* pass 2: decode */
+	uint8_t *at = wc->arena;
+	if (cr >= 0) {
+		w->cancel_reason = (const char *)at;
+		at += kc_etcd__unescape(s->js + s->t[cr].start, s->t[cr].end - s->t[cr].start, (char *)at) + 1;
+	}
+	it = arr + 1;
+	for (size_t i = 0; i < nev; i++) {
+		struct kc_etcd_event *ev = &wc->evs[i];
+		memset(ev, 0, sizeof(*ev));
+		if (event_type(s, it, &ev->type) || arena_kv(s, kc_etcd__scan_find(s, it, "kv"), &ev->kv, &at))
+			return KC_EPARSE;
+		int pkv = kc_etcd__scan_find(s, it, "prev_kv");
+		if (pkv >= 0) {
+			if (arena_kv(s, pkv, &ev->prev_kv, &at))
+				return KC_EPARSE;
+			ev->has_prev_kv = true;
+		}
+		it = (int)s->t[it].next;
+	}
+	w->events = nev ? wc->evs : NULL;
+	w->n_events = nev;
+	return 0;
+}
+
 static int watch_obj(void *ud, const char *p, size_t n)
 {
 	struct watch_ctx *wc = ud;
-	cJSON *root;
-	const cJSON *r;
-	int rc = stream_result(p, n, &root, &r, wc->err);
-	if (rc) {
-		wc->rc = rc;
-		wc->done = true;
-		return rc;
-	}
 	struct kc_etcd_watch_resp w;
-	struct kc_etcd_event *evs;
-	rc = decode_watch_resp(r, &w, &evs);
+	cJSON *root = NULL;
+	struct kc_etcd_event *evs = NULL; /* the cJSON path's events (heap) */
+	int rc = watch_scan(wc, p, n, &w);
+	if (rc == 1) {
+		const cJSON *r;
+		rc = stream_result(p, n, &root, &r, wc->err);
+		if (rc) {
+			wc->rc = rc;
+			wc->done = true;
+			return rc;
+		}
+		rc = decode_watch_resp(r, &w, &evs);
+	}
 	if (rc) {
 		kc_etcd__set_err(wc->err, 200, 0, "undecodable watch response");
 		cJSON_Delete(root);
@@ -377,7 +575,8 @@ static int watch_obj(void *ud, const char *p, size_t n)
 			wc->rc = KC_ECLOSED;
 		}
 	}
-	events_free(evs, w.n_events);
+	if (evs)
+		events_free(evs, w.n_events);
 	cJSON_Delete(root);
 	return wc->done ? (wc->rc ? wc->rc : 1) : 0;
 }
@@ -396,9 +595,7 @@ int kc_etcd_watch_decoder_new(kc_etcd_watch_cb cb, void *arg, struct kc_etcd_err
 	kc_etcd_watch_decoder *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->wc.cb = cb;
-	d->wc.arg = arg;
-	d->wc.err = err;
+	watch_ctx_init(&d->wc, cb, arg, err);
 	d->s.on_obj = watch_obj;
 	d->s.ud = &d->wc;
 	*out = d;
@@ -422,6 +619,7 @@ void kc_etcd_watch_decoder_free(kc_etcd_watch_decoder *d)
 	if (!d)
 		return;
 	free(d->s.b.p);
+	watch_ctx_close(&d->wc);
 	free(d);
 }
 
@@ -461,7 +659,8 @@ int kc_etcd_watch(kc_etcd *c, const struct kc_etcd_watch_req *req, kc_etcd_watch
 	if (!body)
 		return -ENOMEM;
 
-	struct watch_ctx wc = { .cb = cb, .arg = arg, .err = err };
+	struct watch_ctx wc;
+	watch_ctx_init(&wc, cb, arg, err);
 	struct stream s = { .on_obj = watch_obj, .ud = &wc };
 	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	hdrs = curl_slist_append(hdrs, "Expect:");
@@ -546,6 +745,7 @@ int kc_etcd_watch(kc_etcd *c, const struct kc_etcd_watch_req *req, kc_etcd_watch
 	curl_slist_free_all(hdrs);
 	free(s.b.p);
 	free(body);
+	watch_ctx_close(&wc);
 	if (!m || !h)
 		return -ENOMEM;
 	return rc;
