@@ -166,4 +166,14 @@ size_t kc_etcd__b64_max(size_t in_len);
  * returns the length. */
 size_t kc_etcd__unescape(const char *p, size_t len, char *out);
 
+/* Shared by etcd.c (transport, KV, Txn) and etcd_maint.c (leases, maintenance). */
+CURL *kc_etcd__pool_get(kc_etcd *c);
+void kc_etcd__pool_put(kc_etcd *c, CURL *h);
+size_t kc_etcd__write_buf(char *ptr, size_t sz, size_t nm, void *ud);
+int kc_etcd__call_json(kc_etcd *c, int ep, const char *path, cJSON *req, cJSON **resp,
+		       struct kc_etcd_error *err);
+int kc_etcd__add_u64(cJSON *o, const char *name, uint64_t v);
+int kc_etcd__get_u64(const cJSON *o, const char *name, uint64_t *v);
+void kc_etcd__kvs_free(struct kc_etcd_kv *kvs, size_t n);
+
 #endif
