@@ -154,6 +154,10 @@ void px_close_all(void)
 	pthread_mutex_unlock(&px_mu);
 }
 
+/* How long the splice waits, once the kubelet's close frame went through, for the client
+ * to answer with its own close (or hang up) */
+#define PX_LINGER_MS 10000
+
 static void *splice_thread(void *arg)
 {
 	px_splice *sp = arg;
@@ -162,21 +166,34 @@ static void *splice_thread(void *arg)
 	if (fl >= 0)
 		fcntl(sp->cfd, F_SETFL, fl & ~O_NONBLOCK);
 	uint8_t *buf = malloc(65536);
-	int64_t far = INT64_MAX;
+	int64_t far = INT64_MAX, linger = 0;
+	/* kscan follows the kubelet's frames, cscan the client's */
+	kc_ws_scanner kscan = { 0 }, cscan = { 0 };
 	if (!buf)
 		goto out;
 	if (sp->extra_len && k_send(k, sp->extra, sp->extra_len, now_ms() + 60000) < 0)
 		goto out;
-	/* The session ends when the kubelet's WebSocket close frame has gone through: then
-	 * both connections are closed at once.  (Waiting for TCP EOFs is not enough:
-	 * libmicrohttpd's TLS relay of an upgraded connection can miss a close that races
+	if (sp->extra_len && k->websocket && kc_ws_scan(&cscan, sp->extra, sp->extra_len) < 0)
+		goto out;
+	/* The session ends once both close frames have gone through (the kubelet's, then the
+	 * client's answer), or the client hung up, or PX_LINGER_MS after the kubelet's.
+	 * Closing as soon as the kubelet's close frame has been written is too early:
+	 * libmicrohttpd's TLS relay of an upgraded connection drops what it has not yet sent
+	 * when the application closes, and the tail of the output would be lost.  (Waiting
+	 * for TCP EOFs alone is not enough either: the same relay can miss a close that races
 	 * with it, on either daemon, and both ends would wait for each other.) */
-	kc_ws_scanner scan = { 0 };
 	if (k->npending && fd_write_all(sp->cfd, k->pending, k->npending) < 0)
 		goto out;
-	if (k->npending && k->websocket && kc_ws_scan(&scan, k->pending, k->npending) != 0)
-		goto out;
+	if (k->npending && k->websocket) {
+		int r = kc_ws_scan(&kscan, k->pending, k->npending);
+		if (r < 0)
+			goto out;
+		if (r)
+			linger = now_ms() + PX_LINGER_MS;
+	}
 	for (;;) {
+		if (linger && cscan.closed)
+			goto out;
 		/* drain the kubelet side completely first: TLS may hold decrypted bytes that
 		 * poll() cannot see */
 		for (;;) {
@@ -185,13 +202,27 @@ static void *splice_thread(void *arg)
 				break;
 			if (n <= 0)
 				goto out;
+			if (linger)
+				continue; /* nothing may follow a close frame */
 			if (fd_write_all(sp->cfd, buf, (size_t)n) < 0)
 				goto out;
-			if (k->websocket && kc_ws_scan(&scan, buf, (size_t)n) != 0)
+			if (k->websocket && kc_ws_scan(&kscan, buf, (size_t)n) != 0) {
+				if (kscan.err)
+					goto out;
+				linger = now_ms() + PX_LINGER_MS;
+				if (cscan.closed)
+					goto out;
+			}
+		}
+		int timeout = -1;
+		if (linger) {
+			int64_t left = linger - now_ms();
+			if (left <= 0)
 				goto out;
+			timeout = (int)left;
 		}
 		struct pollfd pf[2] = { { .fd = k->kfd, .events = POLLIN }, { .fd = sp->cfd, .events = POLLIN } };
-		int r = poll(pf, 2, -1);
+		int r = poll(pf, 2, timeout);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -200,7 +231,9 @@ static void *splice_thread(void *arg)
 			ssize_t n = recv(sp->cfd, buf, 65536, 0);
 			if (n <= 0)
 				break;
-			if (k_send(k, buf, (size_t)n, far) < 0)
+			if (k_send(k, buf, (size_t)n, linger ? linger : far) < 0)
+				break;
+			if (k->websocket && kc_ws_scan(&cscan, buf, (size_t)n) < 0)
 				break;
 		}
 	}

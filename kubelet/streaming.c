@@ -29,6 +29,8 @@
 #define KST_MAX_FRAME_BUF (SPDY_MAX_FRAME + 16)
 /* How long the runtime has to answer the upgrade and the stream creations. */
 #define KST_SETUP_TIMEOUT_MS 30000
+/* How long, after our close frame, we wait for the client's before closing anyway. */
+#define KST_LINGER_MS 10000
 
 /* remotecommand's channel numbers (k8s.io/apimachinery/pkg/util/remotecommand) */
 enum { CH_STDIN = 0, CH_STDOUT = 1, CH_STDERR = 2, CH_ERROR = 3, CH_RESIZE = 4, CH_CLOSE = 255 };
@@ -285,6 +287,34 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Our close frame went out: wait for the client's answer (or its hang-up) before the
+ * connection is closed.  Closing at once would let libmicrohttpd's TLS relay of the
+ * upgraded socket drop whatever output it had not sent yet. */
+static void ws_linger(int fd, kc_ws_decoder *d)
+{
+	int64_t deadline = now_ms() + KST_LINGER_MS;
+	uint8_t buf[4096];
+	for (;;) {
+		kc_ws_message m;
+		int r;
+		while ((r = kc_ws_decoder_next(d, &m)) == 1)
+			if (m.opcode == KC_WS_CLOSE)
+				return;
+		int64_t left = deadline - now_ms();
+		if (r < 0 || left <= 0)
+			return;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int pr = poll(&p, 1, (int)left);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			return;
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0 || kc_ws_decoder_feed(d, buf, (size_t)n) < 0)
+			return;
+	}
+}
+
 /* Read the runtime's answer to the upgrade: 0 on 101 (bytes after the head are left in
  * buf[0..*len)), else -EPROTO with the status line and body head in why. */
 static int read_upgrade(int fd, uint8_t *buf, size_t cap, size_t *len, char *why, size_t whylen)
@@ -495,6 +525,7 @@ static int on_client(bridge *b, kc_ws_decoder *d)
 void kst_bridge(int fd, const uint8_t *extra, size_t extra_len, const char *url, const kst_opts *o)
 {
 	bridge b = { .cfd = fd, .rfd = -1, .o = *o };
+	int client_closed = 0;
 	kc_ws_decoder d;
 	kc_ws_decoder_init(&d, 1, KST_MAX_MSG);
 	b.rbuf = malloc(KST_MAX_FRAME_BUF);
@@ -527,6 +558,7 @@ void kst_bridge(int fd, const uint8_t *extra, size_t extra_len, const char *url,
 		if (ready) {
 			int r = on_client(&b, &d);
 			if (r != 0) {
+				client_closed = r > 0;
 				if (r < 0)
 					ws_close(fd, r == -EMSGSIZE ? KC_WS_CLOSE_TOO_BIG : KC_WS_CLOSE_PROTOCOL, "");
 				break;
@@ -565,8 +597,10 @@ void kst_bridge(int fd, const uint8_t *extra, size_t extra_len, const char *url,
 		}
 		if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t n = recv(fd, cbuf, sizeof(cbuf), 0);
-			if (n <= 0)
+			if (n <= 0) {
+				client_closed = 1;
 				break; /* the client went away: dropping the runtime connection ends it */
+			}
 			if (kc_ws_decoder_feed(&d, cbuf, (size_t)n) < 0)
 				break;
 		}
@@ -579,13 +613,15 @@ void kst_bridge(int fd, const uint8_t *extra, size_t extra_len, const char *url,
 out:
 	if (b.rfd >= 0)
 		close(b.rfd);
+	if (!client_closed)
+		ws_linger(fd, &d);
 	free(b.rbuf);
 	kc_ws_decoder_close(&d);
 }
 
 void kst_tunnel(int fd, const uint8_t *extra, size_t extra_len, const char *url)
 {
-	int rfd = -1;
+	int rfd = -1, client_closed = 0;
 	kc_ws_decoder d;
 	kc_ws_decoder_init(&d, 1, KST_MAX_MSG);
 	uint8_t *buf = malloc(KST_MAX_FRAME_BUF);
@@ -618,7 +654,7 @@ void kst_tunnel(int fd, const uint8_t *extra, size_t extra_len, const char *url)
 					end = 1;
 			} else if (m.opcode == KC_WS_CLOSE) {
 				ws_close(fd, KC_WS_CLOSE_NORMAL, "");
-				end = 1;
+				end = client_closed = 1;
 			} else if (m.opcode == KC_WS_TEXT) {
 				ws_close(fd, KC_WS_CLOSE_PROTOCOL, "invalid message type received");
 				end = 1;
@@ -647,6 +683,7 @@ void kst_tunnel(int fd, const uint8_t *extra, size_t extra_len, const char *url)
 		}
 		if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t n = recv(fd, buf, KST_MAX_FRAME_BUF, 0);
+			client_closed = n <= 0;
 			if (n <= 0 || kc_ws_decoder_feed(&d, buf, (size_t)n) < 0)
 				break;
 		}
@@ -654,6 +691,8 @@ void kst_tunnel(int fd, const uint8_t *extra, size_t extra_len, const char *url)
 out:
 	if (rfd >= 0)
 		close(rfd);
+	if (!client_closed)
+		ws_linger(fd, &d);
 	free(buf);
 	kc_ws_decoder_close(&d);
 }
