@@ -1,7 +1,6 @@
 #include "server.h"
 
 #include <arpa/inet.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,14 +395,6 @@ int srv_start(const srv_config *cfg, api_ctx *api, srv **out)
 		free(s);
 		return -EINVAL;
 	}
-	/* Large buffers (list responses, decoded collections) straight from and back to the
-	 * kernel: with glibc's dynamic mmap threshold they moved into the heaps after the first
-	 * big free and stayed resident (RSS 420-570 MB after a load vs 78 MB fresh). A fixed
-	 * threshold also turns the dynamic adjustment off; fewer arenas bound fragmentation
-	 * across the watch and server threads. */
-	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
-	mallopt(M_ARENA_MAX, 4);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
 	if (cfg->cert_pem)

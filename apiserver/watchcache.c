@@ -1,6 +1,5 @@
 #include "watchcache.h"
 
-#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,7 +22,6 @@
 #define WC_DEFAULT_TIMEOUT 1800 /* upstream: minRequestTimeout 1800 s (x random 1..2) */
 #define WC_BOOKMARK_EVERY 60    /* upstream sends bookmarks about once a minute */
 #define WC_MAX_BUFFER (64 << 20)
-#define WC_TRIM_EVERY 10          /* seconds between malloc_trim calls */
 #define WC_KEEP_BUFFER (64 << 10) /* a drained buffer larger than this is released */
 #define WC_FRESH_WAIT_MS 2000     /* how long a cached read waits for this server's writes */
 #define WC_RECENT_MAX 4096        /* objects a WC_OBJ_RECENT map keeps (the latest touched) */
@@ -718,18 +716,10 @@ static int w_peer_gone(wc_watcher *w)
 static void *timer_thread(void *arg)
 {
 	wc_set *s = arg;
-	int64_t last_trim = mono_sec();
 	while (!atomic_load(&s->stop)) {
 		struct timespec ts = { 1, 0 };
 		nanosleep(&ts, NULL);
 		int64_t now = mono_sec();
-		if (now - last_trim >= WC_TRIM_EVERY) {
-			/* Bursts (a fill of thousands of objects, big lists) leave the malloc heaps
-			 * full of free fragments glibc keeps resident; hand whole free pages back
-			 * (Go's runtime scavenger does the same for upstream). */
-			last_trim = now;
-			malloc_trim(0);
-		}
 		for (int i = 0; i < s->n; i++) {
 			wc_cache *c = &s->caches[i];
 			wake_list wl;

@@ -6,7 +6,6 @@
  * wait for their caches and start the workers. Losing the lease exits the process
  * ("leaderelection lost"), so a restarted process begins from a clean cache. */
 #include <errno.h>
-#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -314,9 +313,6 @@ static int run_controllers(cm_app *a, int rs_workers, int dc_workers)
 	if (rc < 0)
 		return rc;
 	kc_info("Caches are synced");
-	/* the initial lists were parsed whole before the transform trimmed each object:
-	 * hand the freed pages back */
-	malloc_trim(0);
 	for (int i = 0; i < a->nctrls; i++)
 		if ((rc = cm_controller_start(a->ctrls[i])) < 0)
 			return rc;
@@ -481,14 +477,6 @@ int main(int argc, char **argv)
 			kc_warn("controller %s is not implemented yet and will not run", c);
 	}
 
-	/* ~90 threads (workers, informers, HTTP) would otherwise get up to 8 malloc arenas
-	 * per core, each keeping its own free memory: caches and copies move between
-	 * threads, so per-thread arenas only add fragmentation (issue 7: RSS target) */
-	mallopt(M_ARENA_MAX, 2);
-	/* no fastbins: freed small chunks coalesce at once, so the memory of a parsed
-	 * object the informer transform replaced (transform.h) becomes one free block the
-	 * next objects are packed into, instead of thousands of 80-byte holes */
-	mallopt(M_MXFAST, 0);
 
 	cm_app a;
 	memset(&a, 0, sizeof(a));

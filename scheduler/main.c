@@ -2,7 +2,6 @@
  * and node informers, the /healthz and /metrics endpoint, and (as the Lease leader when
  * leader election is on) the scheduling loop. */
 #include <arpa/inet.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -81,16 +80,11 @@ static void *loop_main(void *arg)
 static void *flush_main(void *arg)
 {
 	daemon_state *d = arg;
-	unsigned ticks = 0;
 	while (!atomic_load(&d->stop)) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		for (int i = 0; i < 10 && !atomic_load(&d->stop); i++)
 			nanosleep(&ts, NULL);
 		sched_queue_flush(&d->sched.queue);
-		/* freed pods (bound, deleted) leave holes glibc keeps; return them now and
-		 * then, as the Go runtime's scavenger does */
-		if (++ticks % 5 == 0)
-			malloc_trim(0);
 	}
 	return NULL;
 }
@@ -172,9 +166,6 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *
 
 int main(int argc, char **argv)
 {
-	/* glibc gives each thread that allocates its own 64 MB arena; the informer, binder
-	 * and HTTP threads would each keep one (mostly empty, but resident in pieces) */
-	mallopt(M_ARENA_MAX, 2);
 	const char *kubeconfig = "", *config_path = "", *bind_address = "0.0.0.0";
 	const char *master = "";
 	const char *tls_cert = "", *tls_key = "", *cert_dir = "";
@@ -366,8 +357,6 @@ int main(int argc, char **argv)
 	}
 	kc_info("caches synced: %d node(s), %d pod(s)", kc_informer_count(nodes),
 		kc_informer_count(pods));
-	/* the list pages and their parse trees are gone: give the pages back */
-	malloc_trim(0);
 
 	kc_leader_lock *lock = NULL;
 	if (cfg.leader_elect) {

@@ -6,7 +6,7 @@ set -eu
 PKGS="
 build-essential pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libcjson-dev libssl-dev
-libprotobuf-c-dev protobuf-c-compiler libyaml-dev libnghttp2-dev check
+libprotobuf-c-dev protobuf-c-compiler libyaml-dev libnghttp2-dev libjemalloc-dev check
 openssl curl ca-certificates iproute2 procps psmisc jq python3 python3-kubernetes python3-yaml
 containerd runc containernetworking-plugins iptables conntrack
 umoci skopeo busybox-static docker-registry
