@@ -24,7 +24,7 @@
 #define WC_MAX_BUFFER (64 << 20)
 #define WC_KEEP_BUFFER (64 << 10) /* a drained buffer larger than this is released */
 #define WC_FRESH_WAIT_MS 2000     /* how long a cached read waits for this server's writes */
-#define WC_RECENT_MAX 4096        /* objects a WC_OBJ_RECENT map keeps (the latest touched) */
+#define WC_RECENT_MAX 16384       /* objects a WC_OBJ_RECENT map keeps (the latest touched) */
 #define WC_RECENT_LOG (2 * WC_RECENT_MAX) /* its insertion log (stale records included) */
 
 enum { EV_ADDED, EV_MODIFIED, EV_DELETED };

@@ -45,7 +45,7 @@ int wc_watch(wc_set *s, const res_desc *d, const wc_params *p, struct MHD_Connec
 /* Current objects from the watches (objcache.h), for reads that may be served from memory.
  * Kept for the admission kinds (namespaces, serviceaccounts, priorityclasses, limitranges,
  * resourcequotas: every object, and never older than this server's own writes, see
- * wc_wrote) and for pods (the latest state of the 4,096 pods changed last: an optimistic
+ * wc_wrote) and for pods (the latest state of the 16,384 pods changed last: an optimistic
  * first read for writes that compare mod_revision). d must be a storage version; ns ignored
  * for cluster-scoped kinds. */
 
