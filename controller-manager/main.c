@@ -340,6 +340,8 @@ static void shutdown_all(cm_app *a)
 		nodeipam_close(&a->ipam);
 	if (a->rca_on)
 		rca_controller_close(&a->rca);
+	if (a->eps_on)
+		eps_controller_close(&a->eps); /* the EndpointSlice tracker */
 }
 
 int main(int argc, char **argv)
