@@ -14,7 +14,8 @@ in that mode (pods waited for the scheduler to exist).
 2. opens a pod watch from the current resourceVersion in a separate process (so that
    the creators' GIL does not delay the timestamps);
 3. creates PODS pending pods with requests (cpu 100m, memory 500Mi as upstream's
-   pod-default.yaml) with CONCURRENCY threads;
+   pod-default.yaml) with CONCURRENCY threads: $BENCH_CREATOR_BIN (podcreate.c, built by
+   run.sh) when set, else Python threads (make_pod);
 4. waits until the watch has seen every pod bound (spec.nodeName set).
 
 Prints one JSON object: creation rate, throughput (pods / (last bound - first create)),
@@ -256,7 +257,13 @@ def main():
     ocpu0 = [proc_cpu(p) if p else 0.0 for p in others]
     sc0 = store_counts()
     t_start = time.time()
-    errs = run_parallel(PODS, make_pod)
+    creator = os.environ.get("BENCH_CREATOR_BIN")
+    if creator:  # podcreate.c: the same pods, created at a fraction of Python's CPU
+        pc = subprocess.run([creator, API, TOKEN, CAFILE, str(PODS), str(CONC), SHAPE],
+                            stderr=subprocess.PIPE, text=True)
+        errs = [pc.stderr.strip() or "podcreate exit %d" % pc.returncode] if pc.returncode else []
+    else:
+        errs = run_parallel(PODS, make_pod)
     t_created = time.time()
     if errs:
         print(json.dumps({"error": "pod creation", "first": errs[:3], "count": len(errs)}))
