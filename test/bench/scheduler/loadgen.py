@@ -11,29 +11,34 @@ in that mode (pods waited for the scheduler to exist).
 
 1. creates NODES hollow Node objects through the API (CONCURRENCY keep-alive HTTPS
    connections, one per thread), status set through pods/status when the create drops it;
-2. opens a pod watch from the current resourceVersion in a separate process (so that
-   the creators' GIL does not delay the timestamps);
-3. creates PODS pending pods with requests (cpu 100m, memory 500Mi as upstream's
-   pod-default.yaml) with CONCURRENCY threads: $BENCH_CREATOR_BIN (podcreate.c, built by
-   run.sh) when set, else Python threads (make_pod);
-4. waits until the watch has seen every pod bound (spec.nodeName set).
+2. starts $BENCH_PODCREATE_BIN (podcreate.c, built by run.sh), which opens a pod watch
+   from the current resourceVersion and says "ready" once the apiserver answered 200;
+3. samples the CPU of the stack, tells podcreate to go: it creates PODS pending pods with
+   requests (cpu 100m, memory 500Mi as upstream's pod-default.yaml) with CONCURRENCY
+   threads (BENCH_CREATOR=python: this script's threads create them, make_pod, and
+   podcreate only watches);
+4. podcreate's watch records, per pod, when it was first seen and first seen bound
+   (spec.nodeName set), until every pod is bound (or a deadline, or 30 s without events),
+   and writes those times to a file this script reads.
 
 Prints one JSON object: creation rate, throughput (pods / (last bound - first create)),
 p50/p90/p99 latency from the pod's ADDED event to its bound event (both as seen by the
 watch), and the scheduler's CPU seconds during the pod phase plus its RSS / peak RSS
 (from /proc/SCHED_PID), and the CPU milliseconds per bound pod of the scheduler, the
-apiserver ($BENCH_API_PID) and the store ($BENCH_STORE_PID) over the same phase (in the
+apiserver ($BENCH_API_PID), the store ($BENCH_STORE_PID) and the benchmark harness itself
+(podcreate's creators and watcher plus this script) over the same phase (in the
 concurrent mode the apiserver's share includes creating the pods). Exit 1 when some pods
 were not bound before the deadline.
 """
 import http.client
 import json
-import multiprocessing as mp
 import os
+import resource
 import shlex
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -146,40 +151,6 @@ def make_pod(c, i):
     return None
 
 
-def watcher(rv, npods, ready, out_q, deadline):
-    """Separate process: records ADDED and bound times of bench-* pods."""
-    added, bound = {}, {}
-    c = conn()
-    path = "/api/v1/namespaces/default/pods?watch=1&resourceVersion=%s" % rv
-    c.request("GET", path, headers=HDRS)
-    r = c.getresponse()
-    if r.status != 200:
-        out_q.put({"error": "watch: HTTP %d" % r.status})
-        return
-    ready.set()
-    c.sock.settimeout(30)  # an idle half minute means the scheduler stalled
-    while len(bound) < npods and time.time() < deadline:
-        try:
-            line = r.readline()
-        except (OSError, http.client.HTTPException):
-            break
-        if not line:
-            break
-        now = time.time()
-        try:
-            ev = json.loads(line)
-        except ValueError:
-            continue
-        obj = ev.get("object", {})
-        name = obj.get("metadata", {}).get("name", "")
-        if not name.startswith("bench-"):
-            continue
-        added.setdefault(name, now)
-        if obj.get("spec", {}).get("nodeName") and name not in bound:
-            bound[name] = now
-    out_q.put({"added": added, "bound": bound})
-
-
 def proc_cpu(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -242,58 +213,108 @@ def main():
         print(json.dumps({"error": "list pods: HTTP %d" % st}))
         return 1
     rv = json.loads(data)["metadata"]["resourceVersion"]
-    ready = mp.Event()
-    q = mp.Queue()
-    deadline = time.time() + 120 + PODS / 20.0
-    w = mp.Process(target=watcher, args=(rv, PODS, ready, q, deadline))
-    w.start()
-    if not ready.wait(30):
-        print(json.dumps({"error": "watch not ready"}))
-        w.terminate()
+    tmp = tempfile.mkdtemp(prefix="loadgen.")
+    procs = []
+    try:
+        return pod_phase(rv, t_nodes, tmp, procs)
+    finally:
+        for p in procs:  # podcreate, when an error left it running
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for f in os.listdir(tmp):
+            os.unlink(os.path.join(tmp, f))
+        os.rmdir(tmp)
+
+
+def self_cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def pod_phase(rv, t_nodes, tmp, procs):
+    times_path = os.path.join(tmp, "times")
+    err = open(os.path.join(tmp, "podcreate.err"), "w+")
+    python_creator = os.environ.get("BENCH_CREATOR", "c") == "python"
+    deadline_s = 120 + PODS / 20.0
+    pc = subprocess.Popen([os.environ["BENCH_PODCREATE_BIN"], API, TOKEN, CAFILE, str(PODS),
+                           "0" if python_creator else str(CONC), SHAPE, str(rv), times_path,
+                           str(deadline_s)],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
+    procs.append(pc)
+
+    def fail(what):
+        pc.kill()
+        pc.wait()
+        err.seek(0)
+        msg = err.read().strip()
+        print(json.dumps({"error": what, "podcreate": msg[-500:]}))
         return 1
+
+    line = pc.stdout.readline().split()
+    if line[:1] != ["ready"]:
+        return fail("watch not ready: %s" % " ".join(line))
     sched_pid = SCHED_PID
     others = [int(os.environ.get(k, "0") or 0) for k in ("BENCH_API_PID", "BENCH_STORE_PID")]
     cpu0 = proc_cpu(sched_pid) if sched_pid else 0.0
     ocpu0 = [proc_cpu(p) if p else 0.0 for p in others]
     sc0 = store_counts()
+    self0 = self_cpu()
+    hcpu0 = proc_cpu(pc.pid) + self0  # the harness: podcreate + this script
     t_start = time.time()
-    creator = os.environ.get("BENCH_CREATOR_BIN")
-    if creator:  # podcreate.c: the same pods, created at a fraction of Python's CPU
-        pc = subprocess.run([creator, API, TOKEN, CAFILE, str(PODS), str(CONC), SHAPE],
-                            stderr=subprocess.PIPE, text=True)
-        errs = [pc.stderr.strip() or "podcreate exit %d" % pc.returncode] if pc.returncode else []
-    else:
-        errs = run_parallel(PODS, make_pod)
+    pc.stdin.write("go\n")
+    pc.stdin.flush()
+    errs = run_parallel(PODS, make_pod) if python_creator else []
     t_created = time.time()
+    line = pc.stdout.readline().split()
+    if line[:1] != ["created"] or len(line) != 4:
+        return fail("podcreate: %s" % " ".join(line))
+    if not python_creator:  # podcreate's own clock around its creations
+        t_start, t_created = float(line[1]), float(line[2])
+        if int(line[3]):
+            errs = ["%s pods failed" % line[3]]
     if errs:
-        print(json.dumps({"error": "pod creation", "first": errs[:3], "count": len(errs)}))
-        w.terminate()
-        return 1
+        return fail("pod creation: %d errors, first %s" % (len(errs), errs[:3]))
     create_rate = PODS / max(t_created - t_start, 1e-9)
     if not sched_pid:
         log = open(os.environ["SCHED_LOG"], "a")
         ocpu0 = [proc_cpu(p) if p else 0.0 for p in others]
+        hcpu0 = proc_cpu(pc.pid) + self_cpu()
         t_start = time.time()
         proc = subprocess.Popen(shlex.split(os.environ["SCHED_CMD"]), stdout=log,
                                 stderr=subprocess.STDOUT)
         sched_pid = proc.pid
         with open(os.environ["SCHED_PIDFILE"], "w") as f:
             f.write("%d\n" % sched_pid)
-    res = q.get()
-    w.join(10)
+    line = pc.stdout.readline().split()
+    # podcreate's whole CPU from its rusage once it exited, this script's up to now
+    _, status, ru = os.wait4(pc.pid, 0)
+    pc.returncode = os.waitstatus_to_exitcode(status)
+    self1 = self_cpu()
+    hcpu = ru.ru_utime + ru.ru_stime + self1 - hcpu0
     cpu1 = proc_cpu(sched_pid)
     ocpu1 = [proc_cpu(p) if p else 0.0 for p in others]
     sc1 = store_counts()
     rss, hwm = proc_mem(sched_pid)
-    if "error" in res:
-        print(json.dumps(res))
+    if line[:1] != ["done"] or len(line) != 5 or pc.returncode != 0:
+        err.seek(0)
+        print(json.dumps({"error": "watch: %s (exit %d)" % (" ".join(line), pc.returncode),
+                          "podcreate": err.read().strip()[-500:]}))
         return 1
-    added, bound = res["added"], res["bound"]
+    added, bound = {}, {}
+    with open(times_path) as f:
+        for row in f:
+            i, a, b = row.split()
+            if float(a):
+                added[int(i)] = float(a)
+            if float(b):
+                bound[int(i)] = float(b)
     lat = sorted(bound[n] - added[n] for n in bound if n in added) if SCHED_PID else []
     last = max(bound.values()) if bound else t_start
     out = {
         "mode": "precreate" if not SCHED_PID else "concurrent",
         "nodes": NODES, "pods": PODS, "concurrency": CONC,
+        "creator": "python" if python_creator else "c",
         "node_create_s": round(t_nodes, 2),
         "pod_create_per_s": round(create_rate, 1),
         "bound": len(bound),
@@ -307,6 +328,13 @@ def main():
         "sched_ms_per_pod": round((cpu1 - cpu0) * 1000 / max(len(bound), 1), 2),
         "api_ms_per_pod": round((ocpu1[0] - ocpu0[0]) * 1000 / max(len(bound), 1), 2),
         "store_ms_per_pod": round((ocpu1[1] - ocpu0[1]) * 1000 / max(len(bound), 1), 2),
+        "harness_ms_per_pod": round(hcpu * 1000 / max(len(bound), 1), 3),
+        # podcreate's creator and watcher threads over their whole life, this script from
+        # the first creation (the precreate mode's harness figure starts later)
+        "harness_split_ms_per_pod": {
+            k: round(v * 1000 / max(len(bound), 1), 3)
+            for k, v in (("creators", float(line[3])), ("watch", float(line[4])),
+                         ("loadgen", self1 - self0))},
         "api_rss_mb": proc_mem(others[0])[0] if others[0] else 0,
         "store_rss_mb": proc_mem(others[1])[0] if others[1] else 0,
         "store_per_pod": {k: round((sc1.get(k, 0) - sc0.get(k, 0)) / max(len(bound), 1), 2)

@@ -4,9 +4,11 @@
 # 5,000) created through the API, then BENCH_PODS pending pods with requests (default
 # 10,000) created with BENCH_CONC concurrent HTTPS connections (default 16) by
 # podcreate.c (BENCH_CREATOR=python: by loadgen.py's threads), driven by loadgen.py.
-# Reports pods/s from the first creation to the last binding as seen by a pod watch,
+# Reports pods/s from the first creation to the last binding as seen by a pod watch
+# (podcreate.c's watcher thread),
 # p50/p90/p99 latency (watch ADDED -> bound), the pod creation rate (an upper bound on
-# what can be measured here), and the scheduler's CPU seconds and RSS.
+# what can be measured here), the scheduler's CPU seconds and RSS, and the CPU per bound
+# pod of the scheduler, apiserver, store and of the harness itself (podcreate + loadgen.py).
 # Anchors printed beside the figures: upstream scheduler_perf SchedulingBasic CI
 # threshold 680 pods/s (in-process apiserver), issue 6's target 2,000 pods/s and
 # scheduler RSS <= 100 MB. BENCH_MODE=precreate creates every pod first and starts the
@@ -49,13 +51,14 @@ if [ "$MODE" = concurrent ]; then
 	wait_url "${SCHED_SCHEME:-https}://127.0.0.1:$SPORT/healthz" 20 -k || { kc_dump_logs; echo "scheduler not ready"; exit 1; }
 fi
 export SCHED_CMD SCHED_PIDFILE="$T/scheduler.pid" SCHED_LOG="$T/scheduler.log"
-# the pods are created by podcreate.c (libcurl; BENCH_CREATOR=python: loadgen.py's threads,
-# which take about 0.2 ms of the two cores per pod more)
-if [ "${BENCH_CREATOR:-c}" = c ]; then
-	cc -O2 -o "$T/podcreate" "$ROOT/test/bench/scheduler/podcreate.c" -lcurl -pthread ||
-		{ echo "cannot build podcreate"; exit 1; }
-	export BENCH_CREATOR_BIN="$T/podcreate"
-fi
+# podcreate.c watches the pods (and creates them; BENCH_CREATOR=python: loadgen.py's
+# threads create them, at about 0.2 ms of the two cores per pod more); its watch event
+# scanner is checked against Python's JSON decoder first
+cc -O2 -Wall -Wextra -o "$T/podcreate" "$ROOT/test/bench/scheduler/podcreate.c" -lssl -lcrypto -pthread ||
+	{ echo "cannot build podcreate"; exit 1; }
+$PY "$ROOT/test/bench/scheduler/scan_check.py" "$T/podcreate" "$ROOT/test/bench/scheduler/scan_events.jsonl" ||
+	{ echo "podcreate's event scanner is wrong"; exit 1; }
+export BENCH_PODCREATE_BIN="$T/podcreate" BENCH_CREATOR="${BENCH_CREATOR:-c}"
 # the apiserver's and the store's CPU over the same phase: what each bound pod costs
 # the rest of the stack on the same two cores
 export BENCH_API_PID=$APIPID BENCH_STORE_PID=$STOREPID
@@ -80,6 +83,11 @@ att = {}
 for line in open(sys.argv[2]):
     if line.startswith("scheduler_schedule_attempts_total{"):
         att[line.split('result="')[1].split('"')[0]] = line.split()[-1]
+def harness_split(r):
+    h = r["harness_split_ms_per_pod"]
+    if r["creator"] == "python":
+        return "watch %s + loadgen.py (creating) %s" % (h["watch"], h["loadgen"])
+    return "creators %s + watch %s + loadgen.py %s" % (h["creators"], h["watch"], h["loadgen"])
 rows = [
     ("nodes / pods", "%d / %d" % (r["nodes"], r["pods"]), "5,000 / 10,000"),
     ("node creation (s)", r["node_create_s"], ""),
@@ -90,6 +98,7 @@ rows = [
     ("scheduler CPU during pods (s)", r["sched_cpu_s"], "" if r["mode"] == "concurrent" else "(incl. start and sync)"),
     ("scheduler RSS / peak (MB)", "%s / %s" % (r["sched_rss_mb"], r["sched_peak_rss_mb"]), "<= 100 issue"),
     ("CPU ms per bound pod: sched / api / store", "%s / %s / %s" % (r["sched_ms_per_pod"], r["api_ms_per_pod"], r["store_ms_per_pod"]), "2 cores = 1 ms/pod at 2,000 pods/s"),
+    ("bench harness CPU ms per bound pod", r["harness_ms_per_pod"], harness_split(r)),
     ("apiserver / store RSS at the end (MB)", "%s / %s" % (r.get("api_rss_mb", "?"), r.get("store_rss_mb", "?")), ""),
     ("store per pod: fsync/prop/Range/Txn", "/".join(str(r.get("store_per_pod", {}).get(k, "?")) for k in ("fsync", "proposals", "Range", "Txn")), ""),
     ("attempts scheduled/unsched/error", "%s/%s/%s" % (att.get("scheduled", "?"), att.get("unschedulable", "?"), att.get("error", "?")), ""),
