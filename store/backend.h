@@ -43,6 +43,7 @@ struct proposal {
 	kv_done_cb cb;
 	void *cb_arg;
 	Kvpb__InternalRequest *owned;
+	Kvpb__InternalRequest ireq;       /* kv_*_submit: wrapper of the caller's request */
 };
 
 struct kv {
@@ -106,6 +107,9 @@ struct kv {
 	pthread_mutex_t qmu;
 	pthread_cond_t qcv;
 	struct proposal *qhead, *qtail;
+	size_t qlen;                 /* proposals in the queue */
+	size_t gc_target;            /* group commit: wake the raft thread at this qlen */
+	size_t last_batch;           /* raft thread: proposals taken by its last pass */
 	bool stopping;
 	int failed;                  /* sticky WAL failure: every later write fails with it */
 	_Atomic uint64_t next_req_id;
@@ -127,6 +131,10 @@ struct kv {
 int backend_propose(struct kv *kv, Kvpb__InternalRequest *req, void **resp);
 /* The same, answered through cb on the raft thread (kv_put_async). */
 int backend_propose_async(struct kv *kv, Kvpb__InternalRequest *req, kv_done_cb cb, void *arg);
+/* As backend_propose_async, but req's contents stay borrowed until cb has run (the
+ * wrapper itself is copied): no private copy of the request (kv_*_submit). */
+int backend_propose_borrowed(struct kv *kv, const Kvpb__InternalRequest *req, kv_done_cb cb,
+			     void *arg);
 /* Wait until a linearizable read may be served locally (ReadIndex); 0 or KV_ETIMEOUT. */
 int backend_read_barrier(struct kv *kv);
 /* Raft part of kv_open / kv_close (backend_raft.c). */

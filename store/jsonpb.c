@@ -225,11 +225,45 @@ static int b64val(unsigned char c)
 	return -1;
 }
 
+/* Standard alphabet: value + 1 per byte, 0 for anything else (padding, newlines and
+ * invalid bytes take the quantum-by-quantum path). */
+static const uint8_t b64dec[256] = {
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0, 63,  0,  0,  0, 64,
+	53, 54, 55, 56, 57, 58, 59, 60, 61, 62,  0,  0,  0,  0,  0,  0,
+	 0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15,
+	16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,  0,  0,  0,  0,  0,
+	 0, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41,
+	42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+};
+
 /* Go's (*Encoding).decodeQuantum, non-strict, padChar '='. */
 long jpb_base64_decode(const char *src, size_t n, uint8_t *dst, size_t *bad)
 {
 	size_t si = 0, di = 0;
 	for (;;) {
+		/* Fast path: whole quantums of four alphabet bytes (all of a value but its
+		 * last quantum), decoded as the loop below would, without its branches. */
+		while (n - si >= 4) {
+			const unsigned char *q = (const unsigned char *)src + si;
+			unsigned a = b64dec[q[0]], b = b64dec[q[1]], c = b64dec[q[2]], d = b64dec[q[3]];
+			if (!a || !b || !c || !d)
+				break;
+			uint32_t val = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
+			dst[di++] = (uint8_t)(val >> 16);
+			dst[di++] = (uint8_t)(val >> 8);
+			dst[di++] = (uint8_t)val;
+			si += 4;
+		}
 		uint8_t dbuf[4] = { 0, 0, 0, 0 };
 		size_t dlen = 4;
 		bool end = false;
@@ -344,23 +378,57 @@ static bool value_is_zero(const ProtobufCFieldDescriptor *f, const void *p)
 	}
 }
 
+/* Decimal integer, optionally quoted (jsonpb writes 64-bit integers as strings). The
+ * encoder's hottest path (every revision in every watch event and response), so
+ * formatted here instead of through two vsnprintf calls. */
+static int put_int(struct jpb_buf *b, bool neg, uint64_t v, bool quoted)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg)
+		tmp[--i] = '-';
+	size_t n = sizeof(tmp) - i;
+	if (buf_reserve(b, n + 2))
+		return -ENOMEM;
+	char *o = b->data + b->len;
+	if (quoted)
+		*o++ = '"';
+	memcpy(o, tmp + i, n);
+	o += n;
+	if (quoted)
+		*o++ = '"';
+	*o = 0;
+	b->len = (size_t)(o - b->data);
+	return 0;
+}
+
+static int put_signed(struct jpb_buf *b, int64_t v, bool quoted)
+{
+	/* magnitude computed unsigned, so INT64_MIN does not overflow */
+	return put_int(b, v < 0, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, quoted);
+}
+
 static int encode_value(const ProtobufCFieldDescriptor *f, const void *p, struct jpb_buf *b)
 {
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_SINT32:
 	case PROTOBUF_C_TYPE_SFIXED32:
-		return jpb_buf_printf(b, "%" PRId32, *(const int32_t *)p);
+		return put_signed(b, *(const int32_t *)p, false);
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
-		return jpb_buf_printf(b, "%" PRIu32, *(const uint32_t *)p);
+		return put_int(b, false, *(const uint32_t *)p, false);
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
-		return jpb_buf_printf(b, "\"%" PRId64 "\"", *(const int64_t *)p);
+		return put_signed(b, *(const int64_t *)p, true);
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		return jpb_buf_printf(b, "\"%" PRIu64 "\"", *(const uint64_t *)p);
+		return put_int(b, false, *(const uint64_t *)p, true);
 	case PROTOBUF_C_TYPE_FLOAT:
 		return jpb_buf_printf(b, "%.9g", (double)*(const float *)p);
 	case PROTOBUF_C_TYPE_DOUBLE:
@@ -372,8 +440,11 @@ static int encode_value(const ProtobufCFieldDescriptor *f, const void *p, struct
 		const ProtobufCEnumValue *ev =
 			protobuf_c_enum_descriptor_get_value(f->descriptor, v);
 		if (ev)
-			return jpb_buf_printf(b, "\"%s\"", ev->name);
-		return jpb_buf_printf(b, "%d", v);
+			return jpb_buf_append(b, "\"", 1) || jpb_buf_puts(b, ev->name) ||
+					       jpb_buf_append(b, "\"", 1)
+				       ? -ENOMEM
+				       : 0;
+		return put_signed(b, v, false);
 	}
 	case PROTOBUF_C_TYPE_STRING: {
 		const char *s = *(char *const *)p;
@@ -428,7 +499,8 @@ int jpb_encode(const ProtobufCMessage *msg, struct jpb_buf *b)
 		if (!first && jpb_buf_append(b, ",", 1))
 			return -ENOMEM;
 		first = false;
-		if (jpb_buf_printf(b, "\"%s\":", f->name))
+		if (jpb_buf_append(b, "\"", 1) || jpb_buf_puts(b, f->name) ||
+		    jpb_buf_append(b, "\":", 2))
 			return -ENOMEM;
 		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
 			int rc = encode_value(f, p, b);

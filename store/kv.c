@@ -491,38 +491,52 @@ int kv_txn(struct kv *kv, const Kvpb__TxnRequest *req, Kvpb__TxnResponse **out)
 	return backend_propose(kv, &ir, (void **)out);
 }
 
-int kv_put_async(struct kv *kv, const Kvpb__PutRequest *req, kv_done_cb cb, void *arg)
+/* Validate a write and wrap it for the raft thread (shared by the _async and _submit
+ * calls); *ro is set for a read-only txn, which is not wrapped. */
+static int prepare_write(struct kv *kv, Kvpb__InternalRequest__RequestCase c, const void *req,
+			 Kvpb__InternalRequest *ir, bool *ro)
 {
-	int rc = backend_check_put(kv, req);
-	if (rc)
-		return rc;
-	Kvpb__InternalRequest ir = KVPB__INTERNAL_REQUEST__INIT;
-	ir.request_case = KVPB__INTERNAL_REQUEST__REQUEST_PUT;
-	ir.put = (Kvpb__PutRequest *)req;
-	if ((rc = check_quota(kv, &ir)))
-		return rc;
-	return backend_propose_async(kv, &ir, cb, arg);
+	int rc;
+	*ro = false;
+	ir->request_case = c;
+	switch (c) {
+	case KVPB__INTERNAL_REQUEST__REQUEST_PUT:
+		if ((rc = backend_check_put(kv, req)))
+			return rc;
+		ir->put = (Kvpb__PutRequest *)req;
+		return check_quota(kv, ir);
+	case KVPB__INTERNAL_REQUEST__REQUEST_DELETE_RANGE:
+		if (!req || ((const Kvpb__DeleteRangeRequest *)req)->key.len == 0)
+			return KV_EEMPTYKEY;
+		ir->delete_range = (Kvpb__DeleteRangeRequest *)req;
+		return 0;
+	case KVPB__INTERNAL_REQUEST__REQUEST_TXN:
+		if ((rc = backend_check_txn(kv, req)))
+			return rc;
+		if (!backend_txn_is_write(req)) {
+			*ro = true;
+			return 0;
+		}
+		ir->txn = (Kvpb__TxnRequest *)req;
+		return check_quota(kv, ir);
+	default:
+		return -EINVAL;
+	}
 }
 
-int kv_delete_range_async(struct kv *kv, const Kvpb__DeleteRangeRequest *req, kv_done_cb cb,
-			  void *arg)
-{
-	if (!req || req->key.len == 0)
-		return KV_EEMPTYKEY;
-	Kvpb__InternalRequest ir = KVPB__INTERNAL_REQUEST__INIT;
-	ir.request_case = KVPB__INTERNAL_REQUEST__REQUEST_DELETE_RANGE;
-	ir.delete_range = (Kvpb__DeleteRangeRequest *)req;
-	return backend_propose_async(kv, &ir, cb, arg);
-}
-
-int kv_txn_async(struct kv *kv, const Kvpb__TxnRequest *req, kv_done_cb cb, void *arg)
+static int write_async(struct kv *kv, Kvpb__InternalRequest__RequestCase c, const void *req,
+		       kv_done_cb cb, void *arg, bool borrowed)
 {
 	if (!cb)
 		return -EINVAL;
-	int rc = backend_check_txn(kv, req);
+	Kvpb__InternalRequest ir = KVPB__INTERNAL_REQUEST__INIT;
+	bool ro;
+	int rc = prepare_write(kv, c, req, &ir, &ro);
 	if (rc)
 		return rc;
-	if (!backend_txn_is_write(req)) {
+	if (ro) {
+		if (borrowed)
+			return -EAGAIN; /* the caller serves it with kv_txn where it may block */
 		Kvpb__TxnResponse *out = NULL;
 		if (!txn_serializable(req) && (rc = backend_read_barrier(kv)))
 			return rc;
@@ -532,12 +546,40 @@ int kv_txn_async(struct kv *kv, const Kvpb__TxnRequest *req, kv_done_cb cb, void
 		cb(arg, rc, out);
 		return 0;
 	}
-	Kvpb__InternalRequest ir = KVPB__INTERNAL_REQUEST__INIT;
-	ir.request_case = KVPB__INTERNAL_REQUEST__REQUEST_TXN;
-	ir.txn = (Kvpb__TxnRequest *)req;
-	if ((rc = check_quota(kv, &ir)))
-		return rc;
-	return backend_propose_async(kv, &ir, cb, arg);
+	return borrowed ? backend_propose_borrowed(kv, &ir, cb, arg)
+			: backend_propose_async(kv, &ir, cb, arg);
+}
+
+int kv_put_async(struct kv *kv, const Kvpb__PutRequest *req, kv_done_cb cb, void *arg)
+{
+	return write_async(kv, KVPB__INTERNAL_REQUEST__REQUEST_PUT, req, cb, arg, false);
+}
+
+int kv_delete_range_async(struct kv *kv, const Kvpb__DeleteRangeRequest *req, kv_done_cb cb,
+			  void *arg)
+{
+	return write_async(kv, KVPB__INTERNAL_REQUEST__REQUEST_DELETE_RANGE, req, cb, arg, false);
+}
+
+int kv_txn_async(struct kv *kv, const Kvpb__TxnRequest *req, kv_done_cb cb, void *arg)
+{
+	return write_async(kv, KVPB__INTERNAL_REQUEST__REQUEST_TXN, req, cb, arg, false);
+}
+
+int kv_put_submit(struct kv *kv, const Kvpb__PutRequest *req, kv_done_cb cb, void *arg)
+{
+	return write_async(kv, KVPB__INTERNAL_REQUEST__REQUEST_PUT, req, cb, arg, true);
+}
+
+int kv_delete_range_submit(struct kv *kv, const Kvpb__DeleteRangeRequest *req, kv_done_cb cb,
+			   void *arg)
+{
+	return write_async(kv, KVPB__INTERNAL_REQUEST__REQUEST_DELETE_RANGE, req, cb, arg, true);
+}
+
+int kv_txn_submit(struct kv *kv, const Kvpb__TxnRequest *req, kv_done_cb cb, void *arg)
+{
+	return write_async(kv, KVPB__INTERNAL_REQUEST__REQUEST_TXN, req, cb, arg, true);
 }
 
 int kv_compact(struct kv *kv, const Kvpb__CompactionRequest *req, Kvpb__CompactionResponse **out)

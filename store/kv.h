@@ -175,6 +175,14 @@ int kv_put_async(struct kv *kv, const Kvpb__PutRequest *req, kv_done_cb cb, void
 int kv_delete_range_async(struct kv *kv, const Kvpb__DeleteRangeRequest *req, kv_done_cb cb,
 			  void *arg);
 int kv_txn_async(struct kv *kv, const Kvpb__TxnRequest *req, kv_done_cb cb, void *arg);
+/* As the _async calls, but req (and everything it points to) stays borrowed until cb has
+ * run, which spares the engine a private copy of the request. For event loops: a read-only
+ * txn is refused with -EAGAIN (cb not called) because it may wait for a ReadIndex round;
+ * serve it with kv_txn from a thread that may block. */
+int kv_put_submit(struct kv *kv, const Kvpb__PutRequest *req, kv_done_cb cb, void *arg);
+int kv_delete_range_submit(struct kv *kv, const Kvpb__DeleteRangeRequest *req, kv_done_cb cb,
+			   void *arg);
+int kv_txn_submit(struct kv *kv, const Kvpb__TxnRequest *req, kv_done_cb cb, void *arg);
 
 /* ---- leases ---- */
 int kv_lease_grant(struct kv *kv, const Kvpb__LeaseGrantRequest *req,

@@ -167,6 +167,8 @@ struct srv {
 	bool stopping;
 	pthread_t *workers;
 	int nworkers;
+	size_t inflight;    /* writes handed to the engine by the event loop (submit_write) */
+	pthread_cond_t idle; /* inflight reached 0 while stopping */
 };
 
 struct req {
@@ -178,6 +180,12 @@ struct req {
 	bool too_big, submitted, done, failed;
 	struct req *qnext;
 	struct ws *ws;
+	/* a write submitted from the event loop (submit_write): the decoded request, kept
+	 * alive until the engine answers, and the answer */
+	ProtobufCMessage *rq, *rs;
+	int arc;
+	bool async;
+	double t0;
 
 	/* result */
 	unsigned status;
@@ -436,9 +444,23 @@ static bool check_size(struct req *r, const ProtobufCMessage *m)
 	return true;
 }
 
+static void unary_result(struct req *r, int rc, ProtobufCMessage *rs);
+
 static void process_unary(struct req *r)
 {
 	const struct route *rt = r->rt;
+	if (r->rq) {
+		/* A read-only txn the event loop decoded, counted and handed over
+		 * (submit_write). */
+		ProtobufCMessage *rs = NULL;
+		double t0 = now_s();
+		int rc = rt->fn(r->srv->kv, r->rq, &rs);
+		met_observe(rt->met, now_s() - t0);
+		protobuf_c_message_free_unpacked(r->rq, NULL);
+		r->rq = NULL;
+		unary_result(r, rc, rs);
+		return;
+	}
 	met_started(rt->met);
 	if (r->too_big) {
 		char msg[160];
@@ -463,6 +485,13 @@ static void process_unary(struct req *r)
 	int rc = rt->fn(r->srv->kv, rq, &rs);
 	met_observe(rt->met, now_s() - t0);
 	protobuf_c_message_free_unpacked(rq, NULL);
+	unary_result(r, rc, rs);
+}
+
+/* Encode an engine answer (rs taken) as the response. */
+static void unary_result(struct req *r, int rc, ProtobufCMessage *rs)
+{
+	const struct route *rt = r->rt;
 	if (rc) {
 		int code = kv_grpc_code(rc);
 		set_error(r, RESP_ERR_GRPC, code, kv_errmsg(rc));
@@ -679,6 +708,18 @@ static void *worker_main(void *arg)
 	}
 }
 
+/* Queue r for a worker (caller holds s->mu; r's connection is suspended). */
+static void enqueue_locked(struct srv *s, struct req *r)
+{
+	r->qnext = NULL;
+	if (s->qtail)
+		s->qtail->qnext = r;
+	else
+		s->qhead = r;
+	s->qtail = r;
+	pthread_cond_signal(&s->cv);
+}
+
 static enum MHD_Result submit(struct req *r)
 {
 	struct srv *s = r->srv;
@@ -693,15 +734,111 @@ static enum MHD_Result submit(struct req *r)
 	/* Suspend before a worker can see it: its resume must find the connection
 	 * suspended. */
 	MHD_suspend_connection(r->conn);
-	r->qnext = NULL;
-	if (s->qtail)
-		s->qtail->qnext = r;
-	else
-		s->qhead = r;
-	s->qtail = r;
-	pthread_cond_signal(&s->cv);
+	enqueue_locked(s, r);
 	pthread_mutex_unlock(&s->mu);
 	return MHD_YES;
+}
+
+/* kv_done_cb of a submitted write, on the engine's raft thread right after the write's
+ * fsync and apply: hand the answer to the connection's event loop, which encodes it. */
+static void write_done(void *arg, int err, void *resp)
+{
+	struct req *r = arg;
+	struct srv *s = r->srv;
+	r->arc = err;
+	r->rs = resp;
+	r->done = true;
+	/* r may be freed by the event loop as soon as the connection resumes. */
+	MHD_resume_connection(r->conn);
+	pthread_mutex_lock(&s->mu);
+	if (--s->inflight == 0 && s->stopping)
+		pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->mu);
+}
+
+typedef int (*submit_fn)(struct kv *kv, const void *req, kv_done_cb cb, void *arg);
+
+/* Writes (put, deleterange, txn) go from the event loop straight to the engine and are
+ * answered from its thread: the request no longer waits in a worker thread, which saved
+ * two thread wake-ups per write (event loop -> worker -> raft -> worker -> event loop
+ * became event loop -> raft -> event loop). Read-only txns still go to a worker, since
+ * a linearizable read may wait for a ReadIndex round. */
+static enum MHD_Result submit_write(struct req *r, submit_fn fn)
+{
+	struct srv *s = r->srv;
+	const struct route *rt = r->rt;
+	if (r->too_big)
+		return submit(r);
+	ProtobufCMessage *rq = decode_body(r, rt->desc);
+	if (!rq || !check_size(r, rq)) {
+		met_started(rt->met);
+		met_handled(rt->met, !rq ? 3 : r->status == 429 ? 8 : 3);
+		if (rq)
+			protobuf_c_message_free_unpacked(rq, NULL);
+		return queue_result(r);
+	}
+	pthread_mutex_lock(&s->mu);
+	if (s->stopping) {
+		pthread_mutex_unlock(&s->mu);
+		protobuf_c_message_free_unpacked(rq, NULL);
+		set_error(r, RESP_ERR_GRPC, kv_grpc_code(KV_ESTOPPED), kv_errmsg(KV_ESTOPPED));
+		return queue_result(r);
+	}
+	/* Suspend before the engine can answer: write_done's resume must find it so. */
+	r->submitted = true;
+	MHD_suspend_connection(r->conn);
+	s->inflight++;
+	pthread_mutex_unlock(&s->mu);
+	r->rq = rq;
+	r->t0 = now_s();
+	r->async = true; /* before fn: write_done may run before fn returns */
+	met_started(rt->met);
+	int rc = fn(s->kv, rq, write_done, r);
+	if (rc == 0)
+		return MHD_YES;
+	pthread_mutex_lock(&s->mu);
+	s->inflight--;
+	if (rc == -EAGAIN) {
+		/* read-only txn: a worker serves it (process_unary takes r->rq) */
+		r->async = false;
+		if (s->stopping) {
+			pthread_mutex_unlock(&s->mu);
+			protobuf_c_message_free_unpacked(rq, NULL);
+			r->rq = NULL;
+			set_error(r, RESP_ERR_GRPC, kv_grpc_code(KV_ESTOPPED),
+				  kv_errmsg(KV_ESTOPPED));
+			r->done = true;
+			MHD_resume_connection(r->conn);
+			return MHD_YES;
+		}
+		enqueue_locked(s, r);
+		pthread_mutex_unlock(&s->mu);
+		return MHD_YES;
+	}
+	if (s->inflight == 0 && s->stopping)
+		pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->mu);
+	/* refused before proposing (validation, quota, stopped): answer it now */
+	r->arc = rc;
+	r->rs = NULL;
+	r->done = true;
+	MHD_resume_connection(r->conn);
+	return MHD_YES;
+}
+
+static int submit_put(struct kv *kv, const void *req, kv_done_cb cb, void *arg)
+{
+	return kv_put_submit(kv, req, cb, arg);
+}
+
+static int submit_delete(struct kv *kv, const void *req, kv_done_cb cb, void *arg)
+{
+	return kv_delete_range_submit(kv, req, cb, arg);
+}
+
+static int submit_txn(struct kv *kv, const void *req, kv_done_cb cb, void *arg)
+{
+	return kv_txn_submit(kv, req, cb, arg);
 }
 
 /* ------------------------------------------------------------------------------------
@@ -834,8 +971,18 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		return MHD_YES;
 	}
 	/* The whole body is in. */
-	if (r->done)
+	if (r->done) {
+		if (r->async && r->rq) {
+			/* a submitted write came back: encode its answer here */
+			met_observe(r->rt->met, now_s() - r->t0);
+			protobuf_c_message_free_unpacked(r->rq, NULL);
+			r->rq = NULL;
+			ProtobufCMessage *rs = r->rs;
+			r->rs = NULL;
+			unary_result(r, r->arc, rs);
+		}
 		return queue_result(r);
+	}
 	if (r->submitted)
 		return MHD_YES;
 	switch (r->kind) {
@@ -876,6 +1023,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		MHD_destroy_response(resp);
 		return ok;
 	}
+	case RK_UNARY:
+		if (r->rt->fn == u_put)
+			return submit_write(r, submit_put);
+		if (r->rt->fn == u_delete)
+			return submit_write(r, submit_delete);
+		if (r->rt->fn == u_txn)
+			return submit_write(r, submit_txn);
+		return submit(r);
 	default:
 		return submit(r);
 	}
@@ -904,6 +1059,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		close(r->snap_fd);
 	if (r->sha)
 		EVP_MD_CTX_free(r->sha);
+	if (r->rq)
+		protobuf_c_message_free_unpacked(r->rq, NULL);
+	if (r->rs)
+		protobuf_c_message_free_unpacked(r->rs, NULL);
 	jpb_buf_free(&r->body);
 	free(r);
 }
@@ -1104,6 +1263,7 @@ int srv_start(struct kv *kv, const struct srv_config *cfg, struct srv **out)
 	s->client_cert_auth = cfg->client_cert_auth;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->idle, NULL);
 	int rc = 0;
 	if (cfg->cert_file && *cfg->cert_file) {
 		s->cert_pem = read_file(cfg->cert_file, "--cert-file");
@@ -1202,6 +1362,13 @@ void srv_stop(struct srv *s)
 	pthread_mutex_unlock(&s->mu);
 	for (int i = 0; i < s->nworkers; i++)
 		pthread_join(s->workers[i], NULL);
+	/* Writes the event loop handed to the engine resume their connections from the
+	 * engine's thread: wait for the last (at most the request timeout) before the
+	 * daemons, and their connections, go away. */
+	pthread_mutex_lock(&s->mu);
+	while (s->inflight)
+		pthread_cond_wait(&s->idle, &s->mu);
+	pthread_mutex_unlock(&s->mu);
 	ws_global_shutdown();
 	for (size_t i = 0; i < s->nls; i++) {
 		MHD_stop_daemon(s->ls[i].d);
@@ -1210,6 +1377,7 @@ void srv_stop(struct srv *s)
 	ws_global_stop();
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->idle);
 	free(s->workers);
 	free(s->ls);
 	free(s->cert_pem);

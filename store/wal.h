@@ -21,6 +21,7 @@
 
 #define WAL_HDR 16
 #define WAL_DEFAULT_SEGMENT (64u << 20)
+#define WAL_ZERO_AHEAD (1u << 20)
 
 struct wal_seg {
 	uint64_t seq, first;
@@ -30,6 +31,8 @@ struct wal {
 	char *dir;
 	int fd, dirfd;
 	off_t off;              /* append offset in the active segment */
+	off_t zeroed;           /* [off, zeroed) of the active segment has been written with
+				 * zeros (see wal_write's zero-ahead) */
 	size_t seg_bytes;
 	uint64_t last_index;    /* index of the last record written */
 	bool no_fsync;
@@ -56,7 +59,9 @@ void wal_encode(uint8_t *out, uint64_t index, const uint8_t *payload, size_t len
 /* Frame a payload already placed at out + WAL_HDR (len bytes) as record `index`. */
 void wal_frame_inplace(uint8_t *out, uint64_t index, size_t len);
 /* Write already-framed records (buf, covering indexes first..last) at the end of the log,
- * rotating to a new segment first if they do not fit. Not durable until wal_sync. */
+ * rotating to a new segment first if they do not fit. Not durable until wal_sync.
+ * Keeps WAL_ZERO_AHEAD bytes past the records written with real zeros, so the
+ * fdatasync that follows rarely has an unwritten extent to convert. */
 int wal_write(struct wal *w, const uint8_t *buf, size_t len, uint64_t first, uint64_t last);
 /* fdatasync the active segment (no-op with no_fsync). */
 int wal_sync(struct wal *w);

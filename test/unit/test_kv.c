@@ -756,6 +756,135 @@ START_TEST(async_writes_complete_in_order)
 }
 END_TEST
 
+
+/* kv_*_submit: the engine keeps using the caller's request until the callback (no copy),
+ * so the caller frees it there; a read-only txn is refused for the caller to serve it
+ * where it may block. */
+struct submitted {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int n, errors;
+	int64_t last_rev;
+	bool txn_succeeded;
+};
+
+static void free_put(void *req)
+{
+	Kvpb__PutRequest *r = req;
+	free(r->key.data);
+	free(r->value.data);
+	free(r);
+}
+
+struct put_ctx {
+	struct submitted *s;
+	Kvpb__PutRequest *req;
+};
+
+static void on_submitted_put(void *arg, int err, void *resp)
+{
+	struct put_ctx *c = arg;
+	free_put(c->req); /* the engine is done with it once cb runs */
+	pthread_mutex_lock(&c->s->mu);
+	if (err || !resp)
+		c->s->errors++;
+	else
+		c->s->last_rev = ((Kvpb__PutResponse *)resp)->header->revision;
+	if (resp)
+		kvpb__put_response__free_unpacked(resp, NULL);
+	c->s->n++;
+	pthread_cond_broadcast(&c->s->cv);
+	pthread_mutex_unlock(&c->s->mu);
+	free(c);
+}
+
+static void on_submitted_txn(void *arg, int err, void *resp)
+{
+	struct submitted *s = arg;
+	pthread_mutex_lock(&s->mu);
+	if (err || !resp)
+		s->errors++;
+	else
+		s->txn_succeeded = ((Kvpb__TxnResponse *)resp)->succeeded;
+	if (resp)
+		kvpb__txn_response__free_unpacked(resp, NULL);
+	s->n++;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void wait_submitted(struct submitted *s, int n)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 10;
+	pthread_mutex_lock(&s->mu);
+	int rc = 0;
+	while (s->n < n && rc == 0)
+		rc = pthread_cond_timedwait(&s->cv, &s->mu, &dl);
+	pthread_mutex_unlock(&s->mu);
+	ck_assert_int_eq(s->n, n);
+}
+
+START_TEST(submitted_writes_borrow_the_request_until_answered)
+{
+	char *dir = kvt_tmpdir();
+	struct kv *kv = kvt_open(dir, NULL, 0);
+	struct submitted s = { .n = 0 };
+	pthread_mutex_init(&s.mu, NULL);
+	pthread_cond_init(&s.cv, NULL);
+	for (int i = 0; i < 50; i++) {
+		char k[24];
+		snprintf(k, sizeof(k), "sub/%02d", i);
+		Kvpb__PutRequest *r = calloc(1, sizeof(*r));
+		kvpb__put_request__init(r);
+		r->key.data = (uint8_t *)strdup(k);
+		r->key.len = strlen(k);
+		r->value.data = (uint8_t *)strdup("value");
+		r->value.len = 5;
+		struct put_ctx *c = calloc(1, sizeof(*c));
+		c->s = &s;
+		c->req = r;
+		ck_assert_int_eq(kv_put_submit(kv, r, on_submitted_put, c), 0);
+	}
+	wait_submitted(&s, 50);
+	ck_assert_int_eq(s.errors, 0);
+	ck_assert_int_eq(s.last_rev, 51);
+	char v[8];
+	ck_assert_int_eq(kvt_get_at(kv, "sub/49", 0, v, sizeof(v), NULL), 0);
+	ck_assert_str_eq(v, "value");
+	/* validation errors at once, without a callback */
+	Kvpb__PutRequest bad = KVPB__PUT_REQUEST__INIT;
+	ck_assert_int_eq(kv_put_submit(kv, &bad, on_submitted_put, NULL), KV_EEMPTYKEY);
+	/* a write txn goes through; a read-only one is refused with -EAGAIN */
+	Kvpb__TxnRequest t = KVPB__TXN_REQUEST__INIT;
+	ck_assert_int_eq(kv_txn_submit(kv, &t, on_submitted_txn, &s), -EAGAIN);
+	Kvpb__PutRequest put = KVPB__PUT_REQUEST__INIT;
+	put.key = kvt_bin("sub/txn");
+	put.value = kvt_bin("t");
+	Kvpb__RequestOp op = KVPB__REQUEST_OP__INIT;
+	op.request_case = KVPB__REQUEST_OP__REQUEST_REQUEST_PUT;
+	op.request_put = &put;
+	Kvpb__RequestOp *ops[] = { &op };
+	t.success = ops;
+	t.n_success = 1;
+	ck_assert_int_eq(kv_txn_submit(kv, &t, on_submitted_txn, &s), 0);
+	wait_submitted(&s, 51);
+	ck_assert_int_eq(s.errors, 0);
+	ck_assert(s.txn_succeeded);
+	ck_assert_int_eq(kvt_get_at(kv, "sub/txn", 0, v, sizeof(v), NULL), 0);
+	ck_assert_str_eq(v, "t");
+	/* delete through the same path */
+	Kvpb__DeleteRangeRequest d = KVPB__DELETE_RANGE_REQUEST__INIT;
+	ck_assert_int_eq(kv_delete_range_submit(kv, &d, on_submitted_txn, &s), KV_EEMPTYKEY);
+	kv_close(kv);
+	pthread_mutex_destroy(&s.mu);
+	pthread_cond_destroy(&s.cv);
+	kvt_rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
 static Suite *kv_suite(void)
 {
 	Suite *s = suite_create("kv");
@@ -770,6 +899,7 @@ static Suite *kv_suite(void)
 	tcase_add_test(tc, status_and_member_list);
 	tcase_add_test(tc, auto_compaction_revision_and_periodic);
 	tcase_add_test(tc, async_writes_complete_in_order);
+	tcase_add_test(tc, submitted_writes_borrow_the_request_until_answered);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3,7 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <stdbool.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../store/kv.h"
 #include "../../store/wal.h"
@@ -189,6 +194,91 @@ START_TEST(segments_rotate_and_corruption_in_an_old_one_is_fatal)
 }
 END_TEST
 
+
+/* Is [off, off + len) of fd backed by written blocks (no hole, no unwritten extent)? */
+static bool range_written(int fd, off_t off, off_t len)
+{
+	struct {
+		struct fiemap fm;
+		struct fiemap_extent ext[32];
+	} q;
+	memset(&q, 0, sizeof(q));
+	q.fm.fm_start = (uint64_t)off;
+	q.fm.fm_length = (uint64_t)len;
+	q.fm.fm_flags = FIEMAP_FLAG_SYNC;
+	q.fm.fm_extent_count = 32;
+	if (ioctl(fd, FS_IOC_FIEMAP, &q.fm) != 0)
+		return false;
+	uint64_t covered = (uint64_t)off;
+	for (uint32_t i = 0; i < q.fm.fm_mapped_extents; i++) {
+		const struct fiemap_extent *e = &q.fm.fm_extents[i];
+		if (e->fe_logical > covered || (e->fe_flags & FIEMAP_EXTENT_UNWRITTEN))
+			return false;
+		covered = e->fe_logical + e->fe_length;
+	}
+	return covered >= (uint64_t)(off + len);
+}
+
+/* The WAL writes real zeros ahead of its records, so the next fdatasyncs flush data
+ * into written blocks; those zeros still read as the end of the log after a crash (no
+ * wal_close) and appends resume right after the last record, across segments. */
+START_TEST(zeroed_ahead_tail_is_the_end_after_a_crash)
+{
+	char *dir = kvt_tmpdir();
+	struct wal w;
+	struct seen s = { .n = 0 };
+	const size_t seg = 3u << 20;
+	ck_assert_int_eq(wal_open(&w, dir, seg, true, 0, record, &s), 0);
+	static uint8_t payload[200 << 10], buf[(200 << 10) + WAL_HDR];
+	for (int i = 0; i < 40; i++) { /* 8 MB: three segments, zero-ahead refilled often */
+		memset(payload, 'a' + i % 26, sizeof(payload));
+		uint64_t idx = w.last_index + 1;
+		wal_encode(buf, idx, payload, sizeof(payload));
+		ck_assert_int_eq(wal_write(&w, buf, sizeof(buf), idx, idx), 0);
+		ck_assert(w.zeroed >= w.off);
+	}
+	ck_assert_uint_ge(w.nsegs, 3);
+	off_t end = w.off;
+	int fd = dup(w.fd);
+	ck_assert_int_ge(fd, 0);
+	/* the megabyte after the last record is written, not a preallocated extent (if the
+	 * filesystem reports extents at all) */
+	struct stat st;
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_size, (off_t)seg);
+	struct fiemap probe;
+	memset(&probe, 0, sizeof(probe));
+	probe.fm_length = 1;
+	if (ioctl(fd, FS_IOC_FIEMAP, &probe) == 0) {
+		off_t ahead = end + (off_t)(WAL_ZERO_AHEAD / 2);
+		if (ahead > (off_t)seg)
+			ahead = (off_t)seg;
+		ck_assert(range_written(fd, 0, ahead));
+	}
+	close(fd);
+	/* "crash": drop the descriptors without wal_close's sync, then reopen */
+	close(w.fd);
+	close(w.dirfd);
+	free(w.segs);
+	free(w.dir);
+	s.n = 0;
+	ck_assert_int_eq(wal_open(&w, dir, seg, true, 0, record, &s), 0);
+	ck_assert_int_eq(s.n, 40);
+	ck_assert_uint_eq(s.idx[39], 40);
+	ck_assert_int_eq(s.data[39][0], 'a' + 39 % 26);
+	ck_assert_int_eq(w.off, end);
+	append(&w, "after-crash");
+	wal_close(&w);
+	s.n = 0;
+	ck_assert_int_eq(wal_open(&w, dir, seg, true, 0, record, &s), 0);
+	ck_assert_int_eq(s.n, 41);
+	ck_assert_str_eq(s.data[40], "after-crash");
+	wal_close(&w);
+	kvt_rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
 #define WRITERS 8
 #define PER_WRITER 150
 
@@ -349,6 +439,7 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, torn_final_record_is_truncated);
 	tcase_add_test(tc, corrupt_record_in_the_middle_refuses_to_start);
 	tcase_add_test(tc, segments_rotate_and_corruption_in_an_old_one_is_fatal);
+	tcase_add_test(tc, zeroed_ahead_tail_is_the_end_after_a_crash);
 	tcase_add_test(tc, group_commit_keeps_every_acknowledged_write);
 	tcase_add_test(tc, engine_refuses_corrupt_wal);
 	tcase_add_test(tc, random_damage_never_yields_wrong_records);
