@@ -444,11 +444,11 @@ int kc_informer_new(kc_client *c, const kc_informer_opts *opts, kc_informer **ou
 	pthread_cond_init(&inf->state_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	atomic_init(&inf->stop, 0);
-	if (rc == 0)
+	if (rc == 0 && !opts->no_default_indexes)
 		rc = kc_informer_add_index(inf, KC_INDEX_NAMESPACE, index_namespace, NULL);
-	if (rc == 0)
+	if (rc == 0 && !opts->no_default_indexes)
 		rc = kc_informer_add_index(inf, KC_INDEX_NODENAME, index_nodename, NULL);
-	if (rc == 0)
+	if (rc == 0 && !opts->no_default_indexes)
 		rc = kc_informer_add_index(inf, KC_INDEX_LABEL, index_label, NULL);
 	if (rc < 0) {
 		kc_informer_free(inf);

@@ -64,6 +64,11 @@ typedef struct kc_informer_opts {
 	 * handlers read. NULL: objects are cached as received. */
 	void (*transform)(cJSON *obj, void *arg);
 	void *transform_arg;
+	/* Non-zero: do not build the built-in indexes (KC_INDEX_NAMESPACE, _NODENAME,
+	 * _LABEL; kc_informer_by_index on them then returns -ENOENT). For a consumer that
+	 * only reads its handlers' events, such as the scheduler, whose 10,000 pending pods
+	 * of one namespace would otherwise be re-indexed on every event. */
+	int no_default_indexes;
 } kc_informer_opts;
 
 typedef struct kc_informer_handlers {

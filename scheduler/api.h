@@ -4,6 +4,7 @@
 
 #include "client.h"
 #include "events.h"
+#include "poster.h"
 #include "scheduler.h"
 
 typedef struct sched_client_api {
@@ -11,6 +12,8 @@ typedef struct sched_client_api {
 	kc_client *client;  /* borrowed */
 	kc_recorder *rec;   /* borrowed; may be NULL (no events) */
 	kc_clock_t *clock;  /* borrowed */
+	/* borrowed; may be NULL: bindings then go through client (set it after init) */
+	sched_poster *poster;
 } sched_client_api;
 
 void sched_client_api_init(sched_client_api *a, kc_client *client, kc_recorder *rec,

@@ -184,7 +184,8 @@ static void remove_pod_locked(sched_cache *c, int i)
 		sched_strmap_put(&c->pod_idx, c->pods[i].pod->key, i);
 }
 
-int sched_cache_upsert_pod(sched_cache *c, const cJSON *pod)
+int sched_cache_upsert_pod_known(sched_cache *c, const cJSON *pod, const char *key,
+				 bool *known)
 {
 	char err[256];
 	sched_pod *p = NULL;
@@ -192,12 +193,21 @@ int sched_cache_upsert_pod(sched_cache *c, const cJSON *pod)
 	if (rc) {
 		kc_warn("pod %s/%s: not cached: %s", kc_json_get_string(pod, "metadata.namespace", ""),
 			kc_json_get_string(pod, "metadata.name", ""), err);
+		if (known)
+			*known = sched_cache_has_pod(c, key);
 		return rc;
 	}
 	pthread_mutex_lock(&c->mu);
+	if (known)
+		*known = find_pod(c, key) >= 0;
 	rc = insert_pod_locked(c, p, p->node_name, false);
 	pthread_mutex_unlock(&c->mu);
 	return rc;
+}
+
+int sched_cache_upsert_pod(sched_cache *c, const cJSON *pod)
+{
+	return sched_cache_upsert_pod_known(c, pod, "", NULL);
 }
 
 void sched_cache_remove_pod(sched_cache *c, const char *key)

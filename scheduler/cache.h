@@ -49,6 +49,11 @@ void sched_cache_remove_node(sched_cache *c, const char *name);
 /* An assigned pod (spec.nodeName set) seen through the informer, copied; confirms an
  * assumed pod with the same key. */
 int sched_cache_upsert_pod(sched_cache *c, const cJSON *pod);
+/* The same, and *known says whether the pod's key was cached (assumed or confirmed)
+ * just before, also when pod cannot be cached: one lock instead of
+ * sched_cache_has_pod's and upsert's (the scheduling loop holds it through cycles). */
+int sched_cache_upsert_pod_known(sched_cache *c, const cJSON *pod, const char *key,
+				 bool *known);
 void sched_cache_remove_pod(sched_cache *c, const char *key);
 /* Assume pod (copied) on node: accounted at once. Call with the lock held. */
 int sched_cache_assume_locked(sched_cache *c, const sched_pod *pod, const char *node);

@@ -131,16 +131,19 @@ int sched_cycle_prefilter(sched_cycle *cy, sched_status *st)
 	memset(st, 0, sizeof(*st));
 	for (int i = 0; i < cy->profile->nfilters; i++) {
 		const sched_plugin *pl = cy->profile->filters[i];
-		if (!pl->pre_filter)
-			continue;
-		int rc = pl->pre_filter(cy, &cy->filter_state[i], st);
-		if (rc < 0)
-			return rc;
-		if (st->code != SCHED_SUCCESS && st->code != SCHED_SKIP) {
-			st->plugin = pl->name;
-			return 1;
+		cy->filter_skip[i] = false;
+		if (pl->pre_filter) {
+			int rc = pl->pre_filter(cy, &cy->filter_state[i], st);
+			if (rc < 0)
+				return rc;
+			if (st->code != SCHED_SUCCESS && st->code != SCHED_SKIP) {
+				st->plugin = pl->name;
+				return 1;
+			}
+			st->code = SCHED_SUCCESS;
 		}
-		st->code = SCHED_SUCCESS;
+		if (pl->filter_skip)
+			cy->filter_skip[i] = pl->filter_skip(cy, cy->filter_state[i]);
 	}
 	return 0;
 }
@@ -152,6 +155,8 @@ void sched_run_filters(sched_cycle *cy, const sched_node_info *ni, sched_status 
 	st->plugin = NULL;
 	for (int i = 0; i < cy->profile->nfilters; i++) {
 		const sched_plugin *pl = cy->profile->filters[i];
+		if (cy->filter_skip[i])
+			continue;
 		pl->filter(cy, cy->filter_state[i], ni, st);
 		if (st->code != SCHED_SUCCESS) {
 			st->plugin = pl->name;
@@ -172,6 +177,7 @@ void sched_cycle_close(sched_cycle *cy)
 			fr(cy->score_state[i]);
 	}
 	memset(cy->filter_state, 0, sizeof(cy->filter_state));
+	memset(cy->filter_skip, 0, sizeof(cy->filter_skip));
 	memset(cy->score_state, 0, sizeof(cy->score_state));
 }
 
@@ -225,6 +231,8 @@ static int prioritize(sched_cycle *cy, sched_node_info **feasible, int n, int64_
 			if (rc < 0)
 				return rc;
 		}
+		if (pl->score_uniform && pl->score_uniform(cy, cy->score_state[p], feasible, n))
+			continue;
 		for (int i = 0; i < n; i++)
 			scores[i] = pl->score(cy, cy->score_state[p], feasible[i]);
 		if (pl->normalize)

@@ -80,9 +80,21 @@ typedef struct sched_plugin {
 	 * with a non-success code rejects the pod on every node (PreFilterMsg). */
 	int (*pre_filter)(sched_cycle *cy, void **state, sched_status *st);
 	void (*filter)(sched_cycle *cy, void *state, const sched_node_info *ni, sched_status *st);
+	/* After pre_filter (state is its state): true when filter passes every node whatever
+	 * the node, so sched_run_filters does not call it this cycle (upstream's PreFilter
+	 * returning Skip: a pod without host ports, node selector/affinity, spread
+	 * constraints or pod affinity, in a cluster without anti-affinity). NULL: never
+	 * skipped. */
+	bool (*filter_skip)(const sched_cycle *cy, void *state);
 	int (*pre_score)(sched_cycle *cy, sched_node_info **nodes, int n, void **state);
 	int64_t (*score)(sched_cycle *cy, void *state, const sched_node_info *ni);
 	void (*normalize)(sched_cycle *cy, void *state, int64_t *scores, int n);
+	/* After pre_score (state is pre_score's): true when every one of the n nodes would
+	 * get the same normalised score, so score and normalize are not run for them
+	 * (upstream's PreScore returning Skip). A score equal on every node adds the same
+	 * to every total and cannot change which node wins or which nodes tie. NULL: always
+	 * scored. */
+	bool (*score_uniform)(sched_cycle *cy, void *state, sched_node_info **nodes, int n);
 	void (*free_state)(void *state);
 	/* frees pre_score's state when it differs from pre_filter's (NULL: free_state) */
 	void (*free_score_state)(void *state);
@@ -155,6 +167,7 @@ struct sched_cycle {
 	sched_node_info **nodes;
 	int nnodes;
 	void *filter_state[SCHED_MAX_PLUGINS];
+	bool filter_skip[SCHED_MAX_PLUGINS]; /* set by sched_cycle_prefilter */
 	void *score_state[SCHED_MAX_PLUGINS];
 	int total_nodes;
 	const sched_nominated *nominated; /* borrowed from sched_state; may be NULL */

@@ -273,15 +273,26 @@ int main(int argc, char **argv)
 			rec = NULL;
 	}
 	sched_client_api_init(&D.api, client, rec, NULL);
+	/* bindings over the scheduler's own keep-alive connections (poster.h; the user
+	 * agent is kc_client's default, which the client above uses) */
+	sched_poster *poster = NULL;
+	rc = sched_poster_new(&kc, "kubec/v0.1 (linux/amd64)", &poster);
+	if (rc == 0)
+		D.api.poster = poster;
+	else
+		kc_log_v(2, "bindings through the API client: %s", kc_strerror(rc));
 	sched_scheduler_init(&D.sched, &cfg, &D.api.base, NULL);
 
 	kc_informer *pods = NULL, *nodes = NULL;
 	kc_informer_opts po = { .path = "/api/v1/pods",
 				.field_selector = "status.phase!=Succeeded,status.phase!=Failed",
 				.name = "pods",
-				.transform = sched_transform_pod };
+				.transform = sched_transform_pod,
+				.no_default_indexes = 1 };
+	/* no informer index is read (the cache and the queue are the scheduler's own) */
 	kc_informer_opts no = { .path = "/api/v1/nodes", .name = "nodes",
-				.transform = sched_transform_node };
+				.transform = sched_transform_node,
+				.no_default_indexes = 1 };
 	kc_informer_handlers ph = { pod_add, pod_update, pod_delete, &D.sched };
 	kc_informer_handlers nh = { node_add, node_update, node_delete, &D.sched };
 	/* PodDisruptionBudgets for preemption; not waited for (an apiserver without
@@ -412,6 +423,7 @@ int main(int argc, char **argv)
 	}
 	kc_event_sink_client_free(sink);
 	sched_scheduler_close(&D.sched);
+	sched_poster_free(poster);
 	kc_client_free(client);
 	kc_kubeconfig_close(&kc);
 	return 0;

@@ -83,10 +83,27 @@ static int64_t score(sched_cycle *cy, void *state, const sched_node_info *ni)
 	return SCHED_MAX_NODE_SCORE * (sum - MIN_THRESHOLD) / (max - MIN_THRESHOLD);
 }
 
+/* no container, or no node at all holds any of the pod's images: every node sums
+ * below the threshold and scores 0 */
+static bool score_uniform(sched_cycle *cy, void *state, sched_node_info **nodes, int n)
+{
+	(void)cy;
+	(void)nodes;
+	(void)n;
+	const il_state *s = state;
+	if (!s || s->ncontainers == 0)
+		return true;
+	for (int i = 0; i < s->nimages; i++)
+		if (s->num_nodes[i] > 0)
+			return false;
+	return true;
+}
+
 const sched_plugin sched_plugin_image_locality = {
 	.name = "ImageLocality",
 	.default_weight = 1,
 	.pre_score = pre_score,
 	.score = score,
+	.score_uniform = score_uniform,
 	.free_state = free_state,
 };

@@ -245,6 +245,15 @@ static void filter(sched_cycle *cy, void *state, const sched_node_info *ni, sche
 	}
 }
 
+/* no required (anti-)affinity of its own and no existing pod's anti-affinity matched it
+ * anywhere: filter looks only at this state, so it passes every node */
+static bool filter_skip(const sched_cycle *cy, void *state)
+{
+	(void)cy;
+	const ipa_state *s = state;
+	return s && s->naff == 0 && s->nanti == 0 && s->existing_anti.n == 0;
+}
+
 /* ---- score ---- */
 
 #define HARD_POD_AFFINITY_WEIGHT 1
@@ -376,13 +385,26 @@ static void normalize(sched_cycle *cy, void *state, int64_t *scores, int n)
 				      : 0;
 }
 
+/* no topology pair got a weight: every node sums 0 and normalises to 0 (upstream
+ * PreScore: Skip when there is nothing to score) */
+static bool score_uniform(sched_cycle *cy, void *state, sched_node_info **nodes, int n)
+{
+	(void)cy;
+	(void)nodes;
+	(void)n;
+	const ipa_score *sc = state;
+	return !sc || sc->topo.n == 0;
+}
+
 const sched_plugin sched_plugin_inter_pod_affinity = {
 	.name = "InterPodAffinity",
 	.default_weight = 2,
 	.pre_filter = pre_filter,
 	.filter = filter,
+	.filter_skip = filter_skip,
 	.pre_score = pre_score,
 	.score = score,
+	.score_uniform = score_uniform,
 	.normalize = normalize,
 	.free_state = free_state,
 	.free_score_state = free_score,

@@ -192,13 +192,33 @@ static void normalize(sched_cycle *cy, void *state, int64_t *scores, int n)
 	sched_default_normalize(SCHED_MAX_NODE_SCORE, false, scores, n);
 }
 
+/* neither nodeSelector nor required node affinity: every node matches */
+static bool filter_skip(const sched_cycle *cy, void *state)
+{
+	(void)cy;
+	const na_state *s = state;
+	return s && !s->has_selector && !s->has_required;
+}
+
+/* no preferred terms: every node scores 0 (upstream PreScore: Skip) */
+static bool score_uniform(sched_cycle *cy, void *state, sched_node_info **nodes, int n)
+{
+	(void)cy;
+	(void)nodes;
+	(void)n;
+	const na_state *s = state;
+	return !s || s->npreferred == 0;
+}
+
 const sched_plugin sched_plugin_node_affinity = {
 	.name = "NodeAffinity",
 	.default_weight = 2,
 	.pre_filter = pre_filter,
 	.filter = filter,
+	.filter_skip = filter_skip,
 	.pre_score = pre_score,
 	.score = score,
 	.normalize = normalize,
+	.score_uniform = score_uniform,
 	.free_state = free_state,
 };

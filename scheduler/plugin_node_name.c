@@ -12,7 +12,15 @@ static void filter(sched_cycle *cy, void *state, const sched_node_info *ni, sche
 				 "node(s) didn't match the requested node name");
 }
 
+/* spec.nodeName unset: every node matches */
+static bool filter_skip(const sched_cycle *cy, void *state)
+{
+	(void)state;
+	return !cy->pod->node_name || !*cy->pod->node_name;
+}
+
 const sched_plugin sched_plugin_node_name = {
 	.name = "NodeName",
 	.filter = filter,
+	.filter_skip = filter_skip,
 };

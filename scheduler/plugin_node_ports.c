@@ -27,7 +27,15 @@ static void filter(sched_cycle *cy, void *state, const sched_node_info *ni, sche
 				}
 }
 
+/* no host port asked for: nothing can conflict */
+static bool filter_skip(const sched_cycle *cy, void *state)
+{
+	(void)state;
+	return cy->pod->nports == 0;
+}
+
 const sched_plugin sched_plugin_node_ports = {
 	.name = "NodePorts",
 	.filter = filter,
+	.filter_skip = filter_skip,
 };

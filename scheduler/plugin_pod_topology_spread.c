@@ -255,6 +255,14 @@ static void filter(sched_cycle *cy, void *state, const sched_node_info *ni, sche
 	}
 }
 
+/* no DoNotSchedule constraint: filter passes every node */
+static bool filter_skip(const sched_cycle *cy, void *state)
+{
+	(void)cy;
+	const pts_state *s = state;
+	return s && s->n == 0;
+}
+
 /* ---- score ---- */
 
 typedef struct pts_score {
@@ -344,14 +352,26 @@ static void normalize(sched_cycle *cy, void *state, int64_t *scores, int n)
 	}
 }
 
+/* no ScheduleAnyway constraint: every node scores 0 (upstream PreScore: Skip) */
+static bool score_uniform(sched_cycle *cy, void *state, sched_node_info **nodes, int n)
+{
+	(void)cy;
+	(void)nodes;
+	(void)n;
+	const pts_score *sc = state;
+	return !sc || sc->base.n == 0;
+}
+
 const sched_plugin sched_plugin_pod_topology_spread = {
 	.name = "PodTopologySpread",
 	.default_weight = 2,
 	.pre_filter = pre_filter,
 	.filter = filter,
+	.filter_skip = filter_skip,
 	.pre_score = pre_score,
 	.score = score,
 	.normalize = normalize,
+	.score_uniform = score_uniform,
 	.free_state = free_state,
 	.free_score_state = free_score,
 };

@@ -62,10 +62,22 @@ static void normalize(sched_cycle *cy, void *state, int64_t *scores, int n)
 	sched_default_normalize(SCHED_MAX_NODE_SCORE, true, scores, n);
 }
 
+/* no node carries a taint: every node counts 0 and normalises to 100 */
+static bool score_uniform(sched_cycle *cy, void *state, sched_node_info **nodes, int n)
+{
+	(void)cy;
+	(void)state;
+	for (int i = 0; i < n; i++)
+		if (cJSON_GetArraySize(nodes[i]->taints) > 0)
+			return false;
+	return true;
+}
+
 const sched_plugin sched_plugin_taint_toleration = {
 	.name = "TaintToleration",
 	.default_weight = 3,
 	.filter = filter,
 	.score = score,
 	.normalize = normalize,
+	.score_uniform = score_uniform,
 };

@@ -103,6 +103,7 @@ static void unnominate_locked(sched_scheduler *s, const char *key)
 			sched_pod_free((sched_pod *)s->nom[i].pod);
 			free((char *)s->nom[i].node);
 			s->nom[i] = s->nom[--s->nnom];
+			atomic_store(&s->nnom_pub, s->nnom);
 			return;
 		}
 }
@@ -134,11 +135,14 @@ static int nominate_locked(sched_scheduler *s, const sched_pod *pod, const char 
 	}
 	s->nom[s->nnom].pod = cp;
 	s->nom[s->nnom++].node = n;
+	atomic_store(&s->nnom_pub, s->nnom);
 	return 0;
 }
 
 static void unnominate(sched_scheduler *s, const char *key)
 {
+	if (atomic_load(&s->nnom_pub) == 0)
+		return; /* nothing nominated: no need to wait for the scheduling loop */
 	sched_cache_lock(&s->cache);
 	unnominate_locked(s, key);
 	sched_cache_unlock(&s->cache);
@@ -200,8 +204,8 @@ void sched_on_pod_add(sched_scheduler *s, const cJSON *pod)
 		}
 		sched_queue_delete(&s->queue, key);
 		unnominate(s, key);
-		bool known = sched_cache_has_pod(&s->cache, key); /* assumed counts as known */
-		sched_cache_upsert_pod(&s->cache, pod);
+		bool known = false; /* assumed counts as known */
+		sched_cache_upsert_pod_known(&s->cache, pod, key, &known);
 		if (!known) {
 			/* a new pod on a node may satisfy affinity or change spreading */
 			static const char *const pl[] = { "InterPodAffinity", "PodTopologySpread",

@@ -88,6 +88,10 @@ typedef struct sched_scheduler {
 	 * (owned copies; guarded by cache.mu) */
 	sched_nominated *nom;
 	int nnom, capnom;
+	/* nnom as last set under cache.mu, read without the lock: a bound or deleted pod
+	 * (two per pod) skips taking cache.mu, which the scheduling loop holds through every
+	 * cycle, when nothing is nominated (nearly always) */
+	atomic_int nnom_pub;
 	/* PodDisruptionBudgets from their informer, for preemption (guarded by cache.mu) */
 	sched_pdb *pdbs;
 	int npdbs, cappdbs;

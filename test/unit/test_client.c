@@ -262,6 +262,27 @@ START_TEST(create_update_patch_delete_bodies)
 	ck_assert_int_eq(kc_client_delete(c, &cm, NULL, NULL, NULL), 0);
 	ck_assert_str_eq(s.method, "DELETE");
 	ck_assert_str_eq(s.body_seen, "");
+	/* the same pooled handle carries nothing over from the calls before: a GET and a
+	 * HEAD without body or Content-Type, then a POST with its own body again */
+	ck_assert_int_eq(kc_client_get(c, &cm, NULL, NULL, NULL), 0);
+	ck_assert_str_eq(s.method, "GET");
+	ck_assert_str_eq(s.ctype, "");
+	ck_assert_str_eq(s.body_seen, "");
+	ck_assert_int_eq(kc_client_request(c, "HEAD", "/api/v1/namespaces/ns1/configmaps/x", NULL,
+					   NULL, NULL, NULL), 0);
+	ck_assert_str_eq(s.method, "HEAD");
+	ck_assert_str_eq(s.body_seen, "");
+	cm.name = NULL;
+	ck_assert_int_eq(kc_client_create(c, &cm, obj, NULL, NULL), 0);
+	ck_assert_str_eq(s.method, "POST");
+	ck_assert_str_eq(s.ctype, "application/json");
+	echo = cJSON_Parse(s.body_seen);
+	ck_assert(cJSON_Compare(echo, obj, 1));
+	cJSON_Delete(echo);
+	ck_assert_int_eq(kc_client_get(c, &cm, NULL, NULL, NULL), 0);
+	ck_assert_str_eq(s.method, "GET");
+	ck_assert_str_eq(s.body_seen, "");
+	cm.name = "x";
 	/* Name-less update/patch/delete are refused before any request. */
 	int before = script_nreq(&s);
 	cm.name = NULL;

@@ -587,6 +587,13 @@ START_TEST(recorder_never_blocks_and_drops_when_full)
 	kc_recorder_stats st;
 	kc_recorder_get_stats(r, &st);
 	ck_assert_uint_eq(st.queue_full, (uint64_t)full);
+	/* with the queue full, a malformed event is still refused as malformed */
+	ck_assert_int_eq(kc_event_record(r, p, "Bogus", "R", "x"), -EINVAL);
+	cJSON *noname = cJSON_Parse("{\"kind\":\"Pod\",\"metadata\":{\"namespace\":\"d\"}}");
+	ck_assert_int_eq(kc_event_record(r, noname, "Normal", "R", "x"), -EINVAL);
+	cJSON_Delete(noname);
+	kc_recorder_get_stats(r, &st);
+	ck_assert_uint_eq(st.queue_full, (uint64_t)full);
 	pthread_mutex_lock(&sink.mu);
 	sink.gate_closed = false;
 	pthread_cond_broadcast(&sink.cv);

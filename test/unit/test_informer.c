@@ -643,6 +643,30 @@ START_TEST(user_index_and_selectors)
 }
 END_TEST
 
+/* Without the built-in indexes (the scheduler's informers): events, the cache and a
+ * user index work; the built-in ones do not exist. */
+START_TEST(no_default_indexes)
+{
+	fake_put(&F, "a", "n", "web", 0);
+	kc_informer *inf = start_informer(&(kc_informer_opts){
+		.path = "/api/v1/pods", .page_size = -1, .no_default_indexes = 1 });
+	ck_assert_int_eq(kc_informer_add_index(inf, "app", by_app, NULL), 0);
+	ck_assert_int_eq(kc_informer_start(inf), 0);
+	ck_assert_int_eq(kc_informer_wait_for_sync(inf, 10000), 0);
+	ck_assert(wait_watches(&F, 1));
+	fake_put(&F, "b", "n", "web", 1);
+	ck_assert(seen(&H, "ADD default/b 12"));
+	cJSON *arr;
+	ck_assert_int_eq(kc_informer_by_index(inf, KC_INDEX_NAMESPACE, "default", &arr), -ENOENT);
+	ck_assert_int_eq(kc_informer_by_index(inf, KC_INDEX_NODENAME, "n", &arr), -ENOENT);
+	ck_assert_int_eq(kc_informer_by_index(inf, "app", "web", &arr), 0);
+	ck_assert(names_in(arr, "a b"));
+	cJSON_Delete(arr);
+	ck_assert_int_eq(kc_informer_count(inf), 2);
+	kc_informer_free(inf);
+}
+END_TEST
+
 START_TEST(keys_and_bad_options)
 {
 	char k[64];
@@ -673,6 +697,7 @@ static Suite *informer_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, paged_list_then_watch_events);
+	tcase_add_test(tc, no_default_indexes);
 	tcase_add_test(tc, stream_end_rewatches_from_bookmark);
 	tcase_add_test(tc, expired_watch_relists_and_sees_gap_deletes);
 	tcase_add_test(tc, cut_stream_rewatches_and_410_answer_relists);

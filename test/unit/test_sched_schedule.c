@@ -369,6 +369,77 @@ START_TEST(tie_break_is_random_but_seeded)
 }
 END_TEST
 
+/* Filters that cannot reject any node for this pod are not run (upstream's PreFilter
+ * Skip), and only then: a node selector and a host port still decide. */
+static bool skipped(const sched_cycle *cy, const char *plugin)
+{
+	for (int i = 0; i < cy->profile->nfilters; i++)
+		if (!strcmp(cy->profile->filters[i]->name, plugin))
+			return cy->filter_skip[i];
+	ck_abort_msg("no filter %s", plugin);
+	return false;
+}
+
+START_TEST(filters_skipped_only_when_they_cannot_reject)
+{
+	fixture f;
+	fx_init(&f);
+	f.nodes[f.n++] = node("a", "4", "8Gi", NULL);
+	f.nodes[f.n++] = node("b", "4", "8Gi", NULL);
+	sched_pod *plain = pod("plain", 0, "100m", "100Mi", NULL);
+	sched_cycle cy;
+	memset(&cy, 0, sizeof(cy));
+	cy.profile = &f.prof;
+	cy.pod = plain;
+	cy.nodes = f.nodes;
+	cy.nnodes = cy.total_nodes = f.n;
+	sched_status pst;
+	ck_assert_int_eq(sched_cycle_prefilter(&cy, &pst), 0);
+	ck_assert(skipped(&cy, "NodeName"));
+	ck_assert(skipped(&cy, "NodePorts"));
+	ck_assert(skipped(&cy, "NodeAffinity"));
+	ck_assert(skipped(&cy, "PodTopologySpread"));
+	ck_assert(skipped(&cy, "InterPodAffinity"));
+	ck_assert(!skipped(&cy, "NodeResourcesFit"));
+	ck_assert(!skipped(&cy, "TaintToleration"));
+	ck_assert(!skipped(&cy, "NodeUnschedulable"));
+	sched_cycle_close(&cy);
+	sched_pod_free(plain);
+
+	/* a node selector for b although a is far emptier: only b, every time */
+	sched_node_info_free(f.nodes[0]);
+	f.nodes[0] = node("a", "64", "256Gi", NULL);
+	sched_pod *sel = pod("sel", 0, "100m", "100Mi",
+			     "\"nodeSelector\":{\"kubernetes.io/hostname\":\"b\"}");
+	sched_result res;
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(sched_schedule_pod(&f.st, &f.prof, sel, f.nodes, f.n, &res), 0);
+		ck_assert_str_eq(res.node_name, "b");
+	}
+	sched_pod_free(sel);
+
+	/* hostPort 8080 taken on b, now far emptier than a: only a */
+	sched_node_info_free(f.nodes[0]);
+	f.nodes[0] = node("a", "4", "8Gi", NULL);
+	sched_node_info_free(f.nodes[1]);
+	f.nodes[1] = node("b", "64", "256Gi", NULL);
+	const char *hp = "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\"},"
+			 "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx\","
+			 "\"ports\":[{\"containerPort\":80,\"hostPort\":8080}]}]}}";
+	char buf[512];
+	snprintf(buf, sizeof(buf), hp, "holder");
+	fx_bind(&f, 1, fx_sched_pod(buf));
+	snprintf(buf, sizeof(buf), hp, "wants");
+	sched_pod *wants = fx_sched_pod(buf);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(sched_schedule_pod(&f.st, &f.prof, wants, f.nodes, f.n, &res), 0);
+		ck_assert_str_eq(res.node_name, "a");
+	}
+	sched_pod_free(wants);
+	fx_close(&f);
+}
+END_TEST
+
 START_TEST(num_feasible_nodes_adaptive)
 {
 	ck_assert_int_eq(sched_num_feasible_nodes_to_find(0, 50), 50);
@@ -475,6 +546,7 @@ static Suite *sched_schedule_suite(void)
 	tcase_add_test(fw, num_feasible_nodes_adaptive);
 	tcase_add_test(fw, round_robin_start_advances);
 	tcase_add_test(fw, profile_enable_disable);
+	tcase_add_test(fw, filters_skipped_only_when_they_cannot_reject);
 	suite_add_tcase(s, fw);
 	return s;
 }
