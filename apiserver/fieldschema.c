@@ -10,7 +10,10 @@
  * client-side validation of `kind: List` would then reject what `get -o yaml` printed. */
 #include "fieldschema.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TOP "apiVersion:s kind:s metadata:ObjectMeta "
@@ -376,14 +379,104 @@ const fs_type *fs_type_at(int i)
 	return &fs_types[i];
 }
 
+/* ---- the compiled table ----
+ * fieldValidation walks every key of every request body against its type's field list;
+ * re-parsing the list and scanning the type table by name for each key was a visible share
+ * of a pod create's CPU. The lists are parsed once, on first use, into per-type arrays of
+ * (name, kind, element type), and names are found through a hash. */
+
+#define FS_NTYPES (sizeof(fs_types) / sizeof(fs_types[0]))
+#define FS_HASH 256 /* power of two, > 2 * FS_NTYPES */
+
+typedef struct fs_cfield {
+	const char *name;     /* into cf_names */
+	size_t name_len;
+	enum fs_kind kind;
+	const fs_type *elem;  /* FS_OBJ / FS_LIST / FS_MAP of a table type, else NULL */
+} fs_cfield;
+
+typedef struct fs_ctype {
+	fs_cfield *f;
+	size_t n;
+} fs_ctype;
+
+static pthread_once_t fs_once = PTHREAD_ONCE_INIT;
+static short fs_hash[FS_HASH]; /* index + 1 into fs_types, 0 empty */
+static fs_ctype fs_compiled[FS_NTYPES];
+static int fs_compiled_ok;
+
+static uint32_t fs_hash_str(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+static const fs_type *fs_lookup(const char *name)
+{
+	for (uint32_t i = fs_hash_str(name) & (FS_HASH - 1);; i = (i + 1) & (FS_HASH - 1)) {
+		int v = fs_hash[i];
+		if (!v)
+			return NULL;
+		if (!strcmp(fs_types[v - 1].name, name))
+			return &fs_types[v - 1];
+	}
+}
+
+static int parse_field(const char **cursor, fs_field *f);
+
+static void fs_build(void)
+{
+	_Static_assert(FS_HASH > 2 * FS_NTYPES, "fs_hash too small");
+	for (size_t t = 0; t < FS_NTYPES; t++) {
+		uint32_t i = fs_hash_str(fs_types[t].name) & (FS_HASH - 1);
+		int dup = 0;
+		for (; fs_hash[i]; i = (i + 1) & (FS_HASH - 1))
+			if (!strcmp(fs_types[fs_hash[i] - 1].name, fs_types[t].name))
+				dup = 1; /* the first entry wins, as the linear scan did */
+		if (!dup)
+			fs_hash[i] = (short)(t + 1);
+	}
+	int ok = 1;
+	for (size_t t = 0; t < FS_NTYPES && ok; t++) {
+		size_t n = 0, cap = 0;
+		fs_cfield *v = NULL;
+		const char *cur = fs_types[t].fields;
+		fs_field f;
+		while (cur && parse_field(&cur, &f)) {
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				fs_cfield *nv = realloc(v, nc * sizeof(*nv));
+				if (!nv) {
+					ok = 0;
+					break;
+				}
+				v = nv;
+				cap = nc;
+			}
+			char *name = strdup(f.name);
+			if (!name) {
+				ok = 0;
+				break;
+			}
+			const fs_type *et = NULL;
+			if (f.kind == FS_OBJ || f.kind == FS_LIST || f.kind == FS_MAP)
+				et = fs_lookup(f.elem);
+			v[n++] = (fs_cfield){ name, strlen(name), f.kind, et };
+		}
+		fs_compiled[t] = (fs_ctype){ v, n };
+	}
+	/* Out of memory at start-up: walk() falls back to parsing the lists each time. */
+	fs_compiled_ok = ok;
+}
+
 const fs_type *fs_type_get(const char *name)
 {
 	if (!name)
 		return NULL;
-	for (size_t i = 0; i < sizeof(fs_types) / sizeof(fs_types[0]); i++)
-		if (!strcmp(fs_types[i].name, name))
-			return &fs_types[i];
-	return NULL;
+	pthread_once(&fs_once, fs_build);
+	return fs_lookup(name);
 }
 
 const char *fs_field_desc(const fs_type *t, const char *field)
@@ -409,6 +502,13 @@ static void copy_tok(char *dst, size_t n, const char *s, size_t len)
 }
 
 int fs_next_field(const char **cursor, fs_field *f)
+{
+	pthread_once(&fs_once, fs_build);
+	return parse_field(cursor, f);
+}
+
+/* fs_next_field without the once (fs_build calls it with the hash already built). */
+static int parse_field(const char **cursor, fs_field *f)
 {
 	const char *p = *cursor;
 	while (*p == ' ')
@@ -456,20 +556,39 @@ int fs_next_field(const char **cursor, fs_field *f)
 			if (!strcmp(f->elem, "any"))
 				f->kind = FS_ANY;
 			else
-				f->kind = fs_type_get(f->elem) ? FS_OBJ : FS_SCALAR;
+				f->kind = fs_lookup(f->elem) ? FS_OBJ : FS_SCALAR;
 		}
 	}
 	*cursor = p;
 	return 1;
 }
 
-/* Finds key in the field list; 0 when it is not a known field. */
-static int find_field(const char *fields, const char *key, fs_field *f)
+/* Finds key among t's fields: 0 when it is not a known field, else 1 with its kind and
+ * element type (a table type or NULL). */
+static int find_field(const fs_type *t, const char *key, enum fs_kind *kind, const fs_type **elem)
 {
-	const char *cur = fields;
-	while (fs_next_field(&cur, f))
-		if (!strcmp(f->name, key))
+	if (fs_compiled_ok) {
+		const fs_ctype *ct = &fs_compiled[t - fs_types];
+		size_t kl = strlen(key);
+		for (size_t i = 0; i < ct->n; i++) {
+			const fs_cfield *cf = &ct->f[i];
+			if (cf->name_len == kl && !memcmp(cf->name, key, kl)) {
+				*kind = cf->kind;
+				*elem = cf->elem;
+				return 1;
+			}
+		}
+		return 0;
+	}
+	const char *cur = t->fields;
+	fs_field f;
+	while (parse_field(&cur, &f))
+		if (!strcmp(f.name, key)) {
+			*kind = f.kind;
+			*elem = f.kind == FS_OBJ || f.kind == FS_LIST || f.kind == FS_MAP ?
+				fs_lookup(f.elem) : NULL;
 			return 1;
+		}
 	return 0;
 }
 
@@ -492,15 +611,33 @@ static void report(fs_out *o, const char *path)
 		o->off = o->n - 1;
 }
 
-static const char *elem_fields(const char *elem)
+/* Appends the n bytes of s to the NUL-terminated dst (size cap), truncating as snprintf
+ * would; returns the new length. */
+static size_t cat_trunc(char *dst, size_t len, size_t cap, const char *s, size_t n)
 {
-	const fs_type *t = fs_type_get(elem);
-	return t ? t->fields : NULL;
+	if (len + 1 >= cap)
+		return len;
+	if (n > cap - 1 - len)
+		n = cap - 1 - len;
+	memcpy(dst + len, s, n);
+	len += n;
+	dst[len] = 0;
+	return len;
 }
 
-static void walk(const char *fields, const cJSON *obj, const char *path, fs_out *o, int depth)
+/* The path of a key below path ("a.b"); same bounds as before (511 characters). */
+static void sub_path(char *sub, size_t cap, const char *path, const char *key)
 {
-	if (!fields || !cJSON_IsObject(obj) || depth > 32)
+	size_t pl = strlen(path);
+	size_t l = cat_trunc(sub, 0, cap, path, pl);
+	if (pl)
+		l = cat_trunc(sub, l, cap, ".", 1);
+	cat_trunc(sub, l, cap, key, strlen(key));
+}
+
+static void walk(const fs_type *t, const cJSON *obj, const char *path, fs_out *o, int depth)
+{
+	if (!t || !t->fields || !cJSON_IsObject(obj) || depth > 32)
 		return;
 	const cJSON *it;
 	cJSON_ArrayForEach(it, obj)
@@ -508,34 +645,37 @@ static void walk(const char *fields, const cJSON *obj, const char *path, fs_out 
 		const char *key = it->string ? it->string : "";
 		if (key[0] == '$')
 			continue; /* $patch, $setElementOrder/..., $retainKeys, ... */
+		enum fs_kind kind;
+		const fs_type *et = NULL;
+		/* The path is only built when it is reported or descended into. */
 		char sub[512];
-		snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", key);
-		fs_field f;
-		if (!find_field(fields, key, &f)) {
+		if (!find_field(t, key, &kind, &et)) {
+			sub_path(sub, sizeof(sub), path, key);
 			report(o, sub);
 			continue;
 		}
-		if (f.kind == FS_LIST) {
-			const char *ef = elem_fields(f.elem);
+		if (!et)
+			continue; /* scalars, free-form fields and lists/maps of scalars */
+		sub_path(sub, sizeof(sub), path, key);
+		if (kind == FS_LIST) {
 			int i = 0;
 			const cJSON *el;
 			cJSON_ArrayForEach(el, it)
 			{
 				char ep[540];
 				snprintf(ep, sizeof(ep), "%s[%d]", sub, i++);
-				walk(ef, el, ep, o, depth + 1);
+				walk(et, el, ep, o, depth + 1);
 			}
-		} else if (f.kind == FS_MAP) {
-			const char *ef = elem_fields(f.elem);
+		} else if (kind == FS_MAP) {
 			const cJSON *el;
 			cJSON_ArrayForEach(el, it)
 			{
 				char ep[540];
 				snprintf(ep, sizeof(ep), "%s[%s]", sub, el->string ? el->string : "");
-				walk(ef, el, ep, o, depth + 1);
+				walk(et, el, ep, o, depth + 1);
 			}
-		} else if (f.kind == FS_OBJ) {
-			walk(elem_fields(f.elem), it, sub, o, depth + 1);
+		} else if (kind == FS_OBJ) {
+			walk(et, it, sub, o, depth + 1);
 		}
 	}
 }
@@ -558,7 +698,6 @@ int fs_unknown_fields(const res_desc *d, const cJSON *obj, char *msg, size_t n)
 	fs_out o = { .msg = msg, .n = n, .off = 0, .count = 0 };
 	if (n)
 		msg[0] = 0;
-	const fs_type *t = fs_kind_type(d);
-	walk(t ? t->fields : NULL, obj, "", &o, 0);
+	walk(fs_kind_type(d), obj, "", &o, 0);
 	return o.count;
 }

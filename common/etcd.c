@@ -17,9 +17,6 @@
 #include "errors.h"
 #include "etcd_int.h"
 
-/* A unary response larger than this is refused: etcd's own gRPC limit for a client to
- * receive is math.MaxInt32, but a JSON answer this big means a runaway range. */
-#define ETCD_MAX_RESPONSE (512u * 1024 * 1024)
 
 /* ------------------------------------------------------------------ base64 */
 
@@ -214,6 +211,10 @@ int kc_etcd_new(const struct kc_etcd_config *cfg, kc_etcd **out)
 		curl_slist_free_all(h1);
 		goto nomem;
 	}
+	if (kc_etcd__http_init(c) != 0) {
+		curl_slist_free_all(c->hdrs);
+		goto nomem;
+	}
 	atomic_init(&c->preferred, 0);
 	pthread_mutex_init(&c->mu, NULL);
 	*out = c;
@@ -237,6 +238,7 @@ void kc_etcd_free(kc_etcd *c)
 	for (size_t i = 0; i < c->n_pool; i++)
 		curl_easy_cleanup(c->pool[i]);
 	curl_slist_free_all(c->hdrs);
+	kc_etcd__http_close(c);
 	for (size_t i = 0; i < c->n_endpoints; i++)
 		free(c->endpoints[i]);
 	free(c->endpoints);
@@ -365,9 +367,7 @@ int kc_etcd__curl_to_err(CURLcode rc)
 int kc_etcd__do_post(kc_etcd *c, int ep, const char *path, const char *body, bool stream, kc_etcd__write_fn wfn,
                    void *ud, struct kc_etcd__buf *out, long *status, struct kc_etcd_error *err)
 {
-	CURL *h = kc_etcd__pool_get(c);
-	if (!h)
-		return -ENOMEM;
+	CURL *h = NULL; /* taken from the pool only when libcurl serves the call */
 	struct curl_slist *hdrs = c->hdrs;
 	int n = (int)c->n_endpoints;
 	int start = ep >= 0 ? ep : atomic_load(&c->preferred);
@@ -379,22 +379,39 @@ int kc_etcd__do_post(kc_etcd *c, int ep, const char *path, const char *body, boo
 	}
 	for (int t = 0; t < tries; t++) {
 		int i = (start + t) % n;
-		char url[1024];
-		snprintf(url, sizeof(url), "%s%s", c->endpoints[i], path);
-		if (t > 0)
-			curl_easy_reset(h);
-		kc_etcd__setup_handle(c, h, url, body, hdrs, stream);
-		if (wfn) {
-			curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, wfn);
-			curl_easy_setopt(h, CURLOPT_WRITEDATA, ud);
+		CURLcode rc;
+		curl_off_t connected = 0;
+		if (!wfn && !stream && body && c->hep[i].fast) {
+			/* a unary call to a plain-http endpoint: the own transport */
+			bool conn = false;
+			rc = kc_etcd__http_post(c, i, path, body, out, status, &conn);
+			connected = conn;
 		} else {
-			out->len = 0;
-			curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kc_etcd__write_buf);
-			curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+			if (!h) {
+				h = kc_etcd__pool_get(c);
+				if (!h)
+					return -ENOMEM;
+			} else {
+				curl_easy_reset(h);
+			}
+			char url[1024];
+			snprintf(url, sizeof(url), "%s%s", c->endpoints[i], path);
+			kc_etcd__setup_handle(c, h, url, body, hdrs, stream);
+			if (wfn) {
+				curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, wfn);
+				curl_easy_setopt(h, CURLOPT_WRITEDATA, ud);
+			} else {
+				out->len = 0;
+				curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kc_etcd__write_buf);
+				curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+			}
+			rc = curl_easy_perform(h);
+			if (rc == CURLE_OK)
+				curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+			else
+				curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
 		}
-		CURLcode rc = curl_easy_perform(h);
 		if (rc == CURLE_OK) {
-			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 			if (ep < 0)
 				atomic_store(&c->preferred, i);
 			ret = 0;
@@ -402,14 +419,13 @@ int kc_etcd__do_post(kc_etcd *c, int ep, const char *path, const char *body, boo
 		}
 		kc_etcd__set_err(err, 0, 0, "%s: %s", c->endpoints[i], curl_easy_strerror(rc));
 		ret = kc_etcd__curl_to_err(rc);
-		curl_off_t connected = 0;
-		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
 		/* Only retry what cannot have reached a server: a timeout after connecting
 		 * may have applied a write (and a stream may have delivered data). */
 		if (!kc_etcd__is_connect_error(rc) || (rc == CURLE_OPERATION_TIMEDOUT && connected > 0))
 			break;
 	}
-	kc_etcd__pool_put(c, h);
+	if (h)
+		kc_etcd__pool_put(c, h);
 	return ret;
 }
 

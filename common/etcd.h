@@ -1,9 +1,11 @@
-/* A client of etcd v3's JSON gateway API (etcd 3.4 / kube-store), over libcurl.
+/* A client of etcd v3's JSON gateway API (etcd 3.4 / kube-store), over HTTP/1.1.
  *
  * Wire format as in docs/STORE_API.md: POST only, bytes as standard base64, int64 as JSON
  * strings, zero values omitted. Every call is a blocking HTTP request; the client is
- * thread-safe (any number of threads may call it at once; each call borrows an idle curl
- * handle from a pool, so keep-alive connections are reused).
+ * thread-safe (any number of threads may call it at once; each call borrows an idle
+ * keep-alive connection from a pool). Unary calls and watches to plain http://host:port
+ * endpoints use the client's own transport (etcd_http.c); https endpoints, the other
+ * streams and health checks use libcurl (each call borrows a pooled curl handle).
  *
  * Endpoints: "http://host:port" or "https://host:port". A call tries the endpoint that
  * last worked first, and on a connection-level failure (refused, timeout, TLS) moves on

@@ -22,6 +22,25 @@
 
 #define KC_ETCD__POOL_MAX 64
 
+/* A unary response larger than this is refused: etcd's own gRPC limit for a client to
+ * receive is math.MaxInt32, but a JSON answer this big means a runaway range. */
+#define ETCD_MAX_RESPONSE (512u * 1024 * 1024)
+
+/* An endpoint the own HTTP transport (etcd_http.c) serves: plain http://host[:port]. */
+struct kc_etcd__hep {
+	bool fast;           /* false: libcurl serves it */
+	char host[256];
+	char port[8];
+	char authority[300]; /* the Host header */
+};
+
+/* An idle keep-alive connection of the own transport. */
+struct kc_etcd__conn {
+	int fd;
+	int ep;
+	long to_ms; /* the socket's current SO_RCVTIMEO */
+};
+
 struct kc_etcd {
 	char **endpoints;     /* n_endpoints URLs without a trailing '/' */
 	size_t n_endpoints;
@@ -34,6 +53,9 @@ struct kc_etcd {
 	CURL *pool[KC_ETCD__POOL_MAX];
 	size_t n_pool;
 	struct curl_slist *hdrs; /* the request headers every POST sends, built once */
+	struct kc_etcd__hep *hep; /* n_endpoints entries */
+	struct kc_etcd__conn idle[KC_ETCD__POOL_MAX]; /* guarded by mu */
+	size_t n_idle;
 };
 
 /* ---- errors ---- */
@@ -165,6 +187,28 @@ size_t kc_etcd__b64_max(size_t in_len);
 /* Resolves a JSON string body's escapes into out (room for len + 1; NUL-terminated);
  * returns the length. */
 size_t kc_etcd__unescape(const char *p, size_t len, char *out);
+
+/* ---- own HTTP/1.1 transport for unary calls (etcd_http.c) ---- */
+
+/* Fills c->hep from c->endpoints (and the proxy environment). 0 or -ENOMEM. */
+int kc_etcd__http_init(kc_etcd *c);
+/* Closes the idle connections and frees c->hep. */
+void kc_etcd__http_close(kc_etcd *c);
+/* POSTs body (borrowed, NUL-terminated) to path on endpoint ep (c->hep[ep].fast) within
+ * the request timeout; the answer's body goes to *out (whose p the caller frees), its
+ * status to *status. Returns the CURLcode libcurl would have returned for the same
+ * outcome; *connected says whether a connection was established. */
+CURLcode kc_etcd__http_post(kc_etcd *c, int ep, const char *path, const char *body,
+			    struct kc_etcd__buf *out, long *status, bool *connected);
+
+/* A stream on the own transport: POSTs body to path on endpoint ep (c->hep[ep].fast) and
+ * hands the answer's body to wfn(ud) as it arrives, until it ends, wfn takes less than it
+ * was given (CURLE_WRITE_ERROR), or *stop (may be NULL; looked at every 100 ms) is set
+ * (*stopped). *status: the HTTP status, 0 before one arrived. Returns the CURLcode libcurl
+ * would have returned. */
+CURLcode kc_etcd__http_stream(kc_etcd *c, int ep, const char *path, const char *body,
+			      kc_etcd__write_fn wfn, void *ud, const atomic_int *stop, long *status,
+			      bool *stopped);
 
 /* Shared by etcd.c (transport, KV, Txn) and etcd_maint.c (leases, maintenance). */
 CURL *kc_etcd__pool_get(kc_etcd *c);

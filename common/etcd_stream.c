@@ -671,38 +671,45 @@ int kc_etcd_watch(kc_etcd *c, const struct kc_etcd_watch_req *req, kc_etcd_watch
 	rc = -ECONNREFUSED;
 	for (int t = 0; m && h && t < n; t++) {
 		int i = (start + t) % n;
-		char url[1024];
-		snprintf(url, sizeof(url), "%s/v3/watch", c->endpoints[i]);
-		curl_easy_reset(h);
-		kc_etcd__setup_handle(c, h, url, body, hdrs, true);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, stream_write);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-		curl_multi_add_handle(m, h);
 		bool stopped = false;
 		CURLcode res = CURLE_OK;
-		for (;;) {
-			int running = 0;
-			curl_multi_perform(m, &running);
-			int q;
-			CURLMsg *msg;
-			bool finished = false;
-			while ((msg = curl_multi_info_read(m, &q))) {
-				if (msg->msg == CURLMSG_DONE) {
-					res = msg->data.result;
-					finished = true;
-				}
-			}
-			if (finished || !running)
-				break;
-			if (stop && atomic_load(stop)) {
-				stopped = true;
-				break;
-			}
-			curl_multi_poll(m, NULL, 0, 100, NULL);
-		}
 		long status = 0;
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		curl_multi_remove_handle(m, h);
+		if (c->hep[i].fast) {
+			/* a plain-http endpoint: the own transport, one blocking read per
+			 * arrival instead of libcurl's poll and perform rounds */
+			res = kc_etcd__http_stream(c, i, "/v3/watch", body, stream_write, &s, stop,
+						   &status, &stopped);
+		} else {
+			char url[1024];
+			snprintf(url, sizeof(url), "%s/v3/watch", c->endpoints[i]);
+			curl_easy_reset(h);
+			kc_etcd__setup_handle(c, h, url, body, hdrs, true);
+			curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, stream_write);
+			curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+			curl_multi_add_handle(m, h);
+			for (;;) {
+				int running = 0;
+				curl_multi_perform(m, &running);
+				int q;
+				CURLMsg *msg;
+				bool finished = false;
+				while ((msg = curl_multi_info_read(m, &q))) {
+					if (msg->msg == CURLMSG_DONE) {
+						res = msg->data.result;
+						finished = true;
+					}
+				}
+				if (finished || !running)
+					break;
+				if (stop && atomic_load(stop)) {
+					stopped = true;
+					break;
+				}
+				curl_multi_poll(m, NULL, 0, 100, NULL);
+			}
+			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+			curl_multi_remove_handle(m, h);
+		}
 		if (stopped) {
 			rc = 0;
 			break;

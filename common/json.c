@@ -95,26 +95,38 @@ static void jp_ws(jparser *jp)
 		jp->p++;
 }
 
-/* A growable byte buffer used by the string parser and the printer. */
+/* A growable byte buffer used by the string parser and the printer. The parser's strings
+ * become cJSON's (cJSON_malloc); the printer's (plain) is handed out as is, malloc memory. */
 typedef struct sbuf {
 	char *p;
 	size_t len, cap;
 	int oom;
+	int plain;
 } sbuf;
 
-static int sb_reserve(sbuf *b, size_t more)
+static int sb_grow(sbuf *b, size_t more)
 {
 	if (b->oom)
 		return -1;
-	if (b->len + more + 1 <= b->cap)
-		return 0;
-	size_t ncap = b->cap ? b->cap : 64;
+	size_t ncap = b->cap ? b->cap : (b->plain ? 1024 : 64);
 	while (ncap < b->len + more + 1) {
 		if (ncap > SIZE_MAX / 2) {
 			b->oom = 1;
 			return -1;
 		}
 		ncap *= 2;
+	}
+	if (b->plain) {
+		/* in place when the allocator can: no copy of what was printed so far */
+		char *np = realloc(b->p, ncap);
+		if (!np) {
+			b->oom = 1;
+			return -1;
+		}
+		np[b->len] = '\0';
+		b->p = np;
+		b->cap = ncap;
+		return 0;
 	}
 	char *np = cJSON_malloc(ncap);
 	if (!np) {
@@ -130,7 +142,16 @@ static int sb_reserve(sbuf *b, size_t more)
 	return 0;
 }
 
-static void sb_putn(sbuf *b, const char *s, size_t n)
+static inline int sb_reserve(sbuf *b, size_t more)
+{
+	if (b->oom)
+		return -1;
+	if (b->len + more + 1 <= b->cap)
+		return 0;
+	return sb_grow(b, more);
+}
+
+static inline void sb_putn(sbuf *b, const char *s, size_t n)
 {
 	if (sb_reserve(b, n))
 		return;
@@ -141,7 +162,13 @@ static void sb_putn(sbuf *b, const char *s, size_t n)
 
 static void sb_puts(sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
 
-static void sb_putc(sbuf *b, char c) { sb_putn(b, &c, 1); }
+static inline void sb_putc(sbuf *b, char c)
+{
+	if (sb_reserve(b, 1))
+		return;
+	b->p[b->len++] = c;
+	b->p[b->len] = '\0';
+}
 
 static void sb_utf8(sbuf *b, uint32_t cp)
 {
@@ -227,6 +254,22 @@ static char *jp_string(jparser *jp)
 {
 	sbuf b = { 0 };
 	jp->p++; /* opening quote */
+	/* Most strings are plain ASCII without escapes: one exact allocation. */
+	const unsigned char *q = jp->p;
+	while (q < jp->end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+		q++;
+	if (q < jp->end && *q == '"') {
+		size_t n = (size_t)(q - jp->p);
+		char *str = cJSON_malloc(n + 1);
+		if (!str) {
+			jp_nomem(jp);
+			return NULL;
+		}
+		memcpy(str, jp->p, n);
+		str[n] = '\0';
+		jp->p = q + 1;
+		return str;
+	}
 	sb_reserve(&b, 16);
 	for (;;) {
 		if (jp->p >= jp->end) {
@@ -562,7 +605,7 @@ static cJSON *jp_object(jparser *jp)
 			old = *slot;
 		} else {
 			for (cJSON *c = obj->child; c; c = c->next) {
-				if (strcmp(c->string, key) == 0) {
+				if (c->string[0] == key[0] && strcmp(c->string, key) == 0) {
 					old = c;
 					break;
 				}
@@ -787,8 +830,17 @@ static void fmt_number(sbuf *b, double d)
 		return;
 	}
 	if (d == trunc(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
-		snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)d);
-		sb_puts(b, buf);
+		/* an integer: its decimal digits (what "%" PRId64 prints, without printf) */
+		int64_t v = (int64_t)d;
+		uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+		char *e = buf + sizeof(buf), *q = e;
+		do {
+			*--q = (char)('0' + u % 10);
+			u /= 10;
+		} while (u);
+		if (v < 0)
+			*--q = '-';
+		sb_putn(b, q, (size_t)(e - q));
 		return;
 	}
 	/* Shortest round-trip digits. */
@@ -857,6 +909,13 @@ static void fmt_number(sbuf *b, double d)
 /* Printer                                                                        */
 /* ------------------------------------------------------------------------------ */
 
+/* Bytes print_string copies as they are: printable ASCII but '"', '\\' and Go's
+ * HTML-escaped '<', '>', '&'. */
+static const unsigned char print_plain[256] = {
+	[0x20] = 1, [0x21] = 1, [0x23] = 1, [0x24] = 1, [0x25] = 1, [0x27 ... 0x3b] = 1,
+	[0x3d] = 1, [0x3f ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
+};
+
 static void print_string(sbuf *b, const char *str)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -868,8 +927,7 @@ static void print_string(sbuf *b, const char *str)
 		unsigned char c = s[i];
 		size_t run = i;
 		/* Fast path: bytes that need no escaping. */
-		while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' &&
-		       s[run] != '\\' && s[run] != '<' && s[run] != '>' && s[run] != '&')
+		while (run < n && print_plain[s[run]])
 			run++;
 		if (run > i) {
 			sb_putn(b, (const char *)s + i, run - i);
@@ -1004,26 +1062,20 @@ static void print_value(sbuf *b, const cJSON *item, int flags, int depth)
 
 static char *print_with(const cJSON *item, int flags, size_t *len)
 {
-	sbuf b = { 0 };
+	sbuf b = { .plain = 1 };
 	if (!item)
 		sb_puts(&b, "null");
 	else
 		print_value(&b, item, flags, 0);
 	sb_reserve(&b, 0);
 	if (b.oom) {
-		cJSON_free(b.p);
+		free(b.p);
 		return NULL;
 	}
-	/* Hand out plain malloc memory: callers free() it. */
-	char *out = malloc(b.len + 1);
-	if (out) {
-		memcpy(out, b.p, b.len);
-		out[b.len] = '\0';
-		if (len)
-			*len = b.len;
-	}
-	cJSON_free(b.p);
-	return out;
+	/* plain malloc memory (sb_grow): callers free() it */
+	if (len)
+		*len = b.len;
+	return b.p;
 }
 
 char *kc_json_print(const cJSON *item) { return print_with(item, 0, NULL); }

@@ -380,6 +380,40 @@ START_TEST(pretty_print_matches_go_indent)
 }
 END_TEST
 
+/* Long documents and strings that mix plain runs with escapes, HTML characters and UTF-8
+ * print byte for byte as Go's encoder would, whichever path each string takes. */
+START_TEST(long_and_mixed_strings_round_trip)
+{
+	cJSON *j = NULL;
+	ck_assert_int_eq(kc_json_parse_str("{\"a\":\"plain\",\"b\":\"tab\\there\",\"c\":\"x<y>&z\","
+					   "\"d\":\"caf\u00e9 \\u00e9\",\"e\":\"\\\"q\\\"\"}",
+					   &j, NULL, 0), 0);
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "b")->valuestring, "tab\there");
+	char *out = kc_json_print(j);
+	ck_assert_str_eq(out, "{\"a\":\"plain\",\"b\":\"tab\\there\",\"c\":\"x\\u003cy\\u003e\\u0026z\","
+			      "\"d\":\"caf\u00e9 \u00e9\",\"e\":\"\\\"q\\\"\"}");
+	free(out);
+	cJSON_Delete(j);
+	/* a document far larger than the printer's first buffer */
+	size_t n = 200000;
+	char *big = malloc(n + 64);
+	ck_assert_ptr_nonnull(big);
+	strcpy(big, "{\"k\":\"");
+	size_t off = strlen(big);
+	for (size_t i = 0; i < n; i++)
+		big[off++] = (char)('a' + i % 26);
+	strcpy(big + off, "\",\"z\":[1,2,3]}");
+	ck_assert_int_eq(kc_json_parse_str(big, &j, NULL, 0), 0);
+	size_t len = 0;
+	out = kc_json_print_len(j, &len);
+	ck_assert_uint_eq(len, strlen(big));
+	ck_assert_str_eq(out, big);
+	free(out);
+	cJSON_Delete(j);
+	free(big);
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
 	Suite *s = suite_create("json");
@@ -396,6 +430,7 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, path_escape_and_split);
 	tcase_add_test(tc, equal_ignores_member_order);
 	tcase_add_test(tc, pretty_print_matches_go_indent);
+	tcase_add_test(tc, long_and_mixed_strings_round_trip);
 	suite_add_tcase(s, tc);
 	return s;
 }
