@@ -673,6 +673,8 @@ void kc_event_correlator_update_state(kc_event_correlator *c, const char *key,
 struct kc_recorder {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;      /* work arrived / stop */
+	pthread_cond_t stop_cv; /* stop (retry sleeps wait on it, so that cv's signals
+				 * always reach an idle worker) */
 	pthread_cond_t idle_cv; /* queue drained */
 	kc_clock_t *clock;
 	kc_event_sink *sink;
@@ -683,8 +685,10 @@ struct kc_recorder {
 
 	cJSON **q; /* ring */
 	int qcap, qhead, qlen;
-	bool busy, stop;
-	pthread_t thread;
+	int active; /* events being delivered by a worker */
+	bool stop;
+	pthread_t *threads;
+	int nthreads;
 	kc_recorder_stats st;
 };
 
@@ -743,7 +747,7 @@ static bool sleep_or_stop(kc_recorder *r, int64_t ns)
 	int64_t deadline = kc_now_mono(r->clock) + ns;
 	pthread_mutex_lock(&r->mu);
 	while (!r->stop && kc_now_mono(r->clock) < deadline)
-		kc_wq_cond_wait_until(r->clock, &r->cv, &r->mu, deadline);
+		kc_wq_cond_wait_until(r->clock, &r->stop_cv, &r->mu, deadline);
 	bool stopped = r->stop;
 	pthread_mutex_unlock(&r->mu);
 	return !stopped;
@@ -796,8 +800,8 @@ static void *recorder_main(void *arg)
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
 		while (!r->stop && r->qlen == 0) {
-			r->busy = false;
-			pthread_cond_broadcast(&r->idle_cv);
+			if (r->active == 0)
+				pthread_cond_broadcast(&r->idle_cv);
 			pthread_cond_wait(&r->cv, &r->mu);
 		}
 		if (r->stop)
@@ -805,13 +809,14 @@ static void *recorder_main(void *arg)
 		cJSON *e = r->q[r->qhead];
 		r->qhead = (r->qhead + 1) % r->qcap;
 		r->qlen--;
-		r->busy = true;
+		r->active++;
 		pthread_mutex_unlock(&r->mu);
 		record_to_sink(r, e);
 		pthread_mutex_lock(&r->mu);
+		r->active--;
 	}
-	r->busy = false;
-	pthread_cond_broadcast(&r->idle_cv);
+	if (r->active == 0)
+		pthread_cond_broadcast(&r->idle_cv);
 	pthread_mutex_unlock(&r->mu);
 	return NULL;
 }
@@ -822,7 +827,8 @@ int kc_recorder_new(const kc_recorder_options *o, kc_recorder **out)
 		return -EINVAL;
 	*out = NULL;
 	if (!o || !o->component || !*o->component || !o->sink || !o->sink->create ||
-	    !o->sink->patch || o->queue_len < 0 || o->max_tries < 0 || o->retry_sleep_ns < 0)
+	    !o->sink->patch || o->queue_len < 0 || o->max_tries < 0 || o->retry_sleep_ns < 0 ||
+	    o->workers < 0 || o->workers > KC_EVENTS_MAX_WORKERS)
 		return -EINVAL;
 	kc_recorder *r = calloc(1, sizeof(*r));
 	if (!r)
@@ -835,20 +841,33 @@ int kc_recorder_new(const kc_recorder_options *o, kc_recorder **out)
 	r->retry_sleep = o->retry_sleep_ns ? o->retry_sleep_ns : KC_EVENTS_RETRY_SLEEP_NS;
 	r->qcap = o->queue_len ? o->queue_len : KC_EVENTS_QUEUE_LEN;
 	r->q = calloc((size_t)r->qcap, sizeof(cJSON *));
+	int nw = o->workers ? o->workers : 1;
+	r->threads = calloc((size_t)nw, sizeof(pthread_t));
 	r->component = strdup(o->component);
 	r->host = o->host ? strdup(o->host) : NULL;
 	int rc = -ENOMEM;
-	if (!r->q || !r->component || (o->host && !r->host) || kc_wq_cond_init(&r->cv) < 0)
+	if (!r->q || !r->threads || !r->component || (o->host && !r->host) ||
+	    kc_wq_cond_init(&r->cv) < 0)
 		goto fail;
+	if (kc_wq_cond_init(&r->stop_cv) < 0) {
+		pthread_cond_destroy(&r->cv);
+		goto fail;
+	}
 	if ((rc = kc_event_correlator_new(r->clock, &r->corr)) < 0)
 		goto fail;
-	if ((rc = -pthread_create(&r->thread, NULL, recorder_main, r)) < 0) {
+	for (; r->nthreads < nw; r->nthreads++)
+		if ((rc = -pthread_create(&r->threads[r->nthreads], NULL, recorder_main, r)) < 0)
+			break;
+	if (r->nthreads == 0) {
 		kc_event_correlator_free(r->corr);
+		pthread_cond_destroy(&r->cv);
+		pthread_cond_destroy(&r->stop_cv);
 		goto fail;
 	}
 	*out = r;
 	return 0;
 fail:
+	free(r->threads);
 	free(r->q);
 	free(r->component);
 	free(r->host);
@@ -863,8 +882,11 @@ void kc_recorder_free(kc_recorder *r)
 	pthread_mutex_lock(&r->mu);
 	r->stop = true;
 	pthread_cond_broadcast(&r->cv);
+	pthread_cond_broadcast(&r->stop_cv);
 	pthread_mutex_unlock(&r->mu);
-	pthread_join(r->thread, NULL);
+	for (int i = 0; i < r->nthreads; i++)
+		pthread_join(r->threads[i], NULL);
+	free(r->threads);
 	if (r->qlen)
 		kc_log_v(2, "event recorder %s: dropping %d queued events at shutdown",
 			 r->component, r->qlen);
@@ -875,6 +897,7 @@ void kc_recorder_free(kc_recorder *r)
 	free(r->component);
 	free(r->host);
 	pthread_cond_destroy(&r->cv);
+	pthread_cond_destroy(&r->stop_cv);
 	pthread_cond_destroy(&r->idle_cv);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
@@ -939,7 +962,6 @@ int kc_event_vrecord(kc_recorder *r, const cJSON *obj, const char *type, const c
 	}
 	r->q[(r->qhead + r->qlen) % r->qcap] = e;
 	r->qlen++;
-	r->busy = true;
 	r->st.recorded++;
 	pthread_cond_signal(&r->cv);
 	pthread_mutex_unlock(&r->mu);
@@ -965,9 +987,9 @@ int kc_recorder_flush(kc_recorder *r, int64_t timeout_ns)
 	ts.tv_nsec = at % KC_NSEC_PER_SEC;
 	int rc = 0;
 	pthread_mutex_lock(&r->mu);
-	while ((r->qlen > 0 || r->busy) && !r->stop) {
+	while ((r->qlen > 0 || r->active > 0) && !r->stop) {
 		if (pthread_cond_timedwait(&r->idle_cv, &r->mu, &ts) == ETIMEDOUT) {
-			rc = (r->qlen > 0 || r->busy) ? -ETIMEDOUT : 0;
+			rc = (r->qlen > 0 || r->active > 0) ? -ETIMEDOUT : 0;
 			break;
 		}
 	}

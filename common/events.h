@@ -39,6 +39,7 @@
 #define KC_EVENTS_SPAM_BURST 25
 #define KC_EVENTS_SPAM_QPS (1.0 / 300.0)
 #define KC_EVENTS_QUEUE_LEN 1000
+#define KC_EVENTS_MAX_WORKERS 64
 #define KC_EVENTS_MAX_TRIES 12
 #define KC_EVENTS_RETRY_SLEEP_NS (10 * KC_NSEC_PER_SEC)
 #define KC_EVENTS_AGGREGATE_PREFIX "(combined from similar events): "
@@ -116,6 +117,9 @@ typedef struct kc_recorder_options {
 	int queue_len;          /* 0 = 1000 */
 	int max_tries;          /* 0 = 12 */
 	int64_t retry_sleep_ns; /* 0 = 10 s */
+	/* delivery threads, 0 = 1 (upstream's record package delivers one event at a time;
+	 * its events/v1 broadcaster, the scheduler's, one goroutine per event) */
+	int workers;
 } kc_recorder_options;
 
 typedef struct kc_recorder_stats {
@@ -126,7 +130,7 @@ typedef struct kc_recorder_stats {
 	uint64_t failed;      /* given up on (server rejected, or out of tries) */
 } kc_recorder_stats;
 
-/* Create a recorder and start its delivery thread. opts borrowed. */
+/* Create a recorder and start its delivery threads. opts borrowed. */
 int kc_recorder_new(const kc_recorder_options *opts, kc_recorder **out);
 /* Stop the thread (interrupting a retry sleep) and free; events still queued are
  * dropped, call kc_recorder_flush first to deliver them. */

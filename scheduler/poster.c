@@ -26,7 +26,7 @@
 
 #include "errors.h"
 
-#define POOL_MAX 16
+#define POOL_MAX 32
 #define RESP_MAX ((size_t)1 << 20)
 #define HEAD_MAX ((size_t)64 << 10)
 #define IO_TIMEOUT_S 60          /* kc_client's default whole-request timeout */

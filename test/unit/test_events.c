@@ -365,6 +365,7 @@ struct fake_sink {
 	int patch_rc[16], npatch_rc;
 	int always_create_rc;
 	bool gate_closed;
+	int waiting; /* calls held at the closed gate */
 	int rv;
 };
 
@@ -381,8 +382,11 @@ static int fs_record(struct fake_sink *s, bool patch, const char *ns, const char
 		     const cJSON *body, cJSON **out)
 {
 	pthread_mutex_lock(&s->mu);
+	s->waiting++;
+	pthread_cond_broadcast(&s->cv);
 	while (s->gate_closed)
 		pthread_cond_wait(&s->cv, &s->mu);
+	s->waiting--;
 	ck_assert_int_lt(s->ncalls, 64);
 	struct call *c = &s->calls[s->ncalls++];
 	c->patch = patch;
@@ -606,6 +610,98 @@ START_TEST(recorder_never_blocks_and_drops_when_full)
 }
 END_TEST
 
+static kc_recorder *new_recorder_workers(int workers)
+{
+	kc_recorder *r = NULL;
+	kc_recorder_options o = { .component = "default-scheduler", .sink = &sink.base,
+				  .clock = &fc.base, .workers = workers };
+	ck_assert_int_eq(kc_recorder_new(&o, &r), 0);
+	return r;
+}
+
+/* Wait (real deadline, fake clock untouched) until pred holds under sink.mu. */
+static bool sink_wait(bool (*pred)(void *), void *arg)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 3;
+	pthread_mutex_lock(&sink.mu);
+	bool ok;
+	while (!(ok = pred(arg)))
+		if (pthread_cond_timedwait(&sink.cv, &sink.mu, &dl) == ETIMEDOUT) {
+			ok = pred(arg);
+			break;
+		}
+	pthread_mutex_unlock(&sink.mu);
+	return ok;
+}
+
+static bool waiting_at_least(void *arg)
+{
+	return sink.waiting >= *(int *)arg;
+}
+
+static bool calls_at_least(void *arg)
+{
+	return sink.ncalls >= *(int *)arg;
+}
+
+START_TEST(recorder_workers_deliver_concurrently)
+{
+	/* upstream's events/v1 broadcaster (the scheduler's) writes each event in its own
+	 * goroutine: with 4 workers, 4 writes are in flight at once */
+	sink_init();
+	sink.gate_closed = true;
+	kc_recorder *r = new_recorder_workers(4);
+	const char *names[] = { "a", "b", "c", "d", "e" };
+	for (int i = 0; i < 5; i++) {
+		cJSON *p = pod(names[i]);
+		ck_assert_int_eq(kc_event_record(r, p, "Normal", "Scheduled", "to n%d", i), 0);
+		cJSON_Delete(p);
+	}
+	int four = 4;
+	ck_assert_msg(sink_wait(waiting_at_least, &four), "only %d writes in flight",
+		      sink.waiting);
+	pthread_mutex_lock(&sink.mu);
+	ck_assert_int_eq(sink.waiting, 4); /* no more than the workers */
+	sink.gate_closed = false;
+	pthread_cond_broadcast(&sink.cv);
+	pthread_mutex_unlock(&sink.mu);
+	ck_assert_int_eq(kc_recorder_flush(r, 3 * SEC), 0);
+	ck_assert_int_eq(sink.ncalls, 5);
+	kc_recorder_stats st;
+	kc_recorder_get_stats(r, &st);
+	ck_assert_uint_eq(st.created, 5);
+	kc_recorder_free(r);
+	sink_close();
+}
+END_TEST
+
+START_TEST(recorder_retry_sleep_does_not_hold_up_other_events)
+{
+	sink_init();
+	sink.create_rc[sink.ncreate_rc++] = -ECONNREFUSED; /* the first write fails */
+	kc_recorder *r = new_recorder_workers(2);
+	cJSON *a = pod("a"), *b = pod("b");
+	ck_assert_int_eq(kc_event_record(r, a, "Normal", "Scheduled", "to n1"), 0);
+	int one = 1, two = 2;
+	ck_assert(sink_wait(calls_at_least, &one));
+	/* the first worker now sleeps before its retry (fake clock: until we advance it);
+	 * the second delivers b at once */
+	ck_assert_int_eq(kc_event_record(r, b, "Normal", "Scheduled", "to n2"), 0);
+	ck_assert_msg(sink_wait(calls_at_least, &two), "b waited for a's retry");
+	wait_calls(3); /* advancing the clock ends a's sleep: its retry succeeds */
+	ck_assert_int_eq(kc_recorder_flush(r, 3 * SEC), 0);
+	kc_recorder_stats st;
+	kc_recorder_get_stats(r, &st);
+	ck_assert_uint_eq(st.created, 2);
+	kc_recorder_free(r);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	sink_close();
+}
+END_TEST
+
 START_TEST(recorder_rejects_bad_events_synchronously)
 {
 	sink_init();
@@ -724,6 +820,8 @@ static Suite *events_suite(void)
 	tcase_add_test(tc, recorder_gives_up_after_max_tries);
 	tcase_add_test(tc, recorder_never_blocks_and_drops_when_full);
 	tcase_add_test(tc, recorder_rejects_bad_events_synchronously);
+	tcase_add_test(tc, recorder_workers_deliver_concurrently);
+	tcase_add_test(tc, recorder_retry_sleep_does_not_hold_up_other_events);
 	tcase_add_test(tc, client_sink_posts_and_patches);
 	suite_add_tcase(s, tc);
 	return s;
