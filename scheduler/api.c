@@ -20,38 +20,7 @@ static int bind_fast(sched_client_api *a, const kc_ref *ref, const cJSON *b, cha
 	char path[1024];
 	if (kc_client_path(path, sizeof(path), ref) < 0)
 		return 1;
-	char *payload = kc_json_print(b);
-	if (!payload)
-		return -ENOMEM;
-	char *resp = NULL;
-	size_t rlen = 0;
-	char terr[1024];
-	int http = sched_poster_post(a->poster, path, payload, strlen(payload), &resp, &rlen,
-				     terr, sizeof(terr));
-	free(payload);
-	if (http == -EPIPE || http == -EINVAL)
-		return 1; /* nothing was sent */
-	if (http < 0) {
-		snprintf(err, errlen, "%s", *terr ? terr : kc_strerror(http));
-		return http;
-	}
-	int rc = 0;
-	if (http < 200 || http >= 300) {
-		/* as kc_client's failure path: the Status in the body, else the body text */
-		kc_status st;
-		kc_status_clear(&st);
-		cJSON *obj = NULL;
-		if (rlen)
-			kc_json_parse(resp, rlen, rlen, &obj, NULL, 0);
-		kc_status_from_json(&st, obj, http);
-		if (!st.message[0] && rlen && !obj)
-			snprintf(st.message, sizeof(st.message), "%.*s", (int)rlen, resp);
-		cJSON_Delete(obj);
-		rc = kc_status_to_err(http, st.reason[0] ? st.reason : NULL);
-		snprintf(err, errlen, "%s", *st.message ? st.message : kc_strerror(rc));
-	}
-	free(resp);
-	return rc;
+	return sched_poster_post_json(a->poster, path, b, NULL, err, errlen);
 }
 
 static int do_bind(sched_api *base, const sched_pod *pod, const char *node, char *err,

@@ -11,9 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "errors.h"
-#include "json.h"
-
 struct poster_sink {
 	kc_event_sink base;
 	kc_event_sink *client_sink; /* patches, and creates the poster could not send */
@@ -34,38 +31,11 @@ static int ps_create(kc_event_sink *s, const cJSON *event, cJSON **out)
 	char path[1024];
 	if (kc_client_path(path, sizeof(path), &ref) < 0)
 		return ps->client_sink->create(ps->client_sink, event, out);
-	char *payload = kc_json_print(event);
-	if (!payload)
-		return -ENOMEM;
-	char *resp = NULL;
-	size_t rlen = 0;
-	char terr[512];
-	int http = sched_poster_post(ps->poster, path, payload, strlen(payload), &resp, &rlen,
-				     terr, sizeof(terr));
-	free(payload);
-	if (http == -EPIPE || http == -EINVAL) /* nothing was sent: the client's way */
+	char err[512];
+	int rc = sched_poster_post_json(ps->poster, path, event, out, err, sizeof(err));
+	if (rc == 1) /* nothing was sent: the client's way */
 		return ps->client_sink->create(ps->client_sink, event, out);
-	if (http < 0)
-		return http; /* transport failure after sending: the recorder retries */
-	int rc = 0;
-	cJSON *obj = NULL;
-	if (rlen)
-		kc_json_parse(resp, rlen, rlen, &obj, NULL, 0);
-	if (http >= 200 && http < 300) {
-		if (out)
-			*out = obj;
-		else
-			cJSON_Delete(obj);
-	} else {
-		/* as kc_client: the code from the Status' reason, else from the HTTP status */
-		kc_status st;
-		kc_status_clear(&st);
-		kc_status_from_json(&st, obj, http);
-		cJSON_Delete(obj);
-		rc = kc_status_to_err(http, st.reason[0] ? st.reason : NULL);
-	}
-	free(resp);
-	return rc;
+	return rc; /* transport failures after sending are retried by the recorder */
 }
 
 static int ps_patch(kc_event_sink *s, const char *ns, const char *name, const cJSON *patch,

@@ -25,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "errors.h"
+#include "json.h"
 
 #define POOL_MAX 32
 #define RESP_MAX ((size_t)1 << 20)
@@ -738,5 +739,49 @@ int sched_poster_post(sched_poster *p, const char *path, const char *body, size_
 		break;
 	}
 	free(req);
+	return rc;
+}
+
+int sched_poster_post_json(sched_poster *p, const char *path, const cJSON *obj, cJSON **out,
+			   char *err, size_t errlen)
+{
+	if (out)
+		*out = NULL;
+	char *payload = kc_json_print(obj);
+	if (!payload)
+		return -ENOMEM;
+	char *resp = NULL;
+	size_t rlen = 0;
+	char terr[1024];
+	int http = sched_poster_post(p, path, payload, strlen(payload), &resp, &rlen, terr,
+				     sizeof(terr));
+	free(payload);
+	if (http == -EPIPE || http == -EINVAL)
+		return 1; /* nothing was sent */
+	if (http < 0) {
+		snprintf(err, errlen, "%s", *terr ? terr : kc_strerror(http));
+		return http;
+	}
+	cJSON *ans = NULL;
+	if (rlen)
+		kc_json_parse(resp, rlen, rlen, &ans, NULL, 0);
+	int rc = 0;
+	if (http >= 200 && http < 300) {
+		if (out) {
+			*out = ans;
+			ans = NULL;
+		}
+	} else {
+		/* as kc_client's failure path: the Status in the body, else the body text */
+		kc_status st;
+		kc_status_clear(&st);
+		kc_status_from_json(&st, ans, http);
+		if (!st.message[0] && rlen && !ans)
+			snprintf(st.message, sizeof(st.message), "%.*s", (int)rlen, resp);
+		rc = kc_status_to_err(http, st.reason[0] ? st.reason : NULL);
+		snprintf(err, errlen, "%s", *st.message ? st.message : kc_strerror(rc));
+	}
+	cJSON_Delete(ans);
+	free(resp);
 	return rc;
 }

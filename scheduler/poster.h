@@ -28,6 +28,9 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
+#include "client.h"
 #include "kubeconfig.h"
 
 typedef struct sched_poster sched_poster;
@@ -45,5 +48,13 @@ void sched_poster_free(sched_poster *p);
  * -EINVAL for a path with spaces or control bytes; -ENOMEM. */
 int sched_poster_post(sched_poster *p, const char *path, const char *body, size_t len,
 		      char **resp, size_t *resp_len, char *err, size_t errlen);
+
+/* POST obj as JSON to path and read the answer the way kc_client_create does. Returns 1
+ * when nothing was sent (the caller sends it through kc_client instead); 0 for a 2xx
+ * answer, with *out (when out is non-NULL) the answer's object or NULL; otherwise a
+ * negative code: a transport failure after sending (err says so, as above), or
+ * kc_status_to_err of the answer's status and Status reason, with err its message. */
+int sched_poster_post_json(sched_poster *p, const char *path, const cJSON *obj, cJSON **out,
+			   char *err, size_t errlen);
 
 #endif
