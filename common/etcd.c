@@ -275,18 +275,25 @@ void kc_etcd__pool_put(kc_etcd *c, CURL *h)
 		curl_easy_cleanup(h);
 }
 
+int kc_etcd__buf_reserve(struct kc_etcd__buf *b, size_t n)
+{
+	if (b->len + n + 1 <= b->cap)
+		return 0;
+	size_t nc = b->cap ? b->cap : 1024;
+	while (nc < b->len + n + 1)
+		nc *= 2;
+	char *np = realloc(b->p, nc);
+	if (!np)
+		return -ENOMEM;
+	b->p = np;
+	b->cap = nc;
+	return 0;
+}
+
 int kc_etcd__buf_append(struct kc_etcd__buf *b, const void *d, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t nc = b->cap ? b->cap : 1024;
-		while (nc < b->len + n + 1)
-			nc *= 2;
-		char *np = realloc(b->p, nc);
-		if (!np)
-			return -ENOMEM;
-		b->p = np;
-		b->cap = nc;
-	}
+	if (kc_etcd__buf_reserve(b, n) != 0)
+		return -ENOMEM;
 	memcpy(b->p + b->len, d, n);
 	b->len += n;
 	b->p[b->len] = 0;

@@ -247,29 +247,13 @@ static CURLcode send_all(struct kc_etcd__conn *k, struct iovec *iov, int n, int6
 	return CURLE_OK;
 }
 
-/* Room for at least n more bytes (and the NUL) in b. */
-static int buf_room(struct kc_etcd__buf *b, size_t n)
-{
-	if (b->len + n + 1 <= b->cap)
-		return 0;
-	size_t nc = b->cap ? b->cap : 4096;
-	while (nc < b->len + n + 1)
-		nc *= 2;
-	char *np = realloc(b->p, nc);
-	if (!np)
-		return -ENOMEM;
-	b->p = np;
-	b->cap = nc;
-	return 0;
-}
-
 /* Reads more of the answer into b. >0 bytes read, 0 at EOF, or -1 with *rc set. */
 static ssize_t read_more(kc_etcd *c, struct kc_etcd__conn *k, struct kc_etcd__buf *b,
 			 int64_t deadline, CURLcode *rc)
 {
 	(void)c;
 	/* a page for the usual small answer, doubling for big ones */
-	if (b->cap - (b->cap ? b->len + 1 : 0) < 1024 && buf_room(b, b->len ? b->len : 4000) != 0) {
+	if (b->cap - (b->cap ? b->len + 1 : 0) < 1024 && kc_etcd__buf_reserve(b, b->len ? b->len : 4000) != 0) {
 		*rc = CURLE_OUT_OF_MEMORY;
 		return -1;
 	}
@@ -555,18 +539,26 @@ static CURLcode read_answer(kc_etcd *c, struct kc_etcd__conn *k, int64_t deadlin
 	return CURLE_OK;
 }
 
+/* The request line and headers of a POST of blen bytes of JSON to path (what libcurl
+ * sent); its length, or -1 when it does not fit in n bytes. */
+static int post_head(const struct kc_etcd__hep *e, const char *path, size_t blen, char *head,
+		     size_t n)
+{
+	int hn = snprintf(head, n,
+			  "POST %s HTTP/1.1\r\nHost: %s\r\nAccept: */*\r\n"
+			  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+			  path, e->authority, blen);
+	return hn < 0 || (size_t)hn >= n ? -1 : hn;
+}
+
 CURLcode kc_etcd__http_post(kc_etcd *c, int ep, const char *path, const char *body,
 			    struct kc_etcd__buf *out, long *status, bool *connected)
 {
 	int64_t deadline = now_ms() + c->request_timeout_ms;
-	const struct kc_etcd__hep *e = &c->hep[ep];
 	size_t blen = strlen(body);
 	char head[1400];
-	int hn = snprintf(head, sizeof(head),
-			  "POST %s HTTP/1.1\r\nHost: %s\r\nAccept: */*\r\n"
-			  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-			  path, e->authority, blen);
-	if (hn < 0 || (size_t)hn >= sizeof(head))
+	int hn = post_head(&c->hep[ep], path, blen, head, sizeof(head));
+	if (hn < 0)
 		return CURLE_URL_MALFORMAT;
 	*connected = false;
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -702,7 +694,7 @@ static int chunk_feed(struct chunk_dec *d, const char *p, size_t n, kc_etcd__wri
 /* Reads more into b for a stream: >0, 0 at EOF, -1 with *rc set, -2 when *stop was set. */
 static ssize_t stream_read(int fd, struct kc_etcd__buf *b, const atomic_int *stop, CURLcode *rc)
 {
-	if (buf_room(b, 16384) != 0) {
+	if (kc_etcd__buf_reserve(b, 16384) != 0) {
 		*rc = CURLE_OUT_OF_MEMORY;
 		return -1;
 	}
@@ -735,14 +727,10 @@ CURLcode kc_etcd__http_stream(kc_etcd *c, int ep, const char *path, const char *
 		*stopped = true;
 		return CURLE_OK;
 	}
-	const struct kc_etcd__hep *e = &c->hep[ep];
 	size_t blen = strlen(body);
 	char head[1400];
-	int hn = snprintf(head, sizeof(head),
-			  "POST %s HTTP/1.1\r\nHost: %s\r\nAccept: */*\r\n"
-			  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-			  path, e->authority, blen);
-	if (hn < 0 || (size_t)hn >= sizeof(head))
+	int hn = post_head(&c->hep[ep], path, blen, head, sizeof(head));
+	if (hn < 0)
 		return CURLE_URL_MALFORMAT;
 	CURLcode rc = CURLE_OK;
 	int fd = dial(c, ep, INT64_MAX, &rc);

@@ -77,6 +77,8 @@ struct kc_etcd__buf {
 	size_t len, cap;
 };
 /* Appends n bytes of d (copied). 0 or -ENOMEM. */
+/* Room for at least n more bytes (and the NUL) in b: 0 or -ENOMEM. */
+int kc_etcd__buf_reserve(struct kc_etcd__buf *b, size_t n);
 int kc_etcd__buf_append(struct kc_etcd__buf *b, const void *d, size_t n);
 
 /* ---- transport ---- */

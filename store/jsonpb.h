@@ -53,6 +53,9 @@ int jpb_buf_puts(struct jpb_buf *b, const char *s);
 int jpb_buf_printf(struct jpb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A JSON string literal (with quotes), escaped as Go's json.Marshal. s is copied. */
 int jpb_buf_json_string(struct jpb_buf *b, const char *s, size_t n);
+/* Length of the valid UTF-8 sequence at s (1..4; n >= 1 bytes available), or 0 if
+ * invalid (Go replaces each invalid byte with U+FFFD). */
+size_t jpb_utf8_len(const unsigned char *s, size_t n);
 
 /* Append the JSON object for msg (borrowed) to out. 0 or -ENOMEM. */
 int jpb_encode(const ProtobufCMessage *msg, struct jpb_buf *out);
