@@ -1,7 +1,8 @@
 /* The JSON codec's fast paths give what the straightforward code gave: integers and
  * enums formatted without printf (64-bit integers quoted, 32-bit bare, enums by name or a
  * bare number), and base64 decoded four bytes at a time (same bytes, same error offsets
- * as Go's decoder, checked against the quantum-by-quantum decoder kept here as oracle). */
+ * as Go's decoder, checked against the quantum-by-quantum decoder kept here as oracle),
+ * string values scanned eight bytes at a time and base64 values decoded where they lie. */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -203,6 +204,135 @@ START_TEST(base64_fast_path_matches_the_quantum_decoder)
 }
 END_TEST
 
+/* Random JSON string values for a string field (Member.name) and a bytes field
+ * (PutRequest.value), built token by token so the expected result is known: plain ASCII
+ * runs of every length (the scanner skips eight bytes at a time), escapes, UTF-8, and now
+ * and then a raw control byte, which must fail the decode wherever it falls. */
+static uint64_t rnd(uint64_t *st)
+{
+	*st ^= *st << 13;
+	*st ^= *st >> 7;
+	*st ^= *st << 17;
+	return *st;
+}
+
+START_TEST(string_scan_and_copy_fast_paths_match_the_token_oracle)
+{
+	uint64_t st = 0x9e3779b97f4a7c15ull;
+	char json[512], want[256], err[256];
+	for (int iter = 0; iter < 30000; iter++) {
+		size_t jl = 0, wl = 0;
+		bool ctl = false;
+		jl += (size_t)snprintf(json, sizeof(json), "{\"name\":\"");
+		int toks = (int)(rnd(&st) % 12);
+		for (int t = 0; t < toks; t++) {
+			unsigned k = (unsigned)(rnd(&st) % 100);
+			if (k < 70) { /* a plain run, 0..20 bytes */
+				size_t n = rnd(&st) % 21;
+				for (size_t i = 0; i < n; i++) {
+					char c = (char)('#' + rnd(&st) % 90); /* '#'..'|': no '"' */
+					if (c == '\\')
+						c = 'x';
+					json[jl++] = want[wl++] = c;
+				}
+			} else if (k < 80) {
+				static const char *const esc[] = { "\\n", "\\\"", "\\\\", "\\u0041",
+								   "\\/", "\\t" };
+				static const char dec[] = { '\n', '"', '\\', 'A', '/', '\t' };
+				int e = (int)(rnd(&st) % 6);
+				jl += (size_t)sprintf(json + jl, "%s", esc[e]);
+				want[wl++] = dec[e];
+			} else if (k < 90) {
+				memcpy(json + jl, "\xc3\xa9", 2); /* é */
+				memcpy(want + wl, "\xc3\xa9", 2);
+				jl += 2;
+				wl += 2;
+			} else if (k < 93) {
+				json[jl++] = (char)(rnd(&st) % 0x20);
+				ctl = true;
+			} else {
+				json[jl++] = want[wl++] = '~';
+			}
+		}
+		jl += (size_t)sprintf(json + jl, "\"}");
+		ProtobufCMessage *m = NULL;
+		size_t used = 0;
+		int rc = jpb_decode(&kvpb__member__descriptor, json, jl, &used, &m, err,
+				    sizeof(err));
+		if (ctl) {
+			ck_assert_msg(rc == JPB_ESYNTAX, "iter %d: control byte accepted", iter);
+			continue;
+		}
+		ck_assert_msg(rc == 0, "iter %d: %s", iter, err);
+		Kvpb__Member *mm = (Kvpb__Member *)m;
+		ck_assert_uint_eq(strlen(mm->name), wl);
+		ck_assert_mem_eq(mm->name, want, wl);
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+}
+END_TEST
+
+START_TEST(bytes_decoded_in_place_match_the_escaped_path)
+{
+	uint64_t st = 0x2545f4914f6cdd1dull;
+	uint8_t raw[300];
+	char err[2][256];
+	for (int iter = 0; iter < 5000; iter++) {
+		size_t n = rnd(&st) % sizeof(raw);
+		for (size_t i = 0; i < n; i++)
+			raw[i] = (uint8_t)rnd(&st);
+		struct jpb_buf b64;
+		jpb_buf_init(&b64);
+		ck_assert_int_eq(jpb_base64_encode(&b64, raw, n), 0);
+		/* Variant 0 is decoded in place, variant 1 (the same text with one character
+		 * written as \u00XX) through the unescaped copy: same bytes, or the same error
+		 * when junk was put in at a random offset. */
+		bool junk = rnd(&st) % 3 == 0 && b64.len;
+		size_t at = b64.len ? rnd(&st) % b64.len : 0;
+		int rc[2];
+		ProtobufCMessage *m[2] = { NULL, NULL };
+		for (int v = 0; v < 2; v++) {
+			struct jpb_buf j;
+			jpb_buf_init(&j);
+			int bad = jpb_buf_append(&j, "{\"value\":\"", 10);
+			for (size_t i = 0; i < b64.len; i++) {
+				char c = junk && i == at ? '*' : b64.data[i];
+				if (v == 1 && i == at) {
+					char u[8];
+					snprintf(u, sizeof(u), "\\u%04x", (unsigned)(unsigned char)c);
+					bad |= jpb_buf_append(&j, u, 6);
+				} else {
+					bad |= jpb_buf_append(&j, &c, 1);
+				}
+			}
+			bad |= jpb_buf_append(&j, "\"}", 2);
+			ck_assert_int_eq(bad, 0); /* (one check per text: each check is a write) */
+			size_t used = 0;
+			rc[v] = jpb_decode(&kvpb__put_request__descriptor, j.data, j.len, &used,
+					   &m[v], err[v], sizeof(err[v]));
+			jpb_buf_free(&j);
+		}
+		ck_assert_int_eq(rc[0], rc[1]);
+		if (junk) {
+			ck_assert_int_eq(rc[0], JPB_ETYPE);
+			ck_assert_str_eq(err[0], err[1]);
+		} else {
+			ck_assert_msg(rc[0] == 0, "iter %d: %s", iter, err[0]);
+			for (int v = 0; v < 2; v++) {
+				Kvpb__PutRequest *p = (Kvpb__PutRequest *)m[v];
+				ck_assert_uint_eq(p->value.len, n);
+				if (n)
+					ck_assert_mem_eq(p->value.data, raw, n);
+			}
+		}
+		for (int v = 0; v < 2; v++)
+			if (m[v])
+				protobuf_c_message_free_unpacked(m[v], NULL);
+		jpb_buf_free(&b64);
+	}
+}
+END_TEST
+
 static Suite *store_jsonpb_fast_suite(void)
 {
 	Suite *s = suite_create("store_jsonpb_fast");
@@ -211,6 +341,8 @@ static Suite *store_jsonpb_fast_suite(void)
 	tcase_add_test(tc, uint64_and_uint32_values);
 	tcase_add_test(tc, enums_by_name_or_number);
 	tcase_add_test(tc, base64_fast_path_matches_the_quantum_decoder);
+	tcase_add_test(tc, string_scan_and_copy_fast_paths_match_the_token_oracle);
+	tcase_add_test(tc, bytes_decoded_in_place_match_the_escaped_path);
 	suite_add_tcase(s, tc);
 	return s;
 }
