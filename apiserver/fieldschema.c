@@ -662,8 +662,15 @@ static void walk(const fs_type *t, const cJSON *obj, const char *path, fs_out *o
 			const cJSON *el;
 			cJSON_ArrayForEach(el, it)
 			{
-				char ep[540];
-				snprintf(ep, sizeof(ep), "%s[%d]", sub, i++);
+				char ep[540], num[16];
+				int nn = 0;
+				for (int v = i++; nn == 0 || v; v /= 10)
+					num[nn++] = (char)('0' + v % 10);
+				size_t l = cat_trunc(ep, 0, sizeof(ep), sub, strlen(sub));
+				l = cat_trunc(ep, l, sizeof(ep), "[", 1);
+				while (nn)
+					l = cat_trunc(ep, l, sizeof(ep), &num[--nn], 1);
+				cat_trunc(ep, l, sizeof(ep), "]", 1);
 				walk(et, el, ep, o, depth + 1);
 			}
 		} else if (kind == FS_MAP) {
@@ -671,7 +678,11 @@ static void walk(const fs_type *t, const cJSON *obj, const char *path, fs_out *o
 			cJSON_ArrayForEach(el, it)
 			{
 				char ep[540];
-				snprintf(ep, sizeof(ep), "%s[%s]", sub, el->string ? el->string : "");
+				const char *k = el->string ? el->string : "";
+				size_t l = cat_trunc(ep, 0, sizeof(ep), sub, strlen(sub));
+				l = cat_trunc(ep, l, sizeof(ep), "[", 1);
+				l = cat_trunc(ep, l, sizeof(ep), k, strlen(k));
+				cat_trunc(ep, l, sizeof(ep), "]", 1);
 				walk(et, el, ep, o, depth + 1);
 			}
 		} else if (kind == FS_OBJ) {
@@ -684,7 +695,11 @@ const fs_type *fs_kind_type(const res_desc *d)
 {
 	char name[160];
 	char apiv[96];
-	snprintf(name, sizeof(name), "%s.%s", res_api_version(d, apiv, sizeof(apiv)), d->kind);
+	const char *av = res_api_version(d, apiv, sizeof(apiv));
+	/* "<apiVersion>.<kind>", concatenated without snprintf (once per write request) */
+	size_t l = cat_trunc(name, 0, sizeof(name), av, strlen(av));
+	l = cat_trunc(name, l, sizeof(name), ".", 1);
+	cat_trunc(name, l, sizeof(name), d->kind, strlen(d->kind));
 	return fs_type_get(name);
 }
 

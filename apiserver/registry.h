@@ -66,6 +66,12 @@ int reg_list_cached(reg *r, const res_desc *d, const char *ns, cJSON **out);
 /* body is borrowed. dry_run: validate and answer, store nothing. */
 int reg_create(reg *r, const res_desc *d, const char *ns, const cJSON *body, int dry_run,
 	       cJSON **out);
+/* reg_create with body taken (always, also on error): no copy of the request's object.
+ * text may be NULL; otherwise, on a stored create (201) it may get (malloc'd, caller frees)
+ * the exact bytes kc_json_print_len(*out) gives, and *text_len their length, so that the
+ * answer is not printed a second time; *text is NULL when not available. */
+int reg_create_take(reg *r, const res_desc *d, const char *ns, cJSON *body, int dry_run,
+		    cJSON **out, char **text, size_t *text_len);
 int reg_update(reg *r, const res_desc *d, const char *ns, const char *name, const cJSON *body,
 	       enum reg_sub sub, int dry_run, cJSON **out);
 /* ctype: the PATCH Content-Type. apply-patch creates the object when absent (201); with a

@@ -415,7 +415,7 @@ int srv_start(const srv_config *cfg, api_ctx *api, srv **out)
 	 * the pool when it is reset, so its whole size became resident per connection: 256 KiB
 	 * cost ~170 KB per idle watch. Bodies are streamed to on_request and large responses
 	 * are sent from their own buffer, so 64 KiB (twice MHD's default) is ample. */
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL };
 	if (cfg->cert_pem) {
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->key_pem };
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,

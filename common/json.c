@@ -102,6 +102,8 @@ typedef struct sbuf {
 	size_t len, cap;
 	int oom;
 	int plain;
+	const cJSON *mark; /* printer: object whose closing brace offset is wanted */
+	size_t mark_at;
 } sbuf;
 
 static int sb_grow(sbuf *b, size_t more)
@@ -160,7 +162,7 @@ static inline void sb_putn(sbuf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-static void sb_puts(sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
+static inline void sb_puts(sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
 
 static inline void sb_putc(sbuf *b, char c)
 {
@@ -250,13 +252,19 @@ static int hex4(const unsigned char *s, uint32_t *out)
 }
 
 /* Parse a string literal at jp->p (which is '"'); returns a cJSON_malloc'd copy. */
+/* Bytes a string literal holds as they are: printable ASCII but '"' and '\\' (one table
+ * load per byte instead of four comparisons in the parser's hottest loop). */
+static const unsigned char jp_plain[256] = {
+	[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
+};
+
 static char *jp_string(jparser *jp)
 {
 	sbuf b = { 0 };
 	jp->p++; /* opening quote */
 	/* Most strings are plain ASCII without escapes: one exact allocation. */
 	const unsigned char *q = jp->p;
-	while (q < jp->end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+	while (q < jp->end && jp_plain[*q])
 		q++;
 	if (q < jp->end && *q == '"') {
 		size_t n = (size_t)(q - jp->p);
@@ -341,8 +349,7 @@ static char *jp_string(jparser *jp)
 		if (c < 0x80) {
 			/* Copy a run of plain ASCII at once. */
 			const unsigned char *s = jp->p;
-			while (jp->p < jp->end && *jp->p >= 0x20 && *jp->p < 0x80 && *jp->p != '"' &&
-			       *jp->p != '\\')
+			while (jp->p < jp->end && jp_plain[*jp->p])
 				jp->p++;
 			sb_putn(&b, (const char *)s, (size_t)(jp->p - s));
 			continue;
@@ -916,24 +923,26 @@ static const unsigned char print_plain[256] = {
 	[0x3d] = 1, [0x3f ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
 };
 
+/* One pass over the string: print_plain[0] is 0, so the plain-run scan also finds the
+ * terminator and no strlen pass is needed first (print_string and the strlen in front of it
+ * were the printer's largest costs). */
 static void print_string(sbuf *b, const char *str)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)(str ? str : "");
-	size_t n = strlen((const char *)s);
 	sb_putc(b, '"');
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t run = i;
+	for (;;) {
+		const unsigned char *run = s;
 		/* Fast path: bytes that need no escaping. */
-		while (run < n && print_plain[s[run]])
+		while (print_plain[*run])
 			run++;
-		if (run > i) {
-			sb_putn(b, (const char *)s + i, run - i);
-			i = run;
-			continue;
+		if (run > s) {
+			sb_putn(b, (const char *)s, (size_t)(run - s));
+			s = run;
 		}
+		unsigned char c = *s;
+		if (!c)
+			break;
 		if (c < 0x80) {
 			char e[7];
 			switch (c) {
@@ -950,20 +959,22 @@ static void print_string(sbuf *b, const char *str)
 				e[4] = hex[c >> 4]; e[5] = hex[c & 15]; e[6] = '\0';
 				sb_puts(b, e);
 			}
-			i++;
+			s++;
 			continue;
 		}
 		uint32_t cp;
-		size_t len = utf8_decode(s + i, n - i, &cp);
+		/* utf8_decode reads at most 4 bytes and stops at the terminator (never a
+		 * continuation byte), so the bytes left up to 4 bound it as strlen did. */
+		size_t len = utf8_decode(s, strnlen((const char *)s, 4), &cp);
 		if (len == 0) {
 			sb_puts(b, "\\ufffd");
-			i++;
+			s++;
 		} else if (cp == 0x2028 || cp == 0x2029) {
 			sb_puts(b, cp == 0x2028 ? "\\u2028" : "\\u2029");
-			i += len;
+			s += len;
 		} else {
-			sb_putn(b, (const char *)s + i, len);
-			i += len;
+			sb_putn(b, (const char *)s, len);
+			s += len;
 		}
 	}
 	sb_putc(b, '"');
@@ -1017,12 +1028,17 @@ static void print_members(sbuf *b, const cJSON *item, int flags, int depth)
 			sb_putc(b, ',');
 		print_indent(b, flags, depth + 1);
 		print_string(b, m->string);
-		sb_puts(b, (flags & PR_PRETTY) ? ": " : ":");
+		if (flags & PR_PRETTY)
+			sb_putn(b, ": ", 2);
+		else
+			sb_putc(b, ':');
 		print_value(b, m, flags, depth + 1);
 		if (!order)
 			c = c->next;
 	}
 	print_indent(b, flags, depth);
+	if (item == b->mark)
+		b->mark_at = b->len;
 	sb_putc(b, '}');
 	free(order);
 }
@@ -1060,9 +1076,10 @@ static void print_value(sbuf *b, const cJSON *item, int flags, int depth)
 	}
 }
 
-static char *print_with(const cJSON *item, int flags, size_t *len)
+static char *print_with(const cJSON *item, int flags, size_t *len, const cJSON *mark,
+			size_t *mark_end)
 {
-	sbuf b = { .plain = 1 };
+	sbuf b = { .plain = 1, .mark = mark };
 	if (!item)
 		sb_puts(&b, "null");
 	else
@@ -1075,13 +1092,25 @@ static char *print_with(const cJSON *item, int flags, size_t *len)
 	/* plain malloc memory (sb_grow): callers free() it */
 	if (len)
 		*len = b.len;
+	if (mark_end)
+		*mark_end = b.mark_at;
 	return b.p;
 }
 
-char *kc_json_print(const cJSON *item) { return print_with(item, 0, NULL); }
-char *kc_json_print_len(const cJSON *item, size_t *len) { return print_with(item, 0, len); }
-char *kc_json_print_canonical(const cJSON *item) { return print_with(item, PR_SORTED, NULL); }
-char *kc_json_print_pretty(const cJSON *item) { return print_with(item, PR_PRETTY, NULL); }
+char *kc_json_print(const cJSON *item) { return print_with(item, 0, NULL, NULL, NULL); }
+char *kc_json_print_len(const cJSON *item, size_t *len)
+{
+	return print_with(item, 0, len, NULL, NULL);
+}
+char *kc_json_print_mark(const cJSON *item, const cJSON *mark, size_t *len, size_t *mark_end)
+{
+	return print_with(item, 0, len, mark, mark_end);
+}
+char *kc_json_print_canonical(const cJSON *item)
+{
+	return print_with(item, PR_SORTED, NULL, NULL, NULL);
+}
+char *kc_json_print_pretty(const cJSON *item) { return print_with(item, PR_PRETTY, NULL, NULL, NULL); }
 
 /* ------------------------------------------------------------------------------ */
 /* Copy and equality                                                              */

@@ -79,6 +79,11 @@ char *kc_json_print_canonical(const cJSON *item);
 char *kc_json_print_pretty(const cJSON *item);
 /* Like kc_json_print; also stores the length (excluding the NUL) in *len. */
 char *kc_json_print_len(const cJSON *item, size_t *len);
+/* kc_json_print_len that also stores in *mark_end the offset of the '}' closing mark (an
+ * object inside item, borrowed), or 0 when mark was not printed or has no members. Lets a
+ * caller derive the text of item with one more member appended to mark without printing
+ * it again (the apiserver's create answer: the stored text plus resourceVersion). */
+char *kc_json_print_mark(const cJSON *item, const cJSON *mark, size_t *len, size_t *mark_end);
 
 /* ---- trees ---- */
 

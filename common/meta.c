@@ -600,6 +600,35 @@ static int format_time(int64_t ns, int micro, char *buf, size_t buflen)
 	int64_t y;
 	int m, d;
 	civil_from_days(days, &y, &m, &d);
+	if (buflen < (size_t)(micro ? 28 : 21))
+		return -ENOSPC; /* too short for any year, as snprintf's check below says */
+	if (y >= 0 && y <= 9999) {
+		/* The same bytes as the snprintf below, written directly: every create and
+		 * binding stamps a time, and snprintf's setup cost showed in the profile. */
+		int f[6] = { (int)(y / 100), (int)(y % 100), m, d, (int)(rem / 3600),
+			     (int)(rem / 60 % 60) };
+		static const char sep[] = "\0--T:";
+		char *p = buf;
+		for (int i = 0; i < 6; i++) {
+			*p++ = (char)('0' + f[i] / 10);
+			*p++ = (char)('0' + f[i] % 10);
+			if (sep[i])
+				*p++ = sep[i];
+		}
+		*p++ = ':';
+		*p++ = (char)('0' + (int)(rem % 60) / 10);
+		*p++ = (char)('0' + (int)(rem % 60) % 10);
+		if (micro) {
+			int us = (int)(sub / 1000);
+			*p++ = '.';
+			for (int k = 5; k >= 0; k--, us /= 10)
+				p[k] = (char)('0' + us % 10);
+			p += 6;
+		}
+		*p++ = 'Z';
+		*p = 0;
+		return (int)(p - buf);
+	}
 	int n;
 	if (micro)
 		n = snprintf(buf, buflen, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d.%06dZ", y, m, d,

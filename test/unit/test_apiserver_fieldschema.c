@@ -38,6 +38,15 @@ START_TEST(unknown_fields_reported_with_paths)
 	ck_assert_str_eq(msg, "unknown field \"metadata.nmae\", unknown field \"spec.foo\", "
 			      "unknown field \"spec.template.spec.containers[1].imagex\"");
 	cJSON_Delete(d);
+	/* Indices of two digits and more. */
+	char buf[1024] = "{\"spec\":{\"template\":{\"spec\":{\"containers\":[";
+	for (int i = 0; i < 12; i++)
+		strcat(buf, i == 11 ? "{\"name\":\"l\",\"imagex\":\"n\"}" : "{\"name\":\"c\"},");
+	strcat(buf, "]}}}}");
+	d = J(buf);
+	ck_assert_int_eq(fs_unknown_fields(&res_deployments, d, msg, sizeof(msg)), 1);
+	ck_assert_str_eq(msg, "unknown field \"spec.template.spec.containers[11].imagex\"");
+	cJSON_Delete(d);
 	/* Top-level fields of kinds without spec. */
 	cJSON *cm = J("{\"metadata\":{\"name\":\"c\"},\"data\":{\"k\":\"v\"},\"datta\":{}}");
 	ck_assert_int_eq(fs_unknown_fields(&res_configmaps, cm, msg, sizeof(msg)), 1);

@@ -296,6 +296,69 @@ START_TEST(create_update_records_all_set_fields)
 }
 END_TEST
 
+/* The set of an object as bytes (member order is part of the managedFields output). */
+static void check_fieldset_bytes(const char *obj_s, const char *sub, const char *want)
+{
+	cJSON *obj = J(obj_s);
+	cJSON *s = mf_fieldset(obj, "ConfigMap", sub);
+	char *g = kc_json_print(s);
+	ck_assert_str_eq(g, want);
+	free(g);
+	cJSON_Delete(s);
+	/* mf_fieldset must not change its input. */
+	cJSON *again = J(obj_s);
+	ck_assert(kc_json_equal(obj, again));
+	cJSON_Delete(again);
+	cJSON_Delete(obj);
+}
+
+START_TEST(fieldset_skips_server_owned_metadata_exactly)
+{
+	/* Only server-owned metadata: no f:metadata at all. */
+	check_fieldset_bytes("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\","
+			     "\"namespace\":\"d\",\"uid\":\"u\",\"resourceVersion\":\"3\"},"
+			     "\"data\":{\"k\":\"v\"}}",
+			     "", "{\"f:data\":{\"f:k\":{}}}");
+	/* A member left whose value is null: metadata is tracked as a leaf. */
+	check_fieldset_bytes("{\"data\":{},\"metadata\":{\"name\":\"a\",\"labels\":null}}", "",
+			     "{\"f:data\":{},\"f:metadata\":{}}");
+	/* metadata that is not an object is a plain value. */
+	check_fieldset_bytes("{\"metadata\":\"x\",\"data\":{\"z\":\"1\",\"a\":\"2\"}}", "",
+			     "{\"f:metadata\":{},\"f:data\":{\"f:z\":{},\"f:a\":{}}}");
+	/* The main resource never owns status; /status never spec. Order as in the object. */
+	const char *o = "{\"spec\":{\"x\":1},\"metadata\":{\"labels\":{\"b\":\"1\",\"a\":\"2\"},"
+			"\"name\":\"n\"},\"status\":{\"p\":1},\"kind\":\"K\"}";
+	check_fieldset_bytes(o, "", "{\"f:spec\":{\"f:x\":{}},\"f:metadata\":{\"f:labels\":"
+				    "{\"f:b\":{},\"f:a\":{}}}}");
+	check_fieldset_bytes(o, "status", "{\"f:metadata\":{\"f:labels\":{\"f:b\":{},\"f:a\":{}}},"
+					  "\"f:status\":{\"f:p\":{}}}");
+}
+END_TEST
+
+START_TEST(create_entry_is_the_whole_fieldset)
+{
+	const char *o = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
+			"\"labels\":{\"l\":\"1\"}},\"data\":{\"a\":\"1\",\"b\":\"2\"}}";
+	cJSON *obj = J(o);
+	mf_req rq = { .manager = "m", .subresource = "", .api_version = "v1", .now_ns = T1 };
+	mf_update(NULL, obj, "ConfigMap", &rq);
+	char *g = kc_json_print(obj);
+	ck_assert_str_eq(g, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
+			    "\"labels\":{\"l\":\"1\"},\"managedFields\":[{\"manager\":\"m\","
+			    "\"operation\":\"Update\",\"apiVersion\":\"v1\","
+			    "\"time\":\"2026-01-02T03:04:05Z\",\"fieldsType\":\"FieldsV1\","
+			    "\"fieldsV1\":{\"f:metadata\":{\"f:labels\":{\"f:l\":{}}},"
+			    "\"f:data\":{\"f:a\":{},\"f:b\":{}}}}]},\"data\":{\"a\":\"1\",\"b\":\"2\"}}");
+	free(g);
+	cJSON_Delete(obj);
+	/* Nothing but server-owned fields: no entry (an empty set is dropped). */
+	obj = J("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}");
+	mf_update(NULL, obj, "ConfigMap", &rq);
+	ck_assert_ptr_null(kc_json_get(obj, "metadata.managedFields"));
+	cJSON_Delete(obj);
+}
+END_TEST
+
 START_TEST(unmanaged_fields_belong_to_before_first_apply)
 {
 	cJSON *live = J("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":"
@@ -369,6 +432,8 @@ static Suite *apiserver_managedfields_suite(void)
 	tcase_add_test(tc, apply_removes_fields_the_manager_stopped_applying);
 	tcase_add_test(tc, update_takes_changed_fields_from_other_managers);
 	tcase_add_test(tc, create_update_records_all_set_fields);
+	tcase_add_test(tc, fieldset_skips_server_owned_metadata_exactly);
+	tcase_add_test(tc, create_entry_is_the_whole_fieldset);
 	tcase_add_test(tc, unmanaged_fields_belong_to_before_first_apply);
 	tcase_add_test(tc, malformed_stored_entries_are_dropped);
 	tcase_add_test(tc, manager_from_user_agent);

@@ -169,6 +169,55 @@ START_TEST(strings_unescape_and_reescape_like_go)
 }
 END_TEST
 
+START_TEST(printer_escapes_bytes_not_from_the_parser)
+{
+	/* Strings built in C (not parsed) may hold invalid or cut UTF-8: each bad byte prints
+	 * as U+FFFD, a sequence cut by the end of the string too; good ones stay raw. */
+	cJSON *s = cJSON_CreateString("a\xc3" "b\xe2\x80" "\xf0\x9f\x98\x80" "\xe2\x80\xa9" "\x7f\xc3");
+	char *out = kc_json_print(s);
+	ck_assert_str_eq(out, "\"a\\ufffdb\\ufffd\\ufffd\xf0\x9f\x98\x80\\u2029\x7f\\ufffd\"");
+	free(out);
+	cJSON_Delete(s);
+	s = cJSON_CreateString("\xe2\x80");
+	out = kc_json_print(s);
+	ck_assert_str_eq(out, "\"\\ufffd\\ufffd\"");
+	free(out);
+	cJSON_Delete(s);
+}
+END_TEST
+
+START_TEST(print_mark_finds_the_closing_brace)
+{
+	cJSON *j = must_parse("{\"a\":1,\"metadata\":{\"name\":\"x\",\"l\":{\"k\":\"}\"}},\"z\":[{}]}");
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(j, "metadata");
+	size_t len = 0, end = 0;
+	char *out = kc_json_print_mark(j, md, &len, &end);
+	ck_assert_uint_eq(len, strlen(out));
+	ck_assert_uint_eq(end, strlen("{\"a\":1,\"metadata\":{\"name\":\"x\",\"l\":{\"k\":\"}\"}"));
+	ck_assert_int_eq(out[end], '}');
+	/* Splicing a member in at end gives what printing the tree with it appended gives. */
+	char spliced[256];
+	snprintf(spliced, sizeof(spliced), "%.*s,\"rv\":\"7\"%s", (int)end, out, out + end);
+	cJSON_AddStringToObject(md, "rv", "7");
+	char *again = kc_json_print(j);
+	ck_assert_str_eq(spliced, again);
+	free(again);
+	free(out);
+	/* An empty or absent mark: 0. */
+	cJSON *e = cJSON_CreateObject();
+	cJSON_AddItemToObject(j, "e", e);
+	out = kc_json_print_mark(j, e, &len, &end);
+	ck_assert_uint_eq(end, 0);
+	free(out);
+	cJSON *other = cJSON_CreateObject();
+	out = kc_json_print_mark(j, other, NULL, &end);
+	ck_assert_uint_eq(end, 0);
+	free(out);
+	cJSON_Delete(other);
+	cJSON_Delete(j);
+}
+END_TEST
+
 START_TEST(integers_print_as_integers)
 {
 	expect_print("{\"generation\":1000000}", "{\"generation\":1000000}");
@@ -424,6 +473,8 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, embedded_nul_is_rejected);
 	tcase_add_test(tc, depth_and_size_limits);
 	tcase_add_test(tc, strings_unescape_and_reescape_like_go);
+	tcase_add_test(tc, printer_escapes_bytes_not_from_the_parser);
+	tcase_add_test(tc, print_mark_finds_the_closing_brace);
 	tcase_add_test(tc, integers_print_as_integers);
 	tcase_add_test(tc, duplicate_keys_last_wins);
 	tcase_add_test(tc, paths_get_set_delete);
