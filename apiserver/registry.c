@@ -23,7 +23,6 @@
 #include "txn.h"
 #include "watchcache.h"
 
-#define REG_RETRIES 8
 
 void reg_init(reg *r, kc_etcd *etcd, const char *prefix, kc_clock_t *clock)
 {
@@ -721,8 +720,8 @@ static int create(reg *r, const res_desc *d, const char *ns, cJSON *obj, const c
 /* Builds the object to store from the incoming one and the current one (PrepareForUpdate):
  * server-owned metadata from old; status or spec preserved depending on the endpoint;
  * generation bumped when the spec changed. Takes nobj. */
-static cJSON *prepare_update(reg *r, const res_desc *d, const cJSON *old, cJSON *nobj,
-			     enum reg_sub sub)
+cJSON *reg__prepare_update(reg *r, const res_desc *d, const cJSON *old, cJSON *nobj,
+			   enum reg_sub sub)
 {
 	cJSON *md = res_obj(nobj, "metadata");
 	static const char *const keep[] = { "uid", "creationTimestamp", "namespace", "generation",
@@ -793,8 +792,8 @@ static int ns_finalized(const cJSON *ns)
 
 /* Validates and writes nobj (taken) over old (mod_revision mod). 200 with the stored object,
  * 409 on a concurrent change (*conflict set so patch can retry), or a Status. */
-static int write_update(reg *r, const res_desc *d, const char *key, const cJSON *old,
-			int64_t mod, cJSON *nobj, int dry_run, int *conflict, cJSON **out)
+int reg__write_update(reg *r, const res_desc *d, const char *key, const cJSON *old,
+		       int64_t mod, cJSON *nobj, int dry_run, int *conflict, cJSON **out)
 {
 	const char *name = kc_meta_name(old);
 	*conflict = 0;
@@ -845,7 +844,7 @@ static int write_update(reg *r, const res_desc *d, const char *key, const cJSON 
 	return 200;
 }
 
-/* write_update for Services: allocation of new NodePorts before, release of dropped ones
+/* reg__write_update for Services: allocation of new NodePorts before, release of dropped ones
  * after (or of the new ones when the write failed). Takes nobj. */
 static int write_service_update(reg *r, const char *ns, const char *key, const cJSON *old,
 				int64_t mod, cJSON *nobj, enum reg_sub sub, int dry_run,
@@ -854,13 +853,13 @@ static int write_service_update(reg *r, const char *ns, const char *key, const c
 	cJSON *st = NULL;
 	*conflict = 0;
 	if (sub != REG_MAIN || dry_run)
-		return write_update(r, &res_services, key, old, mod, nobj, dry_run, conflict, out);
+		return reg__write_update(r, &res_services, key, old, mod, nobj, dry_run, conflict, out);
 	if (svc_alloc_update(r, ns, old, nobj, &st)) {
 		cJSON_Delete(nobj);
 		return reg__fail(out, st);
 	}
 	cJSON *attempt = cJSON_Duplicate(nobj, 1);
-	int code = write_update(r, &res_services, key, old, mod, nobj, dry_run, conflict, out);
+	int code = reg__write_update(r, &res_services, key, old, mod, nobj, dry_run, conflict, out);
 	if (code == 200)
 		svc_alloc_after_update(r, old, *out);
 	else
@@ -929,11 +928,11 @@ int reg_update(reg *r, const res_desc *d, const char *ns, const char *name, cons
 		if (!cJSON_IsArray(fin))
 			cJSON_Delete(fin);
 	}
-	nobj = prepare_update(r, d, old, nobj, sub);
+	nobj = reg__prepare_update(r, d, old, nobj, sub);
 	int conflict;
 	int code = d == &res_services
 			   ? write_service_update(r, ns, key, old, mod, nobj, sub, dry_run, &conflict, out)
-			   : write_update(r, d, key, old, mod, nobj, dry_run, &conflict, out);
+			   : reg__write_update(r, d, key, old, mod, nobj, dry_run, &conflict, out);
 	cJSON_Delete(old);
 	return code;
 }
@@ -1109,11 +1108,11 @@ int reg_patch(reg *r, const res_desc *d, const char *ns, const char *name, const
 			cJSON_Delete(nobj);
 			return reg__fail(out, st);
 		}
-		nobj = prepare_update(r, d, old, nobj, sub);
+		nobj = reg__prepare_update(r, d, old, nobj, sub);
 		int conflict;
 		int code = d == &res_services ? write_service_update(r, ns, key, old, mod, nobj, sub,
 								     dry_run, &conflict, out)
-					      : write_update(r, d, key, old, mod, nobj, dry_run,
+					      : reg__write_update(r, d, key, old, mod, nobj, dry_run,
 							     &conflict, out);
 		cJSON_Delete(old);
 		if (!conflict)
@@ -1299,124 +1298,6 @@ int reg_delete(reg *r, const res_desc *d, const char *ns, const char *name, cons
 			return 200;
 		}
 		*out = nobj;
-		return 200;
-	}
-	return reg__fail(out, st_conflict(d, name, ST_MODIFIED));
-}
-
-/* ---- scale ---- */
-
-static cJSON *to_scale(const cJSON *obj)
-{
-	cJSON *s = cJSON_CreateObject();
-	cJSON_AddStringToObject(s, "kind", "Scale");
-	cJSON_AddStringToObject(s, "apiVersion", "autoscaling/v1");
-	cJSON *md = cJSON_AddObjectToObject(s, "metadata");
-	static const char *const f[] = { "name", "namespace", "uid", "resourceVersion",
-					 "creationTimestamp", NULL };
-	for (int i = 0; f[i]; i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(obj, "metadata"), f[i]);
-		if (v)
-			cJSON_AddItemToObject(md, f[i], cJSON_Duplicate(v, 1));
-	}
-	cJSON_AddNumberToObject(cJSON_AddObjectToObject(s, "spec"), "replicas",
-				res_num(obj, "spec.replicas", 0));
-	cJSON *st = cJSON_AddObjectToObject(s, "status");
-	cJSON_AddNumberToObject(st, "replicas", res_num(obj, "status.replicas", 0));
-	char sel[512] = "";
-	kc_label_selector ls;
-	if (!kc_selector_from_json(res_path(obj, "spec.selector"), &ls, NULL, 0)) {
-		char *str = kc_selector_string(&ls);
-		if (str)
-			snprintf(sel, sizeof(sel), "%s", str);
-		free(str);
-	}
-	kc_selector_close(&ls);
-	cJSON_AddStringToObject(st, "selector", sel);
-	return s;
-}
-
-int reg_get_scale(reg *r, const res_desc *d, const char *ns, const char *name, cJSON **out)
-{
-	cJSON *obj;
-	int code = reg_get(r, d, ns, name, &obj);
-	if (code != 200) {
-		*out = obj;
-		return code;
-	}
-	*out = to_scale(obj);
-	cJSON_Delete(obj);
-	return 200;
-}
-
-int reg_set_scale(reg *r, const res_desc *d, const char *ns, const char *name,
-		  const char *ctype, const cJSON *body, int dry_run, cJSON **out)
-{
-	for (int attempt = 0; attempt < REG_RETRIES; attempt++) {
-		cJSON *obj, *st = NULL;
-		int code = reg_get(r, d, ns, name, &obj);
-		if (code != 200) {
-			*out = obj;
-			return code;
-		}
-		cJSON *cur = to_scale(obj), *want = NULL;
-		if (ctype) {
-			char err[256];
-			int rc = !strncmp(ctype, "application/json-patch+json", 27)
-					 ? patch_json(cur, body, &want, err, sizeof(err))
-					 : patch_merge(cur, body, &want, err, sizeof(err));
-			if (rc)
-				st = st_bad_request("%s", err);
-		} else {
-			want = cJSON_Duplicate(body, 1);
-		}
-		cJSON_Delete(cur);
-		if (st) {
-			cJSON_Delete(obj);
-			return reg__fail(out, st);
-		}
-		cJSON *rep = res_path(want, "spec.replicas");
-		const char *wrv = kc_json_get_string(want, "metadata.resourceVersion", "");
-		res_errs e = { 0 };
-		if (!cJSON_IsNumber(rep) || rep->valuedouble < 0)
-			res_err(&e, "FieldValueInvalid", "spec.replicas",
-				"Invalid value: %d: must be greater than or equal to 0",
-				cJSON_IsNumber(rep) ? rep->valueint : 0);
-		if (e.n) {
-			static const res_desc scale_desc = { .group = "autoscaling", .kind = "Scale",
-							     .plural = "scale" };
-			st = st_invalid(&scale_desc, name, &e);
-			cJSON_Delete(want);
-			cJSON_Delete(obj);
-			return reg__fail(out, st);
-		}
-		if (!ctype && wrv[0] && strcmp(wrv, kc_meta_resource_version(obj))) {
-			cJSON_Delete(want);
-			cJSON_Delete(obj);
-			return reg__fail(out, st_conflict(d, name, ST_MODIFIED));
-		}
-		cJSON *nobj = cJSON_Duplicate(obj, 1);
-		kc_json_set_int64(nobj, "spec.replicas", (int64_t)rep->valuedouble);
-		cJSON_Delete(want);
-		char key[512];
-		reg_key(r, d, ns, name, key, sizeof(key));
-		int64_t mod = strtoll(kc_meta_resource_version(obj), NULL, 10);
-		nobj = prepare_update(r, d, obj, nobj, REG_MAIN);
-		int conflict;
-		cJSON *res = NULL;
-		code = write_update(r, d, key, obj, mod, nobj, dry_run, &conflict, &res);
-		cJSON_Delete(obj);
-		if (conflict && ctype) {
-			cJSON_Delete(res);
-			continue;
-		}
-		if (code != 200) {
-			*out = res;
-			return code;
-		}
-		*out = to_scale(res);
-		cJSON_Delete(res);
 		return 200;
 	}
 	return reg__fail(out, st_conflict(d, name, ST_MODIFIED));
