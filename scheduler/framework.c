@@ -217,6 +217,16 @@ void sched_default_normalize(int64_t max_priority, bool reverse, int64_t *scores
 
 static void collect_plugins(sched_result *res, const sched_status *st, int n);
 
+/* *dst = *src, copying only the reasons in use (a status is ~1 KB of reason buffers). */
+static void status_copy(sched_status *dst, const sched_status *src)
+{
+	dst->code = src->code;
+	dst->plugin = src->plugin;
+	dst->nreasons = src->nreasons;
+	for (int r = 0; r < src->nreasons; r++)
+		memcpy(dst->reasons[r], src->reasons[r], strlen(src->reasons[r]) + 1);
+}
+
 /* prioritizeNodes: every score plugin scores every feasible node, normalises to 0-100,
  * and the weighted sum is the node's score. */
 static int prioritize(sched_cycle *cy, sched_node_info **feasible, int n, int64_t *total,
@@ -369,17 +379,24 @@ int sched_schedule_pod(sched_state *s, const sched_profile *prof, const sched_po
 	int want = sched_num_feasible_nodes_to_find(prof->percentage_of_nodes_to_score, nnodes);
 	int nfeasible = 0, processed = 0;
 	int start = s->next_start_node_index % nnodes;
+	/* Each node is filtered into one status on the stack, copied into statuses[] only
+	 * when the node fails: the per-node statuses are read only when no node fits
+	 * (every node was then filtered and failed), and writing a cold status per node
+	 * cost more than the filters themselves. */
+	sched_status nst;
 	for (int i = 0; i < nnodes && nfeasible < want; i++) {
 		int idx = (start + i) % nnodes;
-		sched_filter_node(&cy, nodes[idx], &statuses[idx]);
-		if (statuses[idx].code == SCHED_ERROR) {
+		sched_filter_node(&cy, nodes[idx], &nst);
+		if (nst.code == SCHED_ERROR) {
 			rc = -ENOMEM;
 			goto out;
 		}
 		processed++;
-		if (statuses[idx].code == SCHED_SUCCESS) {
+		if (nst.code == SCHED_SUCCESS) {
 			feasible_idx[nfeasible] = idx;
 			feasible[nfeasible++] = nodes[idx];
+		} else {
+			status_copy(&statuses[idx], &nst);
 		}
 	}
 	s->next_start_node_index = (start + processed) % nnodes;

@@ -147,9 +147,12 @@ static int existing_anti(ipa_state *s, const sched_pod *incoming, const sched_po
 {
 	for (int i = 0; i < ep->nanti_terms; i++) {
 		const sched_affinity_term *t = &ep->anti_terms[i];
+		/* the selector first: it rejects most pods, the node's label is then not
+		 * looked up (both are pure, the order changes nothing else) */
+		if (!sched_affinity_term_matches(t, ep->ns, incoming))
+			continue;
 		const char *v = label(ni->labels, t->topology_key);
-		if (v && sched_affinity_term_matches(t, ep->ns, incoming) &&
-		    pairs_add(&s->existing_anti, t->topology_key, v) != 0)
+		if (v && pairs_add(&s->existing_anti, t->topology_key, v) != 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -181,15 +184,17 @@ static int pre_filter(sched_cycle *cy, void **state, sched_status *st)
 			if (ep->required_anti && existing_anti(s, cy->pod, ep, ni) != 0)
 				return -ENOMEM;
 			for (int i = 0; i < s->naff; i++) {
+				if (!term_matches(&s->aff[i], ep))
+					continue;
 				const char *v = label(ni->labels, s->aff[i].key);
-				if (v && term_matches(&s->aff[i], ep) &&
-				    pairs_add(&s->aff_counts, s->aff[i].key, v))
+				if (v && pairs_add(&s->aff_counts, s->aff[i].key, v))
 					return -ENOMEM;
 			}
 			for (int i = 0; i < s->nanti; i++) {
+				if (!term_matches(&s->anti[i], ep))
+					continue;
 				const char *v = label(ni->labels, s->anti[i].key);
-				if (v && term_matches(&s->anti[i], ep) &&
-				    pairs_add(&s->anti_counts, s->anti[i].key, v))
+				if (v && pairs_add(&s->anti_counts, s->anti[i].key, v))
 					return -ENOMEM;
 			}
 		}
@@ -235,8 +240,15 @@ static void filter(sched_cycle *cy, void *state, const sched_node_info *ni, sche
 			return;
 		}
 	}
+	/* the pairs share a handful of topology keys (nearly always one): the node's value
+	 * for a key is looked up once per run of equal keys, not once per pair */
+	const char *key = NULL, *v = NULL;
 	for (int i = 0; i < s->existing_anti.n; i++) {
-		const char *v = label(ni->labels, s->existing_anti.p[i].key);
+		const char *k = s->existing_anti.p[i].key;
+		if (!key || (k != key && strcmp(k, key) != 0)) {
+			key = k;
+			v = label(ni->labels, k);
+		}
 		if (v && !strcmp(v, s->existing_anti.p[i].value)) {
 			sched_status_set(st, SCHED_UNSCHEDULABLE,
 					 "node(s) didn't satisfy existing pods anti-affinity rules");

@@ -9,6 +9,7 @@
  *   RequestedToCapacityRatio  the shape's broken-line function of utilization
  * weighted-averaged over the configured resources, with requested counting containers
  * without requests as 100m / 200Mi. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +26,18 @@ static void insufficient(sched_status *st, const char *reason, bool unresolvable
 	sched_status_add_reason(st, reason);
 }
 
-static int cmp_scalar_name(const void *a, const void *b)
+/* Sort the (few, distinct) scalar names of a request: an insertion sort, since
+ * qsort's setup costs more than sorting the zero or one names nearly every pod has,
+ * and this runs on every node of every cycle. */
+static void sort_names(const char **names, int n)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	for (int i = 1; i < n; i++) {
+		const char *v = names[i];
+		int j = i - 1;
+		for (; j >= 0 && strcmp(names[j], v) > 0; j--)
+			names[j + 1] = names[j];
+		names[j + 1] = v;
+	}
 }
 
 static void filter(sched_cycle *cy, void *state, const sched_node_info *ni, sched_status *st)
@@ -51,7 +61,7 @@ static void filter(sched_cycle *cy, void *state, const sched_node_info *ni, sche
 	for (int i = 0; i < req->nscalar; i++)
 		if (req->scalar[i].value > 0)
 			names[n++] = req->scalar[i].name;
-	qsort(names, (size_t)n, sizeof(names[0]), cmp_scalar_name);
+	sort_names(names, n);
 	for (int i = 0; i < n; i++) {
 		int64_t want = sched_resource_scalar(req, names[i]);
 		int64_t cap = sched_resource_scalar(alloc, names[i]);
@@ -94,36 +104,102 @@ static int64_t broken_linear(const sched_fit_args *a, int64_t p)
 	return a->nshape ? a->shape[a->nshape - 1].score * 10 : 0;
 }
 
+/* What each configured resource of the profile scores, resolved by name once per cycle
+ * (pre_score) rather than by string compares on every node. */
+typedef enum fit_kind {
+	FIT_NONE = 0, /* a scalar resource the pod does not request: skipped */
+	FIT_CPU,
+	FIT_MEMORY,
+	FIT_EPHEMERAL,
+	FIT_SCALAR,
+} fit_kind;
+
+typedef struct fit_score {
+	fit_kind kind[SCHED_FIT_MAX_RESOURCES];
+	const char *scalar[SCHED_FIT_MAX_RESOURCES]; /* FIT_SCALAR: the pod's interned name */
+	int64_t pod_scalar[SCHED_FIT_MAX_RESOURCES]; /* FIT_SCALAR: the pod's request */
+} fit_score;
+
+static void fit_resolve(const sched_cycle *cy, fit_score *fs)
+{
+	const sched_fit_args *a = &cy->profile->fit;
+	const sched_pod *p = cy->pod;
+	memset(fs, 0, sizeof(*fs));
+	for (int i = 0; i < a->nresources && i < SCHED_FIT_MAX_RESOURCES; i++) {
+		const char *name = a->resources[i].name;
+		if (!strcmp(name, "cpu")) {
+			fs->kind[i] = FIT_CPU;
+		} else if (!strcmp(name, "memory")) {
+			fs->kind[i] = FIT_MEMORY;
+		} else if (!strcmp(name, "ephemeral-storage")) {
+			fs->kind[i] = FIT_EPHEMERAL;
+		} else {
+			for (int j = 0; j < p->req.nscalar; j++)
+				if (p->req.scalar[j].value > 0 && !strcmp(p->req.scalar[j].name, name)) {
+					fs->kind[i] = FIT_SCALAR;
+					fs->scalar[i] = p->req.scalar[j].name;
+					fs->pod_scalar[i] = p->req.scalar[j].value;
+					break;
+				}
+		}
+	}
+}
+
+static int pre_score(sched_cycle *cy, sched_node_info **nodes, int n, void **state)
+{
+	(void)nodes;
+	(void)n;
+	fit_score *fs = malloc(sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	fit_resolve(cy, fs);
+	*state = fs;
+	return 0;
+}
+
 /* calculateResourceAllocatableRequest: cpu and memory count the scoring defaults
  * (NonZeroRequested); a scalar resource the pod does not request is skipped. */
-static void alloc_req(const sched_cycle *cy, const sched_node_info *ni, const char *name,
-		      int64_t *alloc, int64_t *req)
+static void alloc_req(const sched_cycle *cy, const fit_score *fs, int i,
+		      const sched_node_info *ni, int64_t *alloc, int64_t *req)
 {
 	const sched_pod *p = cy->pod;
-	*alloc = *req = 0;
-	if (!strcmp(name, "cpu")) {
+	switch (fs->kind[i]) {
+	case FIT_CPU:
 		*alloc = ni->allocatable.milli_cpu;
 		*req = ni->nonzero_cpu + p->nonzero_cpu;
-	} else if (!strcmp(name, "memory")) {
+		break;
+	case FIT_MEMORY:
 		*alloc = ni->allocatable.memory;
 		*req = ni->nonzero_mem + p->nonzero_mem;
-	} else if (!strcmp(name, "ephemeral-storage")) {
+		break;
+	case FIT_EPHEMERAL:
 		*alloc = ni->allocatable.ephemeral;
 		*req = ni->requested.ephemeral + p->req.ephemeral;
-	} else if (sched_resource_scalar(&p->req, name) > 0) {
-		*alloc = sched_resource_scalar(&ni->allocatable, name);
-		*req = sched_resource_scalar(&ni->requested, name) + sched_resource_scalar(&p->req, name);
+		break;
+	case FIT_SCALAR:
+		*alloc = sched_resource_scalar(&ni->allocatable, fs->scalar[i]);
+		*req = sched_resource_scalar(&ni->requested, fs->scalar[i]) + fs->pod_scalar[i];
+		break;
+	default:
+		*alloc = *req = 0;
 	}
 }
 
 static int64_t score(sched_cycle *cy, void *state, const sched_node_info *ni)
 {
-	(void)state;
+	/* without PreScore's state, resolve here (as upstream's Score falling back to
+	 * calculatePodResourceRequestList when the cycle state has none) */
+	fit_score local;
+	const fit_score *fs = state;
+	if (!fs) {
+		fit_resolve(cy, &local);
+		fs = &local;
+	}
 	const sched_fit_args *a = &cy->profile->fit;
 	int64_t sum = 0, weights = 0;
-	for (int i = 0; i < a->nresources; i++) {
+	for (int i = 0; i < a->nresources && i < SCHED_FIT_MAX_RESOURCES; i++) {
 		int64_t alloc, req, s;
-		alloc_req(cy, ni, a->resources[i].name, &alloc, &req);
+		alloc_req(cy, fs, i, ni, &alloc, &req);
 		if (alloc == 0)
 			continue;
 		switch (a->strategy) {
@@ -153,5 +229,7 @@ const sched_plugin sched_plugin_node_resources_fit = {
 	.name = "NodeResourcesFit",
 	.default_weight = 1,
 	.filter = filter,
+	.pre_score = pre_score,
 	.score = score,
+	.free_state = free,
 };

@@ -71,24 +71,37 @@ static const char *label(const cJSON *labels, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* node affinity / selector of the incoming pod, via the NodeAffinity plugin itself */
-static bool node_passes_affinity(sched_cycle *cy, const sched_node_info *ni)
-{
+/* The incoming pod's node affinity / selector, checked by the NodeAffinity plugin
+ * itself. Its state (the parsed selector and terms) is built once per pass over the
+ * nodes, not once per node. */
+typedef struct affinity_check {
 	sched_profile one;
-	memset(&one, 0, sizeof(one));
-	one.filters[one.nfilters++] = &sched_plugin_node_affinity;
 	sched_cycle sub;
-	memset(&sub, 0, sizeof(sub));
-	sub.profile = &one;
-	sub.pod = cy->pod;
+	int ready; /* 0: not built yet; 1: built; -1: could not be built (no node passes) */
+} affinity_check;
+
+static bool node_passes_affinity(affinity_check *ac, sched_cycle *cy, const sched_node_info *ni)
+{
 	sched_status st;
-	bool ok = sched_cycle_prefilter(&sub, &st) == 0;
-	if (ok) {
-		sched_run_filters(&sub, ni, &st);
-		ok = st.code == SCHED_SUCCESS;
+	if (ac->ready == 0) {
+		memset(&ac->one, 0, sizeof(ac->one));
+		ac->one.filters[ac->one.nfilters++] = &sched_plugin_node_affinity;
+		memset(&ac->sub, 0, sizeof(ac->sub));
+		ac->sub.profile = &ac->one;
+		ac->sub.pod = cy->pod;
+		ac->ready = sched_cycle_prefilter(&ac->sub, &st) == 0 ? 1 : -1;
 	}
-	sched_cycle_close(&sub);
-	return ok;
+	if (ac->ready < 0)
+		return false;
+	sched_run_filters(&ac->sub, ni, &st);
+	return st.code == SCHED_SUCCESS;
+}
+
+static void affinity_check_close(affinity_check *ac)
+{
+	if (ac->ready != 0)
+		sched_cycle_close(&ac->sub);
+	ac->ready = 0;
 }
 
 static bool node_passes_taints(const sched_pod *pod, const sched_node_info *ni)
@@ -162,7 +175,10 @@ static int parse_constraints(const sched_pod *pod, const char *when, pts_state *
  * already listed are counted (scoring: the feasible nodes' domains). */
 static int count_pods(sched_cycle *cy, pts_state *s, bool new_domains)
 {
-	for (int k = 0; k < cy->nnodes; k++) {
+	affinity_check ac;
+	ac.ready = 0;
+	int rc = 0;
+	for (int k = 0; k < cy->nnodes && rc == 0; k++) {
 		const sched_node_info *ni = cy->nodes[k];
 		bool all = true;
 		for (int i = 0; i < s->n && all; i++)
@@ -174,7 +190,7 @@ static int count_pods(sched_cycle *cy, pts_state *s, bool new_domains)
 			constraint *c = &s->c[i];
 			if (c->honor_affinity) {
 				if (affinity_ok < 0)
-					affinity_ok = node_passes_affinity(cy, ni);
+					affinity_ok = node_passes_affinity(&ac, cy, ni);
 				if (!affinity_ok)
 					continue;
 			}
@@ -189,8 +205,10 @@ static int count_pods(sched_cycle *cy, pts_state *s, bool new_domains)
 			}
 			const char *v = label(ni->labels, c->key);
 			if (new_domains) {
-				if (add_domain(c, v, n) != 0)
-					return -ENOMEM;
+				if (add_domain(c, v, n) != 0) {
+					rc = -ENOMEM;
+					break;
+				}
 				continue;
 			}
 			for (int d = 0; d < c->ndomains; d++)
@@ -198,7 +216,8 @@ static int count_pods(sched_cycle *cy, pts_state *s, bool new_domains)
 					c->domains[d].count += n;
 		}
 	}
-	return 0;
+	affinity_check_close(&ac);
+	return rc;
 }
 
 static int pre_filter(sched_cycle *cy, void **state, sched_status *st)

@@ -742,18 +742,18 @@ int sched_poster_post(sched_poster *p, const char *path, const char *body, size_
 	return rc;
 }
 
-int sched_poster_post_json(sched_poster *p, const char *path, const cJSON *obj, cJSON **out,
-			   char *err, size_t errlen)
+int sched_poster_post_json_raw(sched_poster *p, const char *path, const cJSON *obj,
+			       char **resp, size_t *resp_len, char *err, size_t errlen)
 {
-	if (out)
-		*out = NULL;
+	*resp = NULL;
+	*resp_len = 0;
 	char *payload = kc_json_print(obj);
 	if (!payload)
 		return -ENOMEM;
-	char *resp = NULL;
+	char *body = NULL;
 	size_t rlen = 0;
 	char terr[1024];
-	int http = sched_poster_post(p, path, payload, strlen(payload), &resp, &rlen, terr,
+	int http = sched_poster_post(p, path, payload, strlen(payload), &body, &rlen, terr,
 				     sizeof(terr));
 	free(payload);
 	if (http == -EPIPE || http == -EINVAL)
@@ -762,26 +762,38 @@ int sched_poster_post_json(sched_poster *p, const char *path, const cJSON *obj, 
 		snprintf(err, errlen, "%s", *terr ? terr : kc_strerror(http));
 		return http;
 	}
+	if (http >= 200 && http < 300) {
+		*resp = body;
+		*resp_len = body ? rlen : 0;
+		return 0;
+	}
+	/* as kc_client's failure path: the Status in the body, else the body text */
 	cJSON *ans = NULL;
 	if (rlen)
-		kc_json_parse(resp, rlen, rlen, &ans, NULL, 0);
-	int rc = 0;
-	if (http >= 200 && http < 300) {
-		if (out) {
-			*out = ans;
-			ans = NULL;
-		}
-	} else {
-		/* as kc_client's failure path: the Status in the body, else the body text */
-		kc_status st;
-		kc_status_clear(&st);
-		kc_status_from_json(&st, ans, http);
-		if (!st.message[0] && rlen && !ans)
-			snprintf(st.message, sizeof(st.message), "%.*s", (int)rlen, resp);
-		rc = kc_status_to_err(http, st.reason[0] ? st.reason : NULL);
-		snprintf(err, errlen, "%s", *st.message ? st.message : kc_strerror(rc));
-	}
+		kc_json_parse(body, rlen, rlen, &ans, NULL, 0);
+	kc_status st;
+	kc_status_clear(&st);
+	kc_status_from_json(&st, ans, http);
+	if (!st.message[0] && rlen && !ans)
+		snprintf(st.message, sizeof(st.message), "%.*s", (int)rlen, body);
+	int rc = kc_status_to_err(http, st.reason[0] ? st.reason : NULL);
+	snprintf(err, errlen, "%s", *st.message ? st.message : kc_strerror(rc));
 	cJSON_Delete(ans);
+	free(body);
+	return rc;
+}
+
+int sched_poster_post_json(sched_poster *p, const char *path, const cJSON *obj, cJSON **out,
+			   char *err, size_t errlen)
+{
+	if (out)
+		*out = NULL;
+	char *resp = NULL;
+	size_t rlen = 0;
+	int rc = sched_poster_post_json_raw(p, path, obj, &resp, &rlen, err, errlen);
+	/* a 2xx answer nobody reads (a binding's Status) is not parsed */
+	if (rc == 0 && out && rlen)
+		kc_json_parse(resp, rlen, rlen, out, NULL, 0);
 	free(resp);
 	return rc;
 }

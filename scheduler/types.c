@@ -188,64 +188,87 @@ static bool is_restartable_init(const cJSON *c)
 	return rp && strcmp(rp, "Always") == 0;
 }
 
-/* One container's requests; with nonzero, missing cpu/memory count as the scoring
- * defaults (upstream NonMissingContainerRequests: only absent keys, an explicit 0 stays). */
-static int container_requests(const cJSON *c, bool nonzero, sched_resource *out, char *err,
-			      size_t errlen)
+/* One container's requests, parsed once: *out as written and *nz with missing cpu/memory
+ * counted as the scoring defaults (upstream NonMissingContainerRequests: only absent
+ * keys, an explicit 0 stays). */
+static int container_requests(const cJSON *c, sched_resource *out, sched_resource *nz,
+			      char *err, size_t errlen)
 {
 	const cJSON *reqs = kc_json_get(c, "resources.requests");
 	int rc = sched_resource_from_list(reqs, out, err, errlen);
 	if (rc != 0)
 		return rc;
-	if (nonzero) {
-		if (!reqs || !cJSON_GetObjectItemCaseSensitive(reqs, "cpu"))
-			out->milli_cpu = SCHED_DEFAULT_MILLI_CPU;
-		if (!reqs || !cJSON_GetObjectItemCaseSensitive(reqs, "memory"))
-			out->memory = SCHED_DEFAULT_MEMORY;
-	}
+	*nz = *out;
+	if (!reqs || !cJSON_GetObjectItemCaseSensitive(reqs, "cpu"))
+		nz->milli_cpu = SCHED_DEFAULT_MILLI_CPU;
+	if (!reqs || !cJSON_GetObjectItemCaseSensitive(reqs, "memory"))
+		nz->memory = SCHED_DEFAULT_MEMORY;
 	return 0;
+}
+
+/* The sums of pod_requests for one of its two views (as written, or nonzero). */
+typedef struct req_acc {
+	sched_resource reqs, sidecars, init_max;
+} req_acc;
+
+static void acc_container(req_acc *a, const sched_resource *c)
+{
+	sched_resource_add(&a->reqs, c);
+}
+
+static void acc_init(req_acc *a, const sched_resource *c, bool restartable)
+{
+	sched_resource r = *c;
+	if (restartable) {
+		sched_resource_add(&a->reqs, &r);
+		sched_resource_add(&a->sidecars, &r);
+		r = a->sidecars;
+	} else {
+		sched_resource_add(&r, &a->sidecars);
+	}
+	sched_resource_max(&a->init_max, &r);
 }
 
 /* upstream resourcehelper.PodRequests: regular containers summed; restartable (sidecar)
  * init containers added to the sum; each regular init container runs alone with the
  * sidecars started before it, and the pod needs the max of that and the sum; plus
- * spec.overhead. */
-static int pod_requests(const cJSON *spec, bool nonzero, sched_resource *out, char *err,
-			size_t errlen)
+ * spec.overhead. Computed at once for the requests as written (*out) and with the
+ * scoring defaults per container (*out_nz), from one parse of each container. */
+static int pod_requests(const cJSON *spec, sched_resource *out, sched_resource *out_nz,
+			char *err, size_t errlen)
 {
-	sched_resource reqs, sidecars, init_max, c;
-	memset(&reqs, 0, sizeof(reqs));
-	memset(&sidecars, 0, sizeof(sidecars));
-	memset(&init_max, 0, sizeof(init_max));
+	req_acc a, n;
+	memset(&a, 0, sizeof(a));
+	memset(&n, 0, sizeof(n));
+	sched_resource c, cn;
 	const cJSON *it;
 	int rc;
 	cJSON_ArrayForEach(it, kc_json_get(spec, "containers"))
 	{
-		if ((rc = container_requests(it, nonzero, &c, err, errlen)) != 0)
+		if ((rc = container_requests(it, &c, &cn, err, errlen)) != 0)
 			return rc;
-		sched_resource_add(&reqs, &c);
+		acc_container(&a, &c);
+		acc_container(&n, &cn);
 	}
 	cJSON_ArrayForEach(it, kc_json_get(spec, "initContainers"))
 	{
-		if ((rc = container_requests(it, nonzero, &c, err, errlen)) != 0)
+		if ((rc = container_requests(it, &c, &cn, err, errlen)) != 0)
 			return rc;
-		if (is_restartable_init(it)) {
-			sched_resource_add(&reqs, &c);
-			sched_resource_add(&sidecars, &c);
-			c = sidecars;
-		} else {
-			sched_resource_add(&c, &sidecars);
-		}
-		sched_resource_max(&init_max, &c);
+		bool restartable = is_restartable_init(it);
+		acc_init(&a, &c, restartable);
+		acc_init(&n, &cn, restartable);
 	}
-	sched_resource_max(&reqs, &init_max);
+	sched_resource_max(&a.reqs, &a.init_max);
+	sched_resource_max(&n.reqs, &n.init_max);
 	const cJSON *overhead = kc_json_get(spec, "overhead");
 	if (overhead) {
 		if ((rc = sched_resource_from_list(overhead, &c, err, errlen)) != 0)
 			return rc;
-		sched_resource_add(&reqs, &c);
+		sched_resource_add(&a.reqs, &c);
+		sched_resource_add(&n.reqs, &c);
 	}
-	*out = reqs;
+	*out = a.reqs;
+	*out_nz = n.reqs;
 	return 0;
 }
 
@@ -309,26 +332,50 @@ static const char *const pod_meta_keys[] = { "labels", "deletionTimestamp", NULL
 static const char *const pod_spec_keys[] = { "nodeSelector", "affinity",
 					     "topologySpreadConstraints", NULL };
 
-/* Shared tolerations lists: read-only trees, found by their serialisation. Bounded: past
- * SHARED_MAX distinct live lists a pod keeps its own copy in obj. */
+/* Shared tolerations lists: read-only trees, found by a hash and an in-order
+ * comparison (not by printing each pod's list: that cost a serialisation per watch
+ * event). Bounded: past SHARED_MAX distinct live lists a pod keeps its own copy in obj. */
 #define SHARED_MAX 64
 static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-	char *text;
+	uint64_t hash;
 	cJSON *tree;
 	int refs;
 } shared[SHARED_MAX];
 
+static uint64_t hash_tree(uint64_t h, const cJSON *j, int depth, bool in_metadata);
+
+/* a and b are the same JSON in the same order (member order kept, as a serialisation
+ * would compare them); numbers compare by their bits. */
+static bool tree_same(const cJSON *a, const cJSON *b)
+{
+	if ((a->type & 0xff) != (b->type & 0xff))
+		return false;
+	if (cJSON_IsString(a) || cJSON_IsRaw(a)) {
+		if (!a->valuestring || !b->valuestring)
+			return a->valuestring == b->valuestring;
+		return strcmp(a->valuestring, b->valuestring) == 0;
+	}
+	if (cJSON_IsNumber(a))
+		return memcmp(&a->valuedouble, &b->valuedouble, sizeof(a->valuedouble)) == 0;
+	const cJSON *x = a->child, *y = b->child;
+	for (; x && y; x = x->next, y = y->next) {
+		if (!x->string != !y->string || (x->string && strcmp(x->string, y->string) != 0))
+			return false;
+		if (!tree_same(x, y))
+			return false;
+	}
+	return !x && !y;
+}
+
 /* The slot holding a list equal to v with a reference taken, or -1 (table full). */
 static int share_acquire(const cJSON *v)
 {
-	char *text = cJSON_PrintUnformatted(v);
-	if (!text)
-		return -1;
+	uint64_t hash = hash_tree(14695981039346656037ULL, v, 1, false);
 	int slot = -1, empty = -1;
 	pthread_mutex_lock(&shared_mu);
 	for (int i = 0; i < SHARED_MAX && slot < 0; i++) {
-		if (shared[i].refs > 0 && strcmp(shared[i].text, text) == 0)
+		if (shared[i].refs > 0 && shared[i].hash == hash && tree_same(shared[i].tree, v))
 			slot = i;
 		else if (shared[i].refs == 0 && empty < 0)
 			empty = i;
@@ -337,15 +384,13 @@ static int share_acquire(const cJSON *v)
 		cJSON *tree = cJSON_Duplicate(v, 1);
 		if (tree) {
 			slot = empty;
-			shared[slot].text = text;
+			shared[slot].hash = hash;
 			shared[slot].tree = tree;
-			text = NULL;
 		}
 	}
 	if (slot >= 0)
 		shared[slot].refs++;
 	pthread_mutex_unlock(&shared_mu);
-	free(text);
 	return slot;
 }
 
@@ -358,17 +403,14 @@ static void share_ref(int slot)
 
 static void share_release(int slot)
 {
-	char *text = NULL;
 	cJSON *tree = NULL;
 	pthread_mutex_lock(&shared_mu);
 	if (--shared[slot].refs == 0) {
-		text = shared[slot].text;
 		tree = shared[slot].tree;
-		shared[slot].text = NULL;
 		shared[slot].tree = NULL;
+		shared[slot].hash = 0;
 	}
 	pthread_mutex_unlock(&shared_mu);
-	free(text);
 	cJSON_Delete(tree);
 }
 
@@ -457,27 +499,43 @@ static int build_strings(sched_pod *p, const cJSON *pod)
 	return 0;
 }
 
-/* FNV-1a over a cJSON tree (keys, types, values, in order). */
-static uint64_t fnv(uint64_t h, const void *data, size_t n)
+/* A hash over a cJSON tree (keys, types, values, in order), compared only with other
+ * hashes made by this process (never stored): a word at a time with a multiply-xorshift
+ * step, because FNV-1a's byte at a time cost more than the rest of sched_pod_new on a
+ * pod with a few containers (every pod is hashed on each watch event). */
+static uint64_t hmix(uint64_t h, uint64_t v)
+{
+	h ^= v;
+	h *= 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 32);
+}
+
+static uint64_t hbytes(uint64_t h, const void *data, size_t n)
 {
 	const unsigned char *b = data;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 1099511628211ULL;
+	for (; n >= 8; b += 8, n -= 8) {
+		uint64_t v;
+		memcpy(&v, b, 8);
+		h = hmix(h, v);
 	}
-	return h;
+	uint64_t v = 0;
+	memcpy(&v, b, n);
+	/* the tail's length too, so "a" and "a\0" differ */
+	return hmix(h, v ^ ((uint64_t)n << 56));
 }
 
 static uint64_t hash_tree(uint64_t h, const cJSON *j, int depth, bool in_metadata)
 {
 	static const char *const meta_ignored[] = { "resourceVersion", "generation",
 						    "managedFields", "finalizers", NULL };
-	int type = j->type & 0xff;
-	h = fnv(h, &type, sizeof(type));
-	if (cJSON_IsString(j) && j->valuestring)
-		return fnv(h, j->valuestring, strlen(j->valuestring) + 1);
-	if (cJSON_IsNumber(j))
-		return fnv(h, &j->valuedouble, sizeof(j->valuedouble));
+	h = hmix(h, (uint64_t)(j->type & 0xff));
+	if ((cJSON_IsString(j) || cJSON_IsRaw(j)) && j->valuestring)
+		return hbytes(h, j->valuestring, strlen(j->valuestring));
+	if (cJSON_IsNumber(j)) {
+		uint64_t v;
+		memcpy(&v, &j->valuedouble, sizeof(v));
+		return hmix(h, v);
+	}
 	const cJSON *c;
 	cJSON_ArrayForEach(c, j)
 	{
@@ -485,16 +543,16 @@ static uint64_t hash_tree(uint64_t h, const cJSON *j, int depth, bool in_metadat
 			if (depth == 0 && !strcmp(c->string, "status"))
 				continue;
 			bool skip = false;
-			for (int i = 0; in_metadata && meta_ignored[i]; i++)
-				skip = skip || !strcmp(c->string, meta_ignored[i]);
+			for (int i = 0; in_metadata && meta_ignored[i] && !skip; i++)
+				skip = !strcmp(c->string, meta_ignored[i]);
 			if (skip)
 				continue;
-			h = fnv(h, c->string, strlen(c->string) + 1);
+			h = hbytes(h, c->string, strlen(c->string));
 		}
 		h = hash_tree(h, c, depth + 1,
 			      depth == 0 && c->string && !strcmp(c->string, "metadata"));
 	}
-	return fnv(h, "}", 1);
+	return hmix(h, 0x7d); /* end of the object or array */
 }
 
 /* Point the borrowed fields at p->obj (after building or copying it). */
@@ -634,9 +692,7 @@ int sched_pod_new(const cJSON *pod, sched_pod **out, char *err, size_t errlen)
 		prio = INT32_MIN;
 	p->priority = (int32_t)prio;
 	sched_resource nz;
-	int rc = pod_requests(spec, false, &p->req, err, errlen);
-	if (rc == 0)
-		rc = pod_requests(spec, true, &nz, err, errlen);
+	int rc = pod_requests(spec, &p->req, &nz, err, errlen);
 	if (rc == 0)
 		rc = pod_ports(p, spec, err, errlen);
 	if (rc == 0)
@@ -808,6 +864,16 @@ static int parse_node(sched_node_info *ni, const cJSON *n, char *err, size_t err
 	return 0;
 }
 
+/* A zeroed node info starting on a cache line (see the field order in types.h). */
+static sched_node_info *node_alloc(void)
+{
+	size_t size = (sizeof(sched_node_info) + 63) & ~(size_t)63;
+	sched_node_info *ni = aligned_alloc(64, size);
+	if (ni)
+		memset(ni, 0, size);
+	return ni;
+}
+
 int sched_node_info_new(const cJSON *node, sched_node_info **out, char *err, size_t errlen)
 {
 	*out = NULL;
@@ -815,7 +881,7 @@ int sched_node_info_new(const cJSON *node, sched_node_info **out, char *err, siz
 		snprintf(err, errlen, "node has no metadata.name");
 		return KC_EINVALID;
 	}
-	sched_node_info *ni = calloc(1, sizeof(*ni));
+	sched_node_info *ni = node_alloc();
 	if (!ni)
 		return -ENOMEM;
 	int rc = parse_node(ni, node, err, errlen);
@@ -887,7 +953,7 @@ int sched_node_info_remove_pod(sched_node_info *ni, const char *key)
 sched_node_info *sched_node_info_filtered(const sched_node_info *ni,
 					  bool (*keep)(const sched_pod *p, void *arg), void *arg)
 {
-	sched_node_info *c = calloc(1, sizeof(*c));
+	sched_node_info *c = node_alloc();
 	if (!c)
 		return NULL;
 	c->node = kc_json_dup(ni->node);

@@ -115,6 +115,56 @@ START_TEST(spread_min_domains_message)
 }
 END_TEST
 
+/* nodeAffinityPolicy Honor (the default): nodes the pod's nodeSelector excludes do not
+ * count towards a domain's pods (upstream nodeInclusionPolicy); Ignore counts them. */
+static sched_node_info *disk_node(const char *name, const char *zone, bool ssd)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf),
+		 "{\"metadata\":{\"name\":\"%s\",\"labels\":{\"kubernetes.io/hostname\":\"%s\","
+		 "\"zone\":\"%s\"%s}},\"status\":{\"allocatable\":{\"cpu\":\"4\","
+		 "\"memory\":\"8Gi\",\"pods\":\"110\"}}}",
+		 name, name, zone, ssd ? ",\"disk\":\"ssd\"" : "");
+	return fx_sched_node(buf);
+}
+
+START_TEST(spread_node_affinity_policy)
+{
+	kc_fake_clock fc;
+	kc_fake_clock_init(&fc, 0, 9);
+	sched_state st;
+	memset(&st, 0, sizeof(st));
+	st.clock = &fc.base;
+	sched_profile prof;
+	sched_profile_default(&prof);
+	sched_node_info *nodes[3] = { disk_node("a1", "a", true), disk_node("b1", "b", false),
+				      disk_node("b2", "b", true) };
+	sched_pod *w1 = mkpod("w1", WEB, NULL), *w2 = mkpod("w2", WEB, NULL);
+	ck_assert_int_eq(sched_node_info_add_pod(nodes[1], w1), 0);
+	ck_assert_int_eq(sched_node_info_add_pod(nodes[1], w2), 0);
+	sched_result res;
+	/* Honor: b1 (no ssd) is not counted, zones a and b both hold 0 pods: a1 and b2 fit */
+	sched_pod *p = mkpod("w3", WEB, "\"nodeSelector\":{\"disk\":\"ssd\"}," SPREAD(""));
+	ck_assert_int_eq(sched_schedule_pod(&st, &prof, p, nodes, 3, &res), 0);
+	ck_assert_int_eq(res.feasible_nodes, 2);
+	ck_assert(!strcmp(res.node_name, "a1") || !strcmp(res.node_name, "b2"));
+	sched_pod_free(p);
+	/* Ignore: zone b counts b1's 2 pods, so b2 would make the skew 3: only a1 fits */
+	p = mkpod("w4", WEB, "\"nodeSelector\":{\"disk\":\"ssd\"},"
+		  SPREAD(",\"nodeAffinityPolicy\":\"Ignore\""));
+	ck_assert_int_eq(sched_schedule_pod(&st, &prof, p, nodes, 3, &res), 0);
+	ck_assert_int_eq(res.feasible_nodes, 1);
+	ck_assert_str_eq(res.node_name, "a1");
+	sched_pod_free(p);
+	for (int i = 0; i < 3; i++)
+		sched_node_info_free(nodes[i]);
+	sched_pod_free(w1);
+	sched_pod_free(w2);
+	sched_state_close(&st);
+	kc_fake_clock_close(&fc);
+}
+END_TEST
+
 START_TEST(spread_schedule_anyway_does_not_filter)
 {
 	fx f;
@@ -311,6 +361,7 @@ static Suite *sched_affinity_suite(void)
 	TCase *pts = tcase_create("PodTopologySpread");
 	tcase_add_test(pts, spread_picks_the_emptier_zone);
 	tcase_add_test(pts, spread_min_domains_message);
+	tcase_add_test(pts, spread_node_affinity_policy);
 	tcase_add_test(pts, spread_schedule_anyway_does_not_filter);
 	tcase_add_test(pts, spread_schedule_anyway_scores);
 	suite_add_tcase(s, pts);

@@ -221,6 +221,27 @@ START_TEST(fit_counts_existing_pods_and_all_reasons)
 }
 END_TEST
 
+START_TEST(fit_scalar_reasons_in_name_order)
+{
+	/* every missing extended resource is a reason, in name order whatever the order of
+	 * the request (upstream walks a map; kubec sorts so the message is stable) */
+	sched_pod *p = fx_sched_pod(POD("{\"containers\":[" C("{\"example.com/zz\":\"1\","
+				 "\"example.com/aa\":\"1\",\"example.com/gpu\":\"3\","
+				 "\"example.com/mm\":\"1\"}") "]}"));
+	sched_node_info *n = fx_sched_node(NODE("n", "," NODE_RES));
+	sched_status st;
+	run_one(&sched_plugin_node_resources_fit, p, n, &st);
+	ck_assert_int_eq(st.code, SCHED_UNSCHEDULABLE_UNRESOLVABLE);
+	ck_assert_int_eq(st.nreasons, 4);
+	ck_assert_str_eq(st.reasons[0], "Insufficient example.com/aa");
+	ck_assert_str_eq(st.reasons[1], "Insufficient example.com/gpu");
+	ck_assert_str_eq(st.reasons[2], "Insufficient example.com/mm");
+	ck_assert_str_eq(st.reasons[3], "Insufficient example.com/zz");
+	sched_pod_free(p);
+	sched_node_info_free(n);
+}
+END_TEST
+
 START_TEST(pod_requests_init_sidecar_overhead)
 {
 	/* init containers count as max, not sum: max(1+1, 3) = 3 cpu */
@@ -312,6 +333,7 @@ static Suite *sched_filters_suite(void)
 		{ "NodeAffinity", node_selector_and_required_terms },
 		{ "NodeResourcesFit", fit_insufficient_each_resource },
 		{ "NodeResourcesFit", fit_counts_existing_pods_and_all_reasons },
+		{ "NodeResourcesFit", fit_scalar_reasons_in_name_order },
 		{ "NodeResourcesFit", pod_requests_init_sidecar_overhead },
 		{ "NodeResourcesFit", bad_quantity_is_rejected },
 		{ "NodePorts", host_port_conflicts },

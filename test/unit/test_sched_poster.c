@@ -14,11 +14,13 @@
 
 #include "client.h"
 #include "errors.h"
+#include "json.h"
 #include "kc_test.h"
 #include "kubeconfig.h"
 #include "testsrv.h"
 #include "fixtures.h"
 #include "../../scheduler/api.h"
+#include "../../scheduler/event_sink.h"
 #include "../../scheduler/poster.h"
 
 struct seen {
@@ -133,6 +135,76 @@ START_TEST(proxy_in_environment_is_left_to_libcurl)
 						  NULL),
 			 0);
 	ck_assert_int_eq(sched_poster_new(&kc, UA, &p), -ENOTSUP);
+	kc_kubeconfig_close(&kc);
+}
+END_TEST
+
+/* The Event sink's creates go over the poster; what the recorder reads of the answer
+ * (count, firstTimestamp, metadata.name and resourceVersion) is what the server sent,
+ * also when the answer needs the full parse (an escaped name), and a failure gives the
+ * Status's code and no answer. */
+START_TEST(event_sink_create_answer)
+{
+	static const char *const plain =
+		"{\"kind\":\"Event\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"web-1.1\","
+		"\"namespace\":\"d\",\"resourceVersion\":\"77\",\"managedFields\":[{\"manager\":"
+		"\"kube-scheduler\",\"fieldsV1\":{\"f:count\":{}}}]},\"involvedObject\":{\"kind\":"
+		"\"Pod\",\"name\":\"web-1\",\"resourceVersion\":\"70\"},\"reason\":\"Scheduled\","
+		"\"firstTimestamp\":\"2026-11-26T02:10:11Z\",\"count\":1}";
+	static const char *const escaped =
+		"{\"metadata\":{\"name\":\"web\\u002d2.1\",\"resourceVersion\":\"78\"},"
+		"\"firstTimestamp\":\"2026-11-26T02:10:12Z\",\"count\":2}";
+	static const char *const exists =
+		"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+		"\"message\":\"events \\\"web-1.1\\\" already exists\",\"reason\":\"AlreadyExists\","
+		"\"code\":409}";
+	struct seen s;
+	seen_init(&s, 201, plain);
+	testsrv *srv;
+	ck_assert_int_eq(testsrv_start(&srv, handler, &s), 0);
+	kc_kubeconfig kc;
+	ck_assert_int_eq(kc_kubeconfig_from_parts(&kc, testsrv_url(srv), NULL, NULL, NULL, "tok"),
+			 0);
+	kc_client *c;
+	ck_assert_int_eq(kc_client_new(&kc, NULL, &c), 0);
+	sched_poster *p;
+	ck_assert_int_eq(sched_poster_new(&kc, UA, &p), 0);
+	kc_event_sink *sink;
+	ck_assert_int_eq(sched_event_sink_new(c, p, &sink), 0);
+	cJSON *ev = NULL;
+	ck_assert_int_eq(kc_json_parse_str("{\"metadata\":{\"namespace\":\"d\","
+					   "\"name\":\"web-1.1\"},\"reason\":\"Scheduled\"}",
+					   &ev, NULL, 0),
+			 0);
+	cJSON *out = NULL;
+	ck_assert_int_eq(sink->create(sink, ev, &out), 0);
+	ck_assert_str_eq(s.path, "/api/v1/namespaces/d/events");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_str_eq(kc_json_get_string(out, "metadata.name", ""), "web-1.1");
+	ck_assert_str_eq(kc_json_get_string(out, "metadata.resourceVersion", ""), "77");
+	ck_assert_str_eq(kc_json_get_string(out, "firstTimestamp", ""), "2026-11-26T02:10:11Z");
+	ck_assert_int_eq(kc_json_get_int64(out, "count", 0), 1);
+	cJSON_Delete(out);
+	pthread_mutex_lock(&s.mu);
+	s.answer = escaped;
+	pthread_mutex_unlock(&s.mu);
+	ck_assert_int_eq(sink->create(sink, ev, &out), 0);
+	ck_assert_str_eq(kc_json_get_string(out, "metadata.name", ""), "web-2.1");
+	ck_assert_str_eq(kc_json_get_string(out, "metadata.resourceVersion", ""), "78");
+	ck_assert_int_eq(kc_json_get_int64(out, "count", 0), 2);
+	cJSON_Delete(out);
+	pthread_mutex_lock(&s.mu);
+	s.status = 409;
+	s.answer = exists;
+	pthread_mutex_unlock(&s.mu);
+	out = NULL;
+	ck_assert_int_eq(sink->create(sink, ev, &out), KC_EEXIST);
+	ck_assert_ptr_null(out);
+	cJSON_Delete(ev);
+	sched_event_sink_free(sink);
+	sched_poster_free(p);
+	kc_client_free(c);
+	testsrv_stop(srv);
 	kc_kubeconfig_close(&kc);
 }
 END_TEST
@@ -500,6 +572,7 @@ static Suite *sched_poster_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, post_headers_body_and_keep_alive);
 	tcase_add_test(tc, proxy_in_environment_is_left_to_libcurl);
+	tcase_add_test(tc, event_sink_create_answer);
 	tcase_add_test(tc, bind_outcome_same_as_client);
 	tcase_add_test(tc, chunked_close_and_dead_connections);
 	tcase_add_test(tc, tls_ca_client_cert_and_server_name);

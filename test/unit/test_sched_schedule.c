@@ -264,6 +264,58 @@ START_TEST(image_locality_prefers_node_with_image)
 }
 END_TEST
 
+/* NodeResourcesFit scores the same through PreScore's state (resource names resolved
+ * once per cycle) as without it, for every kind of configured resource, and counts the
+ * node's existing pods. */
+START_TEST(fit_score_prescore_state)
+{
+	fixture f;
+	fx_init(&f);
+	f.nodes[f.n++] = fx_sched_node("{\"metadata\":{\"name\":\"n\"},\"status\":{\"allocatable\":{"
+				"\"cpu\":\"4\",\"memory\":\"4Gi\",\"pods\":\"110\","
+				"\"ephemeral-storage\":\"8Gi\",\"example.com/gpu\":\"4\"}}}");
+	sched_pod *old = fx_sched_pod("{\"metadata\":{\"name\":\"o\",\"namespace\":\"d\"},\"spec\":{"
+			       "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{"
+			       "\"cpu\":\"1\",\"memory\":\"1Gi\",\"example.com/gpu\":\"1\"}}}]}}");
+	ck_assert_int_eq(sched_node_info_add_pod(f.nodes[0], old), 0);
+	sched_pod *p = fx_sched_pod("{\"metadata\":{\"name\":\"g\",\"namespace\":\"d\"},\"spec\":{"
+			     "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{"
+			     "\"cpu\":\"1\",\"memory\":\"1Gi\",\"ephemeral-storage\":\"2Gi\","
+			     "\"example.com/gpu\":\"1\"}}}]}}");
+	sched_cycle cy;
+	memset(&cy, 0, sizeof(cy));
+	cy.pod = p;
+	cy.profile = &f.prof;
+	sched_fit_args *a = &f.prof.fit;
+	const sched_plugin *fit = &sched_plugin_node_resources_fit;
+	a->strategy = SCHED_FIT_MOST_ALLOCATED;
+	a->nresources = 5;
+	const char *names[] = { "cpu", "memory", "ephemeral-storage", "example.com/gpu",
+				"example.com/fpga" };
+	for (int i = 0; i < 5; i++) {
+		snprintf(a->resources[i].name, sizeof(a->resources[i].name), "%s", names[i]);
+		a->resources[i].weight = 1;
+	}
+	/* cpu 2/4 = 50, memory 2/4 = 50, ephemeral 2/8 = 25, gpu 2/4 = 50; fpga is not
+	 * requested by the pod so it is not averaged: 175 / 4 = 43 */
+	void *st = NULL;
+	ck_assert_int_eq(fit->pre_score(&cy, f.nodes, 1, &st), 0);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(fit->score(&cy, st, f.nodes[0]), 43);
+	ck_assert_int_eq(fit->score(&cy, NULL, f.nodes[0]), 43);
+	fit->free_state(st);
+	/* LeastAllocated: 50 + 50 + 75 + 50 = 225 / 4 = 56 */
+	a->strategy = SCHED_FIT_LEAST_ALLOCATED;
+	ck_assert_int_eq(fit->pre_score(&cy, f.nodes, 1, &st), 0);
+	ck_assert_int_eq(fit->score(&cy, st, f.nodes[0]), 56);
+	ck_assert_int_eq(fit->score(&cy, NULL, f.nodes[0]), 56);
+	fit->free_state(st);
+	sched_pod_free(p);
+	sched_pod_free(old);
+	fx_close(&f);
+}
+END_TEST
+
 START_TEST(balanced_allocation_scores)
 {
 	fixture f;
@@ -538,6 +590,7 @@ static Suite *sched_schedule_suite(void)
 	tcase_add_test(sc, prefer_no_schedule_and_preferred_affinity);
 	tcase_add_test(sc, image_locality_prefers_node_with_image);
 	tcase_add_test(sc, balanced_allocation_scores);
+	tcase_add_test(sc, fit_score_prescore_state);
 	tcase_add_test(sc, tie_break_is_random_but_seeded);
 	tcase_add_test(sc, fit_scoring_strategies);
 	tcase_add_test(sc, most_allocated_packs);

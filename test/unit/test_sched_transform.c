@@ -296,6 +296,50 @@ static bool keep_none(const sched_pod *p, void *arg)
 	return false;
 }
 
+/* Shared tolerations lists are found by content: equal lists share one tree, and a list
+ * differing in a value, a number, a key or the order of its members keeps its own. */
+static sched_pod *tol_pod(const char *name, const char *tols)
+{
+	char buf[1024];
+	snprintf(buf, sizeof(buf), "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"d\"},"
+		 "\"spec\":{\"tolerations\":%s}}", name, tols);
+	return fx_sched_pod(buf);
+}
+
+START_TEST(shared_tolerations_by_content)
+{
+#define T1 "{\"key\":\"k\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}"
+#define T2 "{\"key\":\"g\",\"operator\":\"Equal\",\"value\":\"x\"}"
+	sched_pod *a = tol_pod("a", "[" T1 "," T2 "]");
+	sched_pod *b = tol_pod("b", "[" T1 "," T2 "]");
+	ck_assert_ptr_nonnull(a->tolerations);
+	ck_assert_ptr_eq(a->tolerations, b->tolerations);
+	const char *other[] = {
+		"[" T2 "," T1 "]", /* order of the list */
+		"[{\"key\":\"k\",\"operator\":\"Exists\",\"effect\":\"NoExecute\","
+		"\"tolerationSeconds\":301}," T2 "]", /* a number */
+		"[" T1 ",{\"key\":\"g\",\"operator\":\"Equal\",\"value\":\"y\"}]", /* a value */
+		"[" T1 ",{\"operator\":\"Equal\",\"key\":\"g\",\"value\":\"x\"}]", /* member order */
+		"[" T1 ",{\"key\":\"g\",\"operator\":\"Equal\",\"valu\":\"x\"}]", /* a key */
+		"[" T1 "]",
+	};
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		sched_pod *c = tol_pod("c", other[i]);
+		ck_assert_msg(c->tolerations != a->tolerations, "list %zu shared with a", i);
+		/* what the pod holds is its own list, equal to what it was given */
+		cJSON *want = NULL;
+		ck_assert_int_eq(kc_json_parse_str(other[i], &want, NULL, 0), 0);
+		ck_assert(kc_json_equal(want, c->tolerations));
+		cJSON_Delete(want);
+		sched_pod_free(c);
+	}
+	sched_pod_free(a);
+	sched_pod_free(b);
+#undef T1
+#undef T2
+}
+END_TEST
+
 START_TEST(node_transform_keeps_what_plugins_read)
 {
 	cJSON *t = transformed(FULL_NODE, false);
@@ -350,6 +394,7 @@ static Suite *sched_transform_suite(void)
 	tcase_add_test(tc, transform_keeps_the_resource_version_string);
 	tcase_add_test(tc, scheduler_pod_is_the_same_from_the_transformed_object);
 	tcase_add_test(tc, update_hash_ignores_status_and_resource_version);
+	tcase_add_test(tc, shared_tolerations_by_content);
 	tcase_add_test(tc, dup_on_node_and_shared_tolerations);
 	tcase_add_test(tc, node_transform_keeps_what_plugins_read);
 	suite_add_tcase(s, tc);
