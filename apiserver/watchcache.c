@@ -30,29 +30,58 @@
 enum { EV_ADDED, EV_MODIFIED, EV_DELETED };
 static const char *const ev_names[] = { "ADDED", "MODIFIED", "DELETED" };
 
+/* One state of an event's object: its stored bytes (no resourceVersion), read through a
+ * scan of them (oc_raw) while only its namespace, name, labels or a few top-level members
+ * are needed, and parsed only when something needs the whole tree (a Table, a conversion,
+ * a selector on a member the scan cannot hand out, a replay). A pod event's fan-out to
+ * watches without Tables then never builds a tree: the event text is spliced from the
+ * stored bytes (oc_raw_with_rv) and selectors read a partial object. */
+typedef struct wc_objref {
+	const char *bytes; /* borrowed; NULL: unknown (or only the tree below is known) */
+	size_t n;
+	int64_t rev;    /* its resourceVersion once parsed */
+	oc_raw *scan;   /* storage for the scan (NULL: do not scan) */
+	int scan_state; /* 0 not tried, 1 scan valid, -1 refused or not tried: use the tree */
+	cJSON *tree;    /* owned, valid once tree_done */
+	int tree_done;
+	cJSON *view;    /* owned partial object for selectors (ref_view) */
+} wc_objref;
+
+static int ref_scanned(wc_objref *o)
+{
+	if (o->scan_state == 0)
+		o->scan_state = o->scan && o->bytes && oc_raw_scan(o->bytes, o->n, o->scan) == 0
+					? 1
+					: -1;
+	return o->scan_state == 1;
+}
+
+static const cJSON *ref_tree(wc_objref *o)
+{
+	if (!o->tree_done) {
+		o->tree_done = 1;
+		o->tree = o->bytes ? reg_decode(o->bytes, o->n, o->rev) : NULL;
+	}
+	return o->tree;
+}
+
+static void ref_close(wc_objref *o)
+{
+	cJSON_Delete(o->tree);
+	cJSON_Delete(o->view);
+	o->tree = o->view = NULL;
+	o->tree_done = 0;
+}
+
 typedef struct wc_event {
 	int type;
 	int64_t rev;
-	cJSON *obj;  /* current object (for DELETED: the last state with the delete's RV) */
-	/* Previous state for MODIFIED (selector transitions): its stored bytes (borrowed, no
-	 * resourceVersion; NULL when unknown), parsed only when a watcher's selector needs it
-	 * (ev_prev): a watch without selectors matches the old state exactly when it matches
-	 * the new one, since an object's namespace never changes. */
-	const char *prev_raw;
-	size_t prev_raw_n;
-	int64_t prev_rev;
-	cJSON *prev; /* parsed prev_raw (owned), valid once prev_done */
-	int prev_done;
+	wc_objref cur; /* current object (for DELETED: the last state with the delete's RV) */
+	/* Previous state for MODIFIED (selector transitions), read only when a watcher's
+	 * selector needs it: a watch without selectors matches the old state exactly when it
+	 * matches the new one, since an object's namespace never changes. */
+	wc_objref prev;
 } wc_event;
-
-static const cJSON *ev_prev(wc_event *e)
-{
-	if (!e->prev_done) {
-		e->prev_done = 1;
-		e->prev = e->prev_raw ? reg_decode(e->prev_raw, e->prev_raw_n, e->prev_rev) : NULL;
-	}
-	return e->prev;
-}
 
 /* What the ring keeps of an event: its objects as compact JSON text, parsed again only when
  * a watch starting at an older resourceVersion replays it. A parsed pod costs about five
@@ -111,6 +140,10 @@ struct wc_set {
 	reg *r;
 	wc_cache *caches;
 	int n;
+	/* The WC_OBJ_FULL caches, for wc_wrote: called on every write, it looked at each
+	 * cache's mode, one cache line (and page: a cache holds its ring) per resource. */
+	wc_cache **full;
+	int nfull;
 	atomic_int stop;
 	pthread_t timer;
 	int timer_started;
@@ -251,8 +284,55 @@ static void w_send(wc_watcher *w, const char *type, const cJSON *obj)
 	free(s);
 }
 
-static int w_matches(const wc_watcher *w, const cJSON *obj)
+/* The partial object w's selectors read of o (scanned): metadata.labels for a label
+ * selector, and for each field of the field selector metadata.name, metadata.namespace or
+ * the top-level member the field is under. reg_matches reads no more: metadata.name and
+ * .namespace itself, the rest through the resource's field function, and every one
+ * (res_*.c, as upstream's ToSelectableFields) reads the field's own path, so its first
+ * member is enough. The view is kept with the event and grows with what each watcher
+ * needs. NULL when the scan cannot answer (another metadata field, out of memory): parse
+ * the object. */
+static const cJSON *ref_view(wc_objref *o, const wc_watcher *w)
 {
+	if (!o->view && !(o->view = oc_raw_view_new()))
+		return NULL;
+	if ((w->ls.nreqs || w->ls.nothing) && oc_raw_view_add_meta(o->scan, o->view, "labels"))
+		return NULL;
+	for (size_t i = 0; i < w->fs.nreqs; i++) {
+		const char *f = w->fs.reqs[i].field;
+		if (!strcmp(f, "metadata.name") || !strcmp(f, "metadata.namespace")) {
+			if (oc_raw_view_add_meta(o->scan, o->view, f + 9))
+				return NULL;
+			continue;
+		}
+		char seg[128];
+		size_t l = strcspn(f, ".");
+		if (l >= sizeof(seg) || (l == 8 && !memcmp(f, "metadata", 8)))
+			return NULL;
+		memcpy(seg, f, l);
+		seg[l] = 0;
+		if (oc_raw_view_add(o->scan, o->view, seg))
+			return NULL;
+	}
+	return o->view;
+}
+
+static int w_matches(const wc_watcher *w, wc_objref *o)
+{
+	if (ref_scanned(o)) {
+		if (w->ns[0]) {
+			size_t l;
+			const char *ns = oc_raw_str(o->scan, o->scan->ns, &l);
+			if (l != strlen(w->ns) || memcmp(ns, w->ns, l))
+				return 0;
+		}
+		if (!w->has_sel)
+			return 1;
+		const cJSON *v = o->tree ? o->tree : ref_view(o, w);
+		if (v)
+			return reg_matches(w->c->d, v, &w->ls, &w->fs);
+	}
+	const cJSON *obj = ref_tree(o);
 	if (!obj)
 		return 0;
 	if (w->ns[0] && strcmp(kc_meta_namespace(obj), w->ns))
@@ -297,17 +377,19 @@ static char *ev_line(int type, const char *obj, size_t obj_n, size_t *len)
 	return line;
 }
 
-static void w_send_ev(wc_watcher *w, int type, const cJSON *obj, ev_text *t)
+static void w_send_ev(wc_watcher *w, int type, wc_event *e, ev_text *t)
 {
-	if (!t || w->table || w->view != w->c->d) {
-		w_send(w, ev_names[type], obj);
-		return;
-	}
-	if (!t->s[type] && !t->failed[type] && t->obj) {
-		t->s[type] = ev_line(type, t->obj, t->obj_n, &t->n[type]);
-		t->failed[type] = !t->s[type];
-	}
-	if (!t->s[type] && !t->failed[type]) {
+	if (!t || w->table || w->view != w->c->d || (!t->obj && !t->s[type] && !t->failed[type])) {
+		const cJSON *obj = ref_tree(&e->cur);
+		if (!obj) {
+			w->closed = 1;
+			return;
+		}
+		if (!t || w->table || w->view != w->c->d) {
+			w_send(w, ev_names[type], obj);
+			return;
+		}
+		/* no object text (out of memory): print the envelope around the tree */
 		cJSON *ev = cJSON_CreateObject();
 		cJSON_AddStringToObject(ev, "type", ev_names[type]);
 		/* A reference item: the envelope borrows obj, cJSON_Delete leaves it alone. */
@@ -326,6 +408,10 @@ static void w_send_ev(wc_watcher *w, int type, const cJSON *obj, ev_text *t)
 			t->n[type] = n + 1;
 		}
 	}
+	if (!t->s[type] && !t->failed[type]) {
+		t->s[type] = ev_line(type, t->obj, t->obj_n, &t->n[type]);
+		t->failed[type] = !t->s[type];
+	}
 	if (!t->s[type]) {
 		w->closed = 1;
 		return;
@@ -340,21 +426,21 @@ static void w_deliver(wc_watcher *w, wc_event *e, ev_text *t)
 	if (e->rev <= w->last_rv || w->closed)
 		return;
 	w->last_rv = e->rev;
-	int cur = w_matches(w, e->obj);
+	int cur = w_matches(w, &e->cur);
 	if (e->type == EV_DELETED) {
 		if (cur)
-			w_send_ev(w, EV_DELETED, e->obj, t);
+			w_send_ev(w, EV_DELETED, e, t);
 		return;
 	}
 	int prev = 0;
 	if (e->type == EV_MODIFIED)
-		prev = w->has_sel ? w_matches(w, ev_prev(e)) : (e->prev_raw != NULL && cur);
+		prev = w->has_sel ? w_matches(w, &e->prev) : (e->prev.bytes != NULL && cur);
 	if (cur && (prev || e->type == EV_ADDED))
-		w_send_ev(w, e->type, e->obj, t);
+		w_send_ev(w, e->type, e, t);
 	else if (cur)
-		w_send_ev(w, EV_ADDED, e->obj, t);
+		w_send_ev(w, EV_ADDED, e, t);
 	else if (prev)
-		w_send_ev(w, EV_DELETED, e->obj, t);
+		w_send_ev(w, EV_DELETED, e, t);
 }
 
 static void w_bookmark(wc_watcher *w, int64_t rev)
@@ -438,27 +524,51 @@ static void objs_update(wc_cache *c, wc_slot *sl, const char *key)
 	}
 }
 
-/* Takes e's objects (freed here) and text, e->obj's compact JSON (NULL: out of memory). */
+/* The map key of o ("<namespace>/<name>" or "<name>", as oc_key; ns_too: namespaced
+ * resource) into key[600], "" when it does not fit or o cannot be read. */
+static void ref_key(wc_objref *o, int ns_too, char *key)
+{
+	key[0] = 0;
+	if (ref_scanned(o)) {
+		size_t nl = 0, ml = 0;
+		const char *ns = ns_too ? oc_raw_str(o->scan, o->scan->ns, &nl) : "";
+		const char *name = oc_raw_str(o->scan, o->scan->name, &ml);
+		if (nl + ml + 2 > 600)
+			return;
+		size_t at = 0;
+		if (nl) {
+			memcpy(key, ns, nl);
+			key[nl] = '/';
+			at = nl + 1;
+		}
+		memcpy(key + at, name, ml);
+		key[at + ml] = 0;
+		return;
+	}
+	const cJSON *obj = ref_tree(o);
+	if (!obj || oc_key(ns_too ? kc_meta_namespace(obj) : NULL, kc_meta_name(obj), key, 600) < 0)
+		key[0] = 0;
+}
+
+/* Takes e's objects (freed here) and text, the object's compact JSON with its
+ * resourceVersion (NULL: out of memory). */
 static void ring_push(wc_cache *c, wc_event *e, char *text, size_t text_n)
 {
-	wc_slot sl = { .type = e->type, .rev = e->rev, .prev_rev = e->prev_rev };
-	int had_prev = e->prev_raw != NULL;
+	wc_slot sl = { .type = e->type, .rev = e->rev, .prev_rev = e->prev.rev };
+	int had_prev = e->prev.bytes != NULL;
 	char key[600] = "";
-	if (c->obj_mode != WC_OBJ_NONE &&
-	    oc_key(c->d->namespaced ? kc_meta_namespace(e->obj) : NULL, kc_meta_name(e->obj), key,
-		   sizeof(key)) < 0)
-		key[0] = 0;
+	if (c->obj_mode != WC_OBJ_NONE)
+		ref_key(&e->cur, c->d->namespaced, key);
 	sl.obj = text;
 	sl.obj_n = text_n;
-	if (had_prev && (sl.prev = malloc(e->prev_raw_n + 1)) != NULL) {
-		memcpy(sl.prev, e->prev_raw, e->prev_raw_n);
-		sl.prev[e->prev_raw_n] = 0;
-		sl.prev_n = e->prev_raw_n;
+	if (had_prev && (sl.prev = malloc(e->prev.n + 1)) != NULL) {
+		memcpy(sl.prev, e->prev.bytes, e->prev.n);
+		sl.prev[e->prev.n] = 0;
+		sl.prev_n = e->prev.n;
 	}
-	cJSON_Delete(e->obj);
-	cJSON_Delete(e->prev);
-	e->obj = e->prev = NULL;
-	e->prev_raw = NULL;
+	ref_close(&e->cur);
+	ref_close(&e->prev);
+	e->cur.bytes = e->prev.bytes = NULL;
 	if (!sl.obj || (had_prev && !sl.prev) || (c->obj_mode != WC_OBJ_NONE && !key[0])) {
 		/* Out of memory: the history is no longer complete, so forget it; watches
 		 * from before this revision get 410 and re-list. */
@@ -491,15 +601,19 @@ static int ring_replay(wc_cache *c, wc_watcher *w)
 		const wc_slot *sl = &c->ring[(c->head + i) % WC_RING];
 		if (sl->rev <= w->last_rv)
 			continue;
-		wc_event e = { .type = sl->type, .rev = sl->rev, .prev_raw = sl->prev,
-			       .prev_raw_n = sl->prev_n, .prev_rev = sl->prev_rev };
-		int bad = kc_json_parse(sl->obj, sl->obj_n, sl->obj_n + 1, &e.obj, NULL, 0) != 0;
-		if (!bad && sl->prev && w->has_sel && !ev_prev(&e))
+		/* the slot's text has its resourceVersion: the tree is parsed as it is */
+		wc_event e = { .type = sl->type,
+			       .rev = sl->rev,
+			       .cur = { .scan_state = -1, .tree_done = 1 },
+			       .prev = { .bytes = sl->prev, .n = sl->prev_n, .rev = sl->prev_rev,
+					 .scan_state = -1 } };
+		int bad = kc_json_parse(sl->obj, sl->obj_n, sl->obj_n + 1, &e.cur.tree, NULL, 0) != 0;
+		if (!bad && sl->prev && w->has_sel && !ref_tree(&e.prev))
 			bad = 1;
 		if (!bad)
 			w_deliver(w, &e, NULL);
-		cJSON_Delete(e.obj);
-		cJSON_Delete(e.prev);
+		ref_close(&e.cur);
+		ref_close(&e.prev);
 		if (bad) {
 			w->closed = 1;
 			return -1;
@@ -537,31 +651,44 @@ static int on_watch(void *arg, const struct kc_etcd_watch_resp *resp)
 	for (size_t i = 0; i < resp->n_events; i++) {
 		const struct kc_etcd_event *ev = &resp->events[i];
 		wc_event e = { 0 };
+		oc_raw scan, prev_scan;
 		e.rev = ev->kv.mod_revision;
+		e.cur.rev = e.rev;
+		e.cur.scan = &scan;
 		if (ev->type == KC_ETCD_EVENT_DELETE) {
 			if (!ev->has_prev_kv) {
 				skip_event(c, ev);
 				continue;
 			}
 			e.type = EV_DELETED;
-			e.obj = reg_decode(ev->prev_kv.value, ev->prev_kv.value_len, e.rev);
+			e.cur.bytes = (const char *)ev->prev_kv.value;
+			e.cur.n = ev->prev_kv.value_len;
 		} else {
 			e.type = ev->kv.create_revision == ev->kv.mod_revision ? EV_ADDED : EV_MODIFIED;
-			e.obj = reg_decode(ev->kv.value, ev->kv.value_len, e.rev);
+			e.cur.bytes = (const char *)ev->kv.value;
+			e.cur.n = ev->kv.value_len;
 			if (ev->has_prev_kv && e.type == EV_MODIFIED) {
-				e.prev_raw = (const char *)ev->prev_kv.value;
-				e.prev_raw_n = ev->prev_kv.value_len;
-				e.prev_rev = ev->prev_kv.mod_revision;
+				e.prev.bytes = (const char *)ev->prev_kv.value;
+				e.prev.n = ev->prev_kv.value_len;
+				e.prev.rev = ev->prev_kv.mod_revision;
+				e.prev.scan = &prev_scan;
 			}
 		}
-		if (!e.obj) {
-			skip_event(c, ev);
-			continue;
-		}
 		/* The object is serialized once: for the ring, and as the body of every
-		 * watcher's event line (ev_text). */
+		 * watcher's event line (ev_text). Stored bytes in the printer's form take
+		 * the resourceVersion without a parse and a print (oc_raw_with_rv); others
+		 * are parsed as reg_decode does and printed. */
 		size_t text_n = 0;
-		char *text = kc_json_print_len(e.obj, &text_n);
+		char *text = NULL;
+		if (ref_scanned(&e.cur)) {
+			text = oc_raw_with_rv(&scan, e.rev, &text_n);
+		} else {
+			if (!ref_tree(&e.cur)) {
+				skip_event(c, ev);
+				continue;
+			}
+			text = kc_json_print_len(e.cur.tree, &text_n);
+		}
 		ev_text t;
 		memset(&t, 0, sizeof(t));
 		t.obj = text;
@@ -763,13 +890,18 @@ int wc_start(reg *r, wc_set **out)
 	if (rc)
 		return rc;
 	wc_set *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
 	int n = 0;
 	for (int i = 0; res_all[i]; i++)
 		n += !res_all[i]->storage; /* versions on another's storage share its cache */
 	s->r = r;
 	s->n = n;
 	s->caches = calloc((size_t)n, sizeof(wc_cache));
-	if (!s->caches) {
+	s->full = calloc((size_t)n, sizeof(*s->full));
+	if (!s->caches || !s->full) {
+		free(s->caches);
+		free(s->full);
 		free(s);
 		return -ENOMEM;
 	}
@@ -786,6 +918,8 @@ int wc_start(reg *r, wc_set **out)
 		pthread_cond_init(&c->moved, &ca);
 		pthread_condattr_destroy(&ca);
 		c->obj_mode = obj_mode_of(c->d);
+		if (c->obj_mode == WC_OBJ_FULL)
+			s->full[s->nfull++] = c;
 		oc_init(&c->objs, 1);
 		if (c->obj_mode == WC_OBJ_RECENT)
 			c->log = calloc(WC_RECENT_LOG, sizeof(*c->log)); /* NULL: nothing kept */
@@ -841,6 +975,7 @@ void wc_free(wc_set *s)
 		pthread_mutex_destroy(&s->caches[i].mu);
 	}
 	free(s->caches);
+	free(s->full);
 	free(s);
 }
 
@@ -1151,9 +1286,9 @@ void wc_wrote(wc_set *s, const char *key, int64_t rev)
 {
 	if (!s || !key)
 		return;
-	for (int i = 0; i < s->n; i++) {
-		wc_cache *c = &s->caches[i];
-		if (c->obj_mode != WC_OBJ_FULL || strncmp(key, c->prefix, c->prefix_len))
+	for (int i = 0; i < s->nfull; i++) {
+		wc_cache *c = s->full[i];
+		if (strncmp(key, c->prefix, c->prefix_len))
 			continue;
 		pthread_mutex_lock(&c->mu);
 		if (rev > c->wrote_rev)

@@ -11,6 +11,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "errors.h"
 #include "etcd_int.h"
@@ -75,6 +78,32 @@ static int hexval(char c)
 	return -1;
 }
 
+/* The index of the first quote, backslash or control byte at or after p (len if none).
+ * The long runs (base64 values, a few KB per watch event) have none: 16 bytes are checked
+ * at once, where a memchr for the quote followed by a byte loop over the run read every
+ * byte twice. */
+static size_t plain_run(const char *js, size_t p, size_t len)
+{
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
+		      ctl = _mm_set1_epi8(0x1f);
+	while (len - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(js + p));
+		/* min(v, 0x1f) == v: an unsigned byte below 0x20 */
+		__m128i hit = _mm_or_si128(
+			_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs)),
+			_mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
+		int m = _mm_movemask_epi8(hit);
+		if (m)
+			return p + (size_t)__builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	while (p < len && (unsigned char)js[p] >= 0x20 && js[p] != '"' && js[p] != '\\')
+		p++;
+	return p;
+}
+
 /* A string starting at js[*i] == '"': *i ends past the closing quote. */
 static int scan_string(struct kc_etcd__scan *s, const char *js, size_t len, size_t *i, int *tok)
 {
@@ -84,14 +113,7 @@ static int scan_string(struct kc_etcd__scan *s, const char *js, size_t len, size
 		return t;
 	uint8_t esc = 0;
 	while (p < len) {
-		/* The long runs (base64 values) have no quote, backslash or control byte: find
-		 * the next quote with memchr and check the run in one tight loop. */
-		const char *q = memchr(js + p, '"', len - p);
-		size_t stop = q ? (size_t)(q - js) : len;
-		size_t r = p;
-		while (r < stop && (unsigned char)js[r] >= 0x20 && js[r] != '\\')
-			r++;
-		p = r;
+		p = plain_run(js, p, len);
 		if (p >= len)
 			break;
 		unsigned char c = (unsigned char)js[p];
