@@ -532,7 +532,12 @@ int kc_etcd__get_i64(const cJSON *o, const char *name, int64_t *v)
 	if (!it)
 		return 0;
 	if (cJSON_IsNumber(it)) {
-		*v = (int64_t)it->valuedouble;
+		/* Out of int64's range (or NaN) the conversion is undefined: malformed, as
+		 * an out-of-range string is below. */
+		double d = it->valuedouble;
+		if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+			return -1;
+		*v = (int64_t)d;
 		return 0;
 	}
 	if (!cJSON_IsString(it))

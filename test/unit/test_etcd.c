@@ -14,6 +14,7 @@
 
 #include "errors.h"
 #include "etcd.h"
+#include "etcd_int.h"
 #include "kc_test.h"
 #include "testsrv.h"
 
@@ -573,6 +574,9 @@ START_TEST(watch_decoder_rejects_garbage)
 		"{\"result\":{\"events\":[{\"type\":\"BOGUS\",\"kv\":{}}]}}\n",
 		"}",
 		"{\"result\":{\"events\":{}}}",
+		/* numbers beyond int64 are malformed, not converted (undefined in C) */
+		"{\"result\":{\"compact_revision\":3.3e23}}\n",
+		"{\"result\":{\"header\":{\"revision\":-1e300}}}\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct seen s = { 0 };
@@ -591,6 +595,29 @@ START_TEST(watch_decoder_rejects_garbage)
 	ck_assert_int_eq(kc_etcd_watch_decoder_feed(d, e, strlen(e)), KC_ETIMEOUT);
 	ck_assert_str_eq(err.message, "etcdserver: no leader");
 	kc_etcd_watch_decoder_free(d);
+}
+END_TEST
+
+START_TEST(int64_fields_refuse_numbers_out_of_range)
+{
+	/* A JSON number beyond int64 (or a huge exponent) is malformed; converting it
+	 * would be undefined behaviour. In range it is taken as is. */
+	cJSON *o = cJSON_Parse("{\"a\":3.3e23,\"b\":-1e300,\"c\":9223372036854775808,"
+			       "\"d\":42,\"e\":\"-7\",\"f\":-9.2e18}");
+	ck_assert_ptr_nonnull(o);
+	int64_t v = 1;
+	ck_assert_int_eq(kc_etcd__get_i64(o, "a", &v), -1);
+	ck_assert_int_eq(kc_etcd__get_i64(o, "b", &v), -1);
+	ck_assert_int_eq(kc_etcd__get_i64(o, "c", &v), -1);
+	ck_assert_int_eq(kc_etcd__get_i64(o, "d", &v), 0);
+	ck_assert_int_eq(v, 42);
+	ck_assert_int_eq(kc_etcd__get_i64(o, "e", &v), 0);
+	ck_assert_int_eq(v, -7);
+	ck_assert_int_eq(kc_etcd__get_i64(o, "f", &v), 0);
+	ck_assert_int_eq(v, -9200000000000000000LL);
+	ck_assert_int_eq(kc_etcd__get_i64(o, "missing", &v), 0);
+	ck_assert_int_eq(v, 0);
+	cJSON_Delete(o);
 }
 END_TEST
 
@@ -701,6 +728,7 @@ static Suite *etcd_suite(void)
 	tcase_add_test(pure, prefix_end_as_clientv3);
 	tcase_add_test(pure, watch_decoder_any_split);
 	tcase_add_test(pure, watch_decoder_rejects_garbage);
+	tcase_add_test(pure, int64_fields_refuse_numbers_out_of_range);
 	suite_add_tcase(s, pure);
 	TCase *tc = tcase_create("http");
 	tcase_add_checked_fixture(tc, setup, teardown);
