@@ -1,15 +1,17 @@
 /* Priority admission; see admission_priority.h. */
 #include "admission_priority.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "json.h"
 #include "status.h"
+#include "watchcache.h"
 
 /* The globalDefault class with the highest value, as upstream's getDefaultPriorityClass;
- * *pc NULL when there is none. */
-static int default_class(reg *r, cJSON **pc)
+ * *pc NULL when there is none. Listed from the watch cache. */
+static int list_default(reg *r, cJSON **pc)
 {
 	*pc = NULL;
 	cJSON *list = NULL;
@@ -29,6 +31,48 @@ static int default_class(reg *r, cJSON **pc)
 	if (best)
 		*pc = cJSON_Duplicate(best, 1);
 	cJSON_Delete(list);
+	return 0;
+}
+
+/* The last answer of list_default and the cache revision it held for: every pod without a
+ * priorityClassName asks, and listing and parsing every class per pod was ~2 % of a pod
+ * create. Reused only while the complete cache is at the same revision (wc_objs_rev waits
+ * for this server's own writes, as the list does), so a class created, changed or deleted
+ * is seen by the next pod exactly as before. */
+static struct {
+	pthread_mutex_t mu;
+	const reg *r;
+	int64_t rev; /* 0: nothing kept */
+	cJSON *pc;   /* the default class at rev, NULL for none */
+} dflt = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static int default_class(reg *r, cJSON **pc)
+{
+	*pc = NULL;
+	int64_t rev = 0;
+	if (!r->wc || wc_objs_rev(r->wc, &res_priorityclasses, &rev) || rev <= 0)
+		return list_default(r, pc);
+	pthread_mutex_lock(&dflt.mu);
+	if (dflt.r == r && dflt.rev == rev) {
+		*pc = dflt.pc ? cJSON_Duplicate(dflt.pc, 1) : NULL;
+		int oom = dflt.pc && !*pc;
+		pthread_mutex_unlock(&dflt.mu);
+		return oom ? -1 : 0;
+	}
+	pthread_mutex_unlock(&dflt.mu);
+	/* The list is at rev or later (the cache's revision only grows), so keeping it under
+	 * rev can only cost a second list, never hand out an older answer. */
+	if (list_default(r, pc))
+		return -1;
+	cJSON *keep = *pc ? cJSON_Duplicate(*pc, 1) : NULL;
+	if (*pc && !keep)
+		return 0;
+	pthread_mutex_lock(&dflt.mu);
+	cJSON_Delete(dflt.pc);
+	dflt.r = r;
+	dflt.rev = rev;
+	dflt.pc = keep;
+	pthread_mutex_unlock(&dflt.mu);
 	return 0;
 }
 

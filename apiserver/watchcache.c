@@ -1282,6 +1282,20 @@ int wc_list(wc_set *s, const res_desc *d, const char *ns, cJSON **items)
 	return 0;
 }
 
+int wc_objs_rev(wc_set *s, const res_desc *d, int64_t *rev)
+{
+	*rev = 0;
+	wc_cache *c = obj_cache(s, d);
+	if (!c || c->obj_mode != WC_OBJ_FULL)
+		return -1;
+	pthread_mutex_lock(&c->mu);
+	int rc = full_ready(c);
+	if (rc == 0)
+		*rev = c->cur_rev;
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
 void wc_wrote(wc_set *s, const char *key, int64_t rev)
 {
 	if (!s || !key)

@@ -57,6 +57,11 @@ int wc_get(wc_set *s, const res_desc *d, const char *ns, const char *name, cJSON
 /* 0 with *items (a new JSON array of every object in ns, all namespaces for NULL/"") from a
  * complete cache, or -1 (read the store). */
 int wc_list(wc_set *s, const res_desc *d, const char *ns, cJSON **items);
+/* 0 with *rev the revision whose state a complete cache of d holds, once it has seen this
+ * server's writes as wc_list waits for them; -1 (the cache cannot answer). The state at a
+ * revision is fixed, so an answer derived from wc_list may be reused while this is
+ * unchanged. */
+int wc_objs_rev(wc_set *s, const res_desc *d, int64_t *rev);
 /* This server wrote key (borrowed) at revision rev: later wc_get/wc_list of that resource
  * wait until its watch has delivered rev. */
 void wc_wrote(wc_set *s, const char *key, int64_t rev);
