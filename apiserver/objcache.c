@@ -265,26 +265,11 @@ static int raw_string(const unsigned char **pp, const unsigned char *e)
 		}
 		if (c < 0x80)
 			return -1;
-		size_t len;
-		uint32_t v, min;
-		if (c >= 0xC2 && c <= 0xDF) {
-			len = 2; v = c & 0x1F; min = 0x80;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			len = 3; v = c & 0x0F; min = 0x800;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			len = 4; v = c & 0x07; min = 0x10000;
-		} else {
-			return -1;
-		}
-		if ((size_t)(e - p) < len)
-			return -1;
-		for (size_t i = 1; i < len; i++) {
-			if ((p[i] & 0xC0) != 0x80)
-				return -1;
-			v = (v << 6) | (p[i] & 0x3F);
-		}
-		if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || v == 0x2028 ||
-		    v == 0x2029)
+		/* Valid UTF-8 prints as itself, except U+2028/U+2029, which the printer
+		 * escapes. */
+		uint32_t v;
+		size_t len = kc_utf8_decode(p, (size_t)(e - p), &v);
+		if (!len || v == 0x2028 || v == 0x2029)
 			return -1;
 		p += len;
 	}

@@ -198,10 +198,7 @@ static void sb_utf8(sbuf *b, uint32_t cp)
 	sb_putn(b, u, n);
 }
 
-/* Decode one UTF-8 sequence at s (n bytes available). Returns its length and the code
- * point, or 0 for an invalid/overlong/surrogate/truncated sequence (as Go's
- * utf8.DecodeRune reports RuneError with width 1). */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+size_t kc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
 	unsigned char c = s[0];
 	if (c < 0x80) {
@@ -355,7 +352,7 @@ static char *jp_string(jparser *jp)
 			continue;
 		}
 		uint32_t cp;
-		size_t n = utf8_decode(jp->p, (size_t)(jp->end - jp->p), &cp);
+		size_t n = kc_utf8_decode(jp->p, (size_t)(jp->end - jp->p), &cp);
 		if (n == 0) {
 			sb_utf8(&b, 0xFFFD); /* invalid UTF-8: Go substitutes U+FFFD */
 			jp->p++;
@@ -965,7 +962,7 @@ static void print_string(sbuf *b, const char *str)
 		uint32_t cp;
 		/* utf8_decode reads at most 4 bytes and stops at the terminator (never a
 		 * continuation byte), so the bytes left up to 4 bound it as strlen did. */
-		size_t len = utf8_decode(s, strnlen((const char *)s, 4), &cp);
+		size_t len = kc_utf8_decode(s, strnlen((const char *)s, 4), &cp);
 		if (len == 0) {
 			sb_puts(b, "\\ufffd");
 			s++;

@@ -144,4 +144,9 @@ int kc_json_path_split(const char *path, char (*segs)[KC_JSON_PATH_SEGCAP], int 
  * most outlen bytes (always NUL-terminated when outlen > 0), like snprintf. */
 size_t kc_json_path_escape(const char *key, char *out, size_t outlen);
 
+/* Decodes one UTF-8 sequence at s (n > 0 bytes available): its length and *cp, or 0 for an
+ * invalid, overlong, surrogate or truncated sequence (where Go's utf8.DecodeRune reports
+ * RuneError with width 1). */
+size_t kc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
 #endif
