@@ -17,6 +17,7 @@
 #include "log.h"
 #include "managedfields.h"
 #include "meta.h"
+#include "objcache.h"
 #include "patch.h"
 #include "status.h"
 #include "svc_alloc.h"
@@ -150,16 +151,9 @@ cJSON *reg_decode(const void *val, size_t len, int64_t mod_rev)
 /* Value stored for obj: without resourceVersion/selfLink (as upstream's versioner). The two
  * members are unlinked for the print and put back where they were, instead of printing a
  * copy of the whole object (a deep copy per write was a visible share of a create). obj is
- * unchanged on return. */
-static char *encode_store(cJSON *obj, size_t *len, size_t *md_end);
-
-static char *encode_for_store(cJSON *obj)
-{
-	return encode_store(obj, NULL, NULL);
-}
-
-/* encode_for_store, with the text's length and (kc_json_print_mark) the offset of the '}'
- * closing metadata, 0 when unknown. */
+ * unchanged on return.
+ * *len receives the text's length and *md_end (kc_json_print_mark) the offset of the '}'
+ * closing metadata, 0 when unknown; either may be NULL. */
 static char *encode_store(cJSON *obj, size_t *len, size_t *md_end)
 {
 	static const char *const drop[] = { "resourceVersion", "selfLink" };
@@ -188,6 +182,11 @@ static char *encode_store(cJSON *obj, size_t *len, size_t *md_end)
 	return s;
 }
 
+static char *encode_for_store(cJSON *obj)
+{
+	return encode_store(obj, NULL, NULL);
+}
+
 static void set_rv(cJSON *obj, int64_t rev)
 {
 	char rv[24];
@@ -197,23 +196,15 @@ static void set_rv(cJSON *obj, int64_t rev)
 
 /* The text of an object stored as val (vlen bytes, metadata closing at md_end) once set_rv
  * appended resourceVersion to its metadata: the same bytes kc_json_print would give for it,
- * spliced instead of printing the whole object again for the answer. NULL on ENOMEM. */
+ * spliced (as the watch cache splices its events, objcache.h) instead of printing the whole
+ * object again for the answer. NULL on ENOMEM. */
 static char *with_rv(const char *val, size_t vlen, size_t md_end, int64_t rev, size_t *len)
 {
-	char q[24];
-	size_t nd = fmt_rev(rev, q);
-	static const char key[] = ",\"resourceVersion\":\"";
-	size_t kl = sizeof(key) - 1, n = vlen + kl + nd + 1;
-	char *t = malloc(n + 1);
-	if (!t)
-		return NULL;
-	memcpy(t, val, md_end);
-	memcpy(t + md_end, key, kl);
-	memcpy(t + md_end + kl, q, nd);
-	t[md_end + kl + nd] = '"';
-	memcpy(t + md_end + kl + nd + 1, val + md_end, vlen - md_end);
-	t[n] = 0;
-	if (len)
+	oc_raw raw = { .text = val, .n = vlen, .md_close = md_end,
+		       .md_empty = md_end > 0 && val[md_end - 1] == '{' };
+	size_t n = 0;
+	char *t = oc_raw_with_rv(&raw, rev, &n);
+	if (t && len)
 		*len = n;
 	return t;
 }

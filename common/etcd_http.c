@@ -247,6 +247,25 @@ static CURLcode send_all(struct kc_etcd__conn *k, struct iovec *iov, int n, int6
 	return CURLE_OK;
 }
 
+/* One recv into b's free room (NUL kept after the data): >0 bytes read, 0 at EOF, -1 with
+ * *rc set, or -3 when nothing came yet (EINTR; EAGAIN, i.e. SO_RCVTIMEO expired): the
+ * caller decides whether to wait again. */
+static ssize_t recv_into(int fd, struct kc_etcd__buf *b, CURLcode *rc)
+{
+	ssize_t r = recv(fd, b->p + b->len, b->cap - b->len - 1, 0);
+	if (r > 0) {
+		b->len += (size_t)r;
+		b->p[b->len] = 0;
+		return r;
+	}
+	if (r == 0)
+		return 0;
+	if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+		return -3;
+	*rc = CURLE_RECV_ERROR;
+	return -1;
+}
+
 /* Reads more of the answer into b. >0 bytes read, 0 at EOF, or -1 with *rc set. */
 static ssize_t read_more(kc_etcd *c, struct kc_etcd__conn *k, struct kc_etcd__buf *b,
 			 int64_t deadline, CURLcode *rc)
@@ -269,18 +288,9 @@ static ssize_t read_more(kc_etcd *c, struct kc_etcd__conn *k, struct kc_etcd__bu
 			set_rcvtimeo(k->fd, (long)left);
 			k->to_ms = (long)left;
 		}
-		ssize_t r = recv(k->fd, b->p + b->len, b->cap - b->len - 1, 0);
-		if (r > 0) {
-			b->len += (size_t)r;
-			b->p[b->len] = 0;
-			return r;
-		}
-		if (r == 0)
-			return 0;
-		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-			continue; /* EAGAIN: SO_RCVTIMEO expired; the deadline check decides */
-		*rc = CURLE_RECV_ERROR;
-		return -1;
+		ssize_t r = recv_into(k->fd, b, rc);
+		if (r != -3)
+			return r; /* -3: nothing yet; the deadline check decides */
 	}
 }
 
@@ -701,18 +711,9 @@ static ssize_t stream_read(int fd, struct kc_etcd__buf *b, const atomic_int *sto
 	for (;;) {
 		if (stop && atomic_load(stop))
 			return -2;
-		ssize_t r = recv(fd, b->p + b->len, b->cap - b->len - 1, 0);
-		if (r > 0) {
-			b->len += (size_t)r;
-			b->p[b->len] = 0;
+		ssize_t r = recv_into(fd, b, rc);
+		if (r != -3)
 			return r;
-		}
-		if (r == 0)
-			return 0;
-		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-			continue;
-		*rc = CURLE_RECV_ERROR;
-		return -1;
 	}
 }
 
