@@ -8,7 +8,6 @@
  * the same codes. */
 #include "event_sink.h"
 
-#include "event_answer.h"
 #include "json.h"
 
 #include <errno.h>
@@ -36,22 +35,9 @@ static int ps_create(kc_event_sink *s, const cJSON *event, cJSON **out)
 	if (kc_client_path(path, sizeof(path), &ref) < 0)
 		return ps->client_sink->create(ps->client_sink, event, out);
 	char err[512];
-	char *resp = NULL;
-	size_t rlen = 0;
-	int rc = sched_poster_post_json_raw(ps->poster, path, event, &resp, &rlen, err,
-					    sizeof(err));
+	int rc = sched_poster_post_json(ps->poster, path, event, out, err, sizeof(err));
 	if (rc == 1) /* nothing was sent: the client's way */
 		return ps->client_sink->create(ps->client_sink, event, out);
-	/* The recorder reads only the correlator's fields of the answer
-	 * (kc_event_correlator_update_state): those are picked out without building the
-	 * whole Event, and the answer is parsed as before whenever that cannot be done
-	 * exactly (event_answer.h). */
-	if (rc == 0 && out && rlen) {
-		*out = sched_event_answer_summary(resp, rlen);
-		if (!*out)
-			kc_json_parse(resp, rlen, rlen, out, NULL, 0);
-	}
-	free(resp);
 	return rc; /* transport failures after sending are retried by the recorder */
 }
 

@@ -742,8 +742,10 @@ int sched_poster_post(sched_poster *p, const char *path, const char *body, size_
 	return rc;
 }
 
-int sched_poster_post_json_raw(sched_poster *p, const char *path, const cJSON *obj,
-			       char **resp, size_t *resp_len, char *err, size_t errlen)
+/* sched_poster_post_json without the parse: a 2xx answer is handed back as its text in
+ * *resp (new, *resp_len bytes; NULL when empty), other outcomes as there. */
+static int post_json_raw(sched_poster *p, const char *path, const cJSON *obj, char **resp,
+			 size_t *resp_len, char *err, size_t errlen)
 {
 	*resp = NULL;
 	*resp_len = 0;
@@ -790,7 +792,7 @@ int sched_poster_post_json(sched_poster *p, const char *path, const cJSON *obj, 
 		*out = NULL;
 	char *resp = NULL;
 	size_t rlen = 0;
-	int rc = sched_poster_post_json_raw(p, path, obj, &resp, &rlen, err, errlen);
+	int rc = post_json_raw(p, path, obj, &resp, &rlen, err, errlen);
 	/* a 2xx answer nobody reads (a binding's Status) is not parsed */
 	if (rc == 0 && out && rlen)
 		kc_json_parse(resp, rlen, rlen, out, NULL, 0);

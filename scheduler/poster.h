@@ -57,10 +57,4 @@ int sched_poster_post(sched_poster *p, const char *path, const char *body, size_
 int sched_poster_post_json(sched_poster *p, const char *path, const cJSON *obj, cJSON **out,
 			   char *err, size_t errlen);
 
-/* The same, but a 2xx answer is handed over unparsed: 0 with *resp (the caller's to
- * free; NUL-terminated; NULL when empty) and *resp_len. Every other outcome as
- * sched_poster_post_json (*resp NULL). */
-int sched_poster_post_json_raw(sched_poster *p, const char *path, const cJSON *obj,
-			       char **resp, size_t *resp_len, char *err, size_t errlen);
-
 #endif
